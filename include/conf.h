@@ -1,0 +1,84 @@
+/* imqd.conf: parsing, validation and printing of the configuration. */
+#ifndef IMQD_CONF_H
+#define IMQD_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CONF_DEFAULT_PATH "/etc/imqd.conf"
+#define CONF_IFNAMSIZ 16 /* IFNAMSIZ, including the NUL */
+
+enum conf_verdict {
+	CONF_ACCEPT,
+	CONF_DROP,
+};
+
+enum conf_log_target {
+	CONF_LOG_STDERR,
+	CONF_LOG_SYSLOG,
+};
+
+/* What of each packet the kernel copies up: all of it, or headers only. */
+enum conf_copy {
+	CONF_COPY_FULL,
+	CONF_COPY_HEADERS,
+};
+
+/* One [imqN] section. */
+struct conf_device {
+	char name[CONF_IFNAMSIZ];
+	int line;                /* line of the section header */
+	uint16_t *queues;        /* sorted, unique NFQUEUE numbers */
+	size_t nqueues;
+	unsigned mtu;            /* imqN MTU: largest packet that can be shaped */
+	unsigned txqueuelen;     /* imqN txqueuelen: TUN read-back ring */
+	unsigned queue_maxlen;   /* kernel NFQUEUE backlog, per queue */
+	enum conf_verdict on_overflow; /* kernel queue full */
+	enum conf_verdict on_error;    /* copy cannot be injected */
+	unsigned drop_timeout_ms;      /* held longer than this: dropped */
+	bool gso;                /* NFQA_CFG_F_GSO: queue GSO packets whole */
+	enum conf_copy copy;
+	unsigned copy_bytes;     /* bytes copied when copy = headers */
+	uint32_t continue_mark;  /* 0/0: plain NF_ACCEPT verdicts */
+	uint32_t continue_mask;
+	bool persist;            /* keep imqN across restarts */
+	char **up;               /* NULL or argv, NULL-terminated */
+	char **down;
+	unsigned hook_timeout_ms;
+	struct conf_device *next;
+};
+
+struct conf {
+	char *path;
+	int log_level;           /* syslog LOG_* priority: messages <= it are shown */
+	enum conf_log_target log_target;
+	char *control_socket;    /* path of the control socket */
+	char *control_group;     /* NULL: root's group */
+	char *metrics_file;      /* NULL: none */
+	unsigned metrics_interval_ms;
+	char *user;              /* NULL: stay root */
+	struct conf_device *devices; /* in file order */
+	size_t ndevices;
+};
+
+/* Parse PATH; on any error print every one as "PATH:LINE: message" to ERR and return NULL. */
+struct conf *conf_load(const char *path, FILE *err);
+
+/* Parse TEXT as if it were the file NAME (for tests and fuzzing); errors as conf_load. */
+struct conf *conf_parse(const char *name, const char *text, size_t len, FILE *err);
+
+/* Free a configuration from conf_load (NULL is fine). */
+void conf_free(struct conf *conf);
+
+/* Print the effective configuration, every default filled in, in imqd.conf syntax. */
+void conf_print(const struct conf *conf, FILE *out);
+
+/* Device section named NAME, or NULL. */
+const struct conf_device *conf_device_find(const struct conf *conf, const char *name);
+
+/* True when A and B differ in anything that needs imqN rebuilt or queues rebound. */
+bool conf_device_changed(const struct conf_device *a, const struct conf_device *b);
+
+#endif

@@ -1,0 +1,130 @@
+/* Logging to stderr or syslog, with levels and per-event rate limits. */
+#include "log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define LOG_LIMIT_NS (10ULL * 1000000000ULL)
+
+static int log_level = LOG_NOTICE;
+static bool log_syslog;
+static const char *log_ident = "imqd";
+
+void
+log_init(const char *ident, int level, bool use_syslog)
+{
+	log_ident = ident;
+	log_level = -1;
+	log_syslog = false;
+	log_setup(level, use_syslog);
+}
+
+void
+log_setup(int level, bool use_syslog)
+{
+	if (use_syslog && !log_syslog)
+		openlog(log_ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	else if (!use_syslog && log_syslog)
+		closelog();
+	log_syslog = use_syslog;
+	log_level = level;
+}
+
+bool
+log_enabled(int pri)
+{
+	return pri <= log_level;
+}
+
+static void
+log_vmsg(int pri, const char *fmt, va_list ap)
+{
+	if (!log_enabled(pri))
+		return;
+	if (log_syslog) {
+		vsyslog(pri, fmt, ap);
+		return;
+	}
+	/* One write per line so lines of concurrent writers do not interleave. */
+	char line[1024];
+	int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	fwrite(line, 1, (size_t)n, stderr);
+	fflush(stderr);
+}
+
+void
+log_msg(int pri, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(pri, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_warn(const char *fmt, ...)
+{
+	char buf[768];
+	int saved = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	log_msg(LOG_ERR, "%s: %s", buf, strerror(saved));
+	errno = saved;
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(LOG_CRIT, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+static uint64_t
+log_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void
+log_limited(struct log_limit *limit, int pri, const char *fmt, ...)
+{
+	uint64_t now = log_now_ns();
+	va_list ap;
+
+	if (limit->last_ns != 0 && now - limit->last_ns < LOG_LIMIT_NS) {
+		limit->suppressed++;
+		return;
+	}
+	char buf[768];
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (limit->suppressed > 0)
+		log_msg(pri, "%s (and %llu more like it in the last %llus)", buf,
+			(unsigned long long)limit->suppressed,
+			(unsigned long long)((now - limit->last_ns) / 1000000000ULL));
+	else
+		log_msg(pri, "%s", buf);
+	limit->last_ns = now;
+	limit->suppressed = 0;
+}
