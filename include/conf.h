@@ -33,6 +33,7 @@ struct conf_device {
 	uint16_t *queues;        /* sorted, unique NFQUEUE numbers */
 	size_t nqueues;
 	unsigned mtu;            /* imqN MTU: largest packet that can be shaped */
+	unsigned overhead;       /* bytes added to each copy: link-layer framing, as on Ethernet */
 	unsigned txqueuelen;     /* imqN txqueuelen: TUN read-back ring */
 	unsigned queue_maxlen;   /* kernel NFQUEUE backlog, per queue */
 	enum conf_verdict on_overflow; /* kernel queue full */
