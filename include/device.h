@@ -1,0 +1,36 @@
+/* One imqN device's datapath: queued packets in, copies through the qdisc, verdicts out. */
+#ifndef IMQD_DEVICE_H
+#define IMQD_DEVICE_H
+
+#include <stdbool.h>
+
+struct event_base;
+struct conf_device;
+struct stats_device;
+struct device;
+
+/* Create or reattach imqN, bind its queues, run its up hook; NULL with the reason logged. CONF must outlive the device or be replaced through device_update/device_set_conf. */
+struct device *device_start(struct event_base *base, const struct conf_device *conf);
+
+/* Run the down hook, accept everything held, unbind the queues, remove imqN unless it persists. */
+void device_stop(struct device *dev);
+
+/* First half of a reload: unbind the queues CONF no longer lists, so another device may take them. */
+void device_release_queues(struct device *dev, const struct conf_device *conf);
+
+/* Second half: apply CONF in place (bind new queues, new parameters); 0 or -1 (logged). */
+int device_update(struct device *dev, const struct conf_device *conf);
+
+/* CONF replaces an identical section of the previous configuration (hooks are read from it). */
+void device_set_conf(struct device *dev, const struct conf_device *conf);
+
+/* Name of the device. */
+const char *device_name(const struct device *dev);
+
+/* Packets held by the device now. */
+unsigned long device_held(const struct device *dev);
+
+/* A view of the device's counters, valid until the next call for DEV. */
+void device_snapshot(struct device *dev, struct stats_device *out);
+
+#endif

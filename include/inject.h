@@ -1,0 +1,34 @@
+/* AF_PACKET injection of copies into imqN, through its root qdisc. */
+#ifndef IMQD_INJECT_H
+#define IMQD_INJECT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct inject;
+
+/* One copy to send: CAPLEN bytes of DATA followed by PAD zero bytes. */
+struct inject_pkt {
+	const uint8_t *data;
+	uint32_t caplen;
+	uint32_t pad;
+	uint16_t proto;  /* ETH_P_IP or ETH_P_IPV6, host order */
+	uint32_t mark;   /* skb mark of the copy, for tc filters on imqN */
+	int err;         /* set by inject_send: 0 or errno */
+};
+
+/* A non-blocking packet socket on IFINDEX, SNDBUF bytes of send buffer, sending up to BATCH copies per call. */
+struct inject *inject_open(int ifindex, int sndbuf, size_t batch);
+
+void inject_close(struct inject *inj);
+
+/* Send to IFINDEX from now on (imqN was recreated). */
+void inject_set_ifindex(struct inject *inj, int ifindex);
+
+/* Send PKTS[0..N) (N <= batch) in as few system calls as possible; each gets its err. */
+void inject_send(struct inject *inj, struct inject_pkt *pkts, size_t n);
+
+/* Largest pad inject_send can add. */
+#define INJECT_MAX_PAD 65536
+
+#endif

@@ -1,0 +1,69 @@
+/* NFQUEUE netlink socket: bind queues, receive packets in batches, batch verdicts. */
+#ifndef IMQD_NFQUEUE_H
+#define IMQD_NFQUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct nfqueue;
+
+/* One packet message from the kernel; DATA points into the receive buffers. */
+struct nfqueue_packet {
+	uint16_t queue;
+	uint32_t id;
+	uint16_t proto;    /* hw_protocol: ETH_P_IP, ETH_P_IPV6 (host order) */
+	uint32_t mark;
+	uint32_t len;      /* length of the packet */
+	uint32_t caplen;   /* bytes present at DATA */
+	uint32_t skbinfo;  /* NFQA_SKB_* */
+	const uint8_t *data;
+};
+
+/* How a queue is bound. */
+struct nfqueue_params {
+	uint32_t copy_range;
+	uint32_t maxlen;
+	bool fail_open;
+	bool gso;
+};
+
+/* Handlers for what a receive pass finds. */
+struct nfqueue_ops {
+	/* A batch of packets; they stay valid until the handler returns. */
+	void (*packets)(void *arg, struct nfqueue_packet *pkts, size_t n);
+	/* A netlink error for our request SEQ (a refused verdict or config). */
+	void (*error)(void *arg, uint32_t seq, int err);
+	/* The receive buffer overflowed: the kernel decided some packets itself. */
+	void (*overrun)(void *arg);
+	void *arg;
+};
+
+/* Open a socket receiving up to BATCH messages of up to MSGSIZE bytes per pass. */
+struct nfqueue *nfqueue_open(size_t batch, size_t msgsize, int rcvbuf, const struct nfqueue_ops *ops);
+
+/* Close the socket: the kernel drops what is still queued to any queue bound to it. */
+void nfqueue_close(struct nfqueue *nfq);
+
+int nfqueue_fd(const struct nfqueue *nfq);
+
+/* Bind QUEUE and set PARAMS, waiting for the kernel's answer (packets arriving meanwhile go to the handler); 0 or -1 with errno. */
+int nfqueue_bind(struct nfqueue *nfq, uint16_t queue, const struct nfqueue_params *params);
+
+/* Change PARAMS of a bound QUEUE without waiting for an answer. */
+int nfqueue_set_params(struct nfqueue *nfq, uint16_t queue, const struct nfqueue_params *params);
+
+/* Unbind QUEUE: the kernel drops what is still queued to it. */
+int nfqueue_unbind(struct nfqueue *nfq, uint16_t queue);
+
+/* Receive one batch of what is waiting and hand it to the handlers; returns messages read, 0 if none, -1 on error. */
+int nfqueue_recv(struct nfqueue *nfq);
+
+/* Add a verdict to the batch; flushes first when the batch is full. */
+void nfqueue_verdict(struct nfqueue *nfq, uint16_t queue, uint32_t id, uint32_t verdict, bool set_mark,
+		 uint32_t mark);
+
+/* Send the batched verdicts in one message; 0 or -1. */
+int nfqueue_flush(struct nfqueue *nfq);
+
+#endif

@@ -1,0 +1,53 @@
+/* Packets held while their copy is in imqN's qdisc: matching, flow order, timeouts. */
+#ifndef IMQD_PENDING_H
+#define IMQD_PENDING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct pending;
+
+/* A held packet: what its verdict and its counters need. */
+struct pending_pkt {
+	uint32_t id;      /* NFQUEUE packet id */
+	uint16_t qidx;    /* index of its queue in the device's queue list */
+	uint32_t len;     /* bytes of the real packet */
+	uint32_t mark;
+	uint64_t hash;    /* flow_copy_hash of the copy */
+	uint64_t flow;    /* flow_key */
+	uint64_t t_ns;    /* when it was held */
+};
+
+#define PENDING_NONE (-1)
+
+/* A table for at most CAPACITY held packets; everything allocated here, none per packet. */
+struct pending *pending_new(size_t capacity);
+
+/* Free the table (held packets are forgotten: decide them first). */
+void pending_free(struct pending *p);
+
+/* Hold PKT; returns its slot, or PENDING_NONE when the table is full. */
+int pending_add(struct pending *p, const struct pending_pkt *pkt);
+
+/* The held packet in SLOT. */
+const struct pending_pkt *pending_get(const struct pending *p, int slot);
+
+/* Forget SLOT (its verdict has been decided). */
+void pending_remove(struct pending *p, int slot);
+
+/* Oldest held packet whose copy hashes to HASH, or PENDING_NONE. */
+int pending_match(const struct pending *p, uint64_t hash);
+
+/* Oldest held packet of SLOT's flow if it is older than SLOT, else PENDING_NONE. */
+int pending_flow_older(const struct pending *p, int slot);
+
+/* Oldest held packet of all, or PENDING_NONE. */
+int pending_oldest(const struct pending *p);
+
+/* Number of packets held. */
+size_t pending_count(const struct pending *p);
+
+/* Maximum number of packets the table can hold. */
+size_t pending_capacity(const struct pending *p);
+
+#endif

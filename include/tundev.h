@@ -1,0 +1,23 @@
+/* imqN TUN devices: create or reattach, configure, query. */
+#ifndef IMQD_TUNDEV_H
+#define IMQD_TUNDEV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Open (creating if needed) TUN device NAME, layer 3 without packet info; non-blocking fd or -1. *CREATED tells whether it was new. */
+int tundev_open(const char *name, bool persist, bool *created);
+
+/* Set MTU and TXQUEUELEN, turn IPv6 autoconfiguration off, bring NAME up; 0 or -1. */
+int tundev_setup(const char *name, unsigned mtu, unsigned txqueuelen);
+
+/* Mark the device behind FD persistent or not; 0 or -1. */
+int tundev_persist(int fd, bool persist);
+
+/* 1 if NAME exists and is up, 0 if it exists and is down, -1 if missing; its ifindex in *IFINDEX. */
+int tundev_state(const char *name, int *ifindex);
+
+/* Kind of NAME's root qdisc ("tbf", "htb", ...) into BUF; "" when unknown. */
+void tundev_qdisc(int ifindex, char *buf, size_t size);
+
+#endif

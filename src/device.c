@@ -1,0 +1,945 @@
+/* One imqN device's datapath: queued packets in, copies through the qdisc, verdicts out. */
+#include "device.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <linux/if_ether.h>
+#include <linux/netfilter.h>
+
+#include "conf.h"
+#include "flow.h"
+#include "hook.h"
+#include "inject.h"
+#include "log.h"
+#include "nfqueue.h"
+#include "pending.h"
+#include "stats.h"
+#include "tundev.h"
+
+#define DEVICE_BATCH 64           /* packets per receive pass */
+#define DEVICE_READ_MAX 1024      /* copies read back per wakeup */
+#define DEVICE_HOLD_RING 4096     /* recent hold times kept for percentiles */
+#define DEVICE_LATE_SLOTS 4096    /* hashes of copies given up on, to tell late copies from strays */
+#define DEVICE_HEALTH_MS 1000
+#define DEVICE_MSG_OVERHEAD 512   /* netlink headers and attributes around a payload */
+
+struct device_queue {
+	uint16_t num;
+	bool seen;
+	uint32_t next_id;
+	struct stats_counters c;
+};
+
+struct device {
+	struct event_base *base;
+	struct conf_device cf;      /* scalars of the config; list pointers are not used */
+	const struct conf_device *conf; /* the section itself, for its hooks */
+	bool hooked;                /* the up hook ran: run the down hook before removal */
+	char name[CONF_IFNAMSIZ];
+	int ifindex;
+	int tunfd;
+	bool up;
+	bool stopping;
+	struct event *tun_ev;
+	struct event *nfq_ev;
+	struct event *timer_ev;
+	uint64_t next_health_ns;
+	struct nfqueue *nfq;
+	struct inject *inj;
+	struct pending *held;
+	struct device_queue *queues; /* sorted by num */
+	size_t nqueues;
+	uint64_t peak_held;
+	uint64_t stray;
+	uint64_t unmatched;
+	uint32_t hold_us[DEVICE_HOLD_RING];
+	size_t hold_n;
+	uint64_t late[DEVICE_LATE_SLOTS];
+	struct inject_pkt ipkts[DEVICE_BATCH];
+	int islot[DEVICE_BATCH];
+	uint8_t *rdbuf;
+	size_t rdsize;
+	struct stats_counters *snap; /* per-queue copies for device_snapshot */
+	uint16_t *snap_queues;
+	char qdisc[32];
+	struct log_limit lim_failopen, lim_timeout, lim_order, lim_stray, lim_read, lim_verdict;
+	uint64_t timeouts_logged;
+};
+
+static uint64_t
+device_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static struct device_queue *
+device_queue(struct device *dev, uint16_t num)
+{
+	size_t lo = 0, hi = dev->nqueues;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (dev->queues[mid].num == num)
+			return &dev->queues[mid];
+		if (dev->queues[mid].num < num)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* Accepted packets go on; with a continue mark they re-run the chain past the queue rule. */
+static void
+device_accept(struct device *dev, uint16_t queue, uint32_t id, uint32_t mark)
+{
+	if (dev->cf.continue_mask != 0)
+		nfqueue_verdict(dev->nfq, queue, id, NF_REPEAT, true,
+				(mark & ~dev->cf.continue_mask) | dev->cf.continue_mark);
+	else
+		nfqueue_verdict(dev->nfq, queue, id, NF_ACCEPT, false, 0);
+}
+
+static void
+device_failopen(struct device *dev, struct device_queue *q, uint32_t id, uint32_t mark,
+		uint32_t len, enum stats_failopen why)
+{
+	if (dev->cf.on_error == CONF_DROP && why != STATS_FO_SHUTDOWN) {
+		q->c.dropped_error++;
+		nfqueue_verdict(dev->nfq, q->num, id, NF_DROP, false, 0);
+	} else {
+		q->c.failopen[why]++;
+		device_accept(dev, q->num, id, mark);
+	}
+	if (why != STATS_FO_SHUTDOWN)
+		log_limited(&dev->lim_failopen, LOG_WARNING,
+			    "%s: queue %u: packet of %u bytes %s unshaped: %s", dev->name, q->num, len,
+			    dev->cf.on_error == CONF_DROP ? "dropped, not passed" : "passed",
+			    stats_failopen_name(why));
+}
+
+static void
+device_late_add(struct device *dev, uint64_t hash)
+{
+	dev->late[hash & (DEVICE_LATE_SLOTS - 1)] = hash;
+}
+
+/* Decide a held packet: verdict, counters, and forget it. */
+static void
+device_decide(struct device *dev, int slot, bool accept, uint64_t now, uint64_t *counter)
+{
+	const struct pending_pkt *pp = pending_get(dev->held, slot);
+	struct device_queue *q = &dev->queues[pp->qidx];
+
+	if (accept) {
+		q->c.accepted++;
+		q->c.accepted_bytes += pp->len;
+		device_accept(dev, q->num, pp->id, pp->mark);
+		uint64_t us = (now - pp->t_ns) / 1000;
+		dev->hold_us[dev->hold_n++ % DEVICE_HOLD_RING] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+	} else {
+		(*counter)++;
+		nfqueue_verdict(dev->nfq, q->num, pp->id, NF_DROP, false, 0);
+		device_late_add(dev, pp->hash);
+	}
+	q->c.held--;
+	pending_remove(dev->held, slot);
+}
+
+static void
+device_copy_back(struct device *dev, const uint8_t *copy, size_t len, uint64_t now)
+{
+	uint64_t hash = flow_copy_hash(copy, len, len);
+	int slot = pending_match(dev->held, hash);
+	int older;
+
+	if (slot == PENDING_NONE) {
+		if (dev->late[hash & (DEVICE_LATE_SLOTS - 1)] == hash) {
+			dev->unmatched++;
+		} else {
+			dev->stray++;
+			log_limited(&dev->lim_stray, LOG_NOTICE,
+				    "%s: ignoring a packet of %zu bytes on %s that imqd did not send",
+				    dev->name, len, dev->name);
+		}
+		return;
+	}
+	/* A qdisc keeps a flow in order: older packets of this flow were dropped inside it. */
+	while ((older = pending_flow_older(dev->held, slot)) != PENDING_NONE) {
+		const struct pending_pkt *pp = pending_get(dev->held, older);
+		device_decide(dev, older, false, now, &dev->queues[pp->qidx].c.dropped_order);
+	}
+	device_decide(dev, slot, true, now, NULL);
+}
+
+static void
+device_readback(struct device *dev)
+{
+	uint64_t now = device_now_ns();
+
+	for (int i = 0; i < DEVICE_READ_MAX; i++) {
+		ssize_t n = read(dev->tunfd, dev->rdbuf, dev->rdsize);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN)
+				log_limited(&dev->lim_read, LOG_ERR, "%s: reading copies: %s",
+					    dev->name, strerror(errno));
+			break;
+		}
+		device_copy_back(dev, dev->rdbuf, (size_t)n, now);
+	}
+}
+
+static enum stats_failopen
+device_errno_reason(int err)
+{
+	switch (err) {
+	case ENETDOWN:
+	case ENXIO:
+	case ENODEV:
+		return STATS_FO_DEVICE_DOWN;
+	case EMSGSIZE:
+		return STATS_FO_TOO_BIG;
+	case EAGAIN:
+	case ENOMEM:
+		return STATS_FO_NO_BUFFER;
+	default:
+		return STATS_FO_INJECT_ERROR;
+	}
+}
+
+static void
+device_count_in(struct device *dev, struct device_queue *q, const struct nfqueue_packet *p)
+{
+	q->c.received++;
+	q->c.received_bytes += p->len;
+	/* Ids the kernel skipped were packets it could not send us; it decided those itself. */
+	if (q->seen && p->id != q->next_id) {
+		uint32_t gap = p->id - q->next_id;
+		if (gap < 0x80000000u) {
+			q->c.id_gaps += gap;
+			log_limited(&dev->lim_verdict, LOG_WARNING,
+				    "%s: queue %u: kernel skipped %u packet ids (receive buffer overrun)",
+				    dev->name, q->num, gap);
+		}
+	}
+	q->seen = true;
+	q->next_id = p->id + 1;
+}
+
+/* Hold P and stage its copy; false when it was decided at once. */
+static bool
+device_stage(struct device *dev, struct device_queue *q, const struct nfqueue_packet *p,
+	     uint64_t now, size_t k)
+{
+	uint32_t caplen = p->caplen < p->len ? p->caplen : p->len;
+	uint32_t len = p->len + dev->cf.overhead;
+
+	if (!dev->up) {
+		device_failopen(dev, q, p->id, p->mark, p->len, STATS_FO_DEVICE_DOWN);
+		return false;
+	}
+	if (p->len > dev->cf.mtu || (caplen < p->len && dev->cf.copy == CONF_COPY_FULL)) {
+		device_failopen(dev, q, p->id, p->mark, p->len, STATS_FO_TOO_BIG);
+		return false;
+	}
+	struct pending_pkt pp = {
+		.id = p->id,
+		.qidx = (uint16_t)(q - dev->queues),
+		.len = p->len,
+		.mark = p->mark,
+		.hash = flow_copy_hash(p->data, caplen, len),
+		.t_ns = now,
+	};
+	if (!flow_key(p->data, caplen, p->len, p->mark, &pp.flow))
+		q->c.malformed++;
+	int slot = pending_add(dev->held, &pp);
+	if (slot == PENDING_NONE) {
+		device_failopen(dev, q, p->id, p->mark, p->len, STATS_FO_NO_BUFFER);
+		return false;
+	}
+	q->c.held++;
+	uint16_t proto = p->proto;
+	if (proto != ETH_P_IP && proto != ETH_P_IPV6)
+		proto = (caplen > 0 && p->data[0] >> 4 == 6) ? ETH_P_IPV6 : ETH_P_IP;
+	dev->ipkts[k] = (struct inject_pkt){
+		.data = p->data,
+		.caplen = caplen,
+		.pad = len - caplen,
+		.proto = proto,
+		.mark = p->mark,
+	};
+	dev->islot[k] = slot;
+	return true;
+}
+
+static void
+device_inject_result(struct device *dev, size_t k)
+{
+	int slot = dev->islot[k];
+	int err = dev->ipkts[k].err;
+	const struct pending_pkt *pp;
+	struct device_queue *q;
+
+	if (err == 0)
+		return;
+	pp = pending_get(dev->held, slot);
+	q = &dev->queues[pp->qidx];
+	if (err == ENOBUFS) {
+		/* The qdisc refused the copy: the real packet meets the same fate. */
+		q->c.dropped_enqueue++;
+		nfqueue_verdict(dev->nfq, q->num, pp->id, NF_DROP, false, 0);
+	} else {
+		enum stats_failopen why = device_errno_reason(err);
+		if (why == STATS_FO_DEVICE_DOWN)
+			dev->next_health_ns = 0;
+		device_failopen(dev, q, pp->id, pp->mark, pp->len, why);
+	}
+	q->c.held--;
+	pending_remove(dev->held, slot);
+}
+
+static void
+device_packets_cb(void *arg, struct nfqueue_packet *pkts, size_t n)
+{
+	struct device *dev = arg;
+	uint64_t now = device_now_ns();
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct nfqueue_packet *p = &pkts[i];
+		struct device_queue *q = device_queue(dev, p->queue);
+
+		if (q == NULL) {
+			/* A queue unbound by a reload can still deliver what was in flight. */
+			nfqueue_verdict(dev->nfq, p->queue, p->id, NF_ACCEPT, false, 0);
+			continue;
+		}
+		device_count_in(dev, q, p);
+		if (dev->stopping) {
+			device_failopen(dev, q, p->id, p->mark, p->len, STATS_FO_SHUTDOWN);
+			continue;
+		}
+		if (device_stage(dev, q, p, now, k))
+			k++;
+	}
+	if (k > 0) {
+		inject_send(dev->inj, dev->ipkts, k);
+		for (size_t i = 0; i < k; i++)
+			device_inject_result(dev, i);
+	}
+	if (pending_count(dev->held) > dev->peak_held)
+		dev->peak_held = pending_count(dev->held);
+	/* Copies the qdisc let straight through are already waiting: spare a wakeup. */
+	device_readback(dev);
+	nfqueue_flush(dev->nfq);
+}
+
+static void
+device_nfq_error(void *arg, uint32_t seq, int err)
+{
+	struct device *dev = arg;
+
+	dev->queues[0].c.verdict_errors++;
+	log_limited(&dev->lim_verdict, LOG_ERR, "%s: kernel refused request %u: %s", dev->name,
+		    seq, strerror(err));
+}
+
+static void
+device_nfq_overrun(void *arg)
+{
+	struct device *dev = arg;
+
+	log_limited(&dev->lim_verdict, LOG_WARNING,
+		    "%s: netlink receive buffer overrun: the kernel decided some packets itself",
+		    dev->name);
+}
+
+static void
+device_nfq_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct device *dev = arg;
+
+	(void)fd;
+	(void)what;
+	/* Drain a bounded number of batches so one busy device cannot starve the loop. */
+	for (int i = 0; i < 16; i++) {
+		int n = nfqueue_recv(dev->nfq);
+		if (n < 0)
+			log_limited(&dev->lim_read, LOG_ERR, "%s: receiving from nfqueue: %s",
+				    dev->name, strerror(errno));
+		if (n < DEVICE_BATCH)
+			break;
+	}
+}
+
+static void
+device_tun_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct device *dev = arg;
+
+	(void)fd;
+	(void)what;
+	device_readback(dev);
+	nfqueue_flush(dev->nfq);
+}
+
+/* Accept everything held: the copies are gone or no longer matter. */
+static void
+device_release_all(struct device *dev, enum stats_failopen why)
+{
+	int slot;
+
+	while ((slot = pending_oldest(dev->held)) != PENDING_NONE) {
+		const struct pending_pkt *pp = pending_get(dev->held, slot);
+		struct device_queue *q = &dev->queues[pp->qidx];
+		q->c.failopen[why]++;
+		q->c.held--;
+		device_accept(dev, q->num, pp->id, pp->mark);
+		device_late_add(dev, pp->hash);
+		pending_remove(dev->held, slot);
+	}
+	nfqueue_flush(dev->nfq);
+}
+
+static void
+device_expire(struct device *dev, uint64_t now)
+{
+	uint64_t limit = (uint64_t)dev->cf.drop_timeout_ms * 1000000ULL;
+	uint64_t before = 0;
+	int slot;
+
+	for (size_t i = 0; i < dev->nqueues; i++)
+		before += dev->queues[i].c.dropped_timeout;
+	while ((slot = pending_oldest(dev->held)) != PENDING_NONE) {
+		const struct pending_pkt *pp = pending_get(dev->held, slot);
+		if (now - pp->t_ns < limit)
+			break;
+		device_decide(dev, slot, false, now, &dev->queues[pp->qidx].c.dropped_timeout);
+	}
+	uint64_t after = 0;
+	for (size_t i = 0; i < dev->nqueues; i++)
+		after += dev->queues[i].c.dropped_timeout;
+	if (after != before)
+		log_limited(&dev->lim_timeout, LOG_NOTICE,
+			    "%s: %llu copies did not come back within %ums and were dropped (%llu in all)",
+			    dev->name, (unsigned long long)(after - before), dev->cf.drop_timeout_ms,
+			    (unsigned long long)after);
+}
+
+static int device_attach(struct device *dev);
+
+static void
+device_hook(struct device *dev, char **argv, const char *what)
+{
+	if (argv == NULL)
+		return;
+	uint16_t nums[dev->nqueues > 0 ? dev->nqueues : 1];
+	for (size_t i = 0; i < dev->nqueues; i++)
+		nums[i] = dev->queues[i].num;
+	hook_run(argv, what, dev->name, nums, dev->nqueues, dev->cf.hook_timeout_ms);
+	dev->hooked = true;
+}
+
+static void device_detach(struct device *dev);
+
+static void
+device_health(struct device *dev)
+{
+	int ifindex;
+	int state = tundev_state(dev->name, &ifindex);
+
+	if (state == 1 && ifindex == dev->ifindex && dev->tunfd >= 0) {
+		if (!dev->up)
+			log_notice("%s: up again, shaping resumed", dev->name);
+		dev->up = true;
+		return;
+	}
+	if (dev->up) {
+		log_warnx("%s: %s: passing packets unshaped until it is back", dev->name,
+			  state < 0 || ifindex != dev->ifindex ? "device is gone" : "device is down");
+		dev->up = false;
+	}
+	/* Its qdisc was reset with it: no held copy will come back. */
+	device_release_all(dev, STATS_FO_DEVICE_DOWN);
+	if (state < 0 || ifindex != dev->ifindex) {
+		device_detach(dev);
+		if (device_attach(dev) == 0) {
+			log_notice("%s: recreated, shaping resumed", dev->name);
+			dev->up = true;
+			device_hook(dev, dev->conf->up, "up");
+		}
+	}
+}
+
+static void
+device_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct device *dev = arg;
+	uint64_t now = device_now_ns();
+
+	(void)fd;
+	(void)what;
+	device_expire(dev, now);
+	if (now >= dev->next_health_ns) {
+		dev->next_health_ns = now + DEVICE_HEALTH_MS * 1000000ULL;
+		device_health(dev);
+	}
+	nfqueue_flush(dev->nfq);
+}
+
+static int
+device_sndbuf(const struct conf_device *cf, size_t capacity)
+{
+	/* A copy costs its size plus skb overhead; charge the whole backlog. */
+	uint64_t per = (uint64_t)cf->mtu + cf->overhead + 1024;
+	uint64_t total = per * capacity;
+
+	if (cf->gso && total > 256ULL << 20)
+		total = 256ULL << 20;
+	return total > INT32_MAX / 2 ? INT32_MAX / 2 : (int)total;
+}
+
+/* Create or reattach imqN and the socket that injects into it. */
+static int
+device_attach(struct device *dev)
+{
+	bool created;
+
+	dev->tunfd = tundev_open(dev->name, dev->cf.persist, &created);
+	if (dev->tunfd < 0) {
+		log_warn("%s: cannot open TUN device", dev->name);
+		return -1;
+	}
+	if (tundev_setup(dev->name, dev->cf.mtu + dev->cf.overhead, dev->cf.txqueuelen) < 0) {
+		log_warn("%s: cannot configure device", dev->name);
+		goto close_tun;
+	}
+	if (tundev_state(dev->name, &dev->ifindex) != 1)
+		goto close_tun;
+	if (dev->inj == NULL)
+		dev->inj = inject_open(dev->ifindex, device_sndbuf(&dev->cf, pending_capacity(dev->held)),
+				       DEVICE_BATCH);
+	if (dev->inj == NULL) {
+		log_warn("%s: cannot open packet socket", dev->name);
+		goto close_tun;
+	}
+	inject_set_ifindex(dev->inj, dev->ifindex);
+	dev->tun_ev = event_new(dev->base, dev->tunfd, EV_READ | EV_PERSIST, device_tun_cb, dev);
+	if (dev->tun_ev == NULL || event_add(dev->tun_ev, NULL) < 0)
+		goto close_tun;
+	log_info("%s: %s, ifindex %d, mtu %u", dev->name, created ? "created" : "reattached",
+		 dev->ifindex, dev->cf.mtu + dev->cf.overhead);
+	return 0;
+close_tun:
+	device_detach(dev);
+	return -1;
+}
+
+static void
+device_detach(struct device *dev)
+{
+	if (dev->tun_ev != NULL)
+		event_free(dev->tun_ev);
+	dev->tun_ev = NULL;
+	if (dev->tunfd >= 0)
+		close(dev->tunfd);
+	dev->tunfd = -1;
+}
+
+static struct nfqueue_params
+device_params(const struct conf_device *cf)
+{
+	struct nfqueue_params p = {
+		.copy_range = cf->copy == CONF_COPY_HEADERS ? cf->copy_bytes : cf->mtu,
+		.maxlen = cf->queue_maxlen,
+		.fail_open = cf->on_overflow == CONF_ACCEPT,
+		.gso = cf->gso,
+	};
+	return p;
+}
+
+static int
+device_bind(struct device *dev, struct device_queue *q)
+{
+	struct nfqueue_params params = device_params(&dev->cf);
+
+	if (nfqueue_bind(dev->nfq, q->num, &params) < 0) {
+		log_warn("%s: cannot bind NFQUEUE queue %u", dev->name, q->num);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+device_set_queues(struct device *dev, const struct conf_device *cf)
+{
+	struct device_queue *qs = calloc(cf->nqueues, sizeof(*qs));
+	struct stats_counters *snap = calloc(cf->nqueues, sizeof(*snap));
+	uint16_t *snapq = calloc(cf->nqueues, sizeof(*snapq));
+
+	if (qs == NULL || snap == NULL || snapq == NULL) {
+		free(qs);
+		free(snap);
+		free(snapq);
+		return -1;
+	}
+	for (size_t i = 0; i < cf->nqueues; i++) {
+		struct device_queue *old = device_queue(dev, cf->queues[i]);
+		if (old != NULL)
+			qs[i] = *old;
+		qs[i].num = cf->queues[i];
+	}
+	free(dev->queues);
+	free(dev->snap);
+	free(dev->snap_queues);
+	dev->queues = qs;
+	dev->snap = snap;
+	dev->snap_queues = snapq;
+	dev->nqueues = cf->nqueues;
+	return 0;
+}
+
+static size_t
+device_capacity(const struct conf_device *cf)
+{
+	return (size_t)cf->queue_maxlen * cf->nqueues;
+}
+
+static int
+device_open_nfq(struct device *dev)
+{
+	struct nfqueue_ops ops = {
+		.packets = device_packets_cb,
+		.error = device_nfq_error,
+		.overrun = device_nfq_overrun,
+		.arg = dev,
+	};
+	size_t copy = dev->cf.copy == CONF_COPY_HEADERS ? dev->cf.copy_bytes : dev->cf.mtu;
+	uint64_t rcvbuf = (uint64_t)device_capacity(&dev->cf) * (copy + 1024);
+
+	if (rcvbuf < (8u << 20))
+		rcvbuf = 8u << 20;
+	if (rcvbuf > (1u << 30))
+		rcvbuf = 1u << 30;
+	dev->nfq = nfqueue_open(DEVICE_BATCH, copy + DEVICE_MSG_OVERHEAD, (int)rcvbuf, &ops);
+	if (dev->nfq == NULL) {
+		log_warn("%s: cannot open nfqueue socket", dev->name);
+		return -1;
+	}
+	dev->nfq_ev = event_new(dev->base, nfqueue_fd(dev->nfq), EV_READ | EV_PERSIST,
+				device_nfq_cb, dev);
+	if (dev->nfq_ev == NULL || event_add(dev->nfq_ev, NULL) < 0)
+		return -1;
+	return 0;
+}
+
+static void
+device_copy_conf(struct device *dev, const struct conf_device *cf)
+{
+	dev->cf = *cf;
+	dev->cf.queues = NULL;
+	dev->cf.up = NULL;
+	dev->cf.down = NULL;
+	dev->cf.next = NULL;
+}
+
+static int
+device_timer_start(struct device *dev)
+{
+	unsigned ms = dev->cf.drop_timeout_ms / 4;
+	struct timeval tv;
+
+	if (ms < 10)
+		ms = 10;
+	if (ms > 250)
+		ms = 250;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	if (dev->timer_ev == NULL)
+		dev->timer_ev = event_new(dev->base, -1, EV_PERSIST, device_timer_cb, dev);
+	if (dev->timer_ev == NULL)
+		return -1;
+	return event_add(dev->timer_ev, &tv);
+}
+
+struct device *
+device_start(struct event_base *base, const struct conf_device *cf)
+{
+	struct device *dev = calloc(1, sizeof(*dev));
+
+	if (dev == NULL)
+		return NULL;
+	dev->base = base;
+	dev->conf = cf;
+	dev->tunfd = -1;
+	snprintf(dev->name, sizeof(dev->name), "%s", cf->name);
+	device_copy_conf(dev, cf);
+	dev->rdsize = (size_t)cf->mtu + cf->overhead + 256;
+	dev->rdbuf = malloc(dev->rdsize);
+	dev->held = pending_new(device_capacity(cf));
+	if (dev->rdbuf == NULL || dev->held == NULL || device_set_queues(dev, cf) < 0)
+		goto fail;
+	if (device_attach(dev) < 0 || device_open_nfq(dev) < 0 || device_timer_start(dev) < 0)
+		goto fail;
+	dev->up = true;
+	for (size_t i = 0; i < dev->nqueues; i++)
+		if (device_bind(dev, &dev->queues[i]) < 0)
+			goto fail;
+	log_notice("%s: shaping NFQUEUE queue%s %u%s", dev->name, dev->nqueues > 1 ? "s" : "",
+		   dev->queues[0].num, dev->nqueues > 1 ? " and more" : "");
+	device_hook(dev, cf->up, "up");
+	dev->hooked = true;
+	return dev;
+fail:
+	device_stop(dev);
+	return NULL;
+}
+
+/* Let the kernel pass new packets itself, then answer everything it gave us. */
+static void
+device_drain(struct device *dev, struct device_queue *q)
+{
+	struct nfqueue_params params = device_params(&dev->cf);
+
+	params.maxlen = 0;
+	params.fail_open = true;
+	nfqueue_set_params(dev->nfq, q->num, &params);
+}
+
+void
+device_stop(struct device *dev)
+{
+	if (dev == NULL)
+		return;
+	if (dev->hooked && dev->conf != NULL)
+		device_hook(dev, dev->conf->down, "down");
+	if (dev->nfq != NULL) {
+		for (size_t i = 0; i < dev->nqueues; i++)
+			device_drain(dev, &dev->queues[i]);
+		dev->stopping = true;
+		while (nfqueue_recv(dev->nfq) > 0)
+			;
+		device_release_all(dev, STATS_FO_SHUTDOWN);
+		for (size_t i = 0; i < dev->nqueues; i++)
+			nfqueue_unbind(dev->nfq, dev->queues[i].num);
+	}
+	if (dev->nfq_ev != NULL)
+		event_free(dev->nfq_ev);
+	if (dev->timer_ev != NULL)
+		event_free(dev->timer_ev);
+	nfqueue_close(dev->nfq);
+	if (dev->tunfd >= 0 && !dev->cf.persist)
+		tundev_persist(dev->tunfd, false);
+	device_detach(dev);
+	inject_close(dev->inj);
+	pending_free(dev->held);
+	free(dev->queues);
+	free(dev->snap);
+	free(dev->snap_queues);
+	free(dev->rdbuf);
+	log_info("%s: stopped", dev->name);
+	free(dev);
+}
+
+void
+device_release_queues(struct device *dev, const struct conf_device *cf)
+{
+	for (size_t i = 0; i < dev->nqueues; i++) {
+		struct device_queue *q = &dev->queues[i];
+		bool kept = false;
+		for (size_t j = 0; j < cf->nqueues; j++)
+			kept = kept || cf->queues[j] == q->num;
+		if (kept)
+			continue;
+		device_drain(dev, q);
+		while (nfqueue_recv(dev->nfq) > 0)
+			;
+		nfqueue_unbind(dev->nfq, q->num);
+		log_info("%s: queue %u released", dev->name, q->num);
+	}
+}
+
+/* Move held packets into a table of the new size; slots change, order does not. */
+static int
+device_resize_held(struct device *dev, size_t capacity)
+{
+	struct pending *p = pending_new(capacity);
+	int slot;
+
+	if (p == NULL)
+		return -1;
+	while ((slot = pending_oldest(dev->held)) != PENDING_NONE) {
+		if (pending_add(p, pending_get(dev->held, slot)) == PENDING_NONE) {
+			pending_free(p);
+			return -1;
+		}
+		pending_remove(dev->held, slot);
+	}
+	pending_free(dev->held);
+	dev->held = p;
+	return 0;
+}
+
+/* Queue indexes held packets refer to change with the queue list. */
+static void
+device_reindex_held(struct device *dev, const uint16_t *oldnums, size_t n)
+{
+	struct pending *p = pending_new(pending_capacity(dev->held));
+	int slot;
+
+	if (p == NULL)
+		return;
+	while ((slot = pending_oldest(dev->held)) != PENDING_NONE) {
+		struct pending_pkt pp = *pending_get(dev->held, slot);
+		struct device_queue *q = pp.qidx < n ? device_queue(dev, oldnums[pp.qidx]) : NULL;
+		pending_remove(dev->held, slot);
+		if (q == NULL) {
+			nfqueue_verdict(dev->nfq, oldnums[pp.qidx], pp.id, NF_ACCEPT, false, 0);
+			continue;
+		}
+		pp.qidx = (uint16_t)(q - dev->queues);
+		pending_add(p, &pp);
+	}
+	pending_free(dev->held);
+	dev->held = p;
+}
+
+int
+device_update(struct device *dev, const struct conf_device *cf)
+{
+	size_t oldn = dev->nqueues;
+	uint16_t *oldnums = calloc(oldn, sizeof(*oldnums));
+	int ret = 0;
+
+	if (oldnums == NULL)
+		return -1;
+	for (size_t i = 0; i < oldn; i++)
+		oldnums[i] = dev->queues[i].num;
+	bool retune = cf->mtu != dev->cf.mtu || cf->overhead != dev->cf.overhead ||
+		      cf->txqueuelen != dev->cf.txqueuelen;
+	device_copy_conf(dev, cf);
+	dev->conf = cf;
+	if (device_set_queues(dev, cf) < 0 || device_resize_held(dev, device_capacity(cf)) < 0) {
+		free(oldnums);
+		return -1;
+	}
+	device_reindex_held(dev, oldnums, oldn);
+	if (retune && tundev_setup(dev->name, cf->mtu + cf->overhead, cf->txqueuelen) < 0) {
+		log_warn("%s: cannot reconfigure device", dev->name);
+		ret = -1;
+	}
+	if (dev->tunfd >= 0)
+		tundev_persist(dev->tunfd, cf->persist);
+	for (size_t i = 0; i < dev->nqueues; i++) {
+		struct device_queue *q = &dev->queues[i];
+		struct nfqueue_params params = device_params(cf);
+		bool had = false;
+		for (size_t j = 0; j < oldn; j++)
+			had = had || oldnums[j] == q->num;
+		if (!had && device_bind(dev, q) < 0)
+			ret = -1;
+		else if (had)
+			nfqueue_set_params(dev->nfq, q->num, &params);
+	}
+	free(oldnums);
+	device_timer_start(dev);
+	nfqueue_flush(dev->nfq);
+	return ret;
+}
+
+void
+device_set_conf(struct device *dev, const struct conf_device *cf)
+{
+	dev->conf = cf;
+}
+
+const char *
+device_name(const struct device *dev)
+{
+	return dev->name;
+}
+
+unsigned long
+device_held(const struct device *dev)
+{
+	return (unsigned long)pending_count(dev->held);
+}
+
+static int
+device_cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void
+device_hold_stats(const struct device *dev, struct stats_hold *out)
+{
+	size_t n = dev->hold_n < DEVICE_HOLD_RING ? dev->hold_n : DEVICE_HOLD_RING;
+	uint32_t *v;
+
+	memset(out, 0, sizeof(*out));
+	if (n == 0 || (v = malloc(n * sizeof(*v))) == NULL)
+		return;
+	memcpy(v, dev->hold_us, n * sizeof(*v));
+	qsort(v, n, sizeof(*v), device_cmp_u32);
+	out->p50_us = v[(n - 1) / 2];
+	out->p99_us = v[(n - 1) * 99 / 100];
+	out->max_us = v[n - 1];
+	free(v);
+}
+
+static void
+device_sum(struct stats_counters *t, const struct stats_counters *c)
+{
+	t->received += c->received;
+	t->received_bytes += c->received_bytes;
+	t->accepted += c->accepted;
+	t->accepted_bytes += c->accepted_bytes;
+	t->dropped_enqueue += c->dropped_enqueue;
+	t->dropped_order += c->dropped_order;
+	t->dropped_timeout += c->dropped_timeout;
+	t->dropped_error += c->dropped_error;
+	for (int i = 0; i < STATS_FO_MAX; i++)
+		t->failopen[i] += c->failopen[i];
+	t->held += c->held;
+	t->id_gaps += c->id_gaps;
+	t->malformed += c->malformed;
+	t->verdict_errors += c->verdict_errors;
+}
+
+void
+device_snapshot(struct device *dev, struct stats_device *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->name = dev->name;
+	out->state = dev->up ? "up" : (dev->tunfd < 0 ? "missing" : "down (passing unshaped)");
+	tundev_qdisc(dev->ifindex, dev->qdisc, sizeof(dev->qdisc));
+	out->qdisc = dev->qdisc;
+	for (size_t i = 0; i < dev->nqueues; i++) {
+		dev->snap[i] = dev->queues[i].c;
+		dev->snap[i].peak_held = 0;
+		dev->snap_queues[i] = dev->queues[i].num;
+		device_sum(&out->total, &dev->queues[i].c);
+	}
+	out->total.peak_held = dev->peak_held;
+	out->queues = dev->snap_queues;
+	out->nqueues = dev->nqueues;
+	out->queue_counters = dev->snap;
+	device_hold_stats(dev, &out->hold);
+	out->stray = dev->stray;
+	out->unmatched = dev->unmatched;
+}

@@ -1,0 +1,148 @@
+/* What imqd reads of a packet: its flow, and the hash that finds its copy again. */
+#include "flow.h"
+
+#include <string.h>
+#include <xxhash.h>
+
+#define FLOW_SMALL_LEN 128
+
+/* Fields hashed into a flow key; zeroed first so padding hashes the same. */
+struct flow_tuple {
+	uint8_t saddr[16];
+	uint8_t daddr[16];
+	uint32_t ports;   /* sport << 16 | dport, or SPI, or 0 */
+	uint32_t mark;
+	uint8_t proto;
+	uint8_t dscp;
+	uint8_t tcpflags; /* SYN, FIN, RST */
+	uint8_t small;
+	uint8_t frag;     /* non-first fragment: no ports */
+	uint8_t version;
+};
+
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+
+static void
+flow_l4(const uint8_t *l4, size_t avail, struct flow_tuple *t)
+{
+	switch (t->proto) {
+	case 6:   /* TCP */
+		if (avail >= 14)
+			t->tcpflags = l4[13] & (TCP_FIN | TCP_SYN | TCP_RST);
+		/* fall through */
+	case 17:  /* UDP */
+	case 132: /* SCTP */
+	case 136: /* UDP-Lite */
+	case 33:  /* DCCP */
+		if (avail >= 4)
+			t->ports = (uint32_t)l4[0] << 24 | (uint32_t)l4[1] << 16 |
+				   (uint32_t)l4[2] << 8 | l4[3];
+		break;
+	case 50: /* ESP: the SPI names the security association */
+		if (avail >= 4)
+			memcpy(&t->ports, l4, 4);
+		break;
+	default:
+		break;
+	}
+}
+
+static bool
+flow_ipv4(const uint8_t *p, size_t caplen, struct flow_tuple *t)
+{
+	if (caplen < 20)
+		return false;
+	size_t ihl = (size_t)(p[0] & 0x0f) * 4;
+	if (ihl < 20 || ihl > caplen)
+		return false;
+	memcpy(t->saddr, p + 12, 4);
+	memcpy(t->daddr, p + 16, 4);
+	t->proto = p[9];
+	t->dscp = p[1] >> 2;
+	uint16_t frag = (uint16_t)(p[6] << 8 | p[7]);
+	if ((frag & 0x1fff) != 0) {
+		t->frag = 1;
+		return true;
+	}
+	flow_l4(p + ihl, caplen - ihl, t);
+	return true;
+}
+
+static bool
+flow_ipv6_ext(uint8_t nh)
+{
+	return nh == 0 || nh == 43 || nh == 60 || nh == 51 || nh == 135 || nh == 139 ||
+	       nh == 140;
+}
+
+static bool
+flow_ipv6(const uint8_t *p, size_t caplen, struct flow_tuple *t)
+{
+	if (caplen < 40)
+		return false;
+	memcpy(t->saddr, p + 8, 16);
+	memcpy(t->daddr, p + 24, 16);
+	t->dscp = (uint8_t)(((p[0] & 0x0f) << 4 | p[1] >> 4) >> 2);
+	uint8_t nh = p[6];
+	size_t off = 40;
+	/* A bounded walk over extension headers to the transport header. */
+	for (int i = 0; i < 8; i++) {
+		if (nh == 44) { /* fragment header */
+			if (off + 8 > caplen)
+				break;
+			uint16_t fo = (uint16_t)(p[off + 2] << 8 | p[off + 3]);
+			nh = p[off];
+			off += 8;
+			if ((fo & 0xfff8) != 0) {
+				t->frag = 1;
+				t->proto = nh;
+				return true;
+			}
+			continue;
+		}
+		if (!flow_ipv6_ext(nh) || off + 8 > caplen)
+			break;
+		size_t hlen = nh == 51 ? ((size_t)p[off + 1] + 2) * 4 : ((size_t)p[off + 1] + 1) * 8;
+		nh = p[off];
+		off += hlen;
+	}
+	t->proto = nh;
+	if (off <= caplen)
+		flow_l4(p + off, caplen - off, t);
+	return true;
+}
+
+bool
+flow_key(const uint8_t *pkt, size_t caplen, size_t len, uint32_t mark, uint64_t *key)
+{
+	struct flow_tuple t;
+	bool ok = false;
+
+	memset(&t, 0, sizeof(t));
+	t.mark = mark;
+	t.small = len < FLOW_SMALL_LEN;
+	if (caplen > 0) {
+		t.version = pkt[0] >> 4;
+		if (t.version == 4)
+			ok = flow_ipv4(pkt, caplen, &t);
+		else if (t.version == 6)
+			ok = flow_ipv6(pkt, caplen, &t);
+	}
+	*key = XXH3_64bits(&t, sizeof(t));
+	return ok;
+}
+
+uint64_t
+flow_copy_hash(const uint8_t *head, size_t headlen, size_t len)
+{
+	uint8_t buf[FLOW_ID_BYTES];
+	size_t n = len < FLOW_ID_BYTES ? len : FLOW_ID_BYTES;
+
+	if (headlen >= n)
+		return XXH3_64bits_withSeed(head, n, len);
+	memcpy(buf, head, headlen);
+	memset(buf + headlen, 0, n - headlen);
+	return XXH3_64bits_withSeed(buf, n, len);
+}

@@ -1,0 +1,102 @@
+/* Device hooks: programs run when imqN comes up or goes away. */
+#include "hook.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+extern char **environ;
+
+static void
+hook_queues(char *buf, size_t size, const uint16_t *queues, size_t n)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && off < size; i++)
+		off += (size_t)snprintf(buf + off, size - off, "%s%u", i ? "," : "", queues[i]);
+}
+
+static void
+hook_child(char *const argv[], const char *dev, const char *queues)
+{
+	int null = open("/dev/null", O_RDONLY);
+
+	if (null >= 0) {
+		dup2(null, STDIN_FILENO);
+		close(null);
+	}
+	setenv("IMQ_DEV", dev, 1);
+	setenv("IMQ_QUEUES", queues, 1);
+	/* A hook is a child of its own: default signal dispositions and mask. */
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int s = 1; s < NSIG; s++)
+		signal(s, SIG_DFL);
+	execve(argv[0], argv, environ);
+	_exit(127);
+}
+
+/* Wait for PID up to TIMEOUT_MS; 1 when it exited (*STATUS set), 0 on timeout. */
+static int
+hook_wait(pid_t pid, unsigned timeout_ms, int *status)
+{
+	struct timespec tick = {0, 5 * 1000000L};
+
+	for (unsigned waited = 0; waited <= timeout_ms; waited += 5) {
+		pid_t r = waitpid(pid, status, WNOHANG);
+		if (r == pid)
+			return 1;
+		if (r < 0 && errno != EINTR)
+			return 1;
+		nanosleep(&tick, NULL);
+	}
+	return 0;
+}
+
+int
+hook_run(char *const argv[], const char *what, const char *dev, const uint16_t *queues,
+	 size_t nqueues, unsigned timeout_ms)
+{
+	char qbuf[1024];
+	int status = 0;
+	pid_t pid;
+
+	if (argv == NULL || argv[0] == NULL)
+		return 0;
+	hook_queues(qbuf, sizeof(qbuf), queues, nqueues);
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		log_warn("%s: %s hook %s: fork", dev, what, argv[0]);
+		return -1;
+	}
+	if (pid == 0)
+		hook_child(argv, dev, qbuf);
+	if (!hook_wait(pid, timeout_ms, &status)) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		log_err("%s: %s hook %s killed after %ums", dev, what, argv[0], timeout_ms);
+		return -1;
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		log_info("%s: %s hook %s done", dev, what, argv[0]);
+		return 0;
+	}
+	if (WIFEXITED(status))
+		log_err("%s: %s hook %s failed with exit status %d", dev, what, argv[0],
+			WEXITSTATUS(status));
+	else
+		log_err("%s: %s hook %s killed by signal %d", dev, what, argv[0],
+			WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}

@@ -1,0 +1,133 @@
+/* AF_PACKET injection of copies into imqN, through its root qdisc. */
+#include "inject.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+
+struct inject_slot {
+	struct iovec iov[2];
+	union {
+		char buf[CMSG_SPACE(sizeof(uint32_t))];
+		struct cmsghdr align;
+	} ctl;
+};
+
+struct inject {
+	int fd;
+	struct sockaddr_ll addr[2]; /* IPv4, IPv6 */
+	size_t batch;
+	struct mmsghdr *msgs;
+	struct inject_slot *slots;
+};
+
+static const uint8_t inject_zeros[INJECT_MAX_PAD];
+
+struct inject *
+inject_open(int ifindex, int sndbuf, size_t batch)
+{
+	struct inject *inj = calloc(1, sizeof(*inj));
+
+	if (inj == NULL)
+		return NULL;
+	inj->batch = batch;
+	inj->msgs = calloc(batch, sizeof(*inj->msgs));
+	inj->slots = calloc(batch, sizeof(*inj->slots));
+	if (inj->msgs == NULL || inj->slots == NULL)
+		goto free_inj;
+	/* Protocol 0: the socket sends only and is never handed a received packet. */
+	inj->fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (inj->fd < 0)
+		goto free_inj;
+	/* Every copy in the qdisc is charged to this buffer: size it for the whole backlog. */
+	if (setsockopt(inj->fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) < 0 &&
+	    setsockopt(inj->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)) < 0)
+		log_warn("packet socket: send buffer of %d bytes", sndbuf);
+	for (int i = 0; i < 2; i++) {
+		inj->addr[i].sll_family = AF_PACKET;
+		inj->addr[i].sll_protocol = htons(i == 0 ? ETH_P_IP : ETH_P_IPV6);
+	}
+	inject_set_ifindex(inj, ifindex);
+	return inj;
+free_inj:
+	inject_close(inj);
+	return NULL;
+}
+
+void
+inject_close(struct inject *inj)
+{
+	if (inj == NULL)
+		return;
+	if (inj->fd > 0)
+		close(inj->fd);
+	free(inj->msgs);
+	free(inj->slots);
+	free(inj);
+}
+
+void
+inject_set_ifindex(struct inject *inj, int ifindex)
+{
+	inj->addr[0].sll_ifindex = ifindex;
+	inj->addr[1].sll_ifindex = ifindex;
+}
+
+static void
+inject_prepare(struct inject *inj, const struct inject_pkt *p, size_t i)
+{
+	struct msghdr *m = &inj->msgs[i].msg_hdr;
+	struct inject_slot *s = &inj->slots[i];
+
+	s->iov[0].iov_base = (void *)p->data;
+	s->iov[0].iov_len = p->caplen;
+	s->iov[1].iov_base = (void *)inject_zeros;
+	s->iov[1].iov_len = p->pad;
+	m->msg_name = &inj->addr[p->proto == ETH_P_IPV6];
+	m->msg_namelen = sizeof(inj->addr[0]);
+	m->msg_iov = s->iov;
+	m->msg_iovlen = p->pad > 0 ? 2 : 1;
+	m->msg_control = NULL;
+	m->msg_controllen = 0;
+	if (p->mark != 0) {
+		/* The netfilter mark rides along so tc filters on imqN can classify by it. */
+		m->msg_control = s->ctl.buf;
+		m->msg_controllen = sizeof(s->ctl.buf);
+		struct cmsghdr *c = CMSG_FIRSTHDR(m);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SO_MARK;
+		c->cmsg_len = CMSG_LEN(sizeof(uint32_t));
+		memcpy(CMSG_DATA(c), &p->mark, sizeof(uint32_t));
+	}
+}
+
+void
+inject_send(struct inject *inj, struct inject_pkt *pkts, size_t n)
+{
+	size_t i = 0;
+
+	for (size_t k = 0; k < n; k++) {
+		inject_prepare(inj, &pkts[k], k);
+		pkts[k].err = 0;
+	}
+	/* sendmmsg stops at the first failure; that copy gets its errno and the rest go on. */
+	while (i < n) {
+		int r = sendmmsg(inj->fd, &inj->msgs[i], (unsigned)(n - i), 0);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			pkts[i++].err = errno;
+		} else {
+			i += (size_t)r;
+			if (r == 0)
+				pkts[i++].err = EIO;
+		}
+	}
+}

@@ -1,0 +1,403 @@
+/* imqd: options, start-up order, event loop, signals, reload. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "conf.h"
+#include "ctl.h"
+#include "device.h"
+#include "log.h"
+#include "notify.h"
+#include "privs.h"
+#include "rules.h"
+#include "stats.h"
+
+#define MAIN_MAX_DEVICES CTL_MAX_DEVICES
+
+struct imqd {
+	struct event_base *base;
+	const char *path;
+	struct conf *conf;
+	struct device *devs[MAIN_MAX_DEVICES];
+	size_t ndevs;
+	struct ctl *ctl;
+	struct event *metrics_ev;
+	struct event *status_ev;
+	int verbose;
+};
+
+static void
+usage(FILE *out)
+{
+	fprintf(out, "usage: imqd [-htTvV] [-c file]\n"
+		     "  -c, --config FILE     configuration file (default %s)\n"
+		     "  -t, --check           check the configuration and exit\n"
+		     "  -T, --print-config    print the effective configuration and exit\n"
+		     "  -v, --verbose         log more (repeat for debug)\n"
+		     "  -V, --version         print the version and exit\n"
+		     "  -h, --help            this help\n",
+		IMQD_CONF_PATH);
+}
+
+static int
+main_level(const struct imqd *imqd, const struct conf *conf)
+{
+	int level = conf->log_level + imqd->verbose;
+
+	return level > LOG_DEBUG ? LOG_DEBUG : level;
+}
+
+static struct device *
+main_find(struct imqd *imqd, const char *name, size_t *idx)
+{
+	for (size_t i = 0; i < imqd->ndevs; i++) {
+		if (strcmp(device_name(imqd->devs[i]), name) == 0) {
+			if (idx != NULL)
+				*idx = i;
+			return imqd->devs[i];
+		}
+	}
+	return NULL;
+}
+
+/* Load the file, logging every error; NULL if it is not valid. */
+static struct conf *
+main_load(const char *path, FILE *errout)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&text, &len);
+	struct conf *conf;
+
+	if (mem == NULL)
+		return NULL;
+	conf = conf_load(path, mem);
+	fclose(mem);
+	if (text != NULL && len > 0) {
+		char *save = NULL;
+		for (char *line = strtok_r(text, "\n", &save); line != NULL;
+		     line = strtok_r(NULL, "\n", &save)) {
+			log_err("%s", line);
+			if (errout != NULL)
+				fprintf(errout, "%s\n", line);
+		}
+	}
+	free(text);
+	return conf;
+}
+
+static void
+main_stop_devices(struct imqd *imqd)
+{
+	while (imqd->ndevs > 0) {
+		device_stop(imqd->devs[--imqd->ndevs]);
+	}
+}
+
+static int
+main_start_device(struct imqd *imqd, const struct conf_device *cd)
+{
+	struct device *dev;
+
+	if (imqd->ndevs == MAIN_MAX_DEVICES) {
+		log_err("%s: too many devices", cd->name);
+		return -1;
+	}
+	dev = device_start(imqd->base, cd);
+	if (dev == NULL)
+		return -1;
+	imqd->devs[imqd->ndevs++] = dev;
+	return 0;
+}
+
+/* Apply NEW in place: removed devices go first, so their queues are free for others. */
+static int
+main_apply(struct imqd *imqd, struct conf *next)
+{
+	int ret = 0;
+
+	for (size_t i = imqd->ndevs; i-- > 0;) {
+		const char *name = device_name(imqd->devs[i]);
+		const struct conf_device *cd = conf_device_find(next, name);
+		if (cd != NULL) {
+			device_release_queues(imqd->devs[i], cd);
+			continue;
+		}
+		log_notice("%s: removed from the configuration", name);
+		device_stop(imqd->devs[i]);
+		imqd->devs[i] = imqd->devs[--imqd->ndevs];
+	}
+	for (const struct conf_device *cd = next->devices; cd != NULL; cd = cd->next) {
+		struct device *dev = main_find(imqd, cd->name, NULL);
+		if (dev == NULL)
+			ret |= main_start_device(imqd, cd);
+		else if (conf_device_changed(conf_device_find(imqd->conf, cd->name), cd))
+			ret |= device_update(dev, cd);
+		else
+			device_set_conf(dev, cd);
+	}
+	return ret;
+}
+
+static void main_metrics_start(struct imqd *imqd);
+
+static int
+main_reload(struct imqd *imqd, FILE *errout)
+{
+	struct conf *next;
+
+	log_notice("reloading %s", imqd->path);
+	notify_reloading();
+	next = main_load(imqd->path, errout);
+	if (next == NULL) {
+		log_err("%s: configuration not valid, keeping the running one", imqd->path);
+		notify_ready(imqd->ndevs);
+		return -1;
+	}
+	log_setup(main_level(imqd, next), next->log_target == CONF_LOG_SYSLOG);
+	int ret = main_apply(imqd, next);
+	conf_free(imqd->conf);
+	imqd->conf = next;
+	main_metrics_start(imqd);
+	notify_ready(imqd->ndevs);
+	log_notice("configuration reloaded: %zu device%s", imqd->ndevs, imqd->ndevs == 1 ? "" : "s");
+	if (ret != 0 && errout != NULL)
+		fprintf(errout, "some devices could not be set up; see the log\n");
+	return ret != 0 ? -1 : 0;
+}
+
+static size_t
+main_snapshot(void *arg, const char *dev, struct stats_device *out, size_t max)
+{
+	struct imqd *imqd = arg;
+	size_t n = 0;
+
+	for (size_t i = 0; i < imqd->ndevs && n < max; i++) {
+		if (dev != NULL && strcmp(dev, device_name(imqd->devs[i])) != 0)
+			continue;
+		device_snapshot(imqd->devs[i], &out[n++]);
+	}
+	return n;
+}
+
+static int
+main_ctl_reload(void *arg, FILE *err)
+{
+	return main_reload(arg, err);
+}
+
+static int
+main_rules(void *arg, const char *dev, FILE *out)
+{
+	struct imqd *imqd = arg;
+
+	return rules_print(imqd->conf, dev, out);
+}
+
+static void
+main_metrics_cb(evutil_socket_t fd, short what, void *arg)
+{
+	static struct stats_device views[MAIN_MAX_DEVICES];
+	struct imqd *imqd = arg;
+	size_t n = main_snapshot(imqd, NULL, views, MAIN_MAX_DEVICES);
+
+	(void)fd;
+	(void)what;
+	if (imqd->conf->metrics_file != NULL &&
+	    stats_write_metrics_file(views, n, imqd->conf->metrics_file) < 0)
+		log_warn("cannot write %s", imqd->conf->metrics_file);
+}
+
+static void
+main_metrics_start(struct imqd *imqd)
+{
+	struct timeval tv;
+
+	if (imqd->metrics_ev != NULL)
+		event_free(imqd->metrics_ev);
+	imqd->metrics_ev = NULL;
+	if (imqd->conf->metrics_file == NULL)
+		return;
+	tv.tv_sec = imqd->conf->metrics_interval_ms / 1000;
+	tv.tv_usec = (imqd->conf->metrics_interval_ms % 1000) * 1000;
+	imqd->metrics_ev = event_new(imqd->base, -1, EV_PERSIST, main_metrics_cb, imqd);
+	if (imqd->metrics_ev != NULL)
+		event_add(imqd->metrics_ev, &tv);
+	main_metrics_cb(-1, 0, imqd);
+}
+
+static void
+main_status_cb(evutil_socket_t fd, short what, void *arg)
+{
+	static struct stats_device views[MAIN_MAX_DEVICES];
+	struct imqd *imqd = arg;
+	uint64_t held = 0, drops = 0, failopen = 0;
+	size_t n = main_snapshot(imqd, NULL, views, MAIN_MAX_DEVICES);
+
+	(void)fd;
+	(void)what;
+	for (size_t i = 0; i < n; i++) {
+		const struct stats_counters *c = &views[i].total;
+		held += c->held;
+		drops += c->dropped_enqueue + c->dropped_order + c->dropped_timeout + c->dropped_error;
+		failopen += stats_failopen_total(c);
+	}
+	notify_status(n, held, drops, failopen);
+	notify_watchdog();
+}
+
+static void
+main_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct imqd *imqd = arg;
+
+	(void)what;
+	if (sig == SIGHUP) {
+		main_reload(imqd, NULL);
+		return;
+	}
+	log_notice("signal %d: stopping", (int)sig);
+	notify_stopping();
+	event_base_loopbreak(imqd->base);
+}
+
+static int
+main_parse_args(int argc, char **argv, struct imqd *imqd, int *mode)
+{
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 't'},
+		{"print-config", no_argument, NULL, 'T'}, {"verbose", no_argument, NULL, 'v'},
+		{"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "c:tTvVh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			imqd->path = optarg;
+			break;
+		case 't':
+		case 'T':
+			*mode = ch;
+			break;
+		case 'v':
+			imqd->verbose++;
+			break;
+		case 'V':
+			printf("imqd %s\n", IMQD_VERSION);
+			exit(0);
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+main_events(struct imqd *imqd, struct event **sigs)
+{
+	static const int signals[] = {SIGTERM, SIGINT, SIGHUP};
+	struct timeval tv = {1, 0};
+	uint64_t wd = notify_watchdog_usec();
+
+	for (size_t i = 0; i < 3; i++) {
+		sigs[i] = evsignal_new(imqd->base, signals[i], main_signal_cb, imqd);
+		if (sigs[i] == NULL || event_add(sigs[i], NULL) < 0)
+			fatal("cannot handle signal %d", signals[i]);
+	}
+	/* Pings at half the watchdog interval come from the loop itself, so a stuck loop is caught. */
+	if (wd > 0 && wd / 2 < 1000000) {
+		tv.tv_sec = 0;
+		tv.tv_usec = (suseconds_t)(wd / 2);
+	} else if (wd > 0) {
+		tv.tv_sec = (time_t)(wd / 2000000);
+		tv.tv_usec = (suseconds_t)(wd / 2 % 1000000);
+	}
+	imqd->status_ev = event_new(imqd->base, -1, EV_PERSIST, main_status_cb, imqd);
+	if (imqd->status_ev == NULL || event_add(imqd->status_ev, &tv) < 0)
+		fatal("cannot start the status timer");
+}
+
+static int
+main_check(struct imqd *imqd, int mode)
+{
+	struct conf *conf = conf_load(imqd->path, stderr);
+
+	if (conf == NULL)
+		return 1;
+	if (mode == 'T')
+		conf_print(conf, stdout);
+	else
+		printf("configuration OK\n");
+	conf_free(conf);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct imqd imqd = {.path = IMQD_CONF_PATH};
+	struct event *sigs[3];
+	int mode = 0;
+
+	if (main_parse_args(argc, argv, &imqd, &mode) < 0)
+		return 2;
+	if (mode != 0)
+		return main_check(&imqd, mode);
+	signal(SIGPIPE, SIG_IGN);
+	log_init("imqd", LOG_NOTICE + imqd.verbose, false);
+	imqd.conf = main_load(imqd.path, NULL);
+	if (imqd.conf == NULL)
+		fatal("%s: configuration not valid", imqd.path);
+	log_setup(main_level(&imqd, imqd.conf), imqd.conf->log_target == CONF_LOG_SYSLOG);
+	imqd.base = event_base_new();
+	if (imqd.base == NULL)
+		fatal("cannot create the event loop");
+	for (const struct conf_device *cd = imqd.conf->devices; cd != NULL; cd = cd->next)
+		if (main_start_device(&imqd, cd) < 0) {
+			main_stop_devices(&imqd);
+			fatal("%s: cannot start; exiting", cd->name);
+		}
+	struct ctl_ops ops = {main_snapshot, main_ctl_reload, main_rules, &imqd};
+	imqd.ctl = ctl_open(imqd.base, imqd.conf->control_socket, imqd.conf->control_group, &ops);
+	if (imqd.ctl == NULL)
+		log_warnx("%s: control socket not available; imqctl will not work",
+			  imqd.conf->control_socket);
+	if (imqd.conf->user != NULL && privs_drop(imqd.conf->user) < 0) {
+		main_stop_devices(&imqd);
+		fatal("cannot switch to user %s", imqd.conf->user);
+	}
+	main_events(&imqd, sigs);
+	main_metrics_start(&imqd);
+	log_notice("imqd %s started: %zu device%s", IMQD_VERSION, imqd.ndevs,
+		   imqd.ndevs == 1 ? "" : "s");
+	notify_ready(imqd.ndevs);
+	event_base_dispatch(imqd.base);
+
+	main_stop_devices(&imqd);
+	ctl_close(imqd.ctl);
+	if (imqd.metrics_ev != NULL)
+		event_free(imqd.metrics_ev);
+	event_free(imqd.status_ev);
+	for (size_t i = 0; i < 3; i++)
+		event_free(sigs[i]);
+	event_base_free(imqd.base);
+	conf_free(imqd.conf);
+	log_notice("stopped");
+	return 0;
+}

@@ -1,0 +1,331 @@
+/* NFQUEUE netlink socket: bind queues, receive packets in batches, batch verdicts. */
+#include "nfqueue.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libmnl/libmnl.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <libnetfilter_queue/libnetfilter_queue.h>
+
+#include "log.h"
+
+#ifndef SOL_NETLINK
+#define SOL_NETLINK 270
+#endif
+
+#define NFQUEUE_VBUF_SIZE (64 * 1024)
+#define NFQUEUE_VMSG_MAX 64          /* bytes of one verdict message, with mark */
+#define NFQUEUE_BIND_TIMEOUT_MS 2000
+
+struct nfqueue {
+	struct mnl_socket *nl;
+	int fd;
+	uint32_t portid;
+	uint32_t seq;
+	struct nfqueue_ops ops;
+	size_t batch;
+	size_t msgsize;
+	uint8_t *rbuf;           /* batch * msgsize receive buffers */
+	struct mmsghdr *msgs;
+	struct iovec *iovs;
+	struct nfqueue_packet *pkts;
+	size_t npkts;
+	uint8_t *vbuf;           /* verdicts waiting to be sent */
+	size_t vlen;
+	uint32_t wait_seq;       /* config request nfqueue_bind waits for */
+	int wait_err;            /* its answer, 1 while none yet */
+};
+
+static void
+nfqueue_setsockopts(struct nfqueue *nfq, int rcvbuf)
+{
+	int one = 1;
+
+	/* Without this an overrun latches the socket congested until it is drained. */
+	if (setsockopt(nfq->fd, SOL_NETLINK, NETLINK_NO_ENOBUFS, &one, sizeof(one)) < 0)
+		log_warn("nfqueue: NETLINK_NO_ENOBUFS");
+	if (setsockopt(nfq->fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0 &&
+	    setsockopt(nfq->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)) < 0)
+		log_warn("nfqueue: receive buffer of %d bytes", rcvbuf);
+}
+
+static int
+nfqueue_alloc(struct nfqueue *nfq)
+{
+	nfq->rbuf = malloc(nfq->batch * nfq->msgsize);
+	nfq->msgs = calloc(nfq->batch, sizeof(*nfq->msgs));
+	nfq->iovs = calloc(nfq->batch, sizeof(*nfq->iovs));
+	nfq->pkts = calloc(nfq->batch, sizeof(*nfq->pkts));
+	nfq->vbuf = malloc(NFQUEUE_VBUF_SIZE);
+	if (!nfq->rbuf || !nfq->msgs || !nfq->iovs || !nfq->pkts || !nfq->vbuf)
+		return -1;
+	for (size_t i = 0; i < nfq->batch; i++) {
+		nfq->iovs[i].iov_base = nfq->rbuf + i * nfq->msgsize;
+		nfq->iovs[i].iov_len = nfq->msgsize;
+		nfq->msgs[i].msg_hdr.msg_iov = &nfq->iovs[i];
+		nfq->msgs[i].msg_hdr.msg_iovlen = 1;
+	}
+	return 0;
+}
+
+struct nfqueue *
+nfqueue_open(size_t batch, size_t msgsize, int rcvbuf, const struct nfqueue_ops *ops)
+{
+	struct nfqueue *nfq = calloc(1, sizeof(*nfq));
+
+	if (nfq == NULL)
+		return NULL;
+	nfq->ops = *ops;
+	nfq->batch = batch;
+	nfq->msgsize = msgsize;
+	nfq->seq = (uint32_t)time(NULL);
+	nfq->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (nfq->nl == NULL)
+		goto free_nfq;
+	if (mnl_socket_bind(nfq->nl, 0, MNL_SOCKET_AUTOPID) < 0)
+		goto close_sock;
+	nfq->fd = mnl_socket_get_fd(nfq->nl);
+	nfq->portid = mnl_socket_get_portid(nfq->nl);
+	nfqueue_setsockopts(nfq, rcvbuf);
+	if (nfqueue_alloc(nfq) < 0)
+		goto close_sock;
+	return nfq;
+close_sock:
+	mnl_socket_close(nfq->nl);
+	nfq->nl = NULL;
+free_nfq:
+	nfqueue_close(nfq);
+	return NULL;
+}
+
+void
+nfqueue_close(struct nfqueue *nfq)
+{
+	if (nfq == NULL)
+		return;
+	if (nfq->nl != NULL)
+		mnl_socket_close(nfq->nl);
+	free(nfq->rbuf);
+	free(nfq->msgs);
+	free(nfq->iovs);
+	free(nfq->pkts);
+	free(nfq->vbuf);
+	free(nfq);
+}
+
+int
+nfqueue_fd(const struct nfqueue *nfq)
+{
+	return nfq->fd;
+}
+
+static struct nlmsghdr *
+nfqueue_config_msg(struct nfqueue *nfq, char *buf, uint16_t queue, uint8_t cmd,
+	       const struct nfqueue_params *params)
+{
+	struct nlmsghdr *nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, queue);
+
+	nlh->nlmsg_seq = ++nfq->seq;
+	if (cmd != NFQNL_CFG_CMD_NONE)
+		nfq_nlmsg_cfg_put_cmd(nlh, AF_UNSPEC, cmd);
+	if (params != NULL) {
+		uint32_t flags = (params->fail_open ? NFQA_CFG_F_FAIL_OPEN : 0) |
+				 (params->gso ? NFQA_CFG_F_GSO : 0);
+		uint32_t mask = NFQA_CFG_F_FAIL_OPEN | NFQA_CFG_F_GSO;
+
+		nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, (int)params->copy_range);
+		nfq_nlmsg_cfg_put_qmaxlen(nlh, params->maxlen);
+		mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
+		mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(mask));
+	}
+	return nlh;
+}
+
+static int
+nfqueue_send(struct nfqueue *nfq, const struct nlmsghdr *nlh)
+{
+	if (mnl_socket_sendto(nfq->nl, nlh, nlh->nlmsg_len) < 0)
+		return -1;
+	return 0;
+}
+
+int
+nfqueue_bind(struct nfqueue *nfq, uint16_t queue, const struct nfqueue_params *params)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = nfqueue_config_msg(nfq, buf, queue, NFQNL_CFG_CMD_BIND, params);
+	struct timespec start, now;
+
+	nlh->nlmsg_flags |= NLM_F_ACK;
+	nfq->wait_seq = nlh->nlmsg_seq;
+	nfq->wait_err = 1;
+	if (nfqueue_send(nfq, nlh) < 0)
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	/* Packets can arrive before the answer; nfqueue_recv hands them on as usual. */
+	while (nfq->wait_err == 1) {
+		struct pollfd pfd = {.fd = nfq->fd, .events = POLLIN};
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+		if (ms >= NFQUEUE_BIND_TIMEOUT_MS) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (poll(&pfd, 1, (int)(NFQUEUE_BIND_TIMEOUT_MS - ms)) < 0 && errno != EINTR)
+			return -1;
+		if (nfqueue_recv(nfq) < 0 && errno != EAGAIN)
+			return -1;
+	}
+	nfq->wait_seq = 0;
+	if (nfq->wait_err != 0) {
+		errno = nfq->wait_err;
+		return -1;
+	}
+	return 0;
+}
+
+int
+nfqueue_set_params(struct nfqueue *nfq, uint16_t queue, const struct nfqueue_params *params)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+
+	return nfqueue_send(nfq, nfqueue_config_msg(nfq, buf, queue, NFQNL_CFG_CMD_NONE, params));
+}
+
+int
+nfqueue_unbind(struct nfqueue *nfq, uint16_t queue)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+
+	return nfqueue_send(nfq, nfqueue_config_msg(nfq, buf, queue, NFQNL_CFG_CMD_UNBIND, NULL));
+}
+
+static void
+nfqueue_dispatch(struct nfqueue *nfq)
+{
+	if (nfq->npkts > 0)
+		nfq->ops.packets(nfq->ops.arg, nfq->pkts, nfq->npkts);
+	nfq->npkts = 0;
+}
+
+static void
+nfqueue_error_msg(struct nfqueue *nfq, const struct nlmsghdr *nlh)
+{
+	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+
+	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e)))
+		return;
+	if (nfq->wait_seq != 0 && e->msg.nlmsg_seq == nfq->wait_seq) {
+		nfq->wait_err = -e->error;
+		return;
+	}
+	if (e->error != 0)
+		nfq->ops.error(nfq->ops.arg, e->msg.nlmsg_seq, -e->error);
+}
+
+static void
+nfqueue_packet_msg(struct nfqueue *nfq, const struct nlmsghdr *nlh)
+{
+	struct nlattr *attr[NFQA_MAX + 1] = {0};
+	const struct nfgenmsg *nfg = mnl_nlmsg_get_payload(nlh);
+
+	if (nfq_nlmsg_parse(nlh, attr) < 0 || attr[NFQA_PACKET_HDR] == NULL)
+		return;
+	const struct nfqnl_msg_packet_hdr *ph = mnl_attr_get_payload(attr[NFQA_PACKET_HDR]);
+	struct nfqueue_packet *p = &nfq->pkts[nfq->npkts];
+
+	memset(p, 0, sizeof(*p));
+	p->queue = ntohs(nfg->res_id);
+	p->id = ntohl(ph->packet_id);
+	p->proto = ntohs(ph->hw_protocol);
+	if (attr[NFQA_MARK])
+		p->mark = ntohl(mnl_attr_get_u32(attr[NFQA_MARK]));
+	if (attr[NFQA_SKB_INFO])
+		p->skbinfo = ntohl(mnl_attr_get_u32(attr[NFQA_SKB_INFO]));
+	if (attr[NFQA_PAYLOAD]) {
+		p->data = mnl_attr_get_payload(attr[NFQA_PAYLOAD]);
+		p->caplen = mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]);
+	}
+	p->len = attr[NFQA_CAP_LEN] ? ntohl(mnl_attr_get_u32(attr[NFQA_CAP_LEN])) : p->caplen;
+	if (++nfq->npkts == nfq->batch)
+		nfqueue_dispatch(nfq);
+}
+
+static void
+nfqueue_parse(struct nfqueue *nfq, const void *buf, size_t len)
+{
+	const struct nlmsghdr *nlh = buf;
+	int left = (int)len;
+
+	for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+		if (nlh->nlmsg_type == NLMSG_ERROR)
+			nfqueue_error_msg(nfq, nlh);
+		else if (nlh->nlmsg_type == ((NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET))
+			nfqueue_packet_msg(nfq, nlh);
+	}
+}
+
+int
+nfqueue_recv(struct nfqueue *nfq)
+{
+	int n = recvmmsg(nfq->fd, nfq->msgs, (unsigned)nfq->batch, MSG_DONTWAIT, NULL);
+
+	if (n < 0) {
+		if (errno == ENOBUFS) {
+			nfq->ops.overrun(nfq->ops.arg);
+			return 0;
+		}
+		if (errno == EAGAIN || errno == EINTR)
+			return 0;
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		/* A truncated message still starts with its packet header: it gets a verdict. */
+		nfqueue_parse(nfq, nfq->iovs[i].iov_base, nfq->msgs[i].msg_len);
+	}
+	nfqueue_dispatch(nfq);
+	return n;
+}
+
+void
+nfqueue_verdict(struct nfqueue *nfq, uint16_t queue, uint32_t id, uint32_t verdict, bool set_mark,
+	    uint32_t mark)
+{
+	if (nfq->vlen + NFQUEUE_VMSG_MAX > NFQUEUE_VBUF_SIZE)
+		nfqueue_flush(nfq);
+	struct nlmsghdr *nlh = nfq_nlmsg_put((char *)nfq->vbuf + nfq->vlen, NFQNL_MSG_VERDICT, queue);
+	nlh->nlmsg_seq = ++nfq->seq;
+	nfq_nlmsg_verdict_put(nlh, (int)id, (int)verdict);
+	if (set_mark)
+		nfq_nlmsg_verdict_put_mark(nlh, mark);
+	nfq->vlen += NLMSG_ALIGN(nlh->nlmsg_len);
+}
+
+int
+nfqueue_flush(struct nfqueue *nfq)
+{
+	if (nfq->vlen == 0)
+		return 0;
+	/* Verdicts that never reach the kernel strand packets in its queue: retry hard. */
+	for (int tries = 0; tries < 100; tries++) {
+		if (mnl_socket_sendto(nfq->nl, nfq->vbuf, nfq->vlen) >= 0) {
+			nfq->vlen = 0;
+			return 0;
+		}
+		if (errno != EAGAIN && errno != ENOBUFS && errno != EINTR && errno != ENOMEM)
+			break;
+		if (tries > 0)
+			usleep(100);
+	}
+	log_warn("nfqueue: sending %zu bytes of verdicts", nfq->vlen);
+	nfq->vlen = 0;
+	return -1;
+}

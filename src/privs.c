@@ -1,0 +1,68 @@
+/* Least privilege: run as an unprivileged user keeping only CAP_NET_ADMIN and CAP_NET_RAW. */
+#include "privs.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <pwd.h>
+#include <stdint.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define PRIVS_KEEP ((1u << CAP_NET_ADMIN) | (1u << CAP_NET_RAW))
+
+static int
+privs_set_caps(uint32_t caps)
+{
+	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct data[2] = {{0}};
+
+	data[0].effective = data[0].permitted = data[0].inheritable = caps;
+	return (int)syscall(SYS_capset, &hdr, data);
+}
+
+static int
+privs_bound(void)
+{
+	/* Nothing but the two capabilities can ever come back, not even through a hook. */
+	for (int cap = 0; cap <= 63; cap++) {
+		if (cap == CAP_NET_ADMIN || cap == CAP_NET_RAW)
+			continue;
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+			return -1;
+	}
+	return 0;
+}
+
+int
+privs_drop(const char *user)
+{
+	struct passwd *pw = getpwnam(user);
+
+	if (pw == NULL) {
+		log_err("user %s does not exist", user);
+		return -1;
+	}
+	if (privs_bound() < 0 || prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) {
+		log_warn("cannot limit capabilities");
+		return -1;
+	}
+	if (setgroups(1, &pw->pw_gid) < 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0) {
+		log_warn("cannot switch to user %s", user);
+		return -1;
+	}
+	if (privs_set_caps(PRIVS_KEEP) < 0) {
+		log_warn("cannot keep CAP_NET_ADMIN and CAP_NET_RAW");
+		return -1;
+	}
+	/* Ambient, so hooks (tc, ip) keep the two capabilities across exec. */
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_NET_ADMIN, 0, 0);
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_NET_RAW, 0, 0);
+	prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+	log_info("running as %s with CAP_NET_ADMIN and CAP_NET_RAW only", user);
+	return 0;
+}
