@@ -401,6 +401,8 @@ device_release_all(struct device *dev, enum stats_failopen why)
 {
 	int slot;
 
+	if (dev->held == NULL)
+		return;
 	while ((slot = pending_oldest(dev->held)) != PENDING_NONE) {
 		const struct pending_pkt *pp = pending_get(dev->held, slot);
 		struct device_queue *q = &dev->queues[pp->qidx];

@@ -1,0 +1,6 @@
+if(NOT TARGET PkgConfig::CMOCKA)
+  pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
+endif()
+add_executable(test_pending ${CMAKE_CURRENT_LIST_DIR}/test_pending.c)
+target_link_libraries(test_pending PRIVATE imqcore PkgConfig::CMOCKA)
+add_test(NAME unit_pending COMMAND test_pending)

@@ -1,0 +1,234 @@
+/* Unit tests of the held-packet table and of flow keys and copy hashes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "flow.h"
+#include "pending.h"
+
+static struct pending_pkt
+pkt(uint32_t id, uint64_t hash, uint64_t flow)
+{
+	struct pending_pkt p = {.id = id, .hash = hash, .flow = flow, .t_ns = id};
+	return p;
+}
+
+static void
+test_match_and_remove(void **state)
+{
+	struct pending *p = pending_new(8);
+
+	(void)state;
+	assert_non_null(p);
+	int a = pending_add(p, &(struct pending_pkt){.id = 1, .hash = 100, .flow = 1});
+	int b = pending_add(p, &(struct pending_pkt){.id = 2, .hash = 200, .flow = 2});
+	assert_int_equal(pending_count(p), 2);
+	assert_int_equal(pending_match(p, 200), b);
+	assert_int_equal(pending_match(p, 100), a);
+	assert_int_equal(pending_match(p, 300), PENDING_NONE);
+	pending_remove(p, b);
+	assert_int_equal(pending_match(p, 200), PENDING_NONE);
+	assert_int_equal(pending_get(p, pending_match(p, 100))->id, 1);
+	pending_remove(p, a);
+	assert_int_equal(pending_count(p), 0);
+	assert_int_equal(pending_oldest(p), PENDING_NONE);
+	pending_free(p);
+}
+
+/* Byte-identical copies come back oldest first, each held packet exactly once. */
+static void
+test_identical_copies(void **state)
+{
+	struct pending *p = pending_new(64);
+
+	(void)state;
+	for (uint32_t id = 1; id <= 50; id++) {
+		struct pending_pkt pp = pkt(id, 42, 7);
+		assert_int_not_equal(pending_add(p, &pp), PENDING_NONE);
+	}
+	for (uint32_t id = 1; id <= 50; id++) {
+		int s = pending_match(p, 42);
+		assert_int_not_equal(s, PENDING_NONE);
+		assert_int_equal(pending_get(p, s)->id, id);
+		assert_int_equal(pending_flow_older(p, s), PENDING_NONE);
+		pending_remove(p, s);
+	}
+	assert_int_equal(pending_match(p, 42), PENDING_NONE);
+	pending_free(p);
+}
+
+/* Ids near the 32-bit wrap are just ids: order comes from holding order. */
+static void
+test_id_wrap(void **state)
+{
+	struct pending *p = pending_new(8);
+	uint32_t ids[] = {0xfffffffeu, 0xffffffffu, 0, 1};
+
+	(void)state;
+	for (int i = 0; i < 4; i++) {
+		struct pending_pkt pp = pkt(ids[i], 9, 1);
+		pending_add(p, &pp);
+	}
+	for (int i = 0; i < 4; i++) {
+		int s = pending_oldest(p);
+		assert_int_equal(pending_get(p, s)->id, ids[i]);
+		pending_remove(p, s);
+	}
+	pending_free(p);
+}
+
+/* A later copy of a flow coming back first names the older ones as dropped; other flows are untouched. */
+static void
+test_flow_order(void **state)
+{
+	struct pending *p = pending_new(16);
+
+	(void)state;
+	int a1 = pending_add(p, &(struct pending_pkt){.id = 1, .hash = 1, .flow = 0xa});
+	int b1 = pending_add(p, &(struct pending_pkt){.id = 2, .hash = 2, .flow = 0xb});
+	int a2 = pending_add(p, &(struct pending_pkt){.id = 3, .hash = 3, .flow = 0xa});
+	int a3 = pending_add(p, &(struct pending_pkt){.id = 4, .hash = 4, .flow = 0xa});
+
+	assert_int_equal(pending_flow_older(p, a1), PENDING_NONE);
+	assert_int_equal(pending_flow_older(p, b1), PENDING_NONE);
+	assert_int_equal(pending_flow_older(p, a3), a1);
+	pending_remove(p, a1);
+	assert_int_equal(pending_flow_older(p, a3), a2);
+	pending_remove(p, a2);
+	assert_int_equal(pending_flow_older(p, a3), PENDING_NONE);
+	assert_int_equal(pending_oldest(p), b1);
+	pending_free(p);
+}
+
+/* Full table refuses, and slots are reused after removal; nothing is allocated per packet. */
+static void
+test_capacity_and_reuse(void **state)
+{
+	struct pending *p = pending_new(4);
+	int s[4];
+
+	(void)state;
+	for (int i = 0; i < 4; i++) {
+		struct pending_pkt pp = pkt((uint32_t)i, (uint64_t)i, (uint64_t)i);
+		s[i] = pending_add(p, &pp);
+		assert_int_not_equal(s[i], PENDING_NONE);
+	}
+	struct pending_pkt extra = pkt(9, 9, 9);
+	assert_int_equal(pending_add(p, &extra), PENDING_NONE);
+	for (int round = 0; round < 1000; round++) {
+		int o = pending_oldest(p);
+		pending_remove(p, o);
+		struct pending_pkt pp = pkt((uint32_t)(100 + round), (uint64_t)round % 3,
+					    (uint64_t)round % 2);
+		assert_int_not_equal(pending_add(p, &pp), PENDING_NONE);
+		assert_int_equal(pending_count(p), 4);
+	}
+	pending_free(p);
+}
+
+/* Random adds, matches and removals against a simple model. */
+static void
+test_random_model(void **state)
+{
+	enum { CAP = 256, OPS = 200000 };
+	struct pending *p = pending_new(CAP);
+	uint32_t model[CAP]; /* ids held, in holding order */
+	uint64_t mhash[CAP];
+	size_t n = 0;
+	uint32_t next = 1;
+
+	(void)state;
+	srand(1);
+	for (int op = 0; op < OPS; op++) {
+		if (n < CAP && (n == 0 || rand() % 2)) {
+			uint64_t h = (uint64_t)(rand() % 64);
+			struct pending_pkt pp = pkt(next, h, h % 8);
+			assert_int_not_equal(pending_add(p, &pp), PENDING_NONE);
+			model[n] = next++;
+			mhash[n++] = h;
+			continue;
+		}
+		uint64_t h = mhash[(size_t)rand() % n];
+		int s = pending_match(p, h);
+		assert_int_not_equal(s, PENDING_NONE);
+		size_t i = 0;
+		while (mhash[i] != h)
+			i++;
+		assert_int_equal(pending_get(p, s)->id, model[i]);
+		pending_remove(p, s);
+		memmove(&model[i], &model[i + 1], (n - i - 1) * sizeof(model[0]));
+		memmove(&mhash[i], &mhash[i + 1], (n - i - 1) * sizeof(mhash[0]));
+		n--;
+		assert_int_equal(pending_count(p), n);
+	}
+	pending_free(p);
+}
+
+static void
+test_flow_keys(void **state)
+{
+	uint8_t a[60] = {0x45, 0, 0, 60, 0, 0, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+			 0x30, 0x39, 0x00, 0x50};
+	uint8_t b[60];
+	uint64_t ka, kb;
+
+	(void)state;
+	a[20 + 13] = 0x10; /* ACK */
+	memcpy(b, a, sizeof(a));
+	b[20 + 4] = 0x7f;  /* other sequence number: same flow */
+	assert_true(flow_key(a, sizeof(a), 1400, 0, &ka));
+	assert_true(flow_key(b, sizeof(b), 1400, 0, &kb));
+	assert_true(ka == kb);
+	b[23] = 0x51;      /* other destination port: another flow */
+	flow_key(b, sizeof(b), 1400, 0, &kb);
+	assert_false(ka == kb);
+	flow_key(a, sizeof(a), 1400, 1, &kb); /* other mark */
+	assert_false(ka == kb);
+	flow_key(a, sizeof(a), 60, 0, &kb);   /* small packet, e.g. a pure ACK */
+	assert_false(ka == kb);
+
+	/* Truncated and garbage packets are reported, not crashed on. */
+	assert_false(flow_key(a, 10, 1400, 0, &ka));
+	uint8_t junk[3] = {0x60, 1, 2};
+	assert_false(flow_key(junk, sizeof(junk), 3, 0, &ka));
+	assert_false(flow_key(junk, 0, 0, 0, &ka));
+	a[0] = 0x4f; /* header length beyond the data */
+	assert_false(flow_key(a, 40, 40, 0, &ka));
+}
+
+static void
+test_copy_hash(void **state)
+{
+	uint8_t buf[300];
+
+	(void)state;
+	memset(buf, 0, sizeof(buf));
+	for (int i = 0; i < 40; i++)
+		buf[i] = (uint8_t)i;
+	/* A headers-only copy padded with zeros hashes as the whole zero-padded copy. */
+	assert_true(flow_copy_hash(buf, 40, 300) == flow_copy_hash(buf, 300, 300));
+	assert_false(flow_copy_hash(buf, 300, 300) == flow_copy_hash(buf, 299, 299));
+	buf[5] ^= 1;
+	assert_false(flow_copy_hash(buf, 40, 300) == flow_copy_hash(buf, 300, 299));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_match_and_remove),
+		cmocka_unit_test(test_identical_copies),
+		cmocka_unit_test(test_id_wrap),
+		cmocka_unit_test(test_flow_order),
+		cmocka_unit_test(test_capacity_and_reuse),
+		cmocka_unit_test(test_random_model),
+		cmocka_unit_test(test_flow_keys),
+		cmocka_unit_test(test_copy_hash),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
