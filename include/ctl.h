@@ -27,6 +27,8 @@ struct ctl *ctl_open(struct event_base *base, const char *path, const char *grou
 /* Stop listening, drop every client and remove the socket file. */
 void ctl_close(struct ctl *ctl);
 
+/* Where imqd listens and imqctl connects unless configured otherwise. */
+#define CTL_DEFAULT_PATH "/run/imqd/imqd.sock"
 /* Maximum devices in one answer. */
 #define CTL_MAX_DEVICES 256
 /* Longest request line accepted; longer ones are refused and the client cut off. */

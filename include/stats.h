@@ -60,6 +60,9 @@ uint64_t stats_failopen_total(const struct stats_counters *c);
 /* Name of a failopen reason as used in all outputs ("device_down", ...). */
 const char *stats_failopen_name(enum stats_failopen reason);
 
+/* One line per device, "imq0 up tbf queues 0-3", to OUT (imqctl show). */
+void stats_print_summary(const struct stats_device *devs, size_t ndevs, FILE *out);
+
 /* Human-readable table of DEVS (like tc -s) to OUT. */
 void stats_print_text(const struct stats_device *devs, size_t ndevs, FILE *out);
 

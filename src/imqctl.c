@@ -1,0 +1,318 @@
+/* imqctl: ask a running imqd for its devices and counters, or to reload. */
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctl.h"
+
+#ifndef IMQD_VERSION
+#define IMQD_VERSION "unknown"
+#endif
+
+#define IMQCTL_TIMEOUT_S 5
+
+enum imqctl_format {
+	IMQCTL_UNSET,
+	IMQCTL_TEXT,
+	IMQCTL_JSON,
+	IMQCTL_PROMETHEUS,
+};
+
+static const struct imqctl_command {
+	const char *name;
+	bool takes_dev;
+} imqctl_commands[] = {
+    {"show", true},
+    {"stats", true},
+    {"reload", false},
+    {"rules", true},
+};
+
+static void
+imqctl_usage(FILE *out, bool full)
+{
+	fputs("usage: imqctl [-jp] [-o text|json|prometheus] [-s socket] command [device]\n", out);
+	if (!full)
+		return;
+	fprintf(out, "commands:\n"
+	             "  show [device]     devices, their state, root qdisc and queues\n"
+	             "  stats [device]    counters (-j: JSON, -p: indented, -o: format)\n"
+	             "  reload            reload imqd.conf\n"
+	             "  rules [device]    the iptables rules that send traffic to imqd\n");
+}
+
+static void __attribute__((noreturn, format(printf, 1, 2))) imqctl_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("imqctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	imqctl_usage(stderr, false);
+	exit(2);
+}
+
+/* True when DEV can travel as one word of a request line. */
+static bool
+imqctl_valid_dev(const char *dev)
+{
+	if (*dev == '\0' || strlen(dev) > CTL_MAX_REQUEST / 2)
+		return false;
+	for (const char *p = dev; *p != '\0'; p++)
+		if (*p <= ' ' || *p > '~')
+			return false;
+	return true;
+}
+
+/* The request line for COMMAND [DEV] in FORMAT, newline included, into LINE. */
+static void
+imqctl_request(char *line, size_t size, const char *command, const char *dev,
+               enum imqctl_format format, bool pretty)
+{
+	const char *name = command;
+
+	if (strcmp(command, "stats") == 0 && format == IMQCTL_JSON)
+		name = pretty ? "stats-json-pretty" : "stats-json";
+	else if (strcmp(command, "stats") == 0 && format == IMQCTL_PROMETHEUS)
+		name = "stats-prometheus";
+	snprintf(line, size, "%s%s%s\n", name, dev != NULL ? " " : "", dev != NULL ? dev : "");
+}
+
+static int
+imqctl_connect(const char *path)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct timeval tv = {.tv_sec = IMQCTL_TIMEOUT_S};
+	int fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1 ||
+	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+static int
+imqctl_send(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Read until imqd closes the connection; the answer in *BUF (NUL-terminated), or -1. */
+static int
+imqctl_receive(int fd, char **buf, size_t *len)
+{
+	size_t size = 0;
+	char *p;
+
+	*buf = NULL;
+	*len = 0;
+	for (;;) {
+		ssize_t n;
+
+		if (size - *len < 4096) {
+			size = size == 0 ? 65536 : size * 2;
+			if ((p = realloc(*buf, size)) == NULL)
+				goto fail;
+			*buf = p;
+		}
+		n = recv(fd, *buf + *len, size - *len - 1, 0);
+		if (n == -1 && errno == EINTR)
+			continue;
+		/* imqd resets the connection when it cut a request short; the answer is in. */
+		if (n == 0 || (n == -1 && errno == ECONNRESET && *len > 0))
+			break;
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				errno = ETIMEDOUT;
+			goto fail;
+		}
+		*len += (size_t)n;
+	}
+	(*buf)[*len] = '\0';
+	return 0;
+
+fail:
+	free(*buf);
+	*buf = NULL;
+	return -1;
+}
+
+/* Show the answer ANS: the body on stdout after "ok", on stderr after "error"; the exit code. */
+static int
+imqctl_answer(const char *ans, size_t len)
+{
+	const char *nl = memchr(ans, '\n', len);
+	const char *body;
+	size_t status_len;
+
+	if (nl == NULL) {
+		fprintf(stderr, "imqctl: %s from imqd\n",
+		        len == 0 ? "no answer" : "malformed answer");
+		return 1;
+	}
+	status_len = (size_t)(nl - ans);
+	body = nl + 1;
+	len -= status_len + 1;
+	if (status_len == 2 && memcmp(ans, "ok", 2) == 0) {
+		if (fwrite(body, 1, len, stdout) != len || fflush(stdout) == EOF) {
+			fprintf(stderr, "imqctl: stdout: %s\n", strerror(errno));
+			return 1;
+		}
+		return 0;
+	}
+	if (status_len >= 5 && memcmp(ans, "error", 5) == 0 && (status_len == 5 || ans[5] == ' ')) {
+		if (status_len > 6)
+			fprintf(stderr, "imqctl: %.*s\n", (int)(status_len - 6), ans + 6);
+		else
+			fputs("imqctl: request failed\n", stderr);
+		fwrite(body, 1, len, stderr);
+		return 1;
+	}
+	fprintf(stderr, "imqctl: malformed answer from imqd\n");
+	return 1;
+}
+
+static const struct imqctl_command *
+imqctl_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof(imqctl_commands) / sizeof(imqctl_commands[0]); i++)
+		if (strcmp(name, imqctl_commands[i].name) == 0)
+			return &imqctl_commands[i];
+	return NULL;
+}
+
+static enum imqctl_format
+imqctl_parse_format(const char *s)
+{
+	if (strcmp(s, "text") == 0)
+		return IMQCTL_TEXT;
+	if (strcmp(s, "json") == 0)
+		return IMQCTL_JSON;
+	if (strcmp(s, "prometheus") == 0)
+		return IMQCTL_PROMETHEUS;
+	imqctl_usage_error("unknown output format %s", s);
+}
+
+/* The output format that -j, -p and -o ask for together. */
+static enum imqctl_format
+imqctl_format(bool json, bool pretty, enum imqctl_format output)
+{
+	if (json && output != IMQCTL_UNSET && output != IMQCTL_JSON)
+		imqctl_usage_error("-j conflicts with -o");
+	if (json || (pretty && output == IMQCTL_UNSET))
+		output = IMQCTL_JSON;
+	if (pretty && output != IMQCTL_JSON)
+		imqctl_usage_error("-p applies to JSON output only");
+	return output;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"socket", required_argument, NULL, 's'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"pretty", no_argument, NULL, 'p'},
+	    {"output", required_argument, NULL, 'o'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
+	const struct imqctl_command *cmd;
+	enum imqctl_format output = IMQCTL_UNSET;
+	const char *path, *dev = NULL;
+	bool json = false, pretty = false;
+	char line[CTL_MAX_REQUEST], *ans;
+	size_t len;
+	int ch, fd, rc;
+
+	if ((path = getenv("IMQD_SOCKET")) == NULL || *path == '\0')
+		path = CTL_DEFAULT_PATH;
+	while ((ch = getopt_long(argc, argv, "s:jpo:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			path = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'p':
+			pretty = true;
+			break;
+		case 'o':
+			output = imqctl_parse_format(optarg);
+			break;
+		case 'h':
+			imqctl_usage(stdout, true);
+			return 0;
+		case 'V':
+			puts("imqctl " IMQD_VERSION);
+			return 0;
+		default:
+			imqctl_usage(stderr, false);
+			return 2;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1)
+		imqctl_usage_error("no command");
+	if ((cmd = imqctl_command(argv[0])) == NULL)
+		imqctl_usage_error("unknown command %s", argv[0]);
+	if (argc > 2 || (argc == 2 && !cmd->takes_dev))
+		imqctl_usage_error("too many arguments for %s", cmd->name);
+	if (argc == 2 && !imqctl_valid_dev(argv[1]))
+		imqctl_usage_error("invalid device name %s", argv[1]);
+	dev = argc == 2 ? argv[1] : NULL;
+	output = imqctl_format(json, pretty, output);
+	if (output != IMQCTL_UNSET && output != IMQCTL_TEXT && strcmp(cmd->name, "stats") != 0)
+		imqctl_usage_error("-j, -p and -o apply to stats only");
+
+	imqctl_request(line, sizeof(line), cmd->name, dev, output, pretty);
+	if ((fd = imqctl_connect(path)) == -1) {
+		fprintf(stderr, "imqctl: %s: %s (is imqd running?)\n", path, strerror(errno));
+		return 1;
+	}
+	if (imqctl_send(fd, line, strlen(line)) == -1 || imqctl_receive(fd, &ans, &len) == -1) {
+		fprintf(stderr, "imqctl: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	close(fd);
+	rc = imqctl_answer(ans, len);
+	free(ans);
+	return rc;
+}

@@ -1,0 +1,621 @@
+/* Counters of a device's datapath, and their rendering as text, JSON and Prometheus. */
+#include "stats.h"
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const stats_failopen_names[STATS_FO_MAX] = {
+    [STATS_FO_DEVICE_DOWN] = "device_down", [STATS_FO_TOO_BIG] = "too_big",
+    [STATS_FO_NO_BUFFER] = "no_buffer",     [STATS_FO_INJECT_ERROR] = "inject_error",
+    [STATS_FO_SHUTDOWN] = "shutdown",
+};
+
+/* The drop counters by the reason used in every output. */
+static const struct stats_drop {
+	const char *name;
+	size_t offset;
+} stats_drops[] = {
+    {"enqueue", offsetof(struct stats_counters, dropped_enqueue)},
+    {"order", offsetof(struct stats_counters, dropped_order)},
+    {"timeout", offsetof(struct stats_counters, dropped_timeout)},
+    {"error", offsetof(struct stats_counters, dropped_error)},
+};
+#define STATS_NDROPS (sizeof(stats_drops) / sizeof(stats_drops[0]))
+
+static uint64_t
+stats_field(const struct stats_counters *c, size_t offset)
+{
+	uint64_t v;
+
+	memcpy(&v, (const char *)c + offset, sizeof(v));
+	return v;
+}
+
+static const char *
+stats_str(const char *s, const char *unknown)
+{
+	return s == NULL || *s == '\0' ? unknown : s;
+}
+
+/* Per-queue counters of DEV, or NULL when the daemon gave none. */
+static const struct stats_counters *
+stats_queue(const struct stats_device *dev, size_t i)
+{
+	if (dev->queue_counters == NULL || i >= dev->nqueues)
+		return NULL;
+	return &dev->queue_counters[i];
+}
+
+uint64_t
+stats_failopen_total(const struct stats_counters *c)
+{
+	uint64_t sum = 0;
+
+	for (int i = 0; i < STATS_FO_MAX; i++)
+		sum += c->failopen[i];
+	return sum;
+}
+
+const char *
+stats_failopen_name(enum stats_failopen reason)
+{
+	if ((unsigned)reason >= STATS_FO_MAX)
+		return "unknown";
+	return stats_failopen_names[reason];
+}
+
+static uint64_t
+stats_dropped_total(const struct stats_counters *c)
+{
+	uint64_t sum = 0;
+
+	for (size_t i = 0; i < STATS_NDROPS; i++)
+		sum += stats_field(c, stats_drops[i].offset);
+	return sum;
+}
+
+/* Queue numbers as ranges, "0-3,7" ("none" when empty). */
+static void
+stats_print_queue_list(const uint16_t *queues, size_t n, FILE *out)
+{
+	if (n == 0 || queues == NULL) {
+		fputs("none", out);
+		return;
+	}
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+
+		while (j + 1 < n && queues[j + 1] == queues[j] + 1)
+			j++;
+		fprintf(out, "%s%u", i > 0 ? "," : "", queues[i]);
+		if (j > i)
+			fprintf(out, "-%u", queues[j]);
+		i = j + 1;
+	}
+}
+
+void
+stats_print_summary(const struct stats_device *devs, size_t ndevs, FILE *out)
+{
+	for (size_t i = 0; i < ndevs; i++) {
+		fprintf(out, "%s %s %s queues ", stats_str(devs[i].name, "?"),
+		        stats_str(devs[i].state, "unknown"), stats_str(devs[i].qdisc, "unknown"));
+		stats_print_queue_list(devs[i].queues, devs[i].nqueues, out);
+		fputc('\n', out);
+	}
+}
+
+/* A duration in microseconds the way tc shows one: 950us, 12.5ms, 3.20s. */
+static void
+stats_print_duration(uint64_t us, FILE *out)
+{
+	if (us < 1000)
+		fprintf(out, "%" PRIu64 "us", us);
+	else if (us < 1000000)
+		fprintf(out, "%.1fms", (double)us / 1e3);
+	else
+		fprintf(out, "%.2fs", (double)us / 1e6);
+}
+
+/* The counters of C, one line each; the caller ends the last line (anomalies). */
+static void
+stats_text_counters(const struct stats_counters *c, const char *ind, FILE *out)
+{
+	fprintf(out, "%s%-10s %12" PRIu64 " pkts %15" PRIu64 " bytes\n", ind, "received",
+	        c->received, c->received_bytes);
+	fprintf(out, "%s%-10s %12" PRIu64 " pkts %15" PRIu64 " bytes\n", ind, "accepted",
+	        c->accepted, c->accepted_bytes);
+	fprintf(out, "%s%-10s %12" PRIu64 " pkts  (", ind, "dropped", stats_dropped_total(c));
+	for (size_t i = 0; i < STATS_NDROPS; i++)
+		fprintf(out, "%s%s %" PRIu64, i > 0 ? ", " : "", stats_drops[i].name,
+		        stats_field(c, stats_drops[i].offset));
+	fprintf(out, ")\n%s%-10s %12" PRIu64 " pkts  (", ind, "failopen", stats_failopen_total(c));
+	for (int i = 0; i < STATS_FO_MAX; i++)
+		fprintf(out, "%s%s %" PRIu64, i > 0 ? ", " : "", stats_failopen_names[i],
+		        c->failopen[i]);
+	fprintf(out, ")\n%s%-10s %12" PRIu64 " pkts  (peak %" PRIu64 ")\n", ind, "held", c->held,
+	        c->peak_held);
+	fprintf(out, "%s%-10s id_gaps %" PRIu64 ", malformed %" PRIu64 ", verdict_errors %" PRIu64,
+	        ind, "anomalies", c->id_gaps, c->malformed, c->verdict_errors);
+}
+
+static void
+stats_text_device(const struct stats_device *dev, FILE *out)
+{
+	fprintf(out, "%s: state %s, qdisc %s, queues ", stats_str(dev->name, "?"),
+	        stats_str(dev->state, "unknown"), stats_str(dev->qdisc, "unknown"));
+	stats_print_queue_list(dev->queues, dev->nqueues, out);
+	fputc('\n', out);
+	stats_text_counters(&dev->total, "  ", out);
+	fprintf(out, ", stray %" PRIu64 ", unmatched %" PRIu64 "\n", dev->stray, dev->unmatched);
+	fprintf(out, "  %-10s p50 ", "hold time");
+	stats_print_duration(dev->hold.p50_us, out);
+	fputs(", p99 ", out);
+	stats_print_duration(dev->hold.p99_us, out);
+	fputs(", max ", out);
+	stats_print_duration(dev->hold.max_us, out);
+	fputc('\n', out);
+	for (size_t q = 0; q < dev->nqueues; q++) {
+		const struct stats_counters *c = stats_queue(dev, q);
+
+		if (c == NULL)
+			break;
+		fprintf(out, "  queue %u:\n", dev->queues[q]);
+		stats_text_counters(c, "    ", out);
+		fputc('\n', out);
+	}
+}
+
+void
+stats_print_text(const struct stats_device *devs, size_t ndevs, FILE *out)
+{
+	for (size_t i = 0; i < ndevs; i++) {
+		if (i > 0)
+			fputc('\n', out);
+		stats_text_device(&devs[i], out);
+	}
+}
+
+/* A JSON writer that places commas, newlines and indentation. */
+struct json {
+	FILE *out;
+	int pretty;
+	int depth;
+	int need_comma; /* something was written in the current container */
+};
+
+/* Length of the valid UTF-8 sequence at P, 0 if it is not one (P is NUL-terminated). */
+static size_t
+json_utf8_len(const unsigned char *p)
+{
+	uint32_t cp;
+	size_t n;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2, cp = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3, cp = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4, cp = p[0] & 0x07;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/* S as a JSON string; bytes that are not UTF-8 become U+FFFD so the output stays valid. */
+static void
+json_string(FILE *out, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)(s != NULL ? s : "");
+
+	fputc('"', out);
+	while (*p != '\0') {
+		size_t n = json_utf8_len(p);
+
+		if (n == 0) {
+			fputs("\\ufffd", out);
+			p++;
+			continue;
+		}
+		if (n > 1) {
+			fwrite(p, 1, n, out);
+			p += n;
+			continue;
+		}
+		switch (*p) {
+		case '"':
+			fputs("\\\"", out);
+			break;
+		case '\\':
+			fputs("\\\\", out);
+			break;
+		case '\n':
+			fputs("\\n", out);
+			break;
+		case '\r':
+			fputs("\\r", out);
+			break;
+		case '\t':
+			fputs("\\t", out);
+			break;
+		default:
+			if (*p < 0x20)
+				fprintf(out, "\\u%04x", *p);
+			else
+				fputc(*p, out);
+			break;
+		}
+		p++;
+	}
+	fputc('"', out);
+}
+
+/* Start a member (KEY) or an array element (KEY NULL). */
+static void
+json_item(struct json *j, const char *key)
+{
+	if (j->need_comma)
+		fputc(',', j->out);
+	if (j->pretty && j->depth > 0)
+		fprintf(j->out, "\n%*s", j->depth * 2, "");
+	if (key != NULL) {
+		json_string(j->out, key);
+		fputs(j->pretty ? ": " : ":", j->out);
+	}
+	j->need_comma = 1;
+}
+
+static void
+json_open(struct json *j, const char *key, char bracket)
+{
+	json_item(j, key);
+	fputc(bracket, j->out);
+	j->depth++;
+	j->need_comma = 0;
+}
+
+static void
+json_close(struct json *j, char bracket)
+{
+	j->depth--;
+	/* Empty containers stay on one line: {} and []. */
+	if (j->pretty && j->need_comma)
+		fprintf(j->out, "\n%*s", j->depth * 2, "");
+	fputc(bracket, j->out);
+	j->need_comma = 1;
+}
+
+static void
+json_u64(struct json *j, const char *key, uint64_t v)
+{
+	json_item(j, key);
+	fprintf(j->out, "%" PRIu64, v);
+}
+
+static void
+json_str(struct json *j, const char *key, const char *s)
+{
+	json_item(j, key);
+	json_string(j->out, s);
+}
+
+static void
+json_counters(struct json *j, const struct stats_counters *c)
+{
+	json_u64(j, "received", c->received);
+	json_u64(j, "received_bytes", c->received_bytes);
+	json_u64(j, "accepted", c->accepted);
+	json_u64(j, "accepted_bytes", c->accepted_bytes);
+	json_u64(j, "dropped_enqueue", c->dropped_enqueue);
+	json_u64(j, "dropped_order", c->dropped_order);
+	json_u64(j, "dropped_timeout", c->dropped_timeout);
+	json_u64(j, "dropped_error", c->dropped_error);
+	json_u64(j, "failopen", stats_failopen_total(c));
+	json_open(j, "failopen_reasons", '{');
+	for (int i = 0; i < STATS_FO_MAX; i++)
+		json_u64(j, stats_failopen_names[i], c->failopen[i]);
+	json_close(j, '}');
+	json_u64(j, "held", c->held);
+	json_u64(j, "peak_held", c->peak_held);
+	json_u64(j, "id_gaps", c->id_gaps);
+	json_u64(j, "malformed", c->malformed);
+	json_u64(j, "verdict_errors", c->verdict_errors);
+}
+
+static void
+json_device(struct json *j, const struct stats_device *dev)
+{
+	json_open(j, NULL, '{');
+	json_str(j, "name", dev->name);
+	json_str(j, "state", dev->state);
+	json_str(j, "qdisc", dev->qdisc);
+	/* Queue numbers stay on one line even when pretty. */
+	json_item(j, "queues");
+	fputc('[', j->out);
+	for (size_t q = 0; q < dev->nqueues && dev->queues != NULL; q++)
+		fprintf(j->out, "%s%u", q == 0 ? "" : j->pretty ? ", " : ",", dev->queues[q]);
+	fputc(']', j->out);
+	json_counters(j, &dev->total);
+	json_u64(j, "stray", dev->stray);
+	json_u64(j, "unmatched", dev->unmatched);
+	json_open(j, "hold_us", '{');
+	json_u64(j, "p50", dev->hold.p50_us);
+	json_u64(j, "p99", dev->hold.p99_us);
+	json_u64(j, "max", dev->hold.max_us);
+	json_close(j, '}');
+	json_open(j, "per_queue", '[');
+	for (size_t q = 0; q < dev->nqueues; q++) {
+		const struct stats_counters *c = stats_queue(dev, q);
+
+		if (c == NULL)
+			break;
+		json_open(j, NULL, '{');
+		json_u64(j, "queue", dev->queues[q]);
+		json_counters(j, c);
+		json_close(j, '}');
+	}
+	json_close(j, ']');
+	json_close(j, '}');
+}
+
+void
+stats_print_json(const struct stats_device *devs, size_t ndevs, int pretty, FILE *out)
+{
+	struct json j = {.out = out, .pretty = pretty};
+
+	json_open(&j, NULL, '{');
+	json_open(&j, "devices", '[');
+	for (size_t i = 0; i < ndevs; i++)
+		json_device(&j, &devs[i]);
+	json_close(&j, ']');
+	json_close(&j, '}');
+	fputc('\n', out);
+}
+
+/* How a Prometheus family takes its samples from struct stats_counters. */
+enum prom_kind {
+	PROM_FIELD,    /* one uint64_t at offset */
+	PROM_DROPPED,  /* one sample per drop reason */
+	PROM_FAILOPEN, /* one sample per failopen reason */
+};
+
+/* A family present once for devices (imqd_NAME) and once for queues (imqd_queue_NAME). */
+static const struct prom_family {
+	const char *name;
+	const char *type;
+	const char *help;
+	enum prom_kind kind;
+	size_t offset;
+} prom_families[] = {
+    {"received_packets_total", "counter", "Packets the kernel queued to imqd.", PROM_FIELD,
+     offsetof(struct stats_counters, received)},
+    {"received_bytes_total", "counter", "Bytes of the packets the kernel queued to imqd.",
+     PROM_FIELD, offsetof(struct stats_counters, received_bytes)},
+    {"accepted_packets_total", "counter",
+     "Packets accepted after their copy came back from the qdisc.", PROM_FIELD,
+     offsetof(struct stats_counters, accepted)},
+    {"accepted_bytes_total", "counter",
+     "Bytes of the packets accepted after their copy came back from the qdisc.", PROM_FIELD,
+     offsetof(struct stats_counters, accepted_bytes)},
+    {"dropped_packets_total", "counter",
+     "Packets dropped: enqueue (qdisc refused the copy), order (a later copy of the flow came "
+     "back first), timeout (copy did not come back within drop-timeout), error (injection "
+     "failed and on-error = drop).",
+     PROM_DROPPED, 0},
+    {"failopen_packets_total", "counter",
+     "Packets accepted without passing through imqN, by reason.", PROM_FAILOPEN, 0},
+    {"held_packets", "gauge", "Packets waiting for their copy now.", PROM_FIELD,
+     offsetof(struct stats_counters, held)},
+    {"peak_held_packets", "gauge", "Most packets waiting for their copy at once.", PROM_FIELD,
+     offsetof(struct stats_counters, peak_held)},
+    {"id_gaps_total", "counter", "Packet ids the kernel skipped (it decided those itself).",
+     PROM_FIELD, offsetof(struct stats_counters, id_gaps)},
+    {"malformed_packets_total", "counter",
+     "Packets that were not parsable IPv4/IPv6 (still shaped).", PROM_FIELD,
+     offsetof(struct stats_counters, malformed)},
+    {"verdict_errors_total", "counter", "Verdicts the kernel refused.", PROM_FIELD,
+     offsetof(struct stats_counters, verdict_errors)},
+};
+#define PROM_NFAMILIES (sizeof(prom_families) / sizeof(prom_families[0]))
+
+/* V as a label value: backslash, double quote and newline escaped. */
+static void
+prom_label_value(FILE *out, const char *v)
+{
+	for (const char *p = v != NULL ? v : ""; *p != '\0'; p++) {
+		if (*p == '\\')
+			fputs("\\\\", out);
+		else if (*p == '"')
+			fputs("\\\"", out);
+		else if (*p == '\n')
+			fputs("\\n", out);
+		else
+			fputc(*p, out);
+	}
+}
+
+static void
+prom_header(FILE *out, const char *prefix, const char *name, const char *type, const char *help)
+{
+	fprintf(out, "# HELP %s%s %s\n# TYPE %s%s %s\n", prefix, name, help, prefix, name, type);
+}
+
+/* The start of a sample up to its labels: NAME{device="DEV"[,queue="Q"]. */
+static void
+prom_sample_start(FILE *out, const char *prefix, const char *name, const struct stats_device *dev,
+                  long queue)
+{
+	fprintf(out, "%s%s{device=\"", prefix, name);
+	prom_label_value(out, dev->name);
+	fputc('"', out);
+	if (queue >= 0)
+		fprintf(out, ",queue=\"%ld\"", queue);
+}
+
+static void
+prom_samples(FILE *out, const char *prefix, const struct prom_family *f,
+             const struct stats_device *dev, long queue, const struct stats_counters *c)
+{
+	switch (f->kind) {
+	case PROM_FIELD:
+		prom_sample_start(out, prefix, f->name, dev, queue);
+		fprintf(out, "} %" PRIu64 "\n", stats_field(c, f->offset));
+		break;
+	case PROM_DROPPED:
+		for (size_t i = 0; i < STATS_NDROPS; i++) {
+			prom_sample_start(out, prefix, f->name, dev, queue);
+			fprintf(out, ",reason=\"%s\"} %" PRIu64 "\n", stats_drops[i].name,
+			        stats_field(c, stats_drops[i].offset));
+		}
+		break;
+	case PROM_FAILOPEN:
+		for (int i = 0; i < STATS_FO_MAX; i++) {
+			prom_sample_start(out, prefix, f->name, dev, queue);
+			fprintf(out, ",reason=\"%s\"} %" PRIu64 "\n", stats_failopen_names[i],
+			        c->failopen[i]);
+		}
+		break;
+	}
+}
+
+static void
+prom_family_print(const struct prom_family *f, const struct stats_device *devs, size_t ndevs,
+                  int per_queue, FILE *out)
+{
+	const char *prefix = per_queue ? "imqd_queue_" : "imqd_";
+
+	prom_header(out, prefix, f->name, f->type, f->help);
+	for (size_t i = 0; i < ndevs; i++) {
+		if (!per_queue) {
+			prom_samples(out, prefix, f, &devs[i], -1, &devs[i].total);
+			continue;
+		}
+		for (size_t q = 0; q < devs[i].nqueues; q++) {
+			const struct stats_counters *c = stats_queue(&devs[i], q);
+
+			if (c == NULL)
+				break;
+			prom_samples(out, prefix, f, &devs[i], devs[i].queues[q], c);
+		}
+	}
+}
+
+/* Families that exist for whole devices only. */
+static void
+prom_device_families(const struct stats_device *devs, size_t ndevs, FILE *out)
+{
+	static const struct {
+		const char *label;
+		size_t offset;
+	} quantiles[] = {
+	    {"0.5", offsetof(struct stats_hold, p50_us)},
+	    {"0.99", offsetof(struct stats_hold, p99_us)},
+	    {"1", offsetof(struct stats_hold, max_us)},
+	};
+
+	prom_header(out, "imqd_", "device_info", "gauge",
+	            "Always 1; the labels give the device's state and root qdisc.");
+	for (size_t i = 0; i < ndevs; i++) {
+		prom_sample_start(out, "imqd_", "device_info", &devs[i], -1);
+		fputs(",state=\"", out);
+		prom_label_value(out, devs[i].state);
+		fputs("\",qdisc=\"", out);
+		prom_label_value(out, devs[i].qdisc);
+		fputs("\"} 1\n", out);
+	}
+	prom_header(out, "imqd_", "stray_packets_total", "counter",
+	            "Packets read from imqN that imqd never sent.");
+	for (size_t i = 0; i < ndevs; i++) {
+		prom_sample_start(out, "imqd_", "stray_packets_total", &devs[i], -1);
+		fprintf(out, "} %" PRIu64 "\n", devs[i].stray);
+	}
+	prom_header(out, "imqd_", "unmatched_copies_total", "counter",
+	            "Copies whose held packet was already decided.");
+	for (size_t i = 0; i < ndevs; i++) {
+		prom_sample_start(out, "imqd_", "unmatched_copies_total", &devs[i], -1);
+		fprintf(out, "} %" PRIu64 "\n", devs[i].unmatched);
+	}
+	prom_header(out, "imqd_", "hold_seconds", "gauge",
+	            "Time packets released recently were held, by quantile (1 = maximum).");
+	for (size_t i = 0; i < ndevs; i++) {
+		for (size_t k = 0; k < sizeof(quantiles) / sizeof(quantiles[0]); k++) {
+			uint64_t us;
+
+			memcpy(&us, (const char *)&devs[i].hold + quantiles[k].offset, sizeof(us));
+			prom_sample_start(out, "imqd_", "hold_seconds", &devs[i], -1);
+			/* Exact decimal seconds; a double would print 1e-06 style noise. */
+			fprintf(out, ",quantile=\"%s\"} %" PRIu64 ".%06" PRIu64 "\n",
+			        quantiles[k].label, us / 1000000, us % 1000000);
+		}
+	}
+}
+
+void
+stats_print_prometheus(const struct stats_device *devs, size_t ndevs, FILE *out)
+{
+	prom_device_families(devs, ndevs, out);
+	for (size_t i = 0; i < PROM_NFAMILIES; i++)
+		prom_family_print(&prom_families[i], devs, ndevs, 0, out);
+	for (size_t i = 0; i < PROM_NFAMILIES; i++)
+		prom_family_print(&prom_families[i], devs, ndevs, 1, out);
+}
+
+int
+stats_write_metrics_file(const struct stats_device *devs, size_t ndevs, const char *path)
+{
+	size_t len = strlen(path) + sizeof(".tmp.XXXXXX");
+	char *tmp = malloc(len);
+	FILE *f;
+	int fd, saved;
+
+	if (tmp == NULL)
+		return -1;
+	snprintf(tmp, len, "%s.tmp.XXXXXX", path);
+	/* Same directory as PATH, so that rename replaces it atomically. */
+	if ((fd = mkstemp(tmp)) == -1)
+		goto free_tmp;
+	if (fchmod(fd, 0644) == -1 || (f = fdopen(fd, "w")) == NULL) {
+		close(fd);
+		goto remove_tmp;
+	}
+	errno = 0;
+	stats_print_prometheus(devs, ndevs, f);
+	if (fflush(f) == EOF || ferror(f) || fsync(fileno(f)) == -1) {
+		saved = errno != 0 ? errno : EIO;
+		fclose(f);
+		errno = saved;
+		goto remove_tmp;
+	}
+	if (fclose(f) == EOF)
+		goto remove_tmp;
+	if (rename(tmp, path) == -1)
+		goto remove_tmp;
+	free(tmp);
+	return 0;
+
+remove_tmp:
+	saved = errno;
+	unlink(tmp);
+	errno = saved;
+free_tmp:
+	saved = errno;
+	free(tmp);
+	errno = saved;
+	return -1;
+}
