@@ -17,6 +17,8 @@ struct nfqueue_packet {
 	uint32_t len;      /* length of the packet */
 	uint32_t caplen;   /* bytes present at DATA */
 	uint32_t skbinfo;  /* NFQA_SKB_* */
+	uint32_t indev;    /* ifindex it came in on, 0 if none */
+	uint32_t outdev;   /* ifindex it goes out on, 0 if not known yet */
 	const uint8_t *data;
 };
 

@@ -17,6 +17,9 @@ int tundev_persist(int fd, bool persist);
 /* 1 if NAME exists and is up, 0 if it exists and is down, -1 if missing; its ifindex in *IFINDEX. */
 int tundev_state(const char *name, int *ifindex);
 
+/* MTU of interface NAME, or -1. */
+int tundev_mtu(const char *name);
+
 /* Kind of NAME's root qdisc ("tbf", "htb", ...) into BUF; "" when unknown. */
 void tundev_qdisc(int ifindex, char *buf, size_t size);
 

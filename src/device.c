@@ -2,6 +2,7 @@
 #include "device.h"
 
 #include <errno.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,8 @@
 #define DEVICE_LATE_SLOTS 4096    /* hashes of copies given up on, to tell late copies from strays */
 #define DEVICE_HEALTH_MS 1000
 #define DEVICE_MSG_OVERHEAD 512   /* netlink headers and attributes around a payload */
+#define DEVICE_GSO_MTU 65535      /* imqN's MTU when GSO packets come whole */
+#define DEVICE_MTU_CACHE 64       /* ifindex -> MTU, for the segments of GSO packets */
 
 struct device_queue {
 	uint16_t num;
@@ -69,6 +72,12 @@ struct device {
 	struct stats_counters *snap; /* per-queue copies for device_snapshot */
 	uint16_t *snap_queues;
 	char qdisc[32];
+	unsigned tunmtu;            /* imqN's MTU: the longest copy */
+	unsigned maxlen;            /* the longest packet that can be shaped */
+	struct {
+		uint32_t ifindex;
+		uint32_t mtu;
+	} mtus[DEVICE_MTU_CACHE];
 	struct log_limit lim_failopen, lim_timeout, lim_order, lim_stray, lim_read, lim_verdict;
 	uint64_t timeouts_logged;
 };
@@ -238,19 +247,62 @@ device_count_in(struct device *dev, struct device_queue *q, const struct nfqueue
 	q->next_id = p->id + 1;
 }
 
+/* MTU of the interface a packet uses: the size of the segments a GSO packet becomes. */
+static uint32_t
+device_seg_mtu(struct device *dev, const struct nfqueue_packet *p)
+{
+	uint32_t ifindex = p->indev != 0 ? p->indev : p->outdev;
+	size_t i = ifindex % DEVICE_MTU_CACHE;
+	char name[IF_NAMESIZE];
+
+	if (ifindex == 0)
+		return 1500;
+	if (dev->mtus[i].ifindex != ifindex) {
+		dev->mtus[i].ifindex = ifindex;
+		dev->mtus[i].mtu = 1500;
+		if (if_indextoname(ifindex, name) != NULL) {
+			int mtu = tundev_mtu(name);
+			if (mtu >= 576)
+				dev->mtus[i].mtu = (uint32_t)mtu;
+		}
+	}
+	return dev->mtus[i].mtu;
+}
+
+/*
+ * Bytes the qdisc should count for P: what it occupies on the wire as
+ * segments, each with its own headers and link-layer overhead, as a qdisc
+ * on the real interface or IFB would count it.
+ */
+static uint32_t
+device_wire_len(struct device *dev, const struct nfqueue_packet *p, uint32_t hdrlen)
+{
+	uint64_t wire = (uint64_t)p->len + dev->cf.overhead;
+
+	if (dev->cf.gso && p->len > 1280) {
+		uint32_t seg = device_seg_mtu(dev, p);
+		if (p->len > seg && hdrlen > 0 && hdrlen + 64 < seg) {
+			uint64_t mss = seg - hdrlen;
+			uint64_t segs = (p->len - hdrlen + mss - 1) / mss;
+			wire = p->len + (segs - 1) * hdrlen + segs * dev->cf.overhead;
+		}
+	}
+	return wire > dev->tunmtu ? dev->tunmtu : (uint32_t)wire;
+}
+
 /* Hold P and stage its copy; false when it was decided at once. */
 static bool
 device_stage(struct device *dev, struct device_queue *q, const struct nfqueue_packet *p,
 	     uint64_t now, size_t k)
 {
 	uint32_t caplen = p->caplen < p->len ? p->caplen : p->len;
-	uint32_t len = p->len + dev->cf.overhead;
+	uint32_t hdrlen;
 
 	if (!dev->up) {
 		device_failopen(dev, q, p->id, p->mark, p->len, STATS_FO_DEVICE_DOWN);
 		return false;
 	}
-	if (p->len > dev->cf.mtu || (caplen < p->len && dev->cf.copy == CONF_COPY_FULL)) {
+	if (p->len > dev->maxlen || (caplen < p->len && dev->cf.copy == CONF_COPY_FULL)) {
 		device_failopen(dev, q, p->id, p->mark, p->len, STATS_FO_TOO_BIG);
 		return false;
 	}
@@ -259,11 +311,14 @@ device_stage(struct device *dev, struct device_queue *q, const struct nfqueue_pa
 		.qidx = (uint16_t)(q - dev->queues),
 		.len = p->len,
 		.mark = p->mark,
-		.hash = flow_copy_hash(p->data, caplen, len),
 		.t_ns = now,
 	};
-	if (!flow_key(p->data, caplen, p->len, p->mark, &pp.flow))
+	if (!flow_key(p->data, caplen, p->len, p->mark, &pp.flow, &hdrlen))
 		q->c.malformed++;
+	uint32_t len = device_wire_len(dev, p, hdrlen);
+	if (caplen > len)
+		caplen = len;
+	pp.hash = flow_copy_hash(p->data, caplen, len);
 	int slot = pending_add(dev->held, &pp);
 	if (slot == PENDING_NONE) {
 		device_failopen(dev, q, p->id, p->mark, p->len, STATS_FO_NO_BUFFER);
@@ -496,6 +551,7 @@ device_timer_cb(evutil_socket_t fd, short what, void *arg)
 	device_expire(dev, now);
 	if (now >= dev->next_health_ns) {
 		dev->next_health_ns = now + DEVICE_HEALTH_MS * 1000000ULL;
+		memset(dev->mtus, 0, sizeof(dev->mtus));
 		device_health(dev);
 	}
 	nfqueue_flush(dev->nfq);
@@ -524,7 +580,7 @@ device_attach(struct device *dev)
 		log_warn("%s: cannot open TUN device", dev->name);
 		return -1;
 	}
-	if (tundev_setup(dev->name, dev->cf.mtu + dev->cf.overhead, dev->cf.txqueuelen) < 0) {
+	if (tundev_setup(dev->name, dev->tunmtu, dev->cf.txqueuelen) < 0) {
 		log_warn("%s: cannot configure device", dev->name);
 		goto close_tun;
 	}
@@ -542,7 +598,7 @@ device_attach(struct device *dev)
 	if (dev->tun_ev == NULL || event_add(dev->tun_ev, NULL) < 0)
 		goto close_tun;
 	log_info("%s: %s, ifindex %d, mtu %u", dev->name, created ? "created" : "reattached",
-		 dev->ifindex, dev->cf.mtu + dev->cf.overhead);
+		 dev->ifindex, dev->tunmtu);
 	return 0;
 close_tun:
 	device_detach(dev);
@@ -564,7 +620,8 @@ static struct nfqueue_params
 device_params(const struct conf_device *cf)
 {
 	struct nfqueue_params p = {
-		.copy_range = cf->copy == CONF_COPY_HEADERS ? cf->copy_bytes : cf->mtu,
+		.copy_range = cf->copy == CONF_COPY_HEADERS ? cf->copy_bytes
+							    : (cf->gso ? DEVICE_GSO_MTU : cf->mtu),
 		.maxlen = cf->queue_maxlen,
 		.fail_open = cf->on_overflow == CONF_ACCEPT,
 		.gso = cf->gso,
@@ -628,7 +685,7 @@ device_open_nfq(struct device *dev)
 		.overrun = device_nfq_overrun,
 		.arg = dev,
 	};
-	size_t copy = dev->cf.copy == CONF_COPY_HEADERS ? dev->cf.copy_bytes : dev->cf.mtu;
+	size_t copy = dev->cf.copy == CONF_COPY_HEADERS ? dev->cf.copy_bytes : dev->maxlen;
 	uint64_t rcvbuf = (uint64_t)device_capacity(&dev->cf) * (copy + 1024);
 
 	if (rcvbuf < (8u << 20))
@@ -650,6 +707,11 @@ device_open_nfq(struct device *dev)
 static void
 device_copy_conf(struct device *dev, const struct conf_device *cf)
 {
+	dev->maxlen = cf->gso ? DEVICE_GSO_MTU : cf->mtu;
+	dev->tunmtu = cf->gso ? DEVICE_GSO_MTU : cf->mtu + cf->overhead;
+	if (dev->tunmtu > DEVICE_GSO_MTU)
+		dev->tunmtu = DEVICE_GSO_MTU;
+	memset(dev->mtus, 0, sizeof(dev->mtus));
 	dev->cf = *cf;
 	dev->cf.queues = NULL;
 	dev->cf.up = NULL;
@@ -688,7 +750,7 @@ device_start(struct event_base *base, const struct conf_device *cf)
 	dev->tunfd = -1;
 	snprintf(dev->name, sizeof(dev->name), "%s", cf->name);
 	device_copy_conf(dev, cf);
-	dev->rdsize = (size_t)cf->mtu + cf->overhead + 256;
+	dev->rdsize = (size_t)dev->tunmtu + 256;
 	dev->rdbuf = malloc(dev->rdsize);
 	dev->held = pending_new(device_capacity(cf));
 	if (dev->rdbuf == NULL || dev->held == NULL || device_set_queues(dev, cf) < 0)
@@ -830,7 +892,7 @@ device_update(struct device *dev, const struct conf_device *cf)
 	for (size_t i = 0; i < oldn; i++)
 		oldnums[i] = dev->queues[i].num;
 	bool retune = cf->mtu != dev->cf.mtu || cf->overhead != dev->cf.overhead ||
-		      cf->txqueuelen != dev->cf.txqueuelen;
+		      cf->txqueuelen != dev->cf.txqueuelen || cf->gso != dev->cf.gso;
 	device_copy_conf(dev, cf);
 	dev->conf = cf;
 	if (device_set_queues(dev, cf) < 0 || device_resize_held(dev, device_capacity(cf)) < 0) {
@@ -838,7 +900,7 @@ device_update(struct device *dev, const struct conf_device *cf)
 		return -1;
 	}
 	device_reindex_held(dev, oldnums, oldn);
-	if (retune && tundev_setup(dev->name, cf->mtu + cf->overhead, cf->txqueuelen) < 0) {
+	if (retune && tundev_setup(dev->name, dev->tunmtu, cf->txqueuelen) < 0) {
 		log_warn("%s: cannot reconfigure device", dev->name);
 		ret = -1;
 	}

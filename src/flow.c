@@ -18,6 +18,7 @@ struct flow_tuple {
 	uint8_t small;
 	uint8_t frag;     /* non-first fragment: no ports */
 	uint8_t version;
+	uint32_t hdrlen;  /* not hashed: network and transport header bytes */
 };
 
 #define TCP_FIN 0x01
@@ -29,10 +30,17 @@ flow_l4(const uint8_t *l4, size_t avail, struct flow_tuple *t)
 {
 	switch (t->proto) {
 	case 6:   /* TCP */
-		if (avail >= 14)
+		if (avail >= 14) {
 			t->tcpflags = l4[13] & (TCP_FIN | TCP_SYN | TCP_RST);
-		/* fall through */
+			t->hdrlen += (uint32_t)(l4[12] >> 4) * 4;
+		}
+		if (avail >= 4)
+			t->ports = (uint32_t)l4[0] << 24 | (uint32_t)l4[1] << 16 |
+				   (uint32_t)l4[2] << 8 | l4[3];
+		break;
 	case 17:  /* UDP */
+		t->hdrlen += 8;
+		/* fall through */
 	case 132: /* SCTP */
 	case 136: /* UDP-Lite */
 	case 33:  /* DCCP */
@@ -66,6 +74,7 @@ flow_ipv4(const uint8_t *p, size_t caplen, struct flow_tuple *t)
 		t->frag = 1;
 		return true;
 	}
+	t->hdrlen = (uint32_t)ihl;
 	flow_l4(p + ihl, caplen - ihl, t);
 	return true;
 }
@@ -109,13 +118,15 @@ flow_ipv6(const uint8_t *p, size_t caplen, struct flow_tuple *t)
 		off += hlen;
 	}
 	t->proto = nh;
+	t->hdrlen = (uint32_t)off;
 	if (off <= caplen)
 		flow_l4(p + off, caplen - off, t);
 	return true;
 }
 
 bool
-flow_key(const uint8_t *pkt, size_t caplen, size_t len, uint32_t mark, uint64_t *key)
+flow_key(const uint8_t *pkt, size_t caplen, size_t len, uint32_t mark, uint64_t *key,
+	 uint32_t *hdrlen)
 {
 	struct flow_tuple t;
 	bool ok = false;
@@ -130,6 +141,8 @@ flow_key(const uint8_t *pkt, size_t caplen, size_t len, uint32_t mark, uint64_t 
 		else if (t.version == 6)
 			ok = flow_ipv6(pkt, caplen, &t);
 	}
+	*hdrlen = t.hdrlen;
+	t.hdrlen = 0;
 	*key = XXH3_64bits(&t, sizeof(t));
 	return ok;
 }

@@ -248,6 +248,10 @@ nfqueue_packet_msg(struct nfqueue *nfq, const struct nlmsghdr *nlh)
 	p->proto = ntohs(ph->hw_protocol);
 	if (attr[NFQA_MARK])
 		p->mark = ntohl(mnl_attr_get_u32(attr[NFQA_MARK]));
+	if (attr[NFQA_IFINDEX_INDEV])
+		p->indev = ntohl(mnl_attr_get_u32(attr[NFQA_IFINDEX_INDEV]));
+	if (attr[NFQA_IFINDEX_OUTDEV])
+		p->outdev = ntohl(mnl_attr_get_u32(attr[NFQA_IFINDEX_OUTDEV]));
 	if (attr[NFQA_SKB_INFO])
 		p->skbinfo = ntohl(mnl_attr_get_u32(attr[NFQA_SKB_INFO]));
 	if (attr[NFQA_PAYLOAD]) {

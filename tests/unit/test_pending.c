@@ -176,29 +176,34 @@ test_flow_keys(void **state)
 			 0x30, 0x39, 0x00, 0x50};
 	uint8_t b[60];
 	uint64_t ka, kb;
+	uint32_t hl;
 
 	(void)state;
 	a[20 + 13] = 0x10; /* ACK */
 	memcpy(b, a, sizeof(a));
 	b[20 + 4] = 0x7f;  /* other sequence number: same flow */
-	assert_true(flow_key(a, sizeof(a), 1400, 0, &ka));
-	assert_true(flow_key(b, sizeof(b), 1400, 0, &kb));
+	assert_true(flow_key(a, sizeof(a), 1400, 0, &ka, &hl));
+	assert_true(flow_key(b, sizeof(b), 1400, 0, &kb, &hl));
+	assert_int_equal(hl, 20);
 	assert_true(ka == kb);
+	a[20 + 12] = 0x80; /* TCP data offset 32 bytes */
+	flow_key(a, sizeof(a), 1400, 0, &ka, &hl);
+	assert_int_equal(hl, 52);
 	b[23] = 0x51;      /* other destination port: another flow */
-	flow_key(b, sizeof(b), 1400, 0, &kb);
+	flow_key(b, sizeof(b), 1400, 0, &kb, &hl);
 	assert_false(ka == kb);
-	flow_key(a, sizeof(a), 1400, 1, &kb); /* other mark */
+	flow_key(a, sizeof(a), 1400, 1, &kb, &hl); /* other mark */
 	assert_false(ka == kb);
-	flow_key(a, sizeof(a), 60, 0, &kb);   /* small packet, e.g. a pure ACK */
+	flow_key(a, sizeof(a), 60, 0, &kb, &hl);   /* small packet, e.g. a pure ACK */
 	assert_false(ka == kb);
 
 	/* Truncated and garbage packets are reported, not crashed on. */
-	assert_false(flow_key(a, 10, 1400, 0, &ka));
+	assert_false(flow_key(a, 10, 1400, 0, &ka, &hl));
 	uint8_t junk[3] = {0x60, 1, 2};
-	assert_false(flow_key(junk, sizeof(junk), 3, 0, &ka));
-	assert_false(flow_key(junk, 0, 0, 0, &ka));
+	assert_false(flow_key(junk, sizeof(junk), 3, 0, &ka, &hl));
+	assert_false(flow_key(junk, 0, 0, 0, &ka, &hl));
 	a[0] = 0x4f; /* header length beyond the data */
-	assert_false(flow_key(a, 40, 40, 0, &ka));
+	assert_false(flow_key(a, 40, 40, 0, &ka, &hl));
 }
 
 static void
