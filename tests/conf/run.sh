@@ -1,0 +1,82 @@
+#!/bin/sh
+# Config file tests: each good/X.conf must print good/X.expected with -T and
+# pass -t; each bad/X.conf must fail -t with exactly the stderr in bad/X.err.
+# Usage: run.sh IMQD
+set -u
+
+if [ $# -ne 1 ]; then
+	echo "usage: $0 IMQD" >&2
+	exit 2
+fi
+case $1 in
+/*) imqd=$1 ;;
+*) imqd=$(pwd)/$1 ;;
+esac
+here=$(cd "$(dirname "$0")" && pwd)
+tmp=$(mktemp -d) || exit 2
+trap 'rm -rf "$tmp"' EXIT INT TERM
+passed=0
+failed=0
+
+fail()
+{
+	echo "FAIL: $1"
+	failed=$((failed + 1))
+}
+
+# Exit status, stdout and stderr of one run, with errors named as the file.
+run()
+{
+	"$imqd" "$1" -c "$2" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+}
+
+check_good()
+{
+	run -T "$1"
+	if [ $rc -ne 0 ] || ! diff -u "${1%.conf}.expected" "$tmp/out" ||
+	    ! diff -u /dev/null "$tmp/err"; then
+		fail "good/$1 (imqd -T: exit status $rc)"
+		return
+	fi
+	run -t "$1"
+	if [ $rc -ne 0 ] || [ "$(cat "$tmp/out")" != "configuration OK" ]; then
+		fail "good/$1 (imqd -t: exit status $rc)"
+		cat "$tmp/out" "$tmp/err"
+		return
+	fi
+	passed=$((passed + 1))
+}
+
+check_bad()
+{
+	run -t "$1"
+	if [ $rc -ne 1 ] || ! diff -u "${1%.conf}.err" "$tmp/err" ||
+	    ! diff -u /dev/null "$tmp/out"; then
+		fail "bad/$1 (imqd -t: exit status $rc)"
+		return
+	fi
+	passed=$((passed + 1))
+}
+
+cd "$here/good" || exit 2
+for f in *.conf; do
+	check_good "$f"
+done
+cd "$here/bad" || exit 2
+for f in *.conf; do
+	check_bad "$f"
+done
+
+# The shipped example must stay valid.
+cd "$here/../../conf" || exit 2
+run -t imqd.conf
+if [ $rc -eq 0 ]; then
+	passed=$((passed + 1))
+else
+	fail "conf/imqd.conf (imqd -t: exit status $rc)"
+	cat "$tmp/err"
+fi
+
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]
