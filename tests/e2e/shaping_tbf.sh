@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# TCP src -> dst through gw, shaped by tbf 20mbit on gw's ingress: first with
+# IFB (the kernel's own way), then with imqd's imq0. Both rates must be near
+# 20 Mbit/s and imqd's within 5% of IFB's.
+. "$(dirname "$0")/lib.sh"
+e2e_init shaping_tbf
+
+RATE=20 # Mbit/s
+TBF=(tbf rate "${RATE}mbit" burst 32k latency 100ms)
+SECS=8
+
+topo_create
+
+# 1. IFB: redirect gw's ingress from src to ifb0, shape ifb0's egress.
+nsx "$GW" ip link add ifb0 type ifb || fail "cannot create ifb0 in $GW"
+nsx "$GW" ip link set ifb0 up
+nsx "$GW" tc qdisc add dev ifb0 root "${TBF[@]}" || fail "tc tbf on ifb0 failed"
+nsx "$GW" tc qdisc add dev "$GW_IN" handle ffff: ingress || fail "tc ingress on $GW_IN failed"
+# u32 match-all: this kernel has no cls_matchall.
+nsx "$GW" tc filter add dev "$GW_IN" parent ffff: protocol all prio 1 u32 match u32 0 0 \
+	action mirred egress redirect dev ifb0 ||
+	fail "tc mirred redirect to ifb0 failed"
+iperf_server "$DST" 5201
+ifb_rate=$(iperf_client "$SRC" "$DST_IP" 5201 "$SECS" "$T_TMP/ifb.json") || exit 1
+log "IFB tbf ${RATE}mbit: $ifb_rate Mbit/s"
+nsx "$GW" tc qdisc del dev "$GW_IN" ingress || fail "cannot remove the IFB redirect"
+nsx "$GW" ip link del ifb0
+
+# 2. imqd: queue gw's ingress from src to NFQUEUE 0, shape imq0's egress.
+start_imqd 0
+nsx "$GW" tc qdisc replace dev imq0 root "${TBF[@]}" || fail "tc tbf on imq0 failed"
+nsx "$GW" iptables -t mangle -A PREROUTING -i "$GW_IN" -j NFQUEUE --queue-num 0 --queue-bypass ||
+	fail "iptables NFQUEUE rule failed"
+iperf_server "$DST" 5202
+imq_rate=$(iperf_client "$SRC" "$DST_IP" 5202 "$SECS" "$T_TMP/imq.json") || exit 1
+log "imqd tbf ${RATE}mbit: $imq_rate Mbit/s"
+
+check_counters
+assert_gt "imqd accepted packets" 0 "$S_accepted"
+assert_eq "imqd failopen (accepted unshaped)" 0 "$S_failopen"
+assert_eq "qdisc reported by imqctl" tbf "$S_qdisc"
+check_nothing_queued
+stop_imqd
+
+assert_within "IFB rate (Mbit/s)" "$RATE" 10 "$ifb_rate"
+assert_within "imqd rate (Mbit/s)" "$RATE" 10 "$imq_rate"
+assert_within "imqd rate against IFB rate (Mbit/s)" "$ifb_rate" 5 "$imq_rate"
+finish
