@@ -14,6 +14,7 @@ struct inject_pkt {
 	uint32_t pad;
 	uint16_t proto;  /* ETH_P_IP or ETH_P_IPV6, host order */
 	uint32_t mark;   /* skb mark of the copy, for tc filters on imqN */
+	uint32_t priority; /* skb priority of the copy (htb/prio pick classes by it) */
 	int err;         /* set by inject_send: 0 or errno */
 };
 

@@ -14,6 +14,7 @@ struct nfqueue_packet {
 	uint32_t id;
 	uint16_t proto;    /* hw_protocol: ETH_P_IP, ETH_P_IPV6 (host order) */
 	uint32_t mark;
+	uint32_t priority; /* skb->priority (CLASSIFY), 0 if unset */
 	uint32_t len;      /* length of the packet */
 	uint32_t caplen;   /* bytes present at DATA */
 	uint32_t skbinfo;  /* NFQA_SKB_* */

@@ -497,6 +497,11 @@ conf_parse_mark(struct conf_parser *p, const struct conf_key *k, const char *v,
 		conf_bad(p, k, v, "the mark has bits outside the mask");
 		return -1;
 	}
+	/* The guard rule skips packets carrying MARK: a zero mark would queue them forever. */
+	if (mark == 0) {
+		conf_bad(p, k, v, "the mark is zero: the queue rule would match the packet again");
+		return -1;
+	}
 	d->continue_mark = mark;
 	d->continue_mask = mask;
 	return 0;

@@ -334,6 +334,7 @@ device_stage(struct device *dev, struct device_queue *q, const struct nfqueue_pa
 		.pad = len - caplen,
 		.proto = proto,
 		.mark = p->mark,
+		.priority = p->priority,
 	};
 	dev->islot[k] = slot;
 	return true;

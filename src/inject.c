@@ -15,7 +15,7 @@
 struct inject_slot {
 	struct iovec iov[2];
 	union {
-		char buf[CMSG_SPACE(sizeof(uint32_t))];
+		char buf[2 * CMSG_SPACE(sizeof(uint32_t))];
 		struct cmsghdr align;
 	} ctl;
 };
@@ -81,6 +81,19 @@ inject_set_ifindex(struct inject *inj, int ifindex)
 }
 
 static void
+inject_cmsg(struct msghdr *m, struct inject_slot *s, int type, uint32_t value)
+{
+	struct cmsghdr *c = (struct cmsghdr *)(s->ctl.buf + m->msg_controllen);
+
+	m->msg_control = s->ctl.buf;
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = type;
+	c->cmsg_len = CMSG_LEN(sizeof(uint32_t));
+	memcpy(CMSG_DATA(c), &value, sizeof(uint32_t));
+	m->msg_controllen += CMSG_SPACE(sizeof(uint32_t));
+}
+
+static void
 inject_prepare(struct inject *inj, const struct inject_pkt *p, size_t i)
 {
 	struct msghdr *m = &inj->msgs[i].msg_hdr;
@@ -96,16 +109,11 @@ inject_prepare(struct inject *inj, const struct inject_pkt *p, size_t i)
 	m->msg_iovlen = p->pad > 0 ? 2 : 1;
 	m->msg_control = NULL;
 	m->msg_controllen = 0;
-	if (p->mark != 0) {
-		/* The netfilter mark rides along so tc filters on imqN can classify by it. */
-		m->msg_control = s->ctl.buf;
-		m->msg_controllen = sizeof(s->ctl.buf);
-		struct cmsghdr *c = CMSG_FIRSTHDR(m);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SO_MARK;
-		c->cmsg_len = CMSG_LEN(sizeof(uint32_t));
-		memcpy(CMSG_DATA(c), &p->mark, sizeof(uint32_t));
-	}
+	/* The netfilter mark and priority ride along so tc on imqN can classify by them. */
+	if (p->mark != 0)
+		inject_cmsg(m, s, SO_MARK, p->mark);
+	if (p->priority != 0)
+		inject_cmsg(m, s, SO_PRIORITY, p->priority);
 }
 
 void

@@ -231,13 +231,49 @@ nfqueue_error_msg(struct nfqueue *nfq, const struct nlmsghdr *nlh)
 		nfq->ops.error(nfq->ops.arg, e->msg.nlmsg_seq, -e->error);
 }
 
+/* The library's attribute table stops before NFQA_PRIORITY; the kernel's does not. */
+#define NFQUEUE_A_PRIORITY 21
+#define NFQUEUE_A_MAX NFQUEUE_A_PRIORITY
+
+static int
+nfqueue_attr_cb(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+	uint16_t type = mnl_attr_get_type(attr);
+
+	switch (type) {
+	case NFQA_PACKET_HDR:
+		if (mnl_attr_validate2(attr, MNL_TYPE_UNSPEC, sizeof(struct nfqnl_msg_packet_hdr)) < 0)
+			return MNL_CB_OK;
+		break;
+	case NFQA_MARK:
+	case NFQA_IFINDEX_INDEV:
+	case NFQA_IFINDEX_OUTDEV:
+	case NFQA_CAP_LEN:
+	case NFQA_SKB_INFO:
+	case NFQUEUE_A_PRIORITY:
+		if (mnl_attr_validate(attr, MNL_TYPE_U32) < 0)
+			return MNL_CB_OK;
+		break;
+	case NFQA_PAYLOAD:
+		break;
+	default:
+		return MNL_CB_OK;
+	}
+	tb[type] = attr;
+	return MNL_CB_OK;
+}
+
 static void
 nfqueue_packet_msg(struct nfqueue *nfq, const struct nlmsghdr *nlh)
 {
-	struct nlattr *attr[NFQA_MAX + 1] = {0};
+	const struct nlattr *attr[NFQUEUE_A_MAX + 1] = {0};
 	const struct nfgenmsg *nfg = mnl_nlmsg_get_payload(nlh);
 
-	if (nfq_nlmsg_parse(nlh, attr) < 0 || attr[NFQA_PACKET_HDR] == NULL)
+	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*nfg)))
+		return;
+	mnl_attr_parse(nlh, sizeof(*nfg), nfqueue_attr_cb, attr);
+	if (attr[NFQA_PACKET_HDR] == NULL)
 		return;
 	const struct nfqnl_msg_packet_hdr *ph = mnl_attr_get_payload(attr[NFQA_PACKET_HDR]);
 	struct nfqueue_packet *p = &nfq->pkts[nfq->npkts];
@@ -252,6 +288,8 @@ nfqueue_packet_msg(struct nfqueue *nfq, const struct nlmsghdr *nlh)
 		p->indev = ntohl(mnl_attr_get_u32(attr[NFQA_IFINDEX_INDEV]));
 	if (attr[NFQA_IFINDEX_OUTDEV])
 		p->outdev = ntohl(mnl_attr_get_u32(attr[NFQA_IFINDEX_OUTDEV]));
+	if (attr[NFQUEUE_A_PRIORITY])
+		p->priority = ntohl(mnl_attr_get_u32(attr[NFQUEUE_A_PRIORITY]));
 	if (attr[NFQA_SKB_INFO])
 		p->skbinfo = ntohl(mnl_attr_get_u32(attr[NFQA_SKB_INFO]));
 	if (attr[NFQA_PAYLOAD]) {

@@ -389,11 +389,10 @@ test_marks(void **state)
 	            {"0X10/0XFF", 0x10, 0xff},
 	            {"1", 1, 0xffffffff},
 	            {"0xffffffff", 0xffffffff, 0xffffffff},
-	            {"0x80000000/0x80000000", 0x80000000, 0x80000000},
-	            {"0/1", 0, 1}};
+	            {"0x80000000/0x80000000", 0x80000000, 0x80000000}};
 	static const char *const bad[] = {"0x100/0xff", "1/0",      "0x",  "0x1g", "0x100000000",
 	                                  "4294967296", "1/",       "/1",  "-1",   "",
-	                                  "1/2/3",      "0x1 /0x1", "abc", "0/0"};
+	                                  "1/2/3",      "0x1 /0x1", "abc", "0/0", "0/1", "0"};
 
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		struct conf *conf = parse_dev_key("continue-mark", good[i].value);
@@ -741,7 +740,7 @@ test_print_round_trip(void **state)
 	    all_keys,
 	    "[imq0]\nqueues = 0\n",
 	    "[b]\nqueues = 5,1-3,9-10,65535\ndrop-timeout = 1500ms\nhook-timeout = 300s\n"
-	    "continue-mark = 0x80000000\n[a]\nqueues = 0\ncontinue-mark = 0/1\n"
+	    "continue-mark = 0x80000000\n[a]\nqueues = 0\ncontinue-mark = 1/1\n"
 	    "up = /bin/true \"\" \"a\\\\b\" \"c\\\"d\" e\\f \"#x\" \"tab\there\"\n",
 	};
 
@@ -814,7 +813,7 @@ test_device_changed(void **state)
 	    BASE "copy = headers",
 	    BASE "copy-bytes = 40",
 	    BASE "continue-mark = 1",
-	    BASE "continue-mark = 0/1",
+	    BASE "continue-mark = 2/2",
 	    BASE "persist = yes",
 	    BASE "down = /bin/true",
 	    BASE "hook-timeout = 1s",
