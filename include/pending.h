@@ -44,6 +44,9 @@ int pending_flow_older(const struct pending *p, int slot);
 /* Oldest held packet of all, or PENDING_NONE. */
 int pending_oldest(const struct pending *p);
 
+/* The held packet after SLOT in holding order, or PENDING_NONE. */
+int pending_next(const struct pending *p, int slot);
+
 /* Number of packets held. */
 size_t pending_count(const struct pending *p);
 

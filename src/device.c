@@ -201,9 +201,14 @@ device_readback(struct device *dev)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno != EAGAIN)
+			if (errno != EAGAIN) {
+				/* The device went away under us: stop polling, let the health check act. */
 				log_limited(&dev->lim_read, LOG_ERR, "%s: reading copies: %s",
 					    dev->name, strerror(errno));
+				if (dev->tun_ev != NULL)
+					event_del(dev->tun_ev);
+				dev->next_health_ns = 0;
+			}
 			break;
 		}
 		device_copy_back(dev, dev->rdbuf, (size_t)n, now);
@@ -531,6 +536,14 @@ device_health(struct device *dev)
 	}
 	/* Its qdisc was reset with it: no held copy will come back. */
 	device_release_all(dev, STATS_FO_DEVICE_DOWN);
+	if (state == 0 && ifindex == dev->ifindex) {
+		/* The qdisc survives a down/up: bringing the link back is enough. */
+		if (tundev_setup(dev->name, dev->tunmtu, dev->cf.txqueuelen) == 0) {
+			log_notice("%s: was set down; up again, shaping resumed", dev->name);
+			dev->up = true;
+		}
+		return;
+	}
 	if (state < 0 || ifindex != dev->ifindex) {
 		device_detach(dev);
 		if (device_attach(dev) == 0) {
@@ -818,6 +831,28 @@ device_stop(struct device *dev)
 	free(dev);
 }
 
+/* Accept what Q still holds: unbinding makes the kernel drop whatever is left in it. */
+static void
+device_release_held(struct device *dev, struct device_queue *q)
+{
+	uint16_t qidx = (uint16_t)(q - dev->queues);
+	int slot = pending_oldest(dev->held);
+
+	while (slot != PENDING_NONE) {
+		int next = pending_next(dev->held, slot);
+		const struct pending_pkt *pp = pending_get(dev->held, slot);
+		if (pp->qidx == qidx) {
+			q->c.failopen[STATS_FO_SHUTDOWN]++;
+			q->c.held--;
+			device_accept(dev, q->num, pp->id, pp->mark);
+			device_late_add(dev, pp->hash);
+			pending_remove(dev->held, slot);
+		}
+		slot = next;
+	}
+	nfqueue_flush(dev->nfq);
+}
+
 void
 device_release_queues(struct device *dev, const struct conf_device *cf)
 {
@@ -831,6 +866,7 @@ device_release_queues(struct device *dev, const struct conf_device *cf)
 		device_drain(dev, q);
 		while (nfqueue_recv(dev->nfq) > 0)
 			;
+		device_release_held(dev, q);
 		nfqueue_unbind(dev->nfq, q->num);
 		log_info("%s: queue %u released", dev->name, q->num);
 	}

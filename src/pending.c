@@ -232,6 +232,12 @@ pending_oldest(const struct pending *p)
 	return p->ghead;
 }
 
+int
+pending_next(const struct pending *p, int slot)
+{
+	return p->entries[slot].gnext;
+}
+
 size_t
 pending_count(const struct pending *p)
 {
