@@ -524,6 +524,8 @@ device_health(struct device *dev)
 	int state = tundev_state(dev->name, &ifindex);
 
 	if (state == 1 && ifindex == dev->ifindex && dev->tunfd >= 0) {
+		if (dev->tun_ev != NULL && !event_pending(dev->tun_ev, EV_READ, NULL))
+			event_add(dev->tun_ev, NULL);
 		if (!dev->up)
 			log_notice("%s: up again, shaping resumed", dev->name);
 		dev->up = true;
