@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Least privilege. (a) Started as root with `user =`: imqd runs as that user
+# with exactly CAP_NET_ADMIN and CAP_NET_RAW (effective and bounding set) and
+# still shapes. (b) Started directly as that user with only those two
+# capabilities (setpriv): it creates imq0, binds its queue and shapes.
+# Shaping is checked by TCP through tbf 10mbit on imq0: rate near 10 Mbit/s,
+# packets accepted by imqd, none passed unshaped.
+# shellcheck source=lib.sh disable=SC2154 # S_* are set by imqd_counters
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=lib_ops.sh
+. "$(dirname "$0")/lib_ops.sh"
+e2e_init caps
+
+ops_tool useradd userdel setpriv getent
+CONF=$T_TMP/imqd.conf
+RATE=10 # Mbit/s
+TBF=(tbf rate "${RATE}mbit" burst 32k latency 100ms)
+SECS=4
+CAPS=0000000000003000 # CAP_NET_ADMIN (12) | CAP_NET_RAW (13)
+USER_NAME=imqdtest$$
+
+# The user goes after imqd (userdel refuses a user with running processes).
+ops_at_exit 'ops_kill_imqd; getent passwd "$USER_NAME" >/dev/null && userdel "$USER_NAME" 2>/dev/null ||
+	{ getent passwd "$USER_NAME" >/dev/null && userdel -f "$USER_NAME"; }; getent group "$USER_NAME" >/dev/null && groupdel "$USER_NAME"'
+useradd --system --no-create-home --shell /usr/sbin/nologin "$USER_NAME" || fail "useradd $USER_NAME failed"
+uid=$(id -u "$USER_NAME") && gid=$(id -g "$USER_NAME") || fail "no uid/gid for $USER_NAME"
+group=$(id -gn "$USER_NAME")
+log "user $USER_NAME: uid $uid, gid $gid ($group)"
+# The user reads the file and reaches its socket directory inside T_TMP.
+chmod 711 "$T_TMP"
+
+# status_field PID FIELD: a line of /proc/PID/status without its label.
+status_field() { awk -v f="$2:" '$1 == f { $1 = ""; sub(/^[ \t]+/, ""); print; exit }' "/proc/$1/status"; }
+
+# check_identity WHAT: imqd's uid, gid and capability sets.
+check_identity() {
+	local what=$1
+	assert_eq "$what: Uid (real effective saved fs)" "$uid $uid $uid $uid" "$(status_field "$IMQD_PID" Uid | tr -s ' \t' ' ')"
+	assert_eq "$what: Gid (real effective saved fs)" "$gid $gid $gid $gid" "$(status_field "$IMQD_PID" Gid | tr -s ' \t' ' ')"
+	assert_eq "$what: CapEff" "$CAPS" "$(status_field "$IMQD_PID" CapEff)"
+	assert_eq "$what: CapBnd" "$CAPS" "$(status_field "$IMQD_PID" CapBnd)"
+	local prm
+	prm=$(status_field "$IMQD_PID" CapPrm)
+	assert_eq "$what: CapPrm" "$CAPS" "$prm"
+	log "$what: CapInh $(status_field "$IMQD_PID" CapInh) CapAmb $(status_field "$IMQD_PID" CapAmb) Groups '$(status_field "$IMQD_PID" Groups)'"
+}
+
+# check_shaping WHAT PORT: TCP through imq0's tbf, then the counters.
+check_shaping() {
+	local what=$1 port=$2 rate
+	nsx "$GW" tc qdisc replace dev imq0 root "${TBF[@]}" || fail "$what: tc tbf on imq0 failed"
+	iperf_server "$DST" "$port"
+	rate=$(iperf_client "$SRC" "$DST_IP" "$port" "$SECS" "$T_TMP/iperf-$port.json") || exit 1
+	log "$what: TCP through imq0 (tbf ${RATE}mbit): $rate Mbit/s"
+	assert_within "$what: rate (Mbit/s)" "$RATE" 10 "$rate"
+	check_counters
+	assert_gt "$what: imqd accepted" 0 "$S_accepted"
+	assert_eq "$what: imqd failopen" 0 "$S_failopen"
+	assert_eq "$what: qdisc reported by imqctl" tbf "$S_qdisc"
+	assert_ge "$what: packets through imq0's tbf" "$S_accepted" "$(ops_qdisc_sent imq0)"
+	check_nothing_queued
+}
+
+topo_create
+nsx "$GW" iptables -t mangle -A PREROUTING -i "$GW_IN" -j NFQUEUE --queue-num 0 --queue-bypass ||
+	fail "iptables NFQUEUE rule failed"
+
+# (a) root drops to the user.
+ops_conf "$CONF" "$T_TMP/imqd-a.sock" "user = $USER_NAME" <<EOF
+[imq0]
+queues = 0
+EOF
+ops_start_imqd "$CONF" "$T_TMP/imqd-a.sock" 0
+ops_wait_log "$IMQD_LOG" 'started' 1 5 || mismatch "(a) no 'started' in the log within 5 s"
+check_identity "(a) user = $USER_NAME"
+check_shaping "(a) user = $USER_NAME" 5401
+stop_imqd
+
+# (b) started as the user with only the two capabilities.
+mkdir -p "$T_TMP/run" && chown "$USER_NAME:$group" "$T_TMP/run" && chmod 700 "$T_TMP/run" ||
+	fail "cannot make $T_TMP/run for $USER_NAME"
+ops_conf "$CONF" "$T_TMP/run/imqd.sock" <<EOF
+[imq0]
+queues = 0
+EOF
+SETPRIV=(setpriv --reuid="$USER_NAME" --regid="$group" --init-groups
+	--inh-caps=+net_admin,+net_raw --ambient-caps=+net_admin,+net_raw --bounding-set=-all,+net_admin,+net_raw)
+# Distributions make /dev/net/tun mode 0666 (the kernel checks CAP_NET_ADMIN on
+# TUNSETIFF); where it is not, imqd gets a 0666 node of its own in a private
+# mount namespace, so the host's node stays as it is.
+tun_mode=$(stat -c %a /dev/net/tun) || fail "no /dev/net/tun"
+if [ "$tun_mode" != 666 ]; then
+	log "/dev/net/tun has mode $tun_mode here: imqd (b) gets a mode 0666 node in a private mount namespace"
+	mknod -m 666 "$T_TMP/tun" c 10 200 || fail "mknod $T_TMP/tun failed"
+	ops_start_imqd "$CONF" "$T_TMP/run/imqd.sock" 0 unshare -m --propagation private \
+		sh -c 'mount --bind "$1" /dev/net/tun && shift && exec "$@"' sh "$T_TMP/tun" "${SETPRIV[@]}"
+else
+	ops_start_imqd "$CONF" "$T_TMP/run/imqd.sock" 0 "${SETPRIV[@]}"
+fi
+ops_wait_log "$IMQD_LOG" 'started' 1 5 || mismatch "(b) no 'started' in the log within 5 s"
+check_identity "(b) setpriv as $USER_NAME"
+[ -S "$T_TMP/run/imqd.sock" ] || mismatch "(b) no control socket at $T_TMP/run/imqd.sock"
+check_shaping "(b) setpriv as $USER_NAME" 5402
+stop_imqd
+finish

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Device hooks: the up hook runs once imq0 is set up, with IMQ_DEV and
+# IMQ_QUEUES, and its tbf shapes imq0; the down hook runs on SIGTERM while
+# imq0 still exists; arguments reach the hook as written (no shell); a hook
+# that exits 3 is logged with its status; a hook that outlives hook-timeout
+# is killed and logged.
+# shellcheck source=lib.sh disable=SC2154 # S_* are set by imqd_counters
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=lib_ops.sh
+. "$(dirname "$0")/lib_ops.sh"
+e2e_init hooks
+
+CONF=$T_TMP/imqd.conf
+SOCK=$T_TMP/imqd.sock
+PORT=9200
+N=500
+
+# hook NAME BODY: an executable /bin/sh script $T_TMP/NAME.sh.
+hook() {
+	printf '#!/bin/sh\nPATH=/usr/sbin:/usr/bin:/sbin:/bin\n%s\n' "$2" >"$T_TMP/$1.sh" &&
+		chmod 755 "$T_TMP/$1.sh" || fail "cannot write hook $1"
+}
+
+topo_create
+
+# 1. up and down hooks around a normal run.
+hook up "printf '%s %s\\n' \"\$IMQ_DEV\" \"\$IMQ_QUEUES\" >$T_TMP/up.rec
+for a in \"\$@\"; do printf '<%s>' \"\$a\"; done >$T_TMP/up.args
+tc qdisc replace dev \"\$IMQ_DEV\" root tbf rate 10mbit burst 32k latency 100ms || exit 1
+tc qdisc show dev \"\$IMQ_DEV\" >$T_TMP/up.qdisc"
+hook down "printf '%s %s\\n' \"\$IMQ_DEV\" \"\$IMQ_QUEUES\" >$T_TMP/down.rec
+ip link show \"\$IMQ_DEV\" >/dev/null 2>&1 && echo exists >>$T_TMP/down.rec"
+# shellcheck disable=SC2016 # $HOME must reach the hook unexpanded
+ops_conf "$CONF" "$SOCK" "log-level = info" <<EOF
+[imq0]
+queues = 0-1
+up = $T_TMP/up.sh \$HOME '\$HOME' "two words" *
+down = $T_TMP/down.sh
+EOF
+ops_start_imqd "$CONF" "$SOCK" 0-1
+ops_wait_log "$IMQD_LOG" 'up hook .* done' 1 5 || mismatch "no 'up hook ... done' in the log within 5 s"
+assert_eq "up hook record (IMQ_DEV IMQ_QUEUES)" "imq0 0,1" "$(cat "$T_TMP/up.rec" 2>/dev/null)"
+# shellcheck disable=SC2016
+assert_eq "up hook arguments (passed literally, no shell)" "<\$HOME><'\$HOME'><two words><*>" \
+	"$(cat "$T_TMP/up.args" 2>/dev/null)"
+grep -q '^qdisc tbf' "$T_TMP/up.qdisc" 2>/dev/null ||
+	mismatch "the up hook did not see its tbf on imq0: $(cat "$T_TMP/up.qdisc" 2>/dev/null)"
+q=$(ops_root_qdisc imq0)
+assert_eq "imq0 root qdisc kind after start (set by the up hook)" tbf "${q%% *}"
+ordered=0
+grep -n 'up hook' "$IMQD_LOG" >/dev/null &&
+	awk '/shaping NFQUEUE/ { s = NR } /up hook/ && s && NR > s { ok = 1 } END { exit !ok }' "$IMQD_LOG" &&
+	ordered=1
+assert_eq "up hook logged after 'shaping NFQUEUE' (device started)" 1 "$ordered"
+
+# The hook's tbf shapes what goes through imq0.
+nsx "$GW" iptables -t mangle -A PREROUTING -i "$GW_IN" -p udp --dport "$PORT" \
+	-j NFQUEUE --queue-num 1 --queue-bypass || fail "iptables NFQUEUE rule failed"
+ops_udp_recv up "$PORT" "$N" 15
+ops_udp_send up "$PORT" "$N" 10 -s 200 -r 2000 -f 2 || mismatch "udpseq send failed"
+ops_udp_check up "$N"
+assert_ge "packets through the up hook's tbf" "$N" "$(ops_qdisc_sent imq0)"
+check_counters
+assert_eq "imqd accepted" "$N" "$S_accepted"
+nsx "$GW" iptables -t mangle -F PREROUTING
+
+[ -e "$T_TMP/down.rec" ] && mismatch "down hook ran before SIGTERM"
+stop_imqd
+assert_eq "down hook record (IMQ_DEV IMQ_QUEUES, device still there)" "imq0 0,1
+exists" "$(cat "$T_TMP/down.rec" 2>/dev/null)"
+grep -qE 'down hook .*done' "$IMQD_LOG" || mismatch "no 'down hook ... done' in the log"
+
+# 2. A hook that fails with exit status 3: logged with the status; imqd goes on.
+hook fail "exit 3"
+ops_conf "$CONF" "$SOCK" <<EOF
+[imq0]
+queues = 0
+up = $T_TMP/fail.sh
+EOF
+ops_start_imqd "$CONF" "$SOCK" 0
+ops_wait_log "$IMQD_LOG" 'fail\.sh' 1 5 || mismatch "nothing about fail.sh in the log within 5 s"
+line=$(grep 'fail\.sh' "$IMQD_LOG" | head -n 1)
+log "failing hook logged: $line"
+grep -qE '(status|code)[^0-9]*3([^0-9]|$)' <<<"$line" ||
+	mismatch "the failing hook's log line lacks its exit status 3: '$line'"
+imqd_alive
+stop_imqd
+
+# 3. A hook that sleeps past hook-timeout = 500ms is killed and logged.
+hook slow "echo \$\$ >$T_TMP/slow.pid
+exec sleep 30"
+ops_conf "$CONF" "$SOCK" <<EOF
+[imq0]
+queues = 0
+up = $T_TMP/slow.sh
+hook-timeout = 500ms
+EOF
+t0=$(date +%s%N)
+ops_start_imqd "$CONF" "$SOCK" 0
+ops_wait_log "$IMQD_LOG" 'slow\.sh' 1 5 || mismatch "nothing about slow.sh in the log within 5 s"
+t1=$(date +%s%N)
+line=$(grep 'slow\.sh' "$IMQD_LOG" | head -n 1)
+log "slow hook logged after $(((t1 - t0) / 1000000)) ms: $line"
+grep -qiE 'kill|timed? ?out' <<<"$line" || mismatch "the slow hook's log line does not say it was killed: '$line'"
+grep -q '500' <<<"$line" || mismatch "the slow hook's log line does not give the 500ms timeout: '$line'"
+[ $(((t1 - t0) / 1000000)) -lt 3000 ] || mismatch "the slow hook was not killed within 3 s of start"
+hpid=$(cat "$T_TMP/slow.pid" 2>/dev/null)
+if [ -z "$hpid" ]; then
+	mismatch "the slow hook never ran (no pid file)"
+elif kill -0 "$hpid" 2>/dev/null && [ "$(ps -o comm= -p "$hpid")" = sleep ]; then
+	mismatch "the slow hook (pid $hpid) still runs after the timeout"
+fi
+imqd_alive
+stop_imqd
+finish

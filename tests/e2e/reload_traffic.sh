@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# Reloads under traffic: imq0 shaped by tbf 50mbit carries 20,000 numbered
+# datagrams (4 flows, 4000 pps) while a second stream goes through queue 1;
+# meanwhile imqd reloads 20 times, alternating between two valid files (imq0's
+# drop-timeout changes, imq1 on queue 1 comes and goes), by SIGHUP and by
+# `imqctl reload`. Every datagram must arrive once, nothing may stay queued in
+# the kernel, and imq0 must keep its tbf. Then an invalid file: `imqctl reload`
+# fails with file:line errors, SIGHUP too, and imqd goes on with the old
+# configuration.
+# shellcheck source=lib.sh disable=SC2154 # S_* are set by imqd_counters
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=lib_ops.sh
+. "$(dirname "$0")/lib_ops.sh"
+e2e_init reload_traffic
+
+N=20000          # datagrams through imq0
+N2=8000          # datagrams through queue 1 (imq1 when configured, else bypass)
+PORT=9100
+PORT2=9101
+RELOADS=20
+CONF=$T_TMP/imqd.conf
+SOCK=$T_TMP/imqd.sock
+TBF=(tbf rate 50mbit burst 64k limit 4mb)
+
+# Config 0: imq0 alone. Config 1: imq0 with another drop-timeout, and imq1.
+write_conf() {
+	if [ "$1" = 0 ]; then
+		ops_conf "$CONF" "$SOCK" <<EOF
+[imq0]
+queues = 0
+drop-timeout = 5s
+EOF
+	else
+		ops_conf "$CONF" "$SOCK" <<EOF
+[imq0]
+queues = 0
+drop-timeout = 4s
+
+[imq1]
+queues = 1
+drop-timeout = 4s
+EOF
+	fi
+}
+
+reloaded() { ops_log_count "$IMQD_LOG" 'configuration reloaded'; }
+
+topo_create
+write_conf 0
+ops_start_imqd "$CONF" "$SOCK" 0
+nsx "$GW" tc qdisc replace dev imq0 root "${TBF[@]}" || fail "tc tbf on imq0 failed"
+imq0_qdisc=$(ops_root_qdisc imq0)
+log "imq0 root qdisc: $imq0_qdisc"
+nsx "$GW" iptables -t mangle -A PREROUTING -i "$GW_IN" -p udp --dport "$PORT" \
+	-j NFQUEUE --queue-num 0 --queue-bypass || fail "iptables NFQUEUE rule (queue 0) failed"
+nsx "$GW" iptables -t mangle -A PREROUTING -i "$GW_IN" -p udp --dport "$PORT2" \
+	-j NFQUEUE --queue-num 1 --queue-bypass || fail "iptables NFQUEUE rule (queue 1) failed"
+
+# Two receivers, two bounded senders in the background.
+ops_udp_recv main "$PORT" "$N" 40
+recv_main=$OPS_RECV_PID
+ops_udp_recv second "$PORT2" "$N2" 40
+recv_second=$OPS_RECV_PID
+bg "$SRC" timeout 30 "$UDPSEQ" send -d "$DST_IP" -p "$PORT" -n "$N" -s 1000 -r 4000 -f 4 -t 20 \
+	>"$T_TMP/main.send.json"
+send_main=$BG_PID
+bg "$SRC" timeout 30 "$UDPSEQ" send -d "$DST_IP" -p "$PORT2" -n "$N2" -s 500 -r 1600 -f 2 -t 20 \
+	>"$T_TMP/second.send.json"
+send_second=$BG_PID
+
+# Reload i: file (i % 2), by SIGHUP when (i / 2) % 2 is 0, else by imqctl:
+# both files are applied both ways.
+sleep 0.3
+for ((i = 1; i <= RELOADS; i++)); do
+	c=$((i % 2))
+	write_conf "$c"
+	if [ $((i / 2 % 2)) = 0 ]; then
+		how=SIGHUP
+		kill -HUP "$IMQD_PID" || { imqd_alive; fail "cannot send SIGHUP to imqd"; }
+		ops_wait_log "$IMQD_LOG" 'configuration reloaded' "$i" 5 ||
+			mismatch "reload $i (SIGHUP): no 'configuration reloaded' in the log within 5 s"
+	else
+		how=imqctl
+		if ! out=$("$IMQCTL" -s "$SOCK" reload 2>&1); then
+			mismatch "reload $i (imqctl): exit status non-zero: $out"
+		fi
+	fi
+	imqd_alive
+	if [ "$c" = 1 ]; then
+		ops_dev_exists imq1 || mismatch "reload $i ($how, file with imq1): imq1 does not exist"
+	else
+		ops_dev_exists imq1 && mismatch "reload $i ($how, file without imq1): imq1 still exists"
+	fi
+	q=$(ops_root_qdisc imq0)
+	[ "$q" = "$imq0_qdisc" ] || mismatch "reload $i ($how): imq0 root qdisc is '$q', was '$imq0_qdisc'"
+	sleep 0.1
+done
+log "$RELOADS reloads done; the log says 'configuration reloaded' $(reloaded) times"
+main_running=0
+kill -0 "$send_main" 2>/dev/null && main_running=1
+assert_eq "main sender still running after the last reload" 1 "$main_running"
+
+wait_pid "$send_main" 25 || mismatch "udpseq send (main) failed or did not finish"
+wait_pid "$send_second" 25 || mismatch "udpseq send (second) failed or did not finish"
+OPS_RECV_PID=$recv_main
+ops_udp_check main "$N"
+OPS_RECV_PID=$recv_second
+ops_udp_check second "$N2"
+ooo=$(json_field "$T_TMP/main.recv.json" out_of_order)
+assert_eq "main: datagrams out of order" 0 "$ooo"
+
+assert_eq "reloads logged ('configuration reloaded')" "$RELOADS" "$(reloaded)"
+check_counters
+received=$(json_field "$T_TMP/main.recv.json" received)
+assert_eq "imqd received on queue 0" "$N" "$S_received"
+assert_eq "datagrams at dst + imqd drops" "$N" "$((received + S_dropped))"
+assert_eq "imqd failopen" 0 "$S_failopen"
+ops_check_nothing_queued
+ops_dev_exists imq0 || mismatch "imq0 is gone after the reloads"
+assert_eq "imq0 root qdisc after the reloads" "$imq0_qdisc" "$(ops_root_qdisc imq0)"
+sent=$(ops_qdisc_sent imq0)
+assert_ge "packets through imq0's tbf" "$N" "${sent:-0}"
+
+# An invalid file: imqctl reload fails with FILE:LINE: errors, imqd keeps the
+# running configuration (file 0: imq0 alone, drop-timeout 5s).
+cp "$CONF" "$T_TMP/good.conf"
+ops_conf "$CONF" "$SOCK" <<EOF
+[imq0]
+queues = 0
+drop-timeout = banana
+no-such-key = 1
+EOF
+# Lines 1-3 are [global], control-socket and a blank line.
+out=$("$IMQCTL" -s "$SOCK" reload 2>&1)
+rc=$?
+log "imqctl reload of the invalid file: status $rc, output: $out"
+assert_eq "imqctl reload of an invalid file exits non-zero" 1 "$([ "$rc" != 0 ] && echo 1 || echo 0)"
+grep -qF "$CONF:6:" <<<"$out" || mismatch "imqctl reload output lacks '$CONF:6:' (bad drop-timeout): $out"
+grep -qF "$CONF:7:" <<<"$out" || mismatch "imqctl reload output lacks '$CONF:7:' (unknown key): $out"
+kill -HUP "$IMQD_PID"
+ops_wait_log "$IMQD_LOG" 'not valid, keeping the running one' 2 5 ||
+	mismatch "SIGHUP with an invalid file: no 'keeping the running one' in the log (twice) within 5 s"
+imqd_alive
+ops_dev_exists imq1 && mismatch "imq1 exists after failed reloads (the running file had none)"
+assert_eq "imq0 root qdisc after failed reloads" "$imq0_qdisc" "$(ops_root_qdisc imq0)"
+imqd_counters
+before=$S_accepted
+sent_before=$(ops_qdisc_sent imq0)
+N3=2000
+ops_udp_recv after "$PORT" "$N3" 20
+ops_udp_send after "$PORT" "$N3" 10 -s 1000 -r 4000 -f 4 || mismatch "udpseq send (after) failed"
+ops_udp_check after "$N3"
+check_counters
+assert_eq "imqd accepted after the failed reloads" "$N3" "$((S_accepted - before))"
+assert_eq "packets through imq0's tbf after the failed reloads" "$N3" "$(($(ops_qdisc_sent imq0) - sent_before))"
+ops_check_nothing_queued
+
+cp "$T_TMP/good.conf" "$CONF"
+stop_imqd
+finish
