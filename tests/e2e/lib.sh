@@ -416,7 +416,11 @@ imqd_alive() {
 	wait "$IMQD_PID"
 	local rc=$?
 	IMQD_PID=
-	fail "imqd died during the test (exit status $rc$( [ "$rc" -gt 128 ] && echo ", signal $((rc - 128))"))"
+	local why=""
+	[ "$rc" -gt 128 ] && why=", signal $((rc - 128))"
+	grep -qE 'signal (15|2)\b' "$IMQD_LOG" 2>/dev/null &&
+		why="$why; its log shows a SIGTERM/SIGINT this test did not send"
+	fail "imqd died during the test (exit status $rc$why)"
 }
 
 show_counters() {
