@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# imq0 taken away under load (a UDP stream at 4x the tbf rate):
+#  A. `ip link del imq0`: packets fail open (failopen device_down, logged),
+#     imqd recreates imq0 within ~3 s, its up hook reruns and puts the tbf
+#     back, and the stream is shaped again.
+#  B. `ip link set imq0 down`: packets fail open the same way, imq0 is up
+#     again within ~3 s and the stream is shaped again.
+#  C. on-error = drop, `ip link del imq0`: those packets are dropped instead
+#     (dropped_error), none is passed unshaped.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_faults.sh"
+e2e_init fault_devdel
+
+SIZE=1000
+PPS=2000
+SHAPED=480     # tbf 4mbit: 4e6 / 8 / 1042 datagrams per second
+SECS=7
+
+topo_create
+hook=$(lf_up_hook up-tbf tbf rate 4mbit burst 8k latency 100ms)
+
+# phase NAME PORT FAULT_CMD...: stream for SECS s, FAULT at 2 s; sets
+# T_FAULT, T_BACK (imq0 up again, empty if not within 3 s) and T_END.
+phase() {
+	local name=$1 port=$2
+	shift 2
+	lf_queue_rule "$port"
+	lf_recv "$DST" "$port" $((SECS + 3)) "$name" 2
+	lf_send "$SRC" "$DST_IP" "$port" $((PPS * SECS)) "$SIZE" "$PPS" "$SECS"
+	sleep 2
+	T_FAULT=$(now)
+	nsx "$GW" "$@" || fail "$name: '$*' failed"
+	log "$name: '$*' done"
+	T_BACK=
+	sleep 0.05
+	if lf_wait 3 lf_imq0_up; then T_BACK=$(now); fi
+	wait_pid "$SENDER_PID" $((SECS + 5))
+	T_END=$(now)
+	lf_recv_wait "$name" 10
+	imqd_counters
+	show_counters
+}
+
+# A. device deleted.
+start_imqd 0 "up = $hook"
+lf_wait 3 [ "$(lf_qdisc)" = tbf ] || fail "up hook did not put a tbf on imq0"
+phase del 9111 ip link del imq0
+if [ -n "$T_BACK" ]; then
+	pass_msg "A: imq0 recreated and up $(fx "round($T_BACK - $T_FAULT, 2)") s after deletion"
+	shaped=$(lf_pps del "$(fx "$T_BACK + 1")" "$T_END")
+	assert_within "A: rate after recreation (datagrams/s)" "$SHAPED" 15 "$shaped"
+else
+	mismatch "A: imq0 not back up within 3 s of 'ip link del imq0'"
+fi
+assert_eq "A: up hook runs (start + recreation)" 2 "$(lf_hook_runs up-tbf)"
+assert_eq "A: qdisc on recreated imq0" tbf "$(lf_qdisc)"
+assert_gt "A: failopen device_down" 0 "${S_failopen_device_down:-0}"
+assert_eq "A: dropped_error (on-error = accept)" 0 "$S_dropped_error"
+lf_assert_log "A: device loss logged" 'imq0: device is gone'
+lf_assert_log "A: unshaped packets logged" 'passed unshaped: device_down'
+lf_assert_log "A: recreation logged" 'imq0: recreated'
+check_counters
+check_nothing_queued
+a_sent=$(lf_sent 9111) a_got=$(json_field "$T_TMP/del.json" received) a_fo=${S_failopen_device_down:-0}
+
+# B. device set down.
+fo_before=${S_failopen_device_down:-0}
+runs_before=$(lf_hook_runs up-tbf)
+phase down 9112 ip link set imq0 down
+if [ -n "$T_BACK" ]; then
+	pass_msg "B: imq0 up again $(fx "round($T_BACK - $T_FAULT, 2)") s after 'ip link set imq0 down'"
+	shaped=$(lf_pps down "$(fx "$T_BACK + 1")" "$T_END")
+	assert_within "B: rate once imq0 is up again (datagrams/s)" "$SHAPED" 15 "$shaped"
+else
+	mismatch "B: imq0 not up again within 3 s of 'ip link set imq0 down'"
+	unshaped=$(lf_pps down "$(fx "$T_FAULT + 1")" "$T_END")
+	log "B: imq0 stayed down; rate since then $unshaped datagrams/s (offered $PPS): passing unshaped"
+	imqd_counters
+	log "B: imqd reports state '$S_state'"
+fi
+assert_gt "B: failopen device_down added" "$fo_before" "${S_failopen_device_down:-0}"
+lf_assert_log "B: device down logged" 'imq0: device is down'
+assert_eq "B: qdisc on imq0 afterwards" tbf "$(lf_qdisc)"
+log "B: up hook ran $(( $(lf_hook_runs up-tbf) - runs_before )) more time(s)"
+check_counters
+check_nothing_queued
+b_sent=$(lf_sent 9112) b_got=$(json_field "$T_TMP/down.json" received) b_fo=$((S_failopen_device_down - fo_before))
+stop_imqd
+
+# C. on-error = drop.
+start_imqd 0 "up = $hook
+on-error = drop"
+lf_wait 3 [ "$(lf_qdisc)" = tbf ] || fail "up hook did not put a tbf on imq0"
+phase drop 9113 ip link del imq0
+[ -n "$T_BACK" ] || mismatch "C: imq0 not back up within 3 s of 'ip link del imq0'"
+assert_gt "C: dropped_error (on-error = drop)" 0 "$S_dropped_error"
+# Held packets too: their copies went with the qdisc, none may pass unshaped.
+assert_eq "C: failopen, all reasons (on-error = drop)" 0 "$S_failopen"
+lf_assert_log "C: dropped packets logged" 'dropped, not passed unshaped: device_down'
+check_counters
+check_nothing_queued
+c_sent=$(lf_sent 9113) c_got=$(json_field "$T_TMP/drop.json" received)
+assert_eq "C: datagrams at dst = imqd accepted + failopen" "$((S_accepted + S_failopen))" "$c_got"
+stop_imqd
+
+lf_result "test=fault_devdel del_sent=$a_sent del_received=$a_got del_failopen=$a_fo" \
+	"down_sent=$b_sent down_received=$b_got down_failopen=$b_fo" \
+	"drop_sent=$c_sent drop_received=$c_got drop_dropped_error=$S_dropped_error"
+finish
