@@ -43,7 +43,7 @@ phase() {
 
 # A. device deleted.
 start_imqd 0 "up = $hook"
-lf_wait 3 [ "$(lf_qdisc)" = tbf ] || fail "up hook did not put a tbf on imq0"
+lf_wait 3 '[ "$(lf_qdisc)" = tbf ]' || fail "up hook did not put a tbf on imq0"
 phase del 9111 ip link del imq0
 if [ -n "$T_BACK" ]; then
 	pass_msg "A: imq0 recreated and up $(fx "round($T_BACK - $T_FAULT, 2)") s after deletion"
@@ -90,7 +90,7 @@ stop_imqd
 # C. on-error = drop.
 start_imqd 0 "up = $hook
 on-error = drop"
-lf_wait 3 [ "$(lf_qdisc)" = tbf ] || fail "up hook did not put a tbf on imq0"
+lf_wait 3 '[ "$(lf_qdisc)" = tbf ]' || fail "up hook did not put a tbf on imq0"
 phase drop 9113 ip link del imq0
 [ -n "$T_BACK" ] || mismatch "C: imq0 not back up within 3 s of 'ip link del imq0'"
 assert_gt "C: dropped_error (on-error = drop)" 0 "$S_dropped_error"

@@ -16,7 +16,7 @@ SECS=13
 topo_create
 hook=$(lf_up_hook up-tbf tbf rate 4mbit burst 8k latency 100ms)
 start_imqd 0 "up = $hook"
-lf_wait 3 [ "$(lf_qdisc)" = tbf ] || fail "up hook did not put a tbf on imq0"
+lf_wait 3 '[ "$(lf_qdisc)" = tbf ]' || fail "up hook did not put a tbf on imq0"
 # Everything from src is queued, ping included, as with IMQ on an interface.
 nsx "$GW" iptables -t mangle -A PREROUTING -i "$GW_IN" -j NFQUEUE --queue-num 0 --queue-bypass ||
 	fail "iptables NFQUEUE rule failed"
@@ -40,7 +40,7 @@ done
 sleep 3
 t_restart=$(now)
 start_imqd 0 "up = $hook"
-lf_wait 3 [ "$(lf_hook_runs up-tbf)" -ge 2 ] || mismatch "up hook did not run after the restart"
+lf_wait 3 '[ "$(lf_hook_runs up-tbf)" -ge 2 ]' || mismatch "up hook did not run after the restart"
 sleep 4
 t_end=$(now)
 lf_recv_wait rx 20

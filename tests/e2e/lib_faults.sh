@@ -12,15 +12,16 @@ now() { date +%s.%N; }
 # fx EXPR: a floating-point expression evaluated by python3, printed.
 fx() { python3 -c "import sys; print($1)"; }
 
-# lf_wait SECONDS CMD...: run CMD every 0.1 s until it succeeds; 1 on timeout.
+# lf_wait SECONDS 'COMMAND': evaluate COMMAND (quoted, so each try expands it
+# anew) every 0.1 s until it succeeds; 1 on timeout.
 lf_wait() {
 	local secs=$1 i
 	shift
 	for ((i = 0; i < secs * 10; i++)); do
-		"$@" && return 0
+		eval "$*" && return 0
 		sleep 0.1
 	done
-	"$@"
+	eval "$*"
 }
 
 # lf_recv NS PORT SECONDS NAME [IDLE]: a background UDP receiver on PORT in NS

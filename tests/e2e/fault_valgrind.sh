@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# imqd under valgrind (memcheck, --leak-check=full --error-exitcode=99) for a
+# short shaped run that walks its fault paths: 3000 datagrams through a tbf,
+# counters read, a reload over the control socket (drop-timeout changed), a
+# reload by SIGHUP (a second queue added), imq0 deleted (recreated by the
+# health check), more traffic, SIGTERM. valgrind must report no error and no
+# definite leak, and imqd must exit 0.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_faults.sh"
+e2e_init fault_valgrind
+
+command -v valgrind >/dev/null 2>&1 || fail "valgrind not found (apt-get install valgrind)"
+PORT=9201
+N=3000
+
+topo_create
+# imqd runs through a wrapper that execs valgrind, so IMQD_PID is valgrind's.
+REAL_IMQD=$IMQD
+IMQD=$T_TMP/imqd-valgrind
+cat >"$IMQD" <<EOF
+#!/bin/sh
+exec valgrind -q --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite \\
+	--error-exitcode=99 --log-file="$T_TMP/valgrind.log" "$REAL_IMQD" "\$@"
+EOF
+chmod +x "$IMQD"
+hook=$(lf_up_hook up-tbf tbf rate 4mbit burst 8k latency 200ms)
+start_imqd 0 "up = $hook"
+lf_wait 10 '[ "$(lf_hook_runs up-tbf)" -ge 1 ]' || fail "up hook did not run"
+nsx "$GW" iptables -t mangle -A PREROUTING -i "$GW_IN" -p udp --dport "$PORT:$((PORT + 1))" \
+	-j NFQUEUE --queue-balance 0:1 --queue-bypass || fail "iptables NFQUEUE rule failed"
+
+lf_recv "$DST" "$PORT" 25 rx 3
+lf_send "$SRC" "$DST_IP" "$PORT" "$N" 500 500 10 4
+sleep 2
+imqd_counters
+show_counters
+"$IMQCTL" -s "$IMQD_SOCK" stats -p >/dev/null || mismatch "imqctl stats -p failed"
+"$IMQCTL" -s "$IMQD_SOCK" stats -o prometheus >/dev/null || mismatch "imqctl stats -o prometheus failed"
+"$IMQCTL" -s "$IMQD_SOCK" rules >/dev/null || mismatch "imqctl rules failed"
+echo "drop-timeout = 3s" >>"$T_TMP/imqd.conf"
+"$IMQCTL" -s "$IMQD_SOCK" reload || mismatch "imqctl reload failed"
+sleep 1
+sed -i 's/^queues = 0$/queues = 0-1/' "$T_TMP/imqd.conf"
+kill -HUP "$IMQD_PID"
+lf_wait 10 '[ -n "$(lf_nfq 1 1)" ]' || mismatch "queue 1 not bound after SIGHUP"
+IMQD_QUEUES=(0 1)
+sleep 1
+nsx "$GW" ip link del imq0 || fail "cannot delete imq0"
+lf_wait 10 lf_imq0_up || mismatch "imq0 not recreated under valgrind within 10 s"
+wait_pid "$SENDER_PID" 15
+lf_recv_wait rx 30
+check_counters
+check_nothing_queued
+got=$(json_field "$T_TMP/rx.json" received)
+log "sent $N, received $got; up hook ran $(lf_hook_runs up-tbf) times"
+
+t_term=$(now)
+stop_imqd
+log "imqd under valgrind exited $(fx "round($(now) - $t_term, 1)") s after SIGTERM"
+if [ -s "$T_TMP/valgrind.log" ]; then
+	dump_file "valgrind log" "$T_TMP/valgrind.log"
+	mismatch "valgrind reported: $(grep -m 1 -E 'Invalid|uninitialised|definitely|Mismatched|overlap|ERROR' "$T_TMP/valgrind.log" || head -n 1 "$T_TMP/valgrind.log")"
+else
+	pass_msg "valgrind: no error, no definite leak"
+fi
+lf_result "test=fault_valgrind sent=$N received=$got lost=$((N - got)) valgrind_log_lines=$(wc -l <"$T_TMP/valgrind.log")"
+finish
