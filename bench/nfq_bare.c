@@ -1,0 +1,304 @@
+/* nfq_bare: the benchmark's reference NFQUEUE consumer, a bare accept loop.
+ *
+ * Binds one queue, receives up to NFQB_BATCH messages per recvmmsg and
+ * accepts all of them with one sendmsg holding one verdict message per
+ * packet. Nothing else: it is the ceiling a userspace NFQUEUE datapath can
+ * reach on this machine, against which imqd is measured.
+ *
+ * usage: nfq_bare [-g] [-q queue] [-c copy-bytes] [-v]
+ * build: cc -O2 -std=c11 -Wall -Wextra nfq_bare.c -lmnl -lnetfilter_queue
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libmnl/libmnl.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_queue.h>
+#include <libnetfilter_queue/libnetfilter_queue.h>
+
+#ifndef SOL_NETLINK
+#define SOL_NETLINK 270
+#endif
+
+#define NFQB_BATCH 64
+#define NFQB_MAXLEN 8192
+#define NFQB_RCVBUF (64 * 1024 * 1024)
+#define NFQB_MSG_EXTRA 1024 /* netlink and NFQA_* headers around the payload */
+#define NFQB_VMSG_SIZE 64   /* one aligned verdict message */
+#define NFQB_POLL_MS 200
+
+struct nfqb {
+	struct mnl_socket *nl;
+	int fd;
+	uint32_t portid;
+	uint32_t seq;
+	uint16_t queue;
+	size_t msgsize;
+	uint8_t *rbuf;
+	struct mmsghdr msgs[NFQB_BATCH];
+	struct iovec iovs[NFQB_BATCH];
+	char vbuf[NFQB_BATCH * NFQB_VMSG_SIZE];
+	size_t vlen;
+	size_t nverdicts;
+	uint64_t packets, bytes, batches, sends, send_errors, nl_errors, unparsed;
+};
+
+static volatile sig_atomic_t nfqb_stop;
+
+static void
+nfqb_signal_cb(int sig)
+{
+	(void)sig;
+	nfqb_stop = 1;
+}
+
+static void __attribute__((noreturn)) nfqb_usage(int status)
+{
+	fprintf(status ? stderr : stdout, "usage: nfq_bare [-g] [-q queue] [-c copy-bytes] [-v]\n"
+	                                  "  -q N   queue number (default 0)\n"
+	                                  "  -g     NFQA_CFG_F_GSO: take GSO packets whole\n"
+	                                  "  -c N   copy range in bytes (default 65535)\n"
+	                                  "  -v     print counters on exit\n");
+	exit(status);
+}
+
+/* Send one config message with an ACK request and wait for the answer. */
+static int
+nfqb_config(struct nfqb *b, struct nlmsghdr *nlh)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct pollfd pfd = {.fd = b->fd, .events = POLLIN};
+
+	nlh->nlmsg_flags |= NLM_F_ACK;
+	nlh->nlmsg_seq = ++b->seq;
+	if (mnl_socket_sendto(b->nl, nlh, nlh->nlmsg_len) < 0)
+		return -1;
+	/* The socket is non-blocking; packets cannot arrive before the bind's ACK. */
+	for (;;) {
+		if (poll(&pfd, 1, 2000) <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		ssize_t n = mnl_socket_recvfrom(b->nl, buf, sizeof(buf));
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			return -1;
+		}
+		return mnl_cb_run(buf, (size_t)n, b->seq, b->portid, NULL, NULL) < 0 ? -1 : 0;
+	}
+}
+
+/* Bind the queue, copy mode, queue length and flags. */
+static int
+nfqb_bind(struct nfqb *b, int copy, bool gso)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	uint32_t flags = gso ? NFQA_CFG_F_GSO : 0;
+
+	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, b->queue);
+	nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, NFQNL_CFG_CMD_BIND);
+	if (nfqb_config(b, nlh) < 0) {
+		fprintf(stderr, "nfq_bare: bind queue %u: %s\n", b->queue, strerror(errno));
+		return -1;
+	}
+	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, b->queue);
+	nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, copy);
+	nfq_nlmsg_cfg_put_qmaxlen(nlh, NFQB_MAXLEN);
+	mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
+	mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(NFQA_CFG_F_GSO));
+	if (nfqb_config(b, nlh) < 0) {
+		fprintf(stderr, "nfq_bare: configure queue %u: %s\n", b->queue, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+nfqb_open(struct nfqb *b, int copy)
+{
+	int one = 1, rcvbuf = NFQB_RCVBUF;
+
+	b->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (b->nl == NULL || mnl_socket_bind(b->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		perror("nfq_bare: netlink socket");
+		return -1;
+	}
+	b->fd = mnl_socket_get_fd(b->nl);
+	b->portid = mnl_socket_get_portid(b->nl);
+	b->seq = (uint32_t)time(NULL);
+	/* An overrun would otherwise latch the socket congested until drained. */
+	if (setsockopt(b->fd, SOL_NETLINK, NETLINK_NO_ENOBUFS, &one, sizeof(one)) < 0)
+		perror("nfq_bare: NETLINK_NO_ENOBUFS");
+	if (setsockopt(b->fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
+		perror("nfq_bare: SO_RCVBUFFORCE");
+	/* The kernel reads a copy range of 0 as "whole packet". */
+	b->msgsize = (size_t)(copy == 0 ? 0xffff : copy) + NFQB_MSG_EXTRA;
+	b->rbuf = malloc(NFQB_BATCH * b->msgsize);
+	if (b->rbuf == NULL) {
+		perror("nfq_bare: malloc");
+		return -1;
+	}
+	for (size_t i = 0; i < NFQB_BATCH; i++) {
+		b->iovs[i].iov_base = b->rbuf + i * b->msgsize;
+		b->iovs[i].iov_len = b->msgsize;
+		b->msgs[i].msg_hdr.msg_iov = &b->iovs[i];
+		b->msgs[i].msg_hdr.msg_iovlen = 1;
+	}
+	return 0;
+}
+
+/* Queue an NF_ACCEPT for ID behind the verdicts already in the buffer. */
+static void
+nfqb_accept(struct nfqb *b, uint32_t id)
+{
+	struct nlmsghdr *nlh = nfq_nlmsg_put(b->vbuf + b->vlen, NFQNL_MSG_VERDICT, b->queue);
+
+	nfq_nlmsg_verdict_put(nlh, (int)id, NF_ACCEPT);
+	b->vlen += NLMSG_ALIGN(nlh->nlmsg_len);
+	b->nverdicts++;
+}
+
+/* One sendmsg for every verdict in the buffer. */
+static void
+nfqb_flush(struct nfqb *b)
+{
+	if (b->nverdicts == 0)
+		return;
+	b->sends++;
+	while (mnl_socket_sendto(b->nl, b->vbuf, b->vlen) < 0) {
+		if (errno == EINTR)
+			continue;
+		b->send_errors++;
+		break;
+	}
+	b->vlen = 0;
+	b->nverdicts = 0;
+}
+
+static void
+nfqb_message(struct nfqb *b, const struct nlmsghdr *nlh)
+{
+	struct nlattr *attr[NFQA_MAX + 1] = {0};
+	const struct nfqnl_msg_packet_hdr *ph;
+
+	if (nlh->nlmsg_type == NLMSG_ERROR) {
+		b->nl_errors++;
+		return;
+	}
+	if (nfq_nlmsg_parse(nlh, attr) < 0 || attr[NFQA_PACKET_HDR] == NULL) {
+		b->unparsed++;
+		return;
+	}
+	ph = mnl_attr_get_payload(attr[NFQA_PACKET_HDR]);
+	if (attr[NFQA_CAP_LEN] != NULL)
+		b->bytes += ntohl(mnl_attr_get_u32(attr[NFQA_CAP_LEN]));
+	else if (attr[NFQA_PAYLOAD] != NULL)
+		b->bytes += mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]);
+	b->packets++;
+	nfqb_accept(b, ntohl(ph->packet_id));
+}
+
+/* Receive one batch without blocking and accept it; the number received, or -1. */
+static int
+nfqb_batch(struct nfqb *b)
+{
+	int n = recvmmsg(b->fd, b->msgs, NFQB_BATCH, MSG_DONTWAIT, NULL);
+
+	if (n <= 0)
+		return n < 0 && errno != EAGAIN && errno != EINTR && errno != ENOBUFS ? -1 : 0;
+	b->batches++;
+	for (int i = 0; i < n; i++) {
+		const struct nlmsghdr *nlh = b->iovs[i].iov_base;
+		int len = (int)b->msgs[i].msg_len;
+
+		for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len))
+			nfqb_message(b, nlh);
+	}
+	nfqb_flush(b);
+	return n;
+}
+
+static void
+nfqb_signals(void)
+{
+	struct sigaction sa = {.sa_handler = nfqb_signal_cb};
+
+	/* No SA_RESTART: poll returns EINTR and the loop sees the flag. */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct nfqb b = {0};
+	struct pollfd pfd;
+	bool gso = false, verbose = false;
+	long copy = 0xffff, queue = 0;
+	int c;
+
+	while ((c = getopt(argc, argv, "gq:c:vh")) != -1) {
+		switch (c) {
+		case 'g':
+			gso = true;
+			break;
+		case 'q':
+			queue = strtol(optarg, NULL, 0);
+			break;
+		case 'c':
+			copy = strtol(optarg, NULL, 0);
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'h':
+			nfqb_usage(0);
+		default:
+			nfqb_usage(2);
+		}
+	}
+	if (optind != argc || queue < 0 || queue > 65535 || copy < 0 || copy > 0xffff)
+		nfqb_usage(2);
+	b.queue = (uint16_t)queue;
+	nfqb_signals();
+	if (nfqb_open(&b, (int)copy) < 0 || nfqb_bind(&b, (int)copy, gso) < 0)
+		return 1;
+	pfd = (struct pollfd){.fd = b.fd, .events = POLLIN};
+	while (!nfqb_stop) {
+		if (poll(&pfd, 1, NFQB_POLL_MS) <= 0)
+			continue;
+		while (!nfqb_stop && nfqb_batch(&b) == NFQB_BATCH)
+			;
+	}
+	/* Accept what is still in the socket: closing it drops the kernel's queue. */
+	while (nfqb_batch(&b) > 0)
+		;
+	if (verbose)
+		fprintf(stderr,
+		        "nfq_bare: queue %u: %" PRIu64 " packets, %" PRIu64 " bytes, %" PRIu64
+		        " batches, %" PRIu64 " sends, %" PRIu64 " send errors, %" PRIu64
+		        " netlink errors, %" PRIu64 " unparsed\n",
+		        b.queue, b.packets, b.bytes, b.batches, b.sends, b.send_errors, b.nl_errors,
+		        b.unparsed);
+	mnl_socket_close(b.nl);
+	free(b.rbuf);
+	return 0;
+}

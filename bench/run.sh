@@ -1,0 +1,728 @@
+#!/usr/bin/env bash
+# imqd benchmark: one command, a namespace testbed src -> gw -> dst, every
+# configuration measured in one run, a table on stdout and JSON in --out.
+#
+# usage: sudo bench/run.sh [--quick] [--imqd PATH] [--imqctl PATH] [--out FILE.json]
+#                          [--perf FILE.txt] [--time SECONDS] [--reps N] [--modes "LIST"]
+#
+# Configurations, all with the queue rule (when any) on gw's src-facing veth:
+#   plain      forwarding, no queue rule
+#   bare       bench/nfq_bare, a bare NFQUEUE accept loop
+#   bare-gso   the same with NFQA_CFG_F_GSO
+#   ifb        ingress of g0 redirected to ifb0 (pfifo limit 10000 / tbf)
+#   imqd       imqd with its defaults (pfifo limit 10000 / tbf on imq0)
+#   imqd-gso   imqd with gso = yes, mtu = 65521 (mtu + overhead must fit 65535)
+#   imqd-rss   imqd, tbf 1mbit on imq0: memory with ~10,000 packets held
+# Traffic goes only to addresses inside the namespaces made here. Every
+# process and namespace made here is removed on exit, failure or Ctrl-C.
+set -u
+
+BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$BENCH_DIR/.." && pwd)
+IMQD=$ROOT/build/imqd
+IMQCTL=
+OUT=$BENCH_DIR/results.json
+PERF_OUT=
+QUICK=0
+T=
+REPS=
+MODES=
+
+usage() {
+	sed -n '4,6p' "$0" | sed 's/^# //'
+	exit "${1:-2}"
+}
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--quick) QUICK=1 ;;
+	--imqd) IMQD=$2; shift ;;
+	--imqctl) IMQCTL=$2; shift ;;
+	--out) OUT=$2; shift ;;
+	--perf) PERF_OUT=$2; shift ;;
+	--time) T=$2; shift ;;
+	--reps) REPS=$2; shift ;;
+	--modes) MODES=$2; shift ;;
+	-h | --help) usage 0 ;;
+	*) echo "run.sh: unknown argument $1" >&2; usage ;;
+	esac
+	shift
+done
+
+if [ "$QUICK" = 1 ]; then
+	: "${T:=1}" "${REPS:=1}"; PINGS=50; RATES="10 100 1000"
+else
+	: "${T:=5}" "${REPS:=3}"; PINGS=500; RATES="10 100 1000"
+fi
+case $T$REPS in *[!0-9]* | 0*) echo "run.sh: --time and --reps want whole numbers" >&2; exit 2 ;; esac
+[ -n "$IMQCTL" ] || IMQCTL=$(dirname "$IMQD")/imqctl
+
+P=imqb$$                      # namespaces imqb<pid>s, g, d
+SRC=${P}s GW=${P}g DST=${P}d
+SRC_IP=10.201.1.2 GW_IP1=10.201.1.1 GW_IP2=10.201.2.1 DST_IP=10.201.2.2
+IPERF_PORT=5201 UDP_PORT=9000
+TMP=
+PIDS=()                       # background processes started here
+CONSUMER_PID=                 # nfq_bare or imqd of the current mode
+MODE=
+IMQD_SOCK=
+RECORDS=
+ANOMALIES=
+
+log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
+# Foreground only: a function run with & is a subshell, and $! would not be the command.
+in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+
+# ---------------------------------------------------------------- clean-up
+
+stop_pid() {   # stop_pid PID [SECONDS]: TERM, wait, then KILL; 0 if it went on TERM
+	local pid=$1 t=${2:-5} i
+	kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+	kill -TERM "$pid" 2>/dev/null
+	for ((i = 0; i < t * 10; i++)); do
+		kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return 1
+}
+
+cleanup() {
+	local pid ns
+	trap - EXIT INT TERM HUP
+	for pid in "${PIDS[@]}"; do
+		kill -0 "$pid" 2>/dev/null && kill -TERM "$pid" 2>/dev/null
+	done
+	sleep 0.3
+	for pid in "${PIDS[@]}"; do
+		kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+	done
+	for ns in "$SRC" "$GW" "$DST"; do
+		ip netns list 2>/dev/null | grep -qw "$ns" || continue
+		# Processes left in our own namespaces were started by this script.
+		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
+		ip netns del "$ns" 2>/dev/null
+	done
+	[ -n "$TMP" ] && rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM HUP
+
+# ---------------------------------------------------------------- checks, build
+
+[ "$(id -u)" -eq 0 ] || { echo "run.sh: must run as root (namespaces, iptables, tc)" >&2; exit 1; }
+for tool in ip tc iptables iperf3 ping cc python3 timeout; do
+	command -v "$tool" >/dev/null || { echo "run.sh: $tool not found" >&2; exit 1; }
+done
+TMP=$(mktemp -d /tmp/imqbench.XXXXXX)
+RECORDS=$TMP/records.jsonl ANOMALIES=$TMP/anomalies.txt
+: >"$RECORDS"; : >"$ANOMALIES"
+
+log "building nfq_bare and udpflood in $TMP"
+cc -O2 -std=c11 -Wall -Wextra -o "$TMP/nfq_bare" "$BENCH_DIR/nfq_bare.c" -lmnl -lnetfilter_queue ||
+	{ echo "run.sh: nfq_bare does not build (libmnl-dev, libnetfilter-queue-dev?)" >&2; exit 1; }
+cc -O2 -std=c11 -Wall -Wextra -o "$TMP/udpflood" "$BENCH_DIR/udpflood.c" ||
+	{ echo "run.sh: udpflood does not build" >&2; exit 1; }
+HAVE_IMQD=1
+[ -x "$IMQD" ] || { log "no imqd at $IMQD: imqd rows skipped (build it, or --imqd PATH)"; HAVE_IMQD=0; }
+[ -x "$IMQCTL" ] || IMQCTL=
+
+# The parsing and the report, in Python for JSON and percentiles.
+cat >"$TMP/lib.py" <<'PY'
+import json, math, os, re, sys
+
+def pct(v, p):
+    if not v:
+        return None
+    s = sorted(v)
+    return s[max(0, math.ceil(p / 100 * len(s)) - 1)]
+
+def iperf(path):
+    try:
+        j = json.load(open(path))
+    except Exception as e:
+        return {"error": "no iperf3 JSON (%s)" % e.__class__.__name__}
+    if "error" in j:
+        return {"error": j["error"]}
+    e = j.get("end", {})
+    r, s = e.get("sum_received", {}), e.get("sum_sent", {})
+    return {"bps": r.get("bits_per_second"), "bytes": r.get("bytes"),
+            "seconds": r.get("seconds"), "retransmits": s.get("retransmits")}
+
+def ping(*paths):
+    txt = "".join(open(p).read() for p in paths)
+    rtt = [float(x) * 1000 for x in re.findall(r"time=([0-9.]+) ms", txt)]
+    sent = sum(int(x) for x in re.findall(r"(\d+) packets transmitted", txt))
+    out = {"sent": sent, "received": len(rtt)}
+    if rtt:
+        out.update(p50_us=round(pct(rtt, 50), 1), p99_us=round(pct(rtt, 99), 1),
+                   mean_us=round(sum(rtt) / len(rtt), 1), max_us=round(max(rtt), 1))
+    return out
+
+def imqstats(path, dev="imq0"):
+    """received held accepted failopen dropped id_gaps verdict_errors, or nothing."""
+    try:
+        j = json.load(open(path))
+        d = [x for x in j["devices"] if x.get("name") == dev][0]
+    except Exception:
+        return ""
+    drop = sum(v for k, v in d.items() if k.startswith("dropped_") and isinstance(v, int))
+    return " ".join(str(d.get(k, 0)) for k in ("received", "held", "accepted", "failopen")) + \
+        " %d %d %d" % (drop, d.get("id_gaps", 0), d.get("verdict_errors", 0))
+
+NAMES = [("plain", "plain forwarding"), ("bare", "bare NFQUEUE loop"),
+         ("bare-gso", "bare loop, F_GSO"), ("ifb", "IFB, pfifo"),
+         ("imqd", "imqd, pfifo"), ("imqd-gso", "imqd gso=yes, pfifo")]
+
+def g(d, *keys):
+    for k in keys:
+        if not isinstance(d, dict) or k not in d:
+            return None
+        d = d[k]
+    return d
+
+def ratio(a, b):
+    return a / b if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else None
+
+def fmt(v, f="%.2f", none="-"):
+    return none if v is None else f % v
+
+def median_run(runs):
+    """The run with the median throughput (lower median), the others' rates alongside."""
+    if len(runs) == 1:
+        return runs[0]
+    key = "pps" if "pps" in runs[0] else "bps"
+    ok = [r for r in runs if isinstance(r.get(key), (int, float))]
+    if not ok:
+        return runs[0]
+    ok.sort(key=lambda r: r[key])
+    d = dict(ok[(len(ok) - 1) // 2])
+    d["runs_" + key] = [r.get(key) for r in runs]
+    return d
+
+def report(records, anomalies, meta_path, out):
+    modes, shaped, extra, reps = {}, {}, {}, {}
+    for line in open(records):
+        r = json.loads(line)
+        reps.setdefault((r["mode"], r["test"]), []).append(r["data"])
+    for (mode, test), runs in reps.items():
+        d = median_run(runs)
+        if test.startswith("tbf_"):
+            shaped.setdefault(test[4:], {})[mode] = d
+        elif mode in ("rss", "perf"):
+            extra[mode] = d
+        else:
+            modes.setdefault(mode, {})[test] = d
+    meta = json.load(open(meta_path))
+    anom = [l.rstrip("\n") for l in open(anomalies) if l.strip()]
+    M = lambda m, *k: g(modes, m, *k)
+    ratios = {}
+    for a, b in (("imqd-gso", "bare-gso"), ("imqd", "bare"), ("imqd-gso", "ifb"), ("imqd", "ifb")):
+        ratios["%s/%s" % (a, b)] = {
+            "tcp1": ratio(M(a, "tcp1", "bps"), M(b, "tcp1", "bps")),
+            "tcp8": ratio(M(a, "tcp8", "bps"), M(b, "tcp8", "bps")),
+            "udp_pps": ratio(M(a, "udp", "pps"), M(b, "udp", "pps"))}
+    targets = []
+    def target(name, value, ok, detail):
+        targets.append({"target": name, "value": value, "met": ok, "detail": detail})
+    for a, b in (("imqd-gso", "bare-gso"), ("imqd", "bare")):
+        r1, r8 = ratios[a + "/" + b]["tcp1"], ratios[a + "/" + b]["tcp8"]
+        i1 = ratio(M(a, "tcp1", "bps"), M("ifb", "tcp1", "bps"))
+        i8 = ratio(M(a, "tcp8", "bps"), M("ifb", "tcp8", "bps"))
+        v = [r1, r8, i1, i8]
+        ok = None if None in v else (r1 >= .85 and r8 >= .85 and i1 >= 1 and i8 >= 1)
+        target("unshaped TCP >= 85%% of %s and >= IFB (%s)" % (b, a), v, ok,
+               "vs %s: 1 stream %s, 8 streams %s; vs IFB: %s, %s" %
+               (b, fmt(r1), fmt(r8), fmt(i1), fmt(i8)))
+        ru = ratios[a + "/" + b]["udp_pps"]
+        target("small packets >= 70%% of %s pps (%s)" % (b, a), ru,
+               None if ru is None else ru >= .70, "ratio %s" % fmt(ru))
+        d50 = None if M(a, "ping_idle", "p50_us") is None or M(b, "ping_idle", "p50_us") is None \
+            else M(a, "ping_idle", "p50_us") - M(b, "ping_idle", "p50_us")
+        d99 = None if M(a, "ping_idle", "p99_us") is None or M(b, "ping_idle", "p99_us") is None \
+            else M(a, "ping_idle", "p99_us") - M(b, "ping_idle", "p99_us")
+        target("idle latency added over %s: p50 <= 30us, p99 <= 150us (%s)" % (b, a),
+               [d50, d99], None if d50 is None or d99 is None else d50 <= 30 and d99 <= 150,
+               "p50 %s us, p99 %s us" % (fmt(d50, "%+.1f"), fmt(d99, "%+.1f")))
+    for a in ("imqd", "imqd-gso"):
+        devs = {}
+        for rate in sorted(shaped, key=int):
+            devs[rate] = ratio(g(shaped, rate, a, "bps"), g(shaped, rate, "ifb", "bps"))
+        vals = list(devs.values())
+        ok = None if not vals or None in vals else all(abs(x - 1) <= 0.01 for x in vals)
+        target("shaped within 1%% of IFB (%s)" % a, devs, ok,
+               ", ".join("%s Mbit/s %s" % (k, fmt(None if v is None else (v - 1) * 100, "%+.2f%%"))
+                         for k, v in devs.items()))
+    rss = extra.get("rss", {})
+    held = rss.get("held_at_peak")
+    target("RSS <= 32 MB with 10,000 packets held", rss.get("rss_kb"),
+           None if rss.get("rss_kb") is None or not held or held < 9000
+           else rss["rss_kb"] <= 32 * 1024,
+           "VmRSS %s MB with %s held (imqctl), %s in the kernel queue" %
+           (fmt(None if rss.get("rss_kb") is None else rss["rss_kb"] / 1024, "%.1f"),
+            held, rss.get("kernel_queue_at_peak")))
+    res = {"meta": meta, "modes": modes, "shaped_mbit": shaped, "rss": rss,
+           "perf": extra.get("perf"), "ratios": ratios, "targets": targets, "anomalies": anom}
+    with open(out, "w") as f:
+        json.dump(res, f, indent=1, sort_keys=True)
+        f.write("\n")
+    P = print
+    P()
+    P("imqd benchmark: %s, kernel %s, %s cores, %ss per run%s" % (
+        meta["date"], meta["kernel"], meta["cores"], meta["seconds"],
+        " (--quick)" if meta["quick"] else ""))
+    P("imqd %s (tree %s); load average at start %s" % (meta["imqd"], meta["git"], meta["loadavg"]))
+    P()
+    P("%-22s %9s %9s %9s %15s %15s %14s" % ("", "TCP 1", "TCP 8", "UDP 64B", "ping idle",
+                                            "ping loaded", "CPU/pkt ns"))
+    P("%-22s %9s %9s %9s %15s %15s %14s" % ("configuration", "Gbit/s", "Gbit/s", "kpps",
+                                            "p50/p99 us", "p50/p99 us", "TCP8 / UDP"))
+    for m, name in NAMES:
+        if m not in modes:
+            continue
+        lat = lambda t: "%s/%s" % (fmt(M(m, t, "p50_us"), "%.0f"), fmt(M(m, t, "p99_us"), "%.0f"))
+        gb = lambda t: fmt(None if M(m, t, "bps") is None else M(m, t, "bps") / 1e9)
+        P("%-22s %9s %9s %9s %15s %15s %14s" % (
+            name, gb("tcp1"), gb("tcp8"),
+            fmt(None if M(m, "udp", "pps") is None else M(m, "udp", "pps") / 1e3, "%.0f"),
+            lat("ping_idle"), lat("ping_load"),
+            "%s / %s" % (fmt(M(m, "tcp8", "cpu_ns_per_pkt"), "%.0f"),
+                         fmt(M(m, "udp", "cpu_ns_per_pkt"), "%.0f"))))
+    P()
+    P("%-22s %9s %9s %9s" % ("ratio", "TCP 1", "TCP 8", "UDP pps"))
+    for k, v in ratios.items():
+        P("%-22s %9s %9s %9s" % (k, fmt(v["tcp1"]), fmt(v["tcp8"]), fmt(v["udp_pps"])))
+    if shaped:
+        P()
+        P("shaped, tbf on imq0 / ifb0, TCP 4 streams, Mbit/s (delta vs IFB)")
+        P("%-10s %9s %18s %18s" % ("tbf rate", "IFB", "imqd", "imqd gso=yes"))
+        for rate in sorted(shaped, key=int):
+            s = shaped[rate]
+            ifb = g(s, "ifb", "bps")
+            cell = lambda m: "-" if g(s, m, "bps") is None else "%.2f (%s)" % (
+                s[m]["bps"] / 1e6, fmt(None if not ifb else (s[m]["bps"] / ifb - 1) * 100, "%+.2f%%"))
+            P("%-10s %9s %18s %18s" % (rate, fmt(None if ifb is None else ifb / 1e6),
+                                       cell("imqd"), cell("imqd-gso")))
+    if rss:
+        P()
+        P("imqd memory: VmRSS %s MB with %s packets held (idle %s MB, VmHWM %s MB)" % (
+            fmt(None if rss.get("rss_kb") is None else rss["rss_kb"] / 1024, "%.1f"),
+            rss.get("held_at_peak"),
+            fmt(None if rss.get("idle_rss_kb") is None else rss["idle_rss_kb"] / 1024, "%.1f"),
+            fmt(None if rss.get("hwm_kb") is None else rss["hwm_kb"] / 1024, "%.1f")))
+    P()
+    P("targets")
+    for t in targets:
+        P("  [%s] %s: %s" % ({True: "met", False: "NOT met", None: "no data"}[t["met"]],
+                             t["target"], t["detail"]))
+    if anom:
+        P()
+        P("anomalies")
+        for a in anom:
+            P("  " + a)
+    P()
+    P("JSON: %s" % out)
+
+if __name__ == "__main__":
+    cmd = sys.argv[1]
+    if cmd == "iperf":
+        print(json.dumps(iperf(sys.argv[2])))
+    elif cmd == "ping":
+        print(json.dumps(ping(*sys.argv[2:])))
+    elif cmd == "imqstats":
+        print(imqstats(sys.argv[2]))
+    elif cmd == "report":
+        report(*sys.argv[2:6])
+PY
+lib() { python3 "$TMP/lib.py" "$@"; }
+
+# rec MODE TEST JSON: one measurement.
+rec() { printf '{"mode":"%s","test":"%s","data":%s}\n' "$1" "$2" "$3" >>"$RECORDS"; }
+# anomaly TEXT: something odd, reported at the end.
+anomaly() { log "ANOMALY: $*"; printf '%s: %s\n' "${MODE:-setup}" "$*" >>"$ANOMALIES"; }
+
+# ---------------------------------------------------------------- testbed
+
+topo_create() {
+	local ns
+	for ns in "$SRC" "$GW" "$DST"; do
+		ip netns add "$ns" || return 1
+		ip -n "$ns" link set lo up
+		in_ns "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+	done
+	ip link add s0 netns "$SRC" mtu 1500 type veth peer name g0 netns "$GW" mtu 1500 || return 1
+	ip link add g1 netns "$GW" mtu 1500 type veth peer name d0 netns "$DST" mtu 1500 || return 1
+	ip -n "$SRC" addr add $SRC_IP/24 dev s0 && ip -n "$SRC" link set s0 up
+	ip -n "$GW" addr add $GW_IP1/24 dev g0 && ip -n "$GW" link set g0 up
+	ip -n "$GW" addr add $GW_IP2/24 dev g1 && ip -n "$GW" link set g1 up
+	ip -n "$DST" addr add $DST_IP/24 dev d0 && ip -n "$DST" link set d0 up
+	ip -n "$SRC" route add default via $GW_IP1
+	ip -n "$DST" route add default via $GW_IP2
+	in_ns "$GW" sysctl -qw net.ipv4.ip_forward=1
+	in_ns "$SRC" ping -c 1 -W 2 $DST_IP >/dev/null
+}
+
+# Queue N's line of gw's /proc/net/netfilter/nfnetlink_queue, empty if unbound.
+kq_line() {
+	in_ns "$GW" cat /proc/net/netfilter/nfnetlink_queue 2>/dev/null | awk -v q="${1:-0}" '$1 == q'
+}
+kq_col() { kq_line 0 | awk -v c="$1" '{print $c}'; }   # 3 queue_total, 6 dropped, 8 id_sequence
+
+wait_for() {   # wait_for SECONDS COMMAND...: poll every 0.1 s
+	local i n=$(($1 * 10)); shift
+	for ((i = 0; i < n; i++)); do "$@" && return 0; sleep 0.1; done
+	return 1
+}
+queue_bound() { consumer_alive && [ -n "$(kq_line 0)" ]; }
+imq0_up() { ip -n "$GW" link show imq0 2>/dev/null | grep -q '[<,]UP[,>]'; }
+consumer_alive() { [ -n "$CONSUMER_PID" ] && kill -0 "$CONSUMER_PID" 2>/dev/null; }
+
+queue_rule() { in_ns "$GW" iptables -t mangle "$1" PREROUTING -i g0 -j NFQUEUE --queue-num 0; }
+
+cpu_ticks() {  # utime + stime of PID, in clock ticks
+	[ -r "/proc/$1/stat" ] || { echo 0; return; }
+	sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
+}
+status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status" 2>/dev/null; }
+
+imq_stats() {   # received held accepted failopen dropped id_gaps verdict_errors (imqctl)
+	[ -n "$IMQCTL" ] && [ -n "$IMQD_SOCK" ] || return 0
+	timeout 5 "$IMQCTL" -s "$IMQD_SOCK" stats -j >"$TMP/imqstats.json" 2>/dev/null || return 0
+	lib imqstats "$TMP/imqstats.json"
+}
+
+# ---------------------------------------------------------------- configurations
+
+start_bare() {   # start_bare [-g]
+	ip netns exec "$GW" "$TMP/nfq_bare" -q 0 -v "$@" 2>"$TMP/$MODE.log" &
+	CONSUMER_PID=$!; PIDS+=("$CONSUMER_PID")
+	wait_for 5 queue_bound && sleep 0.2 && consumer_alive ||
+		{ anomaly "nfq_bare did not bind queue 0: $(tail -2 "$TMP/$MODE.log" | tr '\n' ' ')"; return 1; }
+	queue_rule -A
+}
+
+imqd_conf() {   # imqd_conf FILE EXTRA-LINES
+	printf '[global]\ncontrol-socket = %s\n[imq0]\nqueues = 0\n%b' "$IMQD_SOCK" "$2" >"$1"
+}
+
+start_imqd() {   # start_imqd EXTRA-CONFIG-LINES
+	local conf=$TMP/$MODE.conf
+	IMQD_SOCK=$TMP/imqd.sock
+	imqd_conf "$conf" "$1"
+	if ! "$IMQD" -t -c "$conf" >"$TMP/$MODE.check" 2>&1; then
+		anomaly "imqd rejects the configuration: $(tr '\n' ' ' <"$TMP/$MODE.check")"
+		return 1
+	fi
+	ip netns exec "$GW" "$IMQD" -c "$conf" >"$TMP/$MODE.log" 2>&1 &
+	CONSUMER_PID=$!; PIDS+=("$CONSUMER_PID")
+	if ! wait_for 10 imq0_up || ! wait_for 10 queue_bound || ! sleep 0.2 || ! consumer_alive; then
+		anomaly "imqd not ready in 10 s (imq0 up, queue 0 bound): $(tail -3 "$TMP/$MODE.log" | tr '\n' ' ')"
+		return 1
+	fi
+	in_ns "$GW" tc qdisc replace dev imq0 root pfifo limit 10000
+	queue_rule -A
+}
+
+start_ifb() {
+	ip -n "$GW" link add ifb0 type ifb && ip -n "$GW" link set ifb0 up || return 1
+	in_ns "$GW" tc qdisc replace dev ifb0 root pfifo limit 10000
+	in_ns "$GW" tc qdisc add dev g0 handle ffff: ingress || return 1
+	# matchall where the kernel has it, else a u32 filter that matches everything.
+	in_ns "$GW" tc filter add dev g0 parent ffff: matchall action mirred egress redirect dev ifb0 \
+		2>/dev/null ||
+		in_ns "$GW" tc filter add dev g0 parent ffff: protocol all prio 1 u32 match u32 0 0 \
+			action mirred egress redirect dev ifb0
+}
+
+mode_start() {   # mode_start MODE; 1 if it could not be set up
+	MODE=$1; CONSUMER_PID=; IMQD_SOCK=
+	log "== $MODE"
+	case $MODE in
+	plain) ;;
+	bare) start_bare ;;
+	bare-gso) start_bare -g ;;
+	ifb) start_ifb ;;
+	imqd) start_imqd "on-overflow = drop\n" ;;
+	imqd-gso) start_imqd "on-overflow = drop\ngso = yes\nmtu = 65521\n" ;;
+	imqd-rss) start_imqd "on-overflow = drop\nqueue-maxlen = 16384\ndrop-timeout = 60s\n" ;;
+	esac
+}
+
+mode_stop() {
+	local left
+	in_ns "$GW" iptables -t mangle -F PREROUTING 2>/dev/null
+	if [ -n "$CONSUMER_PID" ]; then
+		sleep 0.5
+		left=$(kq_col 3)
+		[ -n "$left" ] && [ "$left" != 0 ] &&
+			anomaly "$left packets still in the kernel queue 0.5 s after the traffic"
+		consumer_alive || anomaly "consumer (pid $CONSUMER_PID) had exited before the end: $(tail -3 "$TMP/$MODE.log" | tr '\n' ' ')"
+		stop_pid "$CONSUMER_PID" 5 || anomaly "consumer did not exit within 5 s of SIGTERM (killed)"
+		case $MODE in imqd*)
+			grep -av 'started\|stopping\|stopped\|shaping NFQUEUE' "$TMP/$MODE.log" 2>/dev/null |
+				sort | uniq -c | sort -rn | head -5 | while read -r line; do anomaly "imqd log: $line"; done ;;
+		esac
+		[ -n "$(kq_line 0)" ] && anomaly "queue 0 still bound after the consumer exited"
+	fi
+	if [ "$MODE" = ifb ]; then
+		in_ns "$GW" tc qdisc del dev g0 ingress 2>/dev/null
+		ip -n "$GW" link del ifb0 2>/dev/null
+	fi
+	CONSUMER_PID=; IMQD_SOCK=
+}
+
+shaper_dev() { case $MODE in ifb) echo ifb0 ;; imqd*) echo imq0 ;; esac; }
+
+# ---------------------------------------------------------------- measurements
+
+iperf_server() {
+	ip netns exec "$DST" timeout $((T + 30)) iperf3 -s -1 -p $IPERF_PORT >/dev/null 2>&1 &
+	IPERF_SRV=$!; PIDS+=("$IPERF_SRV")
+	wait_for 5 sh -c "ip netns exec $DST ss -Hltn 'sport = :$IPERF_PORT' | grep -q ."
+}
+
+iperf_client() {   # iperf_client STREAMS OMIT OUTFILE
+	in_ns "$SRC" timeout $((T + $2 + 20)) iperf3 -c $DST_IP -p $IPERF_PORT -P "$1" -t $((T + $2)) \
+		-O "$2" -J >"$3" 2>/dev/null
+}
+
+# Before/after snapshot of the consumer's CPU time and packet counters.
+snap() {   # snap: "ticks id_sequence imq_received"
+	local ticks=0 seq=0 recv=0 st
+	if [ -n "$CONSUMER_PID" ]; then
+		ticks=$(cpu_ticks "$CONSUMER_PID")
+		seq=$(kq_col 8); seq=${seq:-0}
+		st=$(imq_stats); [ -n "$st" ] && recv=${st%% *}
+	fi
+	echo "$ticks $seq $recv"
+}
+
+# Merge JSON measurement $1 with the consumer's CPU use between snapshots $2 and $3.
+with_cpu() {
+	local json=$1 secs=$4
+	[ -n "$CONSUMER_PID" ] || { echo "$json"; return; }
+	python3 - "$json" "$2" "$3" "$secs" "$(getconf CLK_TCK)" <<'PY'
+import json, sys
+d = json.loads(sys.argv[1]); a = sys.argv[2].split(); b = sys.argv[3].split()
+secs, hz = float(sys.argv[4]), float(sys.argv[5])
+cpu = (int(b[0]) - int(a[0])) / hz
+seq = (int(b[1]) - int(a[1])) % 2**32
+recv = int(b[2]) - int(a[2])
+pk = recv if recv > 0 else seq
+d.update(cpu_seconds=round(cpu, 3), cpu_percent=round(100 * cpu / secs, 1),
+         queued_packets=seq, imqd_received=recv if recv > 0 else None,
+         cpu_ns_per_pkt=round(cpu * 1e9 / pk) if pk else None)
+print(json.dumps(d))
+PY
+}
+
+measure_ping_idle() {
+	in_ns "$SRC" timeout $((PINGS / 50 + 10)) ping -n -i 0.01 -c "$PINGS" -W 1 $DST_IP >"$TMP/ping.txt" 2>&1
+	rec "$MODE" ping_idle "$(lib ping "$TMP/ping.txt")"
+}
+
+# TCP, 1 stream, REPS times; ping runs alongside each, all its samples pooled.
+measure_tcp1_and_loaded_ping() {
+	local a b n=$(((T - 1) * 100)) pid r files=()
+	[ "$n" -ge 50 ] || n=50
+	for ((r = 1; r <= REPS; r++)); do
+		iperf_server || { anomaly "iperf3 server did not start"; return; }
+		a=$(snap)
+		iperf_client 1 0 "$TMP/tcp1.json" &
+		pid=$!
+		sleep 0.5
+		in_ns "$SRC" timeout $((T + 10)) ping -n -i 0.01 -c "$n" -W 1 $DST_IP >"$TMP/pingl.$r" 2>&1
+		files+=("$TMP/pingl.$r")
+		wait "$pid"
+		b=$(snap)
+		wait "$IPERF_SRV" 2>/dev/null
+		rec "$MODE" tcp1 "$(with_cpu "$(lib iperf "$TMP/tcp1.json")" "$a" "$b" "$T")"
+	done
+	rec "$MODE" ping_load "$(lib ping "${files[@]}")"
+}
+
+measure_tcp8() {
+	local a b r
+	for ((r = 1; r <= REPS; r++)); do
+		iperf_server || { anomaly "iperf3 server did not start"; return; }
+		a=$(snap)
+		iperf_client 8 0 "$TMP/tcp8.json"
+		b=$(snap)
+		wait "$IPERF_SRV" 2>/dev/null
+		rec "$MODE" tcp8 "$(with_cpu "$(lib iperf "$TMP/tcp8.json")" "$a" "$b" "$T")"
+	done
+}
+
+measure_udp() {
+	local r
+	for ((r = 1; r <= REPS; r++)); do measure_udp_once; done
+}
+
+measure_udp_once() {
+	local a b rpid out
+	ip netns exec "$DST" timeout $((T + 20)) "$TMP/udpflood" -l -p $UDP_PORT -t $((T + 5)) -w 10 -i 1 \
+		>"$TMP/udprx.json" 2>"$TMP/udprx.err" &
+	rpid=$!; PIDS+=("$rpid")
+	wait_for 5 grep -q listening "$TMP/udprx.err"
+	a=$(snap)
+	in_ns "$SRC" timeout $((T + 10)) "$TMP/udpflood" -d $DST_IP -p $UDP_PORT -s 64 -t "$T" -F 8 \
+		>"$TMP/udptx.json" 2>/dev/null
+	b=$(snap)
+	wait "$rpid"
+	out=$(python3 -c 'import json,sys
+r = json.load(open(sys.argv[1])) if open(sys.argv[1]).read().strip() else {}
+t = json.load(open(sys.argv[2])) if open(sys.argv[2]).read().strip() else {}
+r["sent"] = t.get("sent"); r["sent_pps"] = t.get("pps")
+print(json.dumps(r))' "$TMP/udprx.json" "$TMP/udptx.json" 2>/dev/null)
+	[ -n "$out" ] || out='{}'
+	rec "$MODE" udp "$(with_cpu "$out" "$a" "$b" "$T")"
+}
+
+measure_unshaped() {
+	measure_ping_idle
+	measure_tcp1_and_loaded_ping
+	measure_tcp8
+	measure_udp
+}
+
+measure_shaped() {
+	local dev rate burst r
+	dev=$(shaper_dev)
+	for rate in $RATES; do
+		# A burst above 64 KB lets whole GSO packets through tbf on either device.
+		burst=131072
+		[ "$rate" -ge 1000 ] && burst=524288
+		in_ns "$GW" tc qdisc replace dev "$dev" root tbf rate "${rate}mbit" burst "$burst" latency 50ms ||
+			{ anomaly "tbf $rate mbit on $dev failed"; continue; }
+		for ((r = 1; r <= REPS; r++)); do
+			iperf_server || { anomaly "iperf3 server did not start"; continue; }
+			iperf_client 4 1 "$TMP/tbf.json"
+			wait "$IPERF_SRV" 2>/dev/null
+			rec "$MODE" "tbf_$rate" "$(python3 -c 'import json,sys
+d = json.loads(sys.argv[1]); d["configured_bps"] = int(sys.argv[2]) * 1000000
+print(json.dumps(d))' "$(lib iperf "$TMP/tbf.json")" "$rate")"
+		done
+	done
+	in_ns "$GW" tc qdisc replace dev "$dev" root pfifo limit 10000
+}
+
+# Counters of imqd against the kernel's, after the traffic of a mode.
+check_imqd_counters() {
+	local st recv held acc fo drop gaps verr seq kdrop
+	st=$(imq_stats)
+	[ -n "$st" ] || { [ -n "$IMQCTL" ] && anomaly "imqctl stats gave no JSON"; return; }
+	read -r recv held acc fo drop gaps verr <<<"$st"
+	seq=$(kq_col 8) kdrop=$(kq_col 6)
+	rec "$MODE" counters "{\"received\":$recv,\"held\":$held,\"accepted\":$acc,\"failopen\":$fo,\"dropped\":$drop,\"id_gaps\":$gaps,\"verdict_errors\":$verr,\"kernel_id_sequence\":${seq:-null},\"kernel_queue_dropped\":${kdrop:-null}}"
+	python3 -c 'import json,sys
+d = [x for x in json.load(open(sys.argv[1]))["devices"] if x.get("name") == "imq0"][0]
+d.pop("per_queue", None); print(json.dumps(d))' "$TMP/imqstats.json" >"$TMP/imqdev.json" 2>/dev/null &&
+		rec "$MODE" imqctl "$(cat "$TMP/imqdev.json")"
+	[ "$held" = 0 ] || anomaly "imqctl reports $held packets held after the traffic stopped"
+	[ -n "$seq" ] && [ "$recv" != "$seq" ] &&
+		anomaly "imqctl received $recv but the kernel assigned $seq packet ids"
+	[ $((acc + fo + drop)) -eq "$recv" ] ||
+		anomaly "received $recv != accepted $acc + failopen $fo + dropped $drop"
+	[ "$gaps" = 0 ] || anomaly "$gaps id gaps"
+	[ "$verr" = 0 ] || anomaly "$verr verdict errors"
+	[ "$fo" = 0 ] || log "note: $fo packets accepted fail-open (not through the qdisc)"
+}
+
+# CPU profile of imqd under unshaped TCP load (8 streams).
+measure_perf() {
+	command -v perf >/dev/null || { anomaly "perf not installed (apt-get install linux-perf)"; return; }
+	iperf_server || return
+	iperf_client 8 0 "$TMP/perf-tcp.json" &
+	local pid=$!
+	sleep 1
+	if ! timeout 30 perf record -q -g -o "$TMP/perf.data" -p "$CONSUMER_PID" -- sleep 5 \
+		>"$TMP/perf.err" 2>&1; then
+		anomaly "perf record failed: $(tail -2 "$TMP/perf.err" | tr '\n' ' ')"
+	fi
+	wait "$pid"; wait "$IPERF_SRV" 2>/dev/null
+	[ -s "$TMP/perf.data" ] || return
+	{
+		echo "# perf record -g -p <imqd> -- sleep 5, imqd gso=yes, iperf3 -P 8 unshaped"
+		echo "# throughput during the profile: $(lib iperf "$TMP/perf-tcp.json")"
+		echo "## self cost by symbol"
+		perf report -i "$TMP/perf.data" --stdio --no-children --sort sym -g none 2>/dev/null |
+			grep -E '^ +[0-9]' | head -40
+		echo "## self cost by shared object"
+		perf report -i "$TMP/perf.data" --stdio --no-children --sort dso -g none 2>/dev/null |
+			grep -E '^ +[0-9]' | head -10
+		echo "## cost with callees (children), syscalls and imqd functions"
+		perf report -i "$TMP/perf.data" --stdio --children --sort sym -g none 2>/dev/null |
+			grep -E '^ +[0-9]' | grep -E 'sys_|\[\.\]' | head -30
+	} >"$PERF_OUT"
+	rec perf summary "{\"file\":\"$PERF_OUT\"}"
+	log "perf profile written to $PERF_OUT"
+}
+
+# VmRSS while about 10,000 packets are held behind tbf 1mbit on imq0.
+measure_rss() {
+	local idle st held kq rss best=0 best_rss="" best_kq="" hwm i
+	idle=$(status_kb "$CONSUMER_PID" VmRSS)
+	in_ns "$GW" tc qdisc replace dev imq0 root tbf rate 1mbit burst 10k limit 4mb
+	ip netns exec "$SRC" timeout 20 "$TMP/udpflood" -d $DST_IP -p $UDP_PORT -s 64 -n 11000 -t 10 \
+		>"$TMP/rsstx.json" 2>/dev/null &
+	local tx=$!
+	for ((i = 0; i < 60; i++)); do
+		sleep 0.1
+		st=$(imq_stats); held=$(echo "$st" | awk '{print $2}')
+		[ -n "$held" ] || held=$(kq_col 3)
+		kq=$(kq_col 3); rss=$(status_kb "$CONSUMER_PID" VmRSS)
+		if [ "${held:-0}" -gt "$best" ]; then best=$held best_rss=$rss best_kq=$kq; fi
+		[ "$best" -gt 0 ] && [ "${held:-0}" -lt $((best / 2)) ] && break
+	done
+	wait "$tx"
+	hwm=$(status_kb "$CONSUMER_PID" VmHWM)
+	rec rss summary "{\"held_at_peak\":$best,\"kernel_queue_at_peak\":${best_kq:-null},\"rss_kb\":${best_rss:-null},\"idle_rss_kb\":${idle:-null},\"hwm_kb\":${hwm:-null},\"sent\":$(cat "$TMP/rsstx.json" 2>/dev/null || echo null)}"
+	[ "$best" -ge 9000 ] || anomaly "only $best packets held at peak (wanted ~10000)"
+	# The backlog drains at 1 Mbit/s; nothing may stay behind. (Changing or replacing
+	# the tbf would free the queued copies and leave their packets to drop-timeout.)
+	wait_for 30 sh -c "[ \"\$(ip netns exec $GW cat /proc/net/netfilter/nfnetlink_queue | awk '\$1 == 0 {print \$3}')\" = 0 ]" ||
+		anomaly "backlog did not drain in 30 s at 1 Mbit/s: $(kq_col 3) left in the kernel queue"
+}
+
+# ---------------------------------------------------------------- run
+
+START=$(date +%s)
+python3 -c 'import json,sys,os
+print(json.dumps({"date": sys.argv[1], "kernel": os.uname().release, "cores": os.cpu_count(),
+  "seconds": int(sys.argv[2]), "quick": sys.argv[3] == "1", "imqd": sys.argv[4],
+  "git": sys.argv[5], "reps": int(sys.argv[7]), "loadavg": open("/proc/loadavg").read().split()[0:3],
+  "tcp_streams": [1, 8], "shaped_streams": 4, "udp_payload": 64, "pings": int(sys.argv[6])}))' \
+	"$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$T" "$QUICK" "$IMQD" \
+	"$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)" "$PINGS" "$REPS" >"$TMP/meta.json"
+
+topo_create || { echo "run.sh: cannot build the namespace testbed" >&2; exit 1; }
+
+if [ -z "$MODES" ]; then
+	MODES="plain bare bare-gso ifb"
+	[ "$HAVE_IMQD" = 1 ] && MODES="$MODES imqd imqd-gso imqd-rss"
+fi
+for m in $MODES; do
+	[ "$m" = imqd-rss ] && continue
+	if mode_start "$m"; then
+		measure_unshaped
+		case $m in ifb | imqd*) measure_shaped ;; esac
+		case $m in imqd*) check_imqd_counters ;; esac
+		[ "$m" = imqd-gso ] && [ -n "$PERF_OUT" ] && measure_perf
+	else
+		anomaly "set-up of $m failed; its measurements are missing"
+	fi
+	mode_stop
+done
+if [ "$HAVE_IMQD" = 1 ] && [[ " $MODES " == *" imqd-rss "* ]]; then
+	if mode_start imqd-rss; then
+		measure_rss
+	else
+		anomaly "set-up of imqd-rss failed"
+	fi
+	mode_stop
+fi
+
+log "done in $(($(date +%s) - START)) s"
+mkdir -p "$(dirname "$OUT")"
+lib report "$RECORDS" "$ANOMALIES" "$TMP/meta.json" "$OUT"
