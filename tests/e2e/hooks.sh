@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Device hooks: the up hook runs once imq0 is set up, with IMQ_DEV and
-# IMQ_QUEUES, and its tbf shapes imq0; the down hook runs on SIGTERM while
+# IMQ_QUEUES, and its tbf shapes imq0; it runs again when imq0 is deleted and
+# imqd recreates it; the down hook runs on SIGTERM while
 # imq0 still exists; arguments reach the hook as written (no shell); a hook
 # that exits 3 is logged with its status; a hook that outlives hook-timeout
 # is killed and logged.
@@ -24,7 +25,7 @@ hook() {
 topo_create
 
 # 1. up and down hooks around a normal run.
-hook up "printf '%s %s\\n' \"\$IMQ_DEV\" \"\$IMQ_QUEUES\" >$T_TMP/up.rec
+hook up "printf '%s %s\\n' \"\$IMQ_DEV\" \"\$IMQ_QUEUES\" >>$T_TMP/up.rec
 for a in \"\$@\"; do printf '<%s>' \"\$a\"; done >$T_TMP/up.args
 tc qdisc replace dev \"\$IMQ_DEV\" root tbf rate 10mbit burst 32k latency 100ms || exit 1
 tc qdisc show dev \"\$IMQ_DEV\" >$T_TMP/up.qdisc"
@@ -63,6 +64,19 @@ assert_ge "packets through the up hook's tbf" "$N" "$(ops_qdisc_sent imq0)"
 check_counters
 assert_eq "imqd accepted" "$N" "$S_accepted"
 nsx "$GW" iptables -t mangle -F PREROUTING
+
+# imq0 deleted under imqd: recreated, and the up hook runs again on the new one.
+ifindex=$(nsx "$GW" cat /sys/class/net/imq0/ifindex)
+nsx "$GW" ip link del imq0 || fail "cannot delete imq0"
+for i in $(seq 50); do [ "$(wc -l <"$T_TMP/up.rec")" -ge 2 ] && break; sleep 0.1; done
+assert_eq "up hook records after imq0 was deleted and recreated" "imq0 0,1
+imq0 0,1" "$(cat "$T_TMP/up.rec")"
+newindex=$(nsx "$GW" cat /sys/class/net/imq0/ifindex 2>/dev/null)
+[ -n "$newindex" ] && [ "$newindex" != "$ifindex" ] ||
+	mismatch "imq0 not recreated (ifindex before $ifindex, now '${newindex:-none}')"
+q=$(ops_root_qdisc imq0)
+assert_eq "recreated imq0's root qdisc kind (set by the up hook again)" tbf "${q%% *}"
+imqd_alive
 
 [ -e "$T_TMP/down.rec" ] && mismatch "down hook ran before SIGTERM"
 stop_imqd
