@@ -237,3 +237,14 @@ s.detach()
 os.close(fd)
 PYEOF
 }
+
+# lf_asan BINARY: the binary is built with AddressSanitizer (its shadow memory
+# and quarantine make RSS meaningless, and it cannot run under valgrind).
+lf_asan() { grep -q -a -m 1 __asan_init "$1"; }
+
+# lf_skip REASON: the test cannot run here; ctest counts exit 77 as skipped.
+lf_skip() {
+	T_DONE=1
+	printf 'SKIP: %s: %s\n' "$T_NAME" "$*"
+	exit 77
+}
