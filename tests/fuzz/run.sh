@@ -64,7 +64,7 @@ for name in "${names[@]}"; do
 	[ -f "$here/$name.dict" ] && args+=(-dict="$here/$name.dict")
 	"$dir/fuzz_$name" "${args[@]}" "$corpus" >"$log" 2>&1
 	rc=$?
-	runs=$(awk -F: '/stat::number_of_executed_units/ { gsub(/ /, "", $2); print $2 }' "$log")
+	runs=$(awk '/stat::number_of_executed_units/ { print $NF }' "$log")
 	cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1)
 	if [ "$rc" = 0 ] && [ -z "$(ls -A "$artifacts")" ]; then
 		echo "PASS: fuzz_$name: ${runs:-?} inputs in ${secs}s, ${cov:-cov: ?}, corpus $(ls "$corpus" | wc -l) files"
