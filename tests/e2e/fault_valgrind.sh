@@ -2,8 +2,8 @@
 # imqd under valgrind (memcheck, --leak-check=full --error-exitcode=99) for a
 # short shaped run that walks its fault paths: 3000 datagrams through a tbf,
 # counters read, a reload over the control socket (drop-timeout changed), a
-# reload by SIGHUP (a second queue added), imq0 deleted (recreated by the
-# health check), more traffic, SIGTERM. valgrind must report no error and no
+# reload by SIGHUP (a second queue added, 500 datagrams through it), imq0
+# deleted under traffic (recreated by the health check), SIGTERM. valgrind must report no error and no
 # definite leak, and imqd must exit 0.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_faults.sh"
@@ -27,14 +27,17 @@ chmod +x "$IMQD"
 hook=$(lf_up_hook up-tbf tbf rate 4mbit burst 8k latency 200ms)
 start_imqd 0 "up = $hook"
 lf_wait 10 '[ "$(lf_hook_runs up-tbf)" -ge 1 ]' || fail "up hook did not run"
-nsx "$GW" iptables -t mangle -A PREROUTING -i "$GW_IN" -p udp --dport "$PORT:$((PORT + 1))" \
-	-j NFQUEUE --queue-balance 0:1 --queue-bypass || fail "iptables NFQUEUE rule failed"
+lf_queue_rule "$PORT" 0
+lf_queue_rule $((PORT + 1)) 1
 
+lf_recv "$DST" $((PORT + 1)) 25 rx1 3
+rx1_pid=$RECV_PID
 lf_recv "$DST" "$PORT" 25 rx 3
 lf_send "$SRC" "$DST_IP" "$PORT" "$N" 500 500 10 4
 sleep 2
 imqd_counters
 show_counters
+assert_gt "packets through imqd under valgrind before the reloads" 300 "$S_received"
 "$IMQCTL" -s "$IMQD_SOCK" stats -p >/dev/null || mismatch "imqctl stats -p failed"
 "$IMQCTL" -s "$IMQD_SOCK" stats -o prometheus >/dev/null || mismatch "imqctl stats -o prometheus failed"
 "$IMQCTL" -s "$IMQD_SOCK" rules >/dev/null || mismatch "imqctl rules failed"
@@ -45,15 +48,20 @@ sed -i 's/^queues = 0$/queues = 0-1/' "$T_TMP/imqd.conf"
 kill -HUP "$IMQD_PID"
 lf_wait 10 '[ -n "$(lf_nfq 1 1)" ]' || mismatch "queue 1 not bound after SIGHUP"
 IMQD_QUEUES=(0 1)
-sleep 1
+timeout 10 ip netns exec "$SRC" "$UDPSEQ" send -d "$DST_IP" -p $((PORT + 1)) -n 500 -s 500 -r 500 -t 5 \
+	>"$T_TMP/send-$((PORT + 1)).json" || mismatch "sender to queue 1 did not send 500 datagrams"
 nsx "$GW" ip link del imq0 || fail "cannot delete imq0"
 lf_wait 10 lf_imq0_up || mismatch "imq0 not recreated under valgrind within 10 s"
 wait_pid "$SENDER_PID" 15
 lf_recv_wait rx 30
+RECV_PID=$rx1_pid
+lf_recv_wait rx1 30
 check_counters
 check_nothing_queued
-got=$(json_field "$T_TMP/rx.json" received)
+got=$(($(json_field "$T_TMP/rx.json" received) + $(json_field "$T_TMP/rx1.json" received)))
+N=$((N + 500))
 log "sent $N, received $got; up hook ran $(lf_hook_runs up-tbf) times"
+assert_eq "datagrams at dst" "$N" "$got"
 
 t_term=$(now)
 stop_imqd
