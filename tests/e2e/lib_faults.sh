@@ -4,7 +4,7 @@
 # files in $T_TMP and its processes in T_PIDS, so lib.sh's EXIT trap removes
 # them with the namespaces, also when the test fails.
 
-# shellcheck disable=SC2034,SC2154 # S_* come from imqd_counters, T_* from lib.sh
+# shellcheck shell=bash disable=SC2034,SC2154 # S_* come from imqd_counters, T_* from lib.sh
 
 # now: wall-clock seconds with nanoseconds (the namespaces share the clock).
 now() { date +%s.%N; }
