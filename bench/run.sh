@@ -13,6 +13,7 @@
 #   imqd       imqd with its defaults (pfifo limit 10000 / tbf on imq0)
 #   imqd-gso   imqd with gso = yes, mtu = 65521 (mtu + overhead must fit 65535)
 #   imqd-rss   imqd, tbf 1mbit on imq0: memory with ~10,000 packets held
+#   imqd-hdr   (only with --modes) imqd-gso plus copy = headers
 # Traffic goes only to addresses inside the namespaces made here. Every
 # process and namespace made here is removed on exit, failure or Ctrl-C.
 set -u
@@ -173,7 +174,8 @@ def imqstats(path, dev="imq0"):
 
 NAMES = [("plain", "plain forwarding"), ("bare", "bare NFQUEUE loop"),
          ("bare-gso", "bare loop, F_GSO"), ("ifb", "IFB, pfifo"),
-         ("imqd", "imqd, pfifo"), ("imqd-gso", "imqd gso=yes, pfifo")]
+         ("imqd", "imqd, pfifo"), ("imqd-gso", "imqd gso=yes, pfifo"),
+         ("imqd-hdr", "imqd gso, copy=headers")]
 
 def g(d, *keys):
     for k in keys:
@@ -215,10 +217,14 @@ def report(records, anomalies, meta_path, out):
         else:
             modes.setdefault(mode, {})[test] = d
     meta = json.load(open(meta_path))
+    meta["loadavg_end"] = open("/proc/loadavg").read().split()[0:3]
     anom = [l.rstrip("\n") for l in open(anomalies) if l.strip()]
     M = lambda m, *k: g(modes, m, *k)
     ratios = {}
-    for a, b in (("imqd-gso", "bare-gso"), ("imqd", "bare"), ("imqd-gso", "ifb"), ("imqd", "ifb")):
+    pairs = [("imqd-gso", "bare-gso"), ("imqd", "bare"), ("imqd-gso", "ifb"), ("imqd", "ifb")]
+    if "imqd-hdr" in modes:
+        pairs += [("imqd-hdr", "bare-gso"), ("imqd-hdr", "ifb")]
+    for a, b in pairs:
         ratios["%s/%s" % (a, b)] = {
             "tcp1": ratio(M(a, "tcp1", "bps"), M(b, "tcp1", "bps")),
             "tcp8": ratio(M(a, "tcp8", "bps"), M(b, "tcp8", "bps")),
@@ -272,7 +278,9 @@ def report(records, anomalies, meta_path, out):
     P("imqd benchmark: %s, kernel %s, %s cores, %ss per run%s" % (
         meta["date"], meta["kernel"], meta["cores"], meta["seconds"],
         " (--quick)" if meta["quick"] else ""))
-    P("imqd %s (tree %s); load average at start %s" % (meta["imqd"], meta["git"], meta["loadavg"]))
+    P("imqd %s (tree %s); %d repetitions, median shown" % (meta["imqd"], meta["git"], meta["reps"]))
+    P("load average at start %s, at end %s (other work on the machine skews every number)" % (
+        " ".join(meta["loadavg"]), " ".join(meta["loadavg_end"])))
     P()
     P("%-22s %9s %9s %9s %15s %15s %14s" % ("", "TCP 1", "TCP 8", "UDP 64B", "ping idle",
                                             "ping loaded", "CPU/pkt ns"))
@@ -296,14 +304,17 @@ def report(records, anomalies, meta_path, out):
     if shaped:
         P()
         P("shaped, tbf on imq0 / ifb0, TCP 4 streams, Mbit/s (delta vs IFB)")
-        P("%-10s %9s %18s %18s" % ("tbf rate", "IFB", "imqd", "imqd gso=yes"))
+        hdr = any("imqd-hdr" in v for v in shaped.values())
+        P("%-10s %9s %18s %18s%s" % ("tbf rate", "IFB", "imqd", "imqd gso=yes",
+                                     " %18s" % "gso, copy=headers" if hdr else ""))
         for rate in sorted(shaped, key=int):
             s = shaped[rate]
             ifb = g(s, "ifb", "bps")
             cell = lambda m: "-" if g(s, m, "bps") is None else "%.2f (%s)" % (
                 s[m]["bps"] / 1e6, fmt(None if not ifb else (s[m]["bps"] / ifb - 1) * 100, "%+.2f%%"))
-            P("%-10s %9s %18s %18s" % (rate, fmt(None if ifb is None else ifb / 1e6),
-                                       cell("imqd"), cell("imqd-gso")))
+            P("%-10s %9s %18s %18s%s" % (rate, fmt(None if ifb is None else ifb / 1e6),
+                                         cell("imqd"), cell("imqd-gso"),
+                                         " %18s" % cell("imqd-hdr") if hdr else ""))
     if rss:
         P()
         P("imqd memory: VmRSS %s MB with %s packets held (idle %s MB, VmHWM %s MB)" % (
@@ -445,6 +456,7 @@ mode_start() {   # mode_start MODE; 1 if it could not be set up
 	ifb) start_ifb ;;
 	imqd) start_imqd "on-overflow = drop\n" ;;
 	imqd-gso) start_imqd "on-overflow = drop\ngso = yes\nmtu = 65521\n" ;;
+	imqd-hdr) start_imqd "on-overflow = drop\ngso = yes\nmtu = 65521\ncopy = headers\n" ;;
 	imqd-rss) start_imqd "on-overflow = drop\nqueue-maxlen = 16384\ndrop-timeout = 60s\n" ;;
 	esac
 }
