@@ -33,10 +33,11 @@ ip netns exec $GW sysctl -qw net.ipv4.ip_forward=1
 
 rate() {
 	ip netns exec $DST timeout 20 iperf3 -s -1 -p 5201 >/dev/null 2>&1 &
+	local server=$!
 	sleep 0.5
 	ip netns exec $SRC timeout 20 iperf3 -c 10.81.2.2 -p 5201 -t 5 -J 2>/dev/null |
 		python3 -c 'import json,sys; print("%.2f Mbit/s" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e6))'
-	wait
+	wait "$server"
 }
 
 echo "== src -> gw -> dst, no shaping:"

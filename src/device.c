@@ -467,9 +467,14 @@ device_release_all(struct device *dev, enum stats_failopen why)
 	while ((slot = pending_oldest(dev->held)) != PENDING_NONE) {
 		const struct pending_pkt *pp = pending_get(dev->held, slot);
 		struct device_queue *q = &dev->queues[pp->qidx];
-		q->c.failopen[why]++;
 		q->c.held--;
-		device_accept(dev, q->num, pp->id, pp->mark);
+		if (why != STATS_FO_SHUTDOWN && dev->cf.on_error == CONF_DROP) {
+			q->c.dropped_error++;
+			nfqueue_verdict(dev->nfq, q->num, pp->id, NF_DROP, false, 0);
+		} else {
+			q->c.failopen[why]++;
+			device_accept(dev, q->num, pp->id, pp->mark);
+		}
 		device_late_add(dev, pp->hash);
 		pending_remove(dev->held, slot);
 	}

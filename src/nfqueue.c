@@ -160,7 +160,7 @@ nfqueue_send(struct nfqueue *nfq, const struct nlmsghdr *nlh)
 int
 nfqueue_bind(struct nfqueue *nfq, uint16_t queue, const struct nfqueue_params *params)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[8192] = {0};
 	struct nlmsghdr *nlh = nfqueue_config_msg(nfq, buf, queue, NFQNL_CFG_CMD_BIND, params);
 	struct timespec start, now;
 
@@ -195,7 +195,7 @@ nfqueue_bind(struct nfqueue *nfq, uint16_t queue, const struct nfqueue_params *p
 int
 nfqueue_set_params(struct nfqueue *nfq, uint16_t queue, const struct nfqueue_params *params)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[8192] = {0};
 
 	return nfqueue_send(nfq, nfqueue_config_msg(nfq, buf, queue, NFQNL_CFG_CMD_NONE, params));
 }
@@ -203,7 +203,7 @@ nfqueue_set_params(struct nfqueue *nfq, uint16_t queue, const struct nfqueue_par
 int
 nfqueue_unbind(struct nfqueue *nfq, uint16_t queue)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[8192] = {0};
 
 	return nfqueue_send(nfq, nfqueue_config_msg(nfq, buf, queue, NFQNL_CFG_CMD_UNBIND, NULL));
 }

@@ -48,7 +48,7 @@ rules_device(const struct conf_device *cd, FILE *out)
 			     "rules below.\n");
 	fprintf(out, "# Ingress: what arrives on IFACE, before DNAT (IMQ's PREROUTING).\n");
 	rules_chain(cd, "PREROUTING", "-i", out);
-	fprintf(out, "# Egress: what leaves on IFACE, after SNAT, locally generated "
+	fprintf(out, "# Egress: what leaves on IFACE, before SNAT, locally generated "
 		     "traffic included (IMQ's POSTROUTING).\n");
 	rules_chain(cd, "POSTROUTING", "-o", out);
 	if (cd->continue_mask != 0)

@@ -54,7 +54,7 @@ tundev_persist(int fd, bool persist)
 static int
 tundev_rtnl(struct nlmsghdr *nlh)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[8192] = {0};
 	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
 	int ret = -1;
 
@@ -111,7 +111,7 @@ tundev_disable_ipv6(const char *name)
 int
 tundev_setup(const char *name, unsigned mtu, unsigned txqueuelen)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[8192] = {0};
 	int ifindex = (int)if_nametoindex(name);
 	struct nlmsghdr *nlh;
 	struct nlattr *spec, *af;
