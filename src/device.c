@@ -656,7 +656,10 @@ device_bind(struct device *dev, struct device_queue *q)
 	struct nfqueue_params params = device_params(&dev->cf);
 
 	if (nfqueue_bind(dev->nfq, q->num, &params) < 0) {
-		log_warn("%s: cannot bind NFQUEUE queue %u", dev->name, q->num);
+		if (errno == EPERM)
+			log_err("%s: NFQUEUE queue %u is bound by another process", dev->name, q->num);
+		else
+			log_warn("%s: cannot bind NFQUEUE queue %u", dev->name, q->num);
 		return -1;
 	}
 	return 0;

@@ -41,7 +41,7 @@ struct nfqueue {
 	uint8_t *vbuf;           /* verdicts waiting to be sent */
 	size_t vlen;
 	uint32_t wait_seq;       /* config request nfqueue_bind waits for */
-	int wait_err;            /* its answer, 1 while none yet */
+	int wait_err;            /* its answer (errno, 0 for success), -1 while none yet */
 };
 
 static void
@@ -166,12 +166,12 @@ nfqueue_bind(struct nfqueue *nfq, uint16_t queue, const struct nfqueue_params *p
 
 	nlh->nlmsg_flags |= NLM_F_ACK;
 	nfq->wait_seq = nlh->nlmsg_seq;
-	nfq->wait_err = 1;
+	nfq->wait_err = -1;
 	if (nfqueue_send(nfq, nlh) < 0)
 		return -1;
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	/* Packets can arrive before the answer; nfqueue_recv hands them on as usual. */
-	while (nfq->wait_err == 1) {
+	while (nfq->wait_err == -1) {
 		struct pollfd pfd = {.fd = nfq->fd, .events = POLLIN};
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		long ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
