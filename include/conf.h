@@ -29,23 +29,23 @@ enum conf_copy {
 /* One [imqN] section. */
 struct conf_device {
 	char name[CONF_IFNAMSIZ];
-	int line;                /* line of the section header */
-	uint16_t *queues;        /* sorted, unique NFQUEUE numbers */
+	int line;         /* line of the section header */
+	uint16_t *queues; /* sorted, unique NFQUEUE numbers */
 	size_t nqueues;
-	unsigned mtu;            /* imqN MTU: largest packet that can be shaped */
-	unsigned overhead;       /* bytes added to each copy: link-layer framing, as on Ethernet */
-	unsigned txqueuelen;     /* imqN txqueuelen: TUN read-back ring */
-	unsigned queue_maxlen;   /* kernel NFQUEUE backlog, per queue */
+	unsigned mtu;          /* imqN MTU: largest packet that can be shaped */
+	unsigned overhead;     /* bytes added to each copy: link-layer framing, as on Ethernet */
+	unsigned txqueuelen;   /* imqN txqueuelen: TUN read-back ring */
+	unsigned queue_maxlen; /* kernel NFQUEUE backlog, per queue */
 	enum conf_verdict on_overflow; /* kernel queue full */
 	enum conf_verdict on_error;    /* copy cannot be injected */
 	unsigned drop_timeout_ms;      /* held longer than this: dropped */
-	bool gso;                /* NFQA_CFG_F_GSO: queue GSO packets whole */
+	bool gso;                      /* NFQA_CFG_F_GSO: queue GSO packets whole */
 	enum conf_copy copy;
-	unsigned copy_bytes;     /* bytes copied when copy = headers */
-	uint32_t continue_mark;  /* 0/0: plain NF_ACCEPT verdicts */
+	unsigned copy_bytes;    /* bytes copied when copy = headers */
+	uint32_t continue_mark; /* 0/0: plain NF_ACCEPT verdicts */
 	uint32_t continue_mask;
-	bool persist;            /* keep imqN across restarts */
-	char **up;               /* NULL or argv, NULL-terminated */
+	bool persist; /* keep imqN across restarts */
+	char **up;    /* NULL or argv, NULL-terminated */
 	char **down;
 	unsigned hook_timeout_ms;
 	struct conf_device *next;
@@ -53,13 +53,13 @@ struct conf_device {
 
 struct conf {
 	char *path;
-	int log_level;           /* syslog LOG_* priority: messages <= it are shown */
+	int log_level; /* syslog LOG_* priority: messages <= it are shown */
 	enum conf_log_target log_target;
-	char *control_socket;    /* path of the control socket */
-	char *control_group;     /* NULL: root's group */
-	char *metrics_file;      /* NULL: none */
+	char *control_socket; /* path of the control socket */
+	char *control_group;  /* NULL: root's group */
+	char *metrics_file;   /* NULL: none */
 	unsigned metrics_interval_ms;
-	char *user;              /* NULL: stay root */
+	char *user;                  /* NULL: stay root */
 	struct conf_device *devices; /* in file order */
 	size_t ndevices;
 };

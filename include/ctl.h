@@ -22,7 +22,7 @@ struct ctl_ops {
 
 /* Listen on PATH (replacing a stale socket), owned by GROUP (NULL: unchanged), mode 0660. */
 struct ctl *ctl_open(struct event_base *base, const char *path, const char *group,
-		     const struct ctl_ops *ops);
+                     const struct ctl_ops *ops);
 
 /* Stop listening, drop every client and remove the socket file. */
 void ctl_close(struct ctl *ctl);

@@ -9,13 +9,15 @@ struct conf_device;
 struct stats_device;
 struct device;
 
-/* Create or reattach imqN, bind its queues, run its up hook; NULL with the reason logged. CONF must outlive the device or be replaced through device_update/device_set_conf. */
+/* Create or reattach imqN, bind its queues, run its up hook; NULL with the reason logged. CONF must
+ * outlive the device or be replaced through device_update/device_set_conf. */
 struct device *device_start(struct event_base *base, const struct conf_device *conf);
 
 /* Run the down hook, accept everything held, unbind the queues, remove imqN unless it persists. */
 void device_stop(struct device *dev);
 
-/* First half of a reload: unbind the queues CONF no longer lists, so another device may take them. */
+/* First half of a reload: unbind the queues CONF no longer lists, so another device may take them.
+ */
 void device_release_queues(struct device *dev, const struct conf_device *conf);
 
 /* Second half: apply CONF in place (bind new queues, new parameters); 0 or -1 (logged). */

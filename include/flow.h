@@ -20,7 +20,7 @@
  * a GSO packet repeats), or of the network header alone for other protocols.
  */
 bool flow_key(const uint8_t *pkt, size_t caplen, size_t len, uint32_t mark, uint64_t *key,
-	      uint32_t *hdrlen);
+              uint32_t *hdrlen);
 
 /* Hash of a copy of LEN bytes whose first bytes are HEAD (HEADLEN of them, zeros follow). */
 uint64_t flow_copy_hash(const uint8_t *head, size_t headlen, size_t len);

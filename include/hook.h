@@ -5,8 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Run ARGV (no shell) with IMQ_DEV=DEV and IMQ_QUEUES set, killing it after TIMEOUT_MS; returns its exit status, -1 if it could not run or was killed. Logs failures with WHAT ("up", "down"). */
+/* Run ARGV (no shell) with IMQ_DEV=DEV and IMQ_QUEUES set, killing it after TIMEOUT_MS; returns its
+ * exit status, -1 if it could not run or was killed. Logs failures with WHAT ("up", "down"). */
 int hook_run(char *const argv[], const char *what, const char *dev, const uint16_t *queues,
-	     size_t nqueues, unsigned timeout_ms);
+             size_t nqueues, unsigned timeout_ms);
 
 #endif

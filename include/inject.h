@@ -12,13 +12,14 @@ struct inject_pkt {
 	const uint8_t *data;
 	uint32_t caplen;
 	uint32_t pad;
-	uint16_t proto;  /* ETH_P_IP or ETH_P_IPV6, host order */
-	uint32_t mark;   /* skb mark of the copy, for tc filters on imqN */
+	uint16_t proto;    /* ETH_P_IP or ETH_P_IPV6, host order */
+	uint32_t mark;     /* skb mark of the copy, for tc filters on imqN */
 	uint32_t priority; /* skb priority of the copy (htb/prio pick classes by it) */
-	int err;         /* set by inject_send: 0 or errno */
+	int err;           /* set by inject_send: 0 or errno */
 };
 
-/* A non-blocking packet socket on IFINDEX, SNDBUF bytes of send buffer, sending up to BATCH copies per call. */
+/* A non-blocking packet socket on IFINDEX, SNDBUF bytes of send buffer, sending up to BATCH copies
+ * per call. */
 struct inject *inject_open(int ifindex, int sndbuf, size_t batch);
 
 void inject_close(struct inject *inj);

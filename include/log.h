@@ -30,12 +30,12 @@ void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn))
 
 /* Rate limit for one kind of per-packet event: at most one line per interval. */
 struct log_limit {
-	uint64_t last_ns;     /* when the last line went out */
-	uint64_t suppressed;  /* events since then that were not logged */
+	uint64_t last_ns;    /* when the last line went out */
+	uint64_t suppressed; /* events since then that were not logged */
 };
 
 /* Log the event unless LIMIT logged one in the last 10 s; then summarize what was held back. */
 void log_limited(struct log_limit *limit, int pri, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -12,7 +12,7 @@ struct nfqueue;
 struct nfqueue_packet {
 	uint16_t queue;
 	uint32_t id;
-	uint16_t proto;    /* hw_protocol: ETH_P_IP, ETH_P_IPV6 (host order) */
+	uint16_t proto; /* hw_protocol: ETH_P_IP, ETH_P_IPV6 (host order) */
 	uint32_t mark;
 	uint32_t priority; /* skb->priority (CLASSIFY), 0 if unset */
 	uint32_t len;      /* length of the packet */
@@ -43,14 +43,16 @@ struct nfqueue_ops {
 };
 
 /* Open a socket receiving up to BATCH messages of up to MSGSIZE bytes per pass. */
-struct nfqueue *nfqueue_open(size_t batch, size_t msgsize, int rcvbuf, const struct nfqueue_ops *ops);
+struct nfqueue *nfqueue_open(size_t batch, size_t msgsize, int rcvbuf,
+                             const struct nfqueue_ops *ops);
 
 /* Close the socket: the kernel drops what is still queued to any queue bound to it. */
 void nfqueue_close(struct nfqueue *nfq);
 
 int nfqueue_fd(const struct nfqueue *nfq);
 
-/* Bind QUEUE and set PARAMS, waiting for the kernel's answer (packets arriving meanwhile go to the handler); 0 or -1 with errno. */
+/* Bind QUEUE and set PARAMS, waiting for the kernel's answer (packets arriving meanwhile go to the
+ * handler); 0 or -1 with errno. */
 int nfqueue_bind(struct nfqueue *nfq, uint16_t queue, const struct nfqueue_params *params);
 
 /* Change PARAMS of a bound QUEUE without waiting for an answer. */
@@ -59,12 +61,13 @@ int nfqueue_set_params(struct nfqueue *nfq, uint16_t queue, const struct nfqueue
 /* Unbind QUEUE: the kernel drops what is still queued to it. */
 int nfqueue_unbind(struct nfqueue *nfq, uint16_t queue);
 
-/* Receive one batch of what is waiting and hand it to the handlers; returns messages read, 0 if none, -1 on error. */
+/* Receive one batch of what is waiting and hand it to the handlers; returns messages read, 0 if
+ * none, -1 on error. */
 int nfqueue_recv(struct nfqueue *nfq);
 
 /* Add a verdict to the batch; flushes first when the batch is full. */
-void nfqueue_verdict(struct nfqueue *nfq, uint16_t queue, uint32_t id, uint32_t verdict, bool set_mark,
-		 uint32_t mark);
+void nfqueue_verdict(struct nfqueue *nfq, uint16_t queue, uint32_t id, uint32_t verdict,
+                     bool set_mark, uint32_t mark);
 
 /* Send the batched verdicts in one message; 0 or -1. */
 int nfqueue_flush(struct nfqueue *nfq);

@@ -9,13 +9,13 @@ struct pending;
 
 /* A held packet: what its verdict and its counters need. */
 struct pending_pkt {
-	uint32_t id;      /* NFQUEUE packet id */
-	uint16_t qidx;    /* index of its queue in the device's queue list */
-	uint32_t len;     /* bytes of the real packet */
+	uint32_t id;   /* NFQUEUE packet id */
+	uint16_t qidx; /* index of its queue in the device's queue list */
+	uint32_t len;  /* bytes of the real packet */
 	uint32_t mark;
-	uint64_t hash;    /* flow_copy_hash of the copy */
-	uint64_t flow;    /* flow_key */
-	uint64_t t_ns;    /* when it was held */
+	uint64_t hash; /* flow_copy_hash of the copy */
+	uint64_t flow; /* flow_key */
+	uint64_t t_ns; /* when it was held */
 };
 
 #define PENDING_NONE (-1)

@@ -17,20 +17,20 @@ enum stats_failopen {
 
 /* Counters of one NFQUEUE queue or of a whole device (the sum of its queues). */
 struct stats_counters {
-	uint64_t received;        /* packets the kernel queued to us */
+	uint64_t received; /* packets the kernel queued to us */
 	uint64_t received_bytes;
-	uint64_t accepted;        /* NF_ACCEPT after the copy came back from the qdisc */
+	uint64_t accepted; /* NF_ACCEPT after the copy came back from the qdisc */
 	uint64_t accepted_bytes;
-	uint64_t dropped_enqueue; /* qdisc refused the copy (ENOBUFS) */
-	uint64_t dropped_order;   /* a later copy of the same flow came back first */
-	uint64_t dropped_timeout; /* copy did not come back within drop-timeout */
-	uint64_t dropped_error;   /* injection failed and on-error = drop */
+	uint64_t dropped_enqueue;        /* qdisc refused the copy (ENOBUFS) */
+	uint64_t dropped_order;          /* a later copy of the same flow came back first */
+	uint64_t dropped_timeout;        /* copy did not come back within drop-timeout */
+	uint64_t dropped_error;          /* injection failed and on-error = drop */
 	uint64_t failopen[STATS_FO_MAX]; /* accepted unshaped, by reason */
-	uint64_t held;            /* waiting for their copy now */
+	uint64_t held;                   /* waiting for their copy now */
 	uint64_t peak_held;
-	uint64_t id_gaps;         /* packet ids the kernel skipped (it decided those itself) */
-	uint64_t malformed;       /* not a parsable IPv4/IPv6 packet; still shaped */
-	uint64_t verdict_errors;  /* verdicts the kernel refused */
+	uint64_t id_gaps;        /* packet ids the kernel skipped (it decided those itself) */
+	uint64_t malformed;      /* not a parsable IPv4/IPv6 packet; still shaped */
+	uint64_t verdict_errors; /* verdicts the kernel refused */
 };
 
 /* Hold-time summary of packets released recently, in microseconds. */
@@ -43,15 +43,15 @@ struct stats_hold {
 /* A read-only view of one device for the control socket and metrics. */
 struct stats_device {
 	const char *name;
-	const char *state;        /* "up", "down", "missing", ... */
-	const char *qdisc;        /* root qdisc kind, "" if unknown */
+	const char *state; /* "up", "down", "missing", ... */
+	const char *qdisc; /* root qdisc kind, "" if unknown */
 	const uint16_t *queues;
 	size_t nqueues;
 	const struct stats_counters *queue_counters; /* nqueues entries */
 	struct stats_counters total;
 	struct stats_hold hold;
-	uint64_t stray;           /* packets read from imqN that imqd never sent */
-	uint64_t unmatched;       /* copies whose held packet was already decided */
+	uint64_t stray;     /* packets read from imqN that imqd never sent */
+	uint64_t unmatched; /* copies whose held packet was already decided */
 };
 
 /* Sum of C over every failopen reason. */

@@ -5,7 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Open (creating if needed) TUN device NAME, layer 3 without packet info; non-blocking fd or -1. *CREATED tells whether it was new. */
+/* Open (creating if needed) TUN device NAME, layer 3 without packet info; non-blocking fd or -1.
+ * *CREATED tells whether it was new. */
 int tundev_open(const char *name, bool persist, bool *created);
 
 /* Set MTU and TXQUEUELEN, turn IPv6 autoconfiguration off, bring NAME up; 0 or -1. */
@@ -14,7 +15,8 @@ int tundev_setup(const char *name, unsigned mtu, unsigned txqueuelen);
 /* Mark the device behind FD persistent or not; 0 or -1. */
 int tundev_persist(int fd, bool persist);
 
-/* 1 if NAME exists and is up, 0 if it exists and is down, -1 if missing; its ifindex in *IFINDEX. */
+/* 1 if NAME exists and is up, 0 if it exists and is down, -1 if missing; its ifindex in *IFINDEX.
+ */
 int tundev_state(const char *name, int *ifindex);
 
 /* MTU of interface NAME, or -1. */

@@ -24,14 +24,14 @@
 #include "stats.h"
 #include "tundev.h"
 
-#define DEVICE_BATCH 64           /* packets per receive pass */
-#define DEVICE_READ_MAX 1024      /* copies read back per wakeup */
-#define DEVICE_HOLD_RING 4096     /* recent hold times kept for percentiles */
-#define DEVICE_LATE_SLOTS 4096    /* hashes of copies given up on, to tell late copies from strays */
+#define DEVICE_BATCH 64        /* packets per receive pass */
+#define DEVICE_READ_MAX 1024   /* copies read back per wakeup */
+#define DEVICE_HOLD_RING 4096  /* recent hold times kept for percentiles */
+#define DEVICE_LATE_SLOTS 4096 /* hashes of copies given up on, to tell late copies from strays */
 #define DEVICE_HEALTH_MS 1000
-#define DEVICE_MSG_OVERHEAD 512   /* netlink headers and attributes around a payload */
-#define DEVICE_GSO_MTU 65535      /* imqN's MTU when GSO packets come whole */
-#define DEVICE_MTU_CACHE 64       /* ifindex -> MTU, for the segments of GSO packets */
+#define DEVICE_MSG_OVERHEAD 512 /* netlink headers and attributes around a payload */
+#define DEVICE_GSO_MTU 65535    /* imqN's MTU when GSO packets come whole */
+#define DEVICE_MTU_CACHE 64     /* ifindex -> MTU, for the segments of GSO packets */
 
 struct device_queue {
 	uint16_t num;
@@ -42,9 +42,9 @@ struct device_queue {
 
 struct device {
 	struct event_base *base;
-	struct conf_device cf;      /* scalars of the config; list pointers are not used */
+	struct conf_device cf;          /* scalars of the config; list pointers are not used */
 	const struct conf_device *conf; /* the section itself, for its hooks */
-	bool hooked;                /* the up hook ran: run the down hook before removal */
+	bool hooked;                    /* the up hook ran: run the down hook before removal */
 	char name[CONF_IFNAMSIZ];
 	int ifindex;
 	int tunfd;
@@ -72,8 +72,8 @@ struct device {
 	struct stats_counters *snap; /* per-queue copies for device_snapshot */
 	uint16_t *snap_queues;
 	char qdisc[32];
-	unsigned tunmtu;            /* imqN's MTU: the longest copy */
-	unsigned maxlen;            /* the longest packet that can be shaped */
+	unsigned tunmtu; /* imqN's MTU: the longest copy */
+	unsigned maxlen; /* the longest packet that can be shaped */
 	struct {
 		uint32_t ifindex;
 		uint32_t mtu;
@@ -114,14 +114,14 @@ device_accept(struct device *dev, uint16_t queue, uint32_t id, uint32_t mark)
 {
 	if (dev->cf.continue_mask != 0)
 		nfqueue_verdict(dev->nfq, queue, id, NF_REPEAT, true,
-				(mark & ~dev->cf.continue_mask) | dev->cf.continue_mark);
+		                (mark & ~dev->cf.continue_mask) | dev->cf.continue_mark);
 	else
 		nfqueue_verdict(dev->nfq, queue, id, NF_ACCEPT, false, 0);
 }
 
 static void
 device_failopen(struct device *dev, struct device_queue *q, uint32_t id, uint32_t mark,
-		uint32_t len, enum stats_failopen why)
+                uint32_t len, enum stats_failopen why)
 {
 	if (dev->cf.on_error == CONF_DROP && why != STATS_FO_SHUTDOWN) {
 		q->c.dropped_error++;
@@ -132,9 +132,9 @@ device_failopen(struct device *dev, struct device_queue *q, uint32_t id, uint32_
 	}
 	if (why != STATS_FO_SHUTDOWN)
 		log_limited(&dev->lim_failopen, LOG_WARNING,
-			    "%s: queue %u: packet of %u bytes %s unshaped: %s", dev->name, q->num, len,
-			    dev->cf.on_error == CONF_DROP ? "dropped, not passed" : "passed",
-			    stats_failopen_name(why));
+		            "%s: queue %u: packet of %u bytes %s unshaped: %s", dev->name, q->num,
+		            len, dev->cf.on_error == CONF_DROP ? "dropped, not passed" : "passed",
+		            stats_failopen_name(why));
 }
 
 static void
@@ -155,7 +155,8 @@ device_decide(struct device *dev, int slot, bool accept, uint64_t now, uint64_t 
 		q->c.accepted_bytes += pp->len;
 		device_accept(dev, q->num, pp->id, pp->mark);
 		uint64_t us = (now - pp->t_ns) / 1000;
-		dev->hold_us[dev->hold_n++ % DEVICE_HOLD_RING] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+		dev->hold_us[dev->hold_n++ % DEVICE_HOLD_RING] =
+		    us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
 	} else {
 		(*counter)++;
 		nfqueue_verdict(dev->nfq, q->num, pp->id, NF_DROP, false, 0);
@@ -177,9 +178,10 @@ device_copy_back(struct device *dev, const uint8_t *copy, size_t len, uint64_t n
 			dev->unmatched++;
 		} else {
 			dev->stray++;
-			log_limited(&dev->lim_stray, LOG_NOTICE,
-				    "%s: ignoring a packet of %zu bytes on %s that imqd did not send",
-				    dev->name, len, dev->name);
+			log_limited(
+			    &dev->lim_stray, LOG_NOTICE,
+			    "%s: ignoring a packet of %zu bytes on %s that imqd did not send",
+			    dev->name, len, dev->name);
 		}
 		return;
 	}
@@ -202,9 +204,10 @@ device_readback(struct device *dev)
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN) {
-				/* The device went away under us: stop polling, let the health check act. */
+				/* The device went away under us: stop polling, let the health check
+				 * act. */
 				log_limited(&dev->lim_read, LOG_ERR, "%s: reading copies: %s",
-					    dev->name, strerror(errno));
+				            dev->name, strerror(errno));
 				if (dev->tun_ev != NULL)
 					event_del(dev->tun_ev);
 				dev->next_health_ns = 0;
@@ -243,9 +246,10 @@ device_count_in(struct device *dev, struct device_queue *q, const struct nfqueue
 		uint32_t gap = p->id - q->next_id;
 		if (gap < 0x80000000u) {
 			q->c.id_gaps += gap;
-			log_limited(&dev->lim_verdict, LOG_WARNING,
-				    "%s: queue %u: kernel skipped %u packet ids (receive buffer overrun)",
-				    dev->name, q->num, gap);
+			log_limited(
+			    &dev->lim_verdict, LOG_WARNING,
+			    "%s: queue %u: kernel skipped %u packet ids (receive buffer overrun)",
+			    dev->name, q->num, gap);
 		}
 	}
 	q->seen = true;
@@ -298,7 +302,7 @@ device_wire_len(struct device *dev, const struct nfqueue_packet *p, uint32_t hdr
 /* Hold P and stage its copy; false when it was decided at once. */
 static bool
 device_stage(struct device *dev, struct device_queue *q, const struct nfqueue_packet *p,
-	     uint64_t now, size_t k)
+             uint64_t now, size_t k)
 {
 	uint32_t caplen = p->caplen < p->len ? p->caplen : p->len;
 	uint32_t hdrlen;
@@ -312,11 +316,11 @@ device_stage(struct device *dev, struct device_queue *q, const struct nfqueue_pa
 		return false;
 	}
 	struct pending_pkt pp = {
-		.id = p->id,
-		.qidx = (uint16_t)(q - dev->queues),
-		.len = p->len,
-		.mark = p->mark,
-		.t_ns = now,
+	    .id = p->id,
+	    .qidx = (uint16_t)(q - dev->queues),
+	    .len = p->len,
+	    .mark = p->mark,
+	    .t_ns = now,
 	};
 	if (!flow_key(p->data, caplen, p->len, p->mark, &pp.flow, &hdrlen))
 		q->c.malformed++;
@@ -334,12 +338,12 @@ device_stage(struct device *dev, struct device_queue *q, const struct nfqueue_pa
 	if (proto != ETH_P_IP && proto != ETH_P_IPV6)
 		proto = (caplen > 0 && p->data[0] >> 4 == 6) ? ETH_P_IPV6 : ETH_P_IP;
 	dev->ipkts[k] = (struct inject_pkt){
-		.data = p->data,
-		.caplen = caplen,
-		.pad = len - caplen,
-		.proto = proto,
-		.mark = p->mark,
-		.priority = p->priority,
+	    .data = p->data,
+	    .caplen = caplen,
+	    .pad = len - caplen,
+	    .proto = proto,
+	    .mark = p->mark,
+	    .priority = p->priority,
 	};
 	dev->islot[k] = slot;
 	return true;
@@ -413,8 +417,8 @@ device_nfq_error(void *arg, uint32_t seq, int err)
 	struct device *dev = arg;
 
 	dev->queues[0].c.verdict_errors++;
-	log_limited(&dev->lim_verdict, LOG_ERR, "%s: kernel refused request %u: %s", dev->name,
-		    seq, strerror(err));
+	log_limited(&dev->lim_verdict, LOG_ERR, "%s: kernel refused request %u: %s", dev->name, seq,
+	            strerror(err));
 }
 
 static void
@@ -423,8 +427,8 @@ device_nfq_overrun(void *arg)
 	struct device *dev = arg;
 
 	log_limited(&dev->lim_verdict, LOG_WARNING,
-		    "%s: netlink receive buffer overrun: the kernel decided some packets itself",
-		    dev->name);
+	            "%s: netlink receive buffer overrun: the kernel decided some packets itself",
+	            dev->name);
 }
 
 static void
@@ -439,7 +443,7 @@ device_nfq_cb(evutil_socket_t fd, short what, void *arg)
 		int n = nfqueue_recv(dev->nfq);
 		if (n < 0)
 			log_limited(&dev->lim_read, LOG_ERR, "%s: receiving from nfqueue: %s",
-				    dev->name, strerror(errno));
+			            dev->name, strerror(errno));
 		if (n < DEVICE_BATCH)
 			break;
 	}
@@ -500,10 +504,11 @@ device_expire(struct device *dev, uint64_t now)
 	for (size_t i = 0; i < dev->nqueues; i++)
 		after += dev->queues[i].c.dropped_timeout;
 	if (after != before)
-		log_limited(&dev->lim_timeout, LOG_NOTICE,
-			    "%s: %llu copies did not come back within %ums and were dropped (%llu in all)",
-			    dev->name, (unsigned long long)(after - before), dev->cf.drop_timeout_ms,
-			    (unsigned long long)after);
+		log_limited(
+		    &dev->lim_timeout, LOG_NOTICE,
+		    "%s: %llu copies did not come back within %ums and were dropped (%llu in all)",
+		    dev->name, (unsigned long long)(after - before), dev->cf.drop_timeout_ms,
+		    (unsigned long long)after);
 }
 
 static int device_attach(struct device *dev);
@@ -538,7 +543,8 @@ device_health(struct device *dev)
 	}
 	if (dev->up) {
 		log_warnx("%s: %s: passing packets unshaped until it is back", dev->name,
-			  state < 0 || ifindex != dev->ifindex ? "device is gone" : "device is down");
+		          state < 0 || ifindex != dev->ifindex ? "device is gone"
+		                                               : "device is down");
 		dev->up = false;
 	}
 	/* Its qdisc was reset with it: no held copy will come back. */
@@ -608,8 +614,9 @@ device_attach(struct device *dev)
 	if (tundev_state(dev->name, &dev->ifindex) != 1)
 		goto close_tun;
 	if (dev->inj == NULL)
-		dev->inj = inject_open(dev->ifindex, device_sndbuf(&dev->cf, pending_capacity(dev->held)),
-				       DEVICE_BATCH);
+		dev->inj =
+		    inject_open(dev->ifindex, device_sndbuf(&dev->cf, pending_capacity(dev->held)),
+		                DEVICE_BATCH);
 	if (dev->inj == NULL) {
 		log_warn("%s: cannot open packet socket", dev->name);
 		goto close_tun;
@@ -619,7 +626,7 @@ device_attach(struct device *dev)
 	if (dev->tun_ev == NULL || event_add(dev->tun_ev, NULL) < 0)
 		goto close_tun;
 	log_info("%s: %s, ifindex %d, mtu %u", dev->name, created ? "created" : "reattached",
-		 dev->ifindex, dev->tunmtu);
+	         dev->ifindex, dev->tunmtu);
 	return 0;
 close_tun:
 	device_detach(dev);
@@ -641,11 +648,11 @@ static struct nfqueue_params
 device_params(const struct conf_device *cf)
 {
 	struct nfqueue_params p = {
-		.copy_range = cf->copy == CONF_COPY_HEADERS ? cf->copy_bytes
-							    : (cf->gso ? DEVICE_GSO_MTU : cf->mtu),
-		.maxlen = cf->queue_maxlen,
-		.fail_open = cf->on_overflow == CONF_ACCEPT,
-		.gso = cf->gso,
+	    .copy_range = cf->copy == CONF_COPY_HEADERS ? cf->copy_bytes
+	                                                : (cf->gso ? DEVICE_GSO_MTU : cf->mtu),
+	    .maxlen = cf->queue_maxlen,
+	    .fail_open = cf->on_overflow == CONF_ACCEPT,
+	    .gso = cf->gso,
 	};
 	return p;
 }
@@ -657,7 +664,8 @@ device_bind(struct device *dev, struct device_queue *q)
 
 	if (nfqueue_bind(dev->nfq, q->num, &params) < 0) {
 		if (errno == EPERM)
-			log_err("%s: NFQUEUE queue %u is bound by another process", dev->name, q->num);
+			log_err("%s: NFQUEUE queue %u is bound by another process", dev->name,
+			        q->num);
 		else
 			log_warn("%s: cannot bind NFQUEUE queue %u", dev->name, q->num);
 		return -1;
@@ -704,10 +712,10 @@ static int
 device_open_nfq(struct device *dev)
 {
 	struct nfqueue_ops ops = {
-		.packets = device_packets_cb,
-		.error = device_nfq_error,
-		.overrun = device_nfq_overrun,
-		.arg = dev,
+	    .packets = device_packets_cb,
+	    .error = device_nfq_error,
+	    .overrun = device_nfq_overrun,
+	    .arg = dev,
 	};
 	size_t copy = dev->cf.copy == CONF_COPY_HEADERS ? dev->cf.copy_bytes : dev->maxlen;
 	uint64_t rcvbuf = (uint64_t)device_capacity(&dev->cf) * (copy + 1024);
@@ -721,8 +729,8 @@ device_open_nfq(struct device *dev)
 		log_warn("%s: cannot open nfqueue socket", dev->name);
 		return -1;
 	}
-	dev->nfq_ev = event_new(dev->base, nfqueue_fd(dev->nfq), EV_READ | EV_PERSIST,
-				device_nfq_cb, dev);
+	dev->nfq_ev =
+	    event_new(dev->base, nfqueue_fd(dev->nfq), EV_READ | EV_PERSIST, device_nfq_cb, dev);
 	if (dev->nfq_ev == NULL || event_add(dev->nfq_ev, NULL) < 0)
 		return -1;
 	return 0;
@@ -786,7 +794,7 @@ device_start(struct event_base *base, const struct conf_device *cf)
 		if (device_bind(dev, &dev->queues[i]) < 0)
 			goto fail;
 	log_notice("%s: shaping NFQUEUE queue%s %u%s", dev->name, dev->nqueues > 1 ? "s" : "",
-		   dev->queues[0].num, dev->nqueues > 1 ? " and more" : "");
+	           dev->queues[0].num, dev->nqueues > 1 ? " and more" : "");
 	device_hook(dev, cf->up, "up");
 	dev->hooked = true;
 	return dev;
@@ -939,7 +947,7 @@ device_update(struct device *dev, const struct conf_device *cf)
 	for (size_t i = 0; i < oldn; i++)
 		oldnums[i] = dev->queues[i].num;
 	bool retune = cf->mtu != dev->cf.mtu || cf->overhead != dev->cf.overhead ||
-		      cf->txqueuelen != dev->cf.txqueuelen || cf->gso != dev->cf.gso;
+	              cf->txqueuelen != dev->cf.txqueuelen || cf->gso != dev->cf.gso;
 	device_copy_conf(dev, cf);
 	dev->conf = cf;
 	if (device_set_queues(dev, cf) < 0 || device_resize_held(dev, device_capacity(cf)) < 0) {

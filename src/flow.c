@@ -10,15 +10,15 @@
 struct flow_tuple {
 	uint8_t saddr[16];
 	uint8_t daddr[16];
-	uint32_t ports;   /* sport << 16 | dport, or SPI, or 0 */
+	uint32_t ports; /* sport << 16 | dport, or SPI, or 0 */
 	uint32_t mark;
 	uint8_t proto;
 	uint8_t dscp;
 	uint8_t tcpflags; /* SYN, FIN, RST */
 	uint8_t small;
-	uint8_t frag;     /* non-first fragment: no ports */
+	uint8_t frag; /* non-first fragment: no ports */
 	uint8_t version;
-	uint32_t hdrlen;  /* not hashed: network and transport header bytes */
+	uint32_t hdrlen; /* not hashed: network and transport header bytes */
 };
 
 #define TCP_FIN 0x01
@@ -29,16 +29,16 @@ static void
 flow_l4(const uint8_t *l4, size_t avail, struct flow_tuple *t)
 {
 	switch (t->proto) {
-	case 6:   /* TCP */
+	case 6: /* TCP */
 		if (avail >= 14) {
 			t->tcpflags = l4[13] & (TCP_FIN | TCP_SYN | TCP_RST);
 			t->hdrlen += (uint32_t)(l4[12] >> 4) * 4;
 		}
 		if (avail >= 4)
 			t->ports = (uint32_t)l4[0] << 24 | (uint32_t)l4[1] << 16 |
-				   (uint32_t)l4[2] << 8 | l4[3];
+			           (uint32_t)l4[2] << 8 | l4[3];
 		break;
-	case 17:  /* UDP */
+	case 17: /* UDP */
 		t->hdrlen += 8;
 		/* fall through */
 	case 132: /* SCTP */
@@ -46,7 +46,7 @@ flow_l4(const uint8_t *l4, size_t avail, struct flow_tuple *t)
 	case 33:  /* DCCP */
 		if (avail >= 4)
 			t->ports = (uint32_t)l4[0] << 24 | (uint32_t)l4[1] << 16 |
-				   (uint32_t)l4[2] << 8 | l4[3];
+			           (uint32_t)l4[2] << 8 | l4[3];
 		break;
 	case 50: /* ESP: the SPI names the security association */
 		if (avail >= 4)
@@ -82,8 +82,7 @@ flow_ipv4(const uint8_t *p, size_t caplen, struct flow_tuple *t)
 static bool
 flow_ipv6_ext(uint8_t nh)
 {
-	return nh == 0 || nh == 43 || nh == 60 || nh == 51 || nh == 135 || nh == 139 ||
-	       nh == 140;
+	return nh == 0 || nh == 43 || nh == 60 || nh == 51 || nh == 135 || nh == 139 || nh == 140;
 }
 
 static bool
@@ -113,7 +112,8 @@ flow_ipv6(const uint8_t *p, size_t caplen, struct flow_tuple *t)
 		}
 		if (!flow_ipv6_ext(nh) || off + 8 > caplen)
 			break;
-		size_t hlen = nh == 51 ? ((size_t)p[off + 1] + 2) * 4 : ((size_t)p[off + 1] + 1) * 8;
+		size_t hlen =
+		    nh == 51 ? ((size_t)p[off + 1] + 2) * 4 : ((size_t)p[off + 1] + 1) * 8;
 		nh = p[off];
 		off += hlen;
 	}
@@ -126,7 +126,7 @@ flow_ipv6(const uint8_t *p, size_t caplen, struct flow_tuple *t)
 
 bool
 flow_key(const uint8_t *pkt, size_t caplen, size_t len, uint32_t mark, uint64_t *key,
-	 uint32_t *hdrlen)
+         uint32_t *hdrlen)
 {
 	struct flow_tuple t;
 	bool ok = false;

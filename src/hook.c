@@ -65,7 +65,7 @@ hook_wait(pid_t pid, unsigned timeout_ms, int *status)
 
 int
 hook_run(char *const argv[], const char *what, const char *dev, const uint16_t *queues,
-	 size_t nqueues, unsigned timeout_ms)
+         size_t nqueues, unsigned timeout_ms)
 {
 	char qbuf[1024];
 	int status = 0;
@@ -94,9 +94,9 @@ hook_run(char *const argv[], const char *what, const char *dev, const uint16_t *
 	}
 	if (WIFEXITED(status))
 		log_err("%s: %s hook %s failed with exit status %d", dev, what, argv[0],
-			WEXITSTATUS(status));
+		        WEXITSTATUS(status));
 	else
 		log_err("%s: %s hook %s killed by signal %d", dev, what, argv[0],
-			WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+		        WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }

@@ -121,8 +121,8 @@ log_limited(struct log_limit *limit, int pri, const char *fmt, ...)
 	va_end(ap);
 	if (limit->suppressed > 0)
 		log_msg(pri, "%s (and %llu more like it in the last %llus)", buf,
-			(unsigned long long)limit->suppressed,
-			(unsigned long long)((now - limit->last_ns) / 1000000000ULL));
+		        (unsigned long long)limit->suppressed,
+		        (unsigned long long)((now - limit->last_ns) / 1000000000ULL));
 	else
 		log_msg(pri, "%s", buf);
 	limit->last_ns = now;

@@ -35,14 +35,15 @@ struct imqd {
 static void
 usage(FILE *out)
 {
-	fprintf(out, "usage: imqd [-htTvV] [-c file]\n"
-		     "  -c, --config FILE     configuration file (default %s)\n"
-		     "  -t, --check           check the configuration and exit\n"
-		     "  -T, --print-config    print the effective configuration and exit\n"
-		     "  -v, --verbose         log more (repeat for debug)\n"
-		     "  -V, --version         print the version and exit\n"
-		     "  -h, --help            this help\n",
-		IMQD_CONF_PATH);
+	fprintf(out,
+	        "usage: imqd [-htTvV] [-c file]\n"
+	        "  -c, --config FILE     configuration file (default %s)\n"
+	        "  -t, --check           check the configuration and exit\n"
+	        "  -T, --print-config    print the effective configuration and exit\n"
+	        "  -v, --verbose         log more (repeat for debug)\n"
+	        "  -V, --version         print the version and exit\n"
+	        "  -h, --help            this help\n",
+	        IMQD_CONF_PATH);
 }
 
 static int
@@ -166,7 +167,8 @@ main_reload(struct imqd *imqd, FILE *errout)
 	imqd->conf = next;
 	main_metrics_start(imqd);
 	notify_ready(imqd->ndevs);
-	log_notice("configuration reloaded: %zu device%s", imqd->ndevs, imqd->ndevs == 1 ? "" : "s");
+	log_notice("configuration reloaded: %zu device%s", imqd->ndevs,
+	           imqd->ndevs == 1 ? "" : "s");
 	if (ret != 0 && errout != NULL)
 		fprintf(errout, "some devices could not be set up; see the log\n");
 	return ret != 0 ? -1 : 0;
@@ -245,7 +247,8 @@ main_status_cb(evutil_socket_t fd, short what, void *arg)
 	for (size_t i = 0; i < n; i++) {
 		const struct stats_counters *c = &views[i].total;
 		held += c->held;
-		drops += c->dropped_enqueue + c->dropped_order + c->dropped_timeout + c->dropped_error;
+		drops +=
+		    c->dropped_enqueue + c->dropped_order + c->dropped_timeout + c->dropped_error;
 		failopen += stats_failopen_total(c);
 	}
 	notify_status(n, held, drops, failopen);
@@ -271,10 +274,13 @@ static int
 main_parse_args(int argc, char **argv, struct imqd *imqd, int *mode)
 {
 	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 't'},
-		{"print-config", no_argument, NULL, 'T'}, {"verbose", no_argument, NULL, 'v'},
-		{"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"check", no_argument, NULL, 't'},
+	    {"print-config", no_argument, NULL, 'T'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int ch;
 
@@ -320,7 +326,8 @@ main_events(struct imqd *imqd, struct event **sigs)
 		if (sigs[i] == NULL || event_add(sigs[i], NULL) < 0)
 			fatal("cannot handle signal %d", signals[i]);
 	}
-	/* Pings at half the watchdog interval come from the loop itself, so a stuck loop is caught. */
+	/* Pings at half the watchdog interval come from the loop itself, so a stuck loop is caught.
+	 */
 	if (wd > 0 && wd / 2 < 1000000) {
 		tv.tv_sec = 0;
 		tv.tv_usec = (suseconds_t)(wd / 2);
@@ -377,7 +384,7 @@ main(int argc, char **argv)
 	imqd.ctl = ctl_open(imqd.base, imqd.conf->control_socket, imqd.conf->control_group, &ops);
 	if (imqd.ctl == NULL)
 		log_warnx("%s: control socket not available; imqctl will not work",
-			  imqd.conf->control_socket);
+		          imqd.conf->control_socket);
 	if (imqd.conf->user != NULL && privs_drop(imqd.conf->user) < 0) {
 		main_stop_devices(&imqd);
 		fatal("cannot switch to user %s", imqd.conf->user);
@@ -385,7 +392,7 @@ main(int argc, char **argv)
 	main_events(&imqd, sigs);
 	main_metrics_start(&imqd);
 	log_notice("imqd %s started: %zu device%s", IMQD_VERSION, imqd.ndevs,
-		   imqd.ndevs == 1 ? "" : "s");
+	           imqd.ndevs == 1 ? "" : "s");
 	notify_ready(imqd.ndevs);
 	event_base_dispatch(imqd.base);
 

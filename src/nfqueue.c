@@ -22,7 +22,7 @@
 #endif
 
 #define NFQUEUE_VBUF_SIZE (64 * 1024)
-#define NFQUEUE_VMSG_MAX 64          /* bytes of one verdict message, with mark */
+#define NFQUEUE_VMSG_MAX 64 /* bytes of one verdict message, with mark */
 #define NFQUEUE_BIND_TIMEOUT_MS 2000
 
 struct nfqueue {
@@ -33,15 +33,15 @@ struct nfqueue {
 	struct nfqueue_ops ops;
 	size_t batch;
 	size_t msgsize;
-	uint8_t *rbuf;           /* batch * msgsize receive buffers */
+	uint8_t *rbuf; /* batch * msgsize receive buffers */
 	struct mmsghdr *msgs;
 	struct iovec *iovs;
 	struct nfqueue_packet *pkts;
 	size_t npkts;
-	uint8_t *vbuf;           /* verdicts waiting to be sent */
+	uint8_t *vbuf; /* verdicts waiting to be sent */
 	size_t vlen;
-	uint32_t wait_seq;       /* config request nfqueue_bind waits for */
-	int wait_err;            /* its answer (errno, 0 for success), -1 while none yet */
+	uint32_t wait_seq; /* config request nfqueue_bind waits for */
+	int wait_err;      /* its answer (errno, 0 for success), -1 while none yet */
 };
 
 static void
@@ -129,7 +129,7 @@ nfqueue_fd(const struct nfqueue *nfq)
 
 static struct nlmsghdr *
 nfqueue_config_msg(struct nfqueue *nfq, char *buf, uint16_t queue, uint8_t cmd,
-	       const struct nfqueue_params *params)
+                   const struct nfqueue_params *params)
 {
 	struct nlmsghdr *nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, queue);
 
@@ -138,7 +138,7 @@ nfqueue_config_msg(struct nfqueue *nfq, char *buf, uint16_t queue, uint8_t cmd,
 		nfq_nlmsg_cfg_put_cmd(nlh, AF_UNSPEC, cmd);
 	if (params != NULL) {
 		uint32_t flags = (params->fail_open ? NFQA_CFG_F_FAIL_OPEN : 0) |
-				 (params->gso ? NFQA_CFG_F_GSO : 0);
+		                 (params->gso ? NFQA_CFG_F_GSO : 0);
 		uint32_t mask = NFQA_CFG_F_FAIL_OPEN | NFQA_CFG_F_GSO;
 
 		nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, (int)params->copy_range);
@@ -174,7 +174,8 @@ nfqueue_bind(struct nfqueue *nfq, uint16_t queue, const struct nfqueue_params *p
 	while (nfq->wait_err == -1) {
 		struct pollfd pfd = {.fd = nfq->fd, .events = POLLIN};
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		long ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+		long ms =
+		    (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
 		if (ms >= NFQUEUE_BIND_TIMEOUT_MS) {
 			errno = ETIMEDOUT;
 			return -1;
@@ -243,7 +244,8 @@ nfqueue_attr_cb(const struct nlattr *attr, void *data)
 
 	switch (type) {
 	case NFQA_PACKET_HDR:
-		if (mnl_attr_validate2(attr, MNL_TYPE_UNSPEC, sizeof(struct nfqnl_msg_packet_hdr)) < 0)
+		if (mnl_attr_validate2(attr, MNL_TYPE_UNSPEC, sizeof(struct nfqnl_msg_packet_hdr)) <
+		    0)
 			return MNL_CB_OK;
 		break;
 	case NFQA_MARK:
@@ -339,11 +341,12 @@ nfqueue_recv(struct nfqueue *nfq)
 
 void
 nfqueue_verdict(struct nfqueue *nfq, uint16_t queue, uint32_t id, uint32_t verdict, bool set_mark,
-	    uint32_t mark)
+                uint32_t mark)
 {
 	if (nfq->vlen + NFQUEUE_VMSG_MAX > NFQUEUE_VBUF_SIZE)
 		nfqueue_flush(nfq);
-	struct nlmsghdr *nlh = nfq_nlmsg_put((char *)nfq->vbuf + nfq->vlen, NFQNL_MSG_VERDICT, queue);
+	struct nlmsghdr *nlh =
+	    nfq_nlmsg_put((char *)nfq->vbuf + nfq->vlen, NFQNL_MSG_VERDICT, queue);
 	nlh->nlmsg_seq = ++nfq->seq;
 	nfq_nlmsg_verdict_put(nlh, (int)id, (int)verdict);
 	if (set_mark)

@@ -47,7 +47,7 @@ notify_ready(size_t ndevs)
 	char msg[128];
 
 	snprintf(msg, sizeof(msg), "READY=1\nSTATUS=shaping on %zu device%s", ndevs,
-		 ndevs == 1 ? "" : "s");
+	         ndevs == 1 ? "" : "s");
 	notify_send(msg);
 }
 
@@ -59,7 +59,8 @@ notify_reloading(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
-		 (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000);
+	         (unsigned long long)ts.tv_sec * 1000000ULL +
+	             (unsigned long long)ts.tv_nsec / 1000);
 	notify_send(msg);
 }
 
@@ -75,9 +76,9 @@ notify_status(size_t ndevs, uint64_t held, uint64_t drops, uint64_t failopen)
 	char msg[192];
 
 	snprintf(msg, sizeof(msg),
-		 "STATUS=%zu device%s, %llu packets held, %llu dropped, %llu passed unshaped",
-		 ndevs, ndevs == 1 ? "" : "s", (unsigned long long)held, (unsigned long long)drops,
-		 (unsigned long long)failopen);
+	         "STATUS=%zu device%s, %llu packets held, %llu dropped, %llu passed unshaped",
+	         ndevs, ndevs == 1 ? "" : "s", (unsigned long long)held, (unsigned long long)drops,
+	         (unsigned long long)failopen);
 	notify_send(msg);
 }
 

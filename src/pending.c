@@ -12,11 +12,11 @@
  */
 struct pending_entry {
 	struct pending_pkt pkt;
-	uint64_t seq;   /* order of holding; ties between identical copies */
-	int32_t hnext;  /* next in hash bucket */
+	uint64_t seq;  /* order of holding; ties between identical copies */
+	int32_t hnext; /* next in hash bucket */
 	int32_t fprev, fnext;
 	int32_t gprev, gnext;
-	int32_t flow;   /* index in flows[], or free-list link when unused */
+	int32_t flow; /* index in flows[], or free-list link when unused */
 };
 
 struct pending_flow {

@@ -19,7 +19,7 @@ rules_target(const struct conf_device *cd, size_t qidx, FILE *out)
 		fprintf(out, " -m mark ! --mark 0x%x/0x%x", cd->continue_mark, cd->continue_mask);
 	if (cd->nqueues > 1 && rules_contiguous(cd))
 		fprintf(out, " -j NFQUEUE --queue-balance %u:%u", cd->queues[0],
-			cd->queues[cd->nqueues - 1]);
+		        cd->queues[cd->nqueues - 1]);
 	else
 		fprintf(out, " -j NFQUEUE --queue-num %u", cd->queues[qidx]);
 	fprintf(out, " --queue-bypass\n");
@@ -45,16 +45,17 @@ rules_device(const struct conf_device *cd, FILE *out)
 	fprintf(out, "# %s: replace IFACE with the interface to shape.\n", cd->name);
 	if (cd->nqueues > 1 && !rules_contiguous(cd))
 		fprintf(out, "# Its queues are not contiguous: split the traffic between the "
-			     "rules below.\n");
+		             "rules below.\n");
 	fprintf(out, "# Ingress: what arrives on IFACE, before DNAT (IMQ's PREROUTING).\n");
 	rules_chain(cd, "PREROUTING", "-i", out);
 	fprintf(out, "# Egress: what leaves on IFACE, before SNAT, locally generated "
-		     "traffic included (IMQ's POSTROUTING).\n");
+	             "traffic included (IMQ's POSTROUTING).\n");
 	rules_chain(cd, "POSTROUTING", "-o", out);
 	if (cd->continue_mask != 0)
-		fprintf(out, "# Rules after these see each packet once it is shaped "
-			     "(continue-mark 0x%x/0x%x).\n",
-			cd->continue_mark, cd->continue_mask);
+		fprintf(out,
+		        "# Rules after these see each packet once it is shaped "
+		        "(continue-mark 0x%x/0x%x).\n",
+		        cd->continue_mark, cd->continue_mask);
 }
 
 int

@@ -192,7 +192,8 @@ tundev_qdisc_cb(const struct nlmsghdr *nlh, void *data)
 
 	if (tcm->tcm_ifindex != req->ifindex || tcm->tcm_parent != TC_H_ROOT)
 		return MNL_CB_OK;
-	mnl_attr_for_each(attr, nlh, sizeof(*tcm)) {
+	mnl_attr_for_each(attr, nlh, sizeof(*tcm))
+	{
 		if (mnl_attr_get_type(attr) == TCA_KIND &&
 		    mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) >= 0)
 			snprintf(req->buf, req->size, "%s", mnl_attr_get_str(attr));
@@ -232,7 +233,7 @@ tundev_qdisc(int ifindex, char *buf, size_t size)
 		if (n <= 0)
 			break;
 		ret = mnl_cb_run(rbuf, (size_t)n, seq, mnl_socket_get_portid(nl), tundev_qdisc_cb,
-				 &req);
+		                 &req);
 	}
 close_sock:
 	mnl_socket_close(nl);

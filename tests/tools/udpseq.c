@@ -30,8 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define UDPSEQ_HDR 8              /* u32 flow + u32 seq */
-#define UDPSEQ_MAX_SIZE 65507     /* largest IPv4 UDP payload */
+#define UDPSEQ_HDR 8          /* u32 flow + u32 seq */
+#define UDPSEQ_MAX_SIZE 65507 /* largest IPv4 UDP payload */
 #define UDPSEQ_MAX_FLOWS 4096
 #define UDPSEQ_RCVBUF (16 << 20)
 #define UDPSEQ_IDLE_NS 1000000000LL
@@ -52,19 +52,21 @@ struct opts {
 struct flow {
 	bool seen;
 	uint32_t max_seq;
-	uint8_t *bits;   /* one bit per sequence number seen */
+	uint8_t *bits; /* one bit per sequence number seen */
 	size_t nbits;
 };
 
-static _Noreturn void usage(void)
+static _Noreturn void
+usage(void)
 {
-	fprintf(stderr,
-		"usage: udpseq send -d ADDR -p PORT -n COUNT [-s SIZE] [-r PPS] [-f FLOWS] [-t MAXSECONDS]\n"
-		"       udpseq recv -p PORT -n COUNT -t SECONDS [-6] [-i]\n");
+	fprintf(stderr, "usage: udpseq send -d ADDR -p PORT -n COUNT [-s SIZE] [-r PPS] [-f FLOWS] "
+	                "[-t MAXSECONDS]\n"
+	                "       udpseq recv -p PORT -n COUNT -t SECONDS [-6] [-i]\n");
 	exit(2);
 }
 
-static int64_t now_ns(clockid_t clk)
+static int64_t
+now_ns(clockid_t clk)
 {
 	struct timespec ts;
 
@@ -72,7 +74,8 @@ static int64_t now_ns(clockid_t clk)
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static uint64_t parse_u64(const char *s, const char *what, uint64_t min, uint64_t max)
+static uint64_t
+parse_u64(const char *s, const char *what, uint64_t min, uint64_t max)
 {
 	char *end;
 	unsigned long long v;
@@ -80,13 +83,15 @@ static uint64_t parse_u64(const char *s, const char *what, uint64_t min, uint64_
 	errno = 0;
 	v = strtoull(s, &end, 10);
 	if (errno || end == s || *end || s[0] == '-' || v < min || v > max) {
-		fprintf(stderr, "udpseq: bad %s '%s' (%" PRIu64 "..%" PRIu64 ")\n", what, s, min, max);
+		fprintf(stderr, "udpseq: bad %s '%s' (%" PRIu64 "..%" PRIu64 ")\n", what, s, min,
+		        max);
 		exit(2);
 	}
 	return v;
 }
 
-static double parse_seconds(const char *s)
+static double
+parse_seconds(const char *s)
 {
 	char *end;
 	double v;
@@ -100,36 +105,58 @@ static double parse_seconds(const char *s)
 	return v;
 }
 
-static void parse_opts(int argc, char **argv, struct opts *o)
+static void
+parse_opts(int argc, char **argv, struct opts *o)
 {
 	int c;
 
-	*o = (struct opts){ .size = 64, .flows = 1, .seconds = 10 };
+	*o = (struct opts){.size = 64, .flows = 1, .seconds = 10};
 	while ((c = getopt(argc, argv, "d:p:n:s:r:f:t:6i")) != -1) {
 		switch (c) {
-		case 'd': o->addr = optarg; break;
-		case 'p': o->port = (unsigned)parse_u64(optarg, "port", 1, 65535); break;
-		case 'n': o->count = parse_u64(optarg, "count", 1, UINT32_MAX); break;
-		case 's': o->size = (unsigned)parse_u64(optarg, "size", UDPSEQ_HDR, UDPSEQ_MAX_SIZE); break;
-		case 'r': o->pps = parse_u64(optarg, "rate", 1, 100000000); break;
-		case 'f': o->flows = (unsigned)parse_u64(optarg, "flows", 1, UDPSEQ_MAX_FLOWS); break;
-		case 't': o->seconds = parse_seconds(optarg); break;
-		case '6': o->v6 = true; break;
-		case 'i': o->idle = true; break;
-		default: usage();
+		case 'd':
+			o->addr = optarg;
+			break;
+		case 'p':
+			o->port = (unsigned)parse_u64(optarg, "port", 1, 65535);
+			break;
+		case 'n':
+			o->count = parse_u64(optarg, "count", 1, UINT32_MAX);
+			break;
+		case 's':
+			o->size = (unsigned)parse_u64(optarg, "size", UDPSEQ_HDR, UDPSEQ_MAX_SIZE);
+			break;
+		case 'r':
+			o->pps = parse_u64(optarg, "rate", 1, 100000000);
+			break;
+		case 'f':
+			o->flows = (unsigned)parse_u64(optarg, "flows", 1, UDPSEQ_MAX_FLOWS);
+			break;
+		case 't':
+			o->seconds = parse_seconds(optarg);
+			break;
+		case '6':
+			o->v6 = true;
+			break;
+		case 'i':
+			o->idle = true;
+			break;
+		default:
+			usage();
 		}
 	}
 	if (optind != argc || !o->port || !o->count)
 		usage();
 }
 
-static void put_u32(uint8_t *p, uint32_t v)
+static void
+put_u32(uint8_t *p, uint32_t v)
 {
 	v = htonl(v);
 	memcpy(p, &v, sizeof(v));
 }
 
-static uint32_t get_u32(const uint8_t *p)
+static uint32_t
+get_u32(const uint8_t *p)
 {
 	uint32_t v;
 
@@ -138,15 +165,17 @@ static uint32_t get_u32(const uint8_t *p)
 }
 
 /* Sleep until the monotonic time T (ns). */
-static void sleep_until(int64_t t)
+static void
+sleep_until(int64_t t)
 {
-	struct timespec ts = { .tv_sec = t / 1000000000LL, .tv_nsec = t % 1000000000LL };
+	struct timespec ts = {.tv_sec = t / 1000000000LL, .tv_nsec = t % 1000000000LL};
 
 	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
 		;
 }
 
-static int open_senders(const struct addrinfo *ai, int *fds, unsigned n)
+static int
+open_senders(const struct addrinfo *ai, int *fds, unsigned n)
 {
 	int sndbuf = 4 << 20;
 
@@ -160,9 +189,9 @@ static int open_senders(const struct addrinfo *ai, int *fds, unsigned n)
 			(void)setsockopt(fds[i], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 		/* Unconnected, so an ICMP port unreachable does not fail later sends;
 		 * an explicit bind gives every flow its own source port now. */
-		struct sockaddr_storage any = { .ss_family = (sa_family_t)ai->ai_family };
+		struct sockaddr_storage any = {.ss_family = (sa_family_t)ai->ai_family};
 		socklen_t len = ai->ai_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-							  : sizeof(struct sockaddr_in);
+		                                          : sizeof(struct sockaddr_in);
 		if (bind(fds[i], (struct sockaddr *)&any, len) < 0) {
 			perror("udpseq: bind");
 			return -1;
@@ -171,13 +200,15 @@ static int open_senders(const struct addrinfo *ai, int *fds, unsigned n)
 	return 0;
 }
 
-static int do_send(const struct opts *o)
+static int
+do_send(const struct opts *o)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV };
+	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM,
+	                         .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
 	struct addrinfo *ai;
 	char port[8];
 	int fds[UDPSEQ_MAX_FLOWS];
-	uint32_t seq[UDPSEQ_MAX_FLOWS] = { 0 };
+	uint32_t seq[UDPSEQ_MAX_FLOWS] = {0};
 	uint8_t *buf;
 	uint64_t sent = 0, errors = 0, retries = 0;
 	int err;
@@ -242,7 +273,8 @@ static int do_send(const struct opts *o)
 	return sent == o->count ? 0 : 1;
 }
 
-static int open_receiver(const struct opts *o)
+static int
+open_receiver(const struct opts *o)
 {
 	int rcvbuf = UDPSEQ_RCVBUF;
 	int off = 0;
@@ -255,14 +287,16 @@ static int open_receiver(const struct opts *o)
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
 		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	if (o->v6) {
-		struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)o->port),
-					   .sin6_addr = IN6ADDR_ANY_INIT };
+		struct sockaddr_in6 sa = {.sin6_family = AF_INET6,
+		                          .sin6_port = htons((uint16_t)o->port),
+		                          .sin6_addr = IN6ADDR_ANY_INIT};
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
 		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
 			return fd;
 	} else {
-		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)o->port),
-					  .sin_addr.s_addr = htonl(INADDR_ANY) };
+		struct sockaddr_in sa = {.sin_family = AF_INET,
+		                         .sin_port = htons((uint16_t)o->port),
+		                         .sin_addr.s_addr = htonl(INADDR_ANY)};
 		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
 			return fd;
 	}
@@ -272,7 +306,8 @@ static int open_receiver(const struct opts *o)
 }
 
 /* Record SEQ in flow F; return 1 for a duplicate, 2 for out of order, 0 otherwise. */
-static int flow_note(struct flow *f, uint32_t seq)
+static int
+flow_note(struct flow *f, uint32_t seq)
 {
 	size_t need = (size_t)seq / 8 + 1;
 
@@ -303,7 +338,8 @@ static int flow_note(struct flow *f, uint32_t seq)
 	return 0;
 }
 
-static int do_recv(const struct opts *o)
+static int
+do_recv(const struct opts *o)
 {
 	static struct flow flows[UDPSEQ_MAX_FLOWS];
 	static uint8_t buf[65536];
@@ -324,7 +360,7 @@ static int do_recv(const struct opts *o)
 			until = last_mono + UDPSEQ_IDLE_NS;
 		if (now >= until)
 			break;
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
 		int ms = (int)((until - now + 999999) / 1000000);
 		int n = poll(&pfd, 1, ms);
 		if (n < 0 && errno != EINTR) {
@@ -365,10 +401,12 @@ static int do_recv(const struct opts *o)
 		}
 	}
 	/* Rate over the interval between the first and the last datagram. */
-	double rate = last > first ? (double)(bytes - (uint64_t)first_len) * 8e9 / (double)(last - first) : 0;
+	double rate =
+	    last > first ? (double)(bytes - (uint64_t)first_len) * 8e9 / (double)(last - first) : 0;
 	printf("{\"received\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"out_of_order\":%" PRIu64
-	       ",\"duplicates\":%" PRIu64 ",\"flows\":%u,\"short\":%" PRIu64 ",\"bad_flow\":%" PRIu64
-	       ",\"first_ns\":%" PRId64 ",\"last_ns\":%" PRId64 ",\"rate_bps\":%.0f}\n",
+	       ",\"duplicates\":%" PRIu64 ",\"flows\":%u,\"short\":%" PRIu64
+	       ",\"bad_flow\":%" PRIu64 ",\"first_ns\":%" PRId64 ",\"last_ns\":%" PRId64
+	       ",\"rate_bps\":%.0f}\n",
 	       received, bytes, ooo, dups, nflows, shorts, badflow, first, last, rate);
 	fflush(stdout);
 	for (unsigned i = 0; i < UDPSEQ_MAX_FLOWS; i++)
@@ -377,7 +415,8 @@ static int do_recv(const struct opts *o)
 	return 0;
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	struct opts o;
 

@@ -390,9 +390,9 @@ test_marks(void **state)
 	            {"1", 1, 0xffffffff},
 	            {"0xffffffff", 0xffffffff, 0xffffffff},
 	            {"0x80000000/0x80000000", 0x80000000, 0x80000000}};
-	static const char *const bad[] = {"0x100/0xff", "1/0",      "0x",  "0x1g", "0x100000000",
-	                                  "4294967296", "1/",       "/1",  "-1",   "",
-	                                  "1/2/3",      "0x1 /0x1", "abc", "0/0", "0/1", "0"};
+	static const char *const bad[] = {
+	    "0x100/0xff", "1/0", "0x",    "0x1g",     "0x100000000", "4294967296", "1/",  "/1",
+	    "-1",         "",    "1/2/3", "0x1 /0x1", "abc",         "0/0",        "0/1", "0"};
 
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		struct conf *conf = parse_dev_key("continue-mark", good[i].value);

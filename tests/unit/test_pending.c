@@ -82,7 +82,8 @@ test_id_wrap(void **state)
 	pending_free(p);
 }
 
-/* A later copy of a flow coming back first names the older ones as dropped; other flows are untouched. */
+/* A later copy of a flow coming back first names the older ones as dropped; other flows are
+ * untouched. */
 static void
 test_flow_order(void **state)
 {
@@ -123,8 +124,8 @@ test_capacity_and_reuse(void **state)
 	for (int round = 0; round < 1000; round++) {
 		int o = pending_oldest(p);
 		pending_remove(p, o);
-		struct pending_pkt pp = pkt((uint32_t)(100 + round), (uint64_t)round % 3,
-					    (uint64_t)round % 2);
+		struct pending_pkt pp =
+		    pkt((uint32_t)(100 + round), (uint64_t)round % 3, (uint64_t)round % 2);
 		assert_int_not_equal(pending_add(p, &pp), PENDING_NONE);
 		assert_int_equal(pending_count(p), 4);
 	}
@@ -172,8 +173,8 @@ test_random_model(void **state)
 static void
 test_flow_keys(void **state)
 {
-	uint8_t a[60] = {0x45, 0, 0, 60, 0, 0, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
-			 0x30, 0x39, 0x00, 0x50};
+	uint8_t a[60] = {0x45, 0, 0, 60, 0,  0, 0x40, 0, 64,   6,    0,    0,
+	                 10,   0, 0, 1,  10, 0, 0,    2, 0x30, 0x39, 0x00, 0x50};
 	uint8_t b[60];
 	uint64_t ka, kb;
 	uint32_t hl;
@@ -181,7 +182,7 @@ test_flow_keys(void **state)
 	(void)state;
 	a[20 + 13] = 0x10; /* ACK */
 	memcpy(b, a, sizeof(a));
-	b[20 + 4] = 0x7f;  /* other sequence number: same flow */
+	b[20 + 4] = 0x7f; /* other sequence number: same flow */
 	assert_true(flow_key(a, sizeof(a), 1400, 0, &ka, &hl));
 	assert_true(flow_key(b, sizeof(b), 1400, 0, &kb, &hl));
 	assert_int_equal(hl, 20);
@@ -189,12 +190,12 @@ test_flow_keys(void **state)
 	a[20 + 12] = 0x80; /* TCP data offset 32 bytes */
 	flow_key(a, sizeof(a), 1400, 0, &ka, &hl);
 	assert_int_equal(hl, 52);
-	b[23] = 0x51;      /* other destination port: another flow */
+	b[23] = 0x51; /* other destination port: another flow */
 	flow_key(b, sizeof(b), 1400, 0, &kb, &hl);
 	assert_false(ka == kb);
 	flow_key(a, sizeof(a), 1400, 1, &kb, &hl); /* other mark */
 	assert_false(ka == kb);
-	flow_key(a, sizeof(a), 60, 0, &kb, &hl);   /* small packet, e.g. a pure ACK */
+	flow_key(a, sizeof(a), 60, 0, &kb, &hl); /* small packet, e.g. a pure ACK */
 	assert_false(ka == kb);
 
 	/* Truncated and garbage packets are reported, not crashed on. */
@@ -226,14 +227,14 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_match_and_remove),
-		cmocka_unit_test(test_identical_copies),
-		cmocka_unit_test(test_id_wrap),
-		cmocka_unit_test(test_flow_order),
-		cmocka_unit_test(test_capacity_and_reuse),
-		cmocka_unit_test(test_random_model),
-		cmocka_unit_test(test_flow_keys),
-		cmocka_unit_test(test_copy_hash),
+	    cmocka_unit_test(test_match_and_remove),
+	    cmocka_unit_test(test_identical_copies),
+	    cmocka_unit_test(test_id_wrap),
+	    cmocka_unit_test(test_flow_order),
+	    cmocka_unit_test(test_capacity_and_reuse),
+	    cmocka_unit_test(test_random_model),
+	    cmocka_unit_test(test_flow_keys),
+	    cmocka_unit_test(test_copy_hash),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
