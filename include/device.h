@@ -7,6 +7,7 @@
 struct event_base;
 struct conf_device;
 struct stats_device;
+struct stats_counters;
 struct device;
 
 /* Create or reattach imqN, bind its queues, run its up hook; NULL with the reason logged. CONF must
@@ -31,6 +32,9 @@ const char *device_name(const struct device *dev);
 
 /* Packets held by the device now. */
 unsigned long device_held(const struct device *dev);
+
+/* Counters of the device summed over its queues; cheap, for periodic status. */
+void device_totals(const struct device *dev, struct stats_counters *out);
 
 /* A view of the device's counters, valid until the next call for DEV. */
 void device_snapshot(struct device *dev, struct stats_device *out);

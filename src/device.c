@@ -1041,6 +1041,14 @@ device_sum(struct stats_counters *t, const struct stats_counters *c)
 }
 
 void
+device_totals(const struct device *dev, struct stats_counters *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < dev->nqueues; i++)
+		device_sum(out, &dev->queues[i].c);
+}
+
+void
 device_snapshot(struct device *dev, struct stats_device *out)
 {
 	memset(out, 0, sizeof(*out));

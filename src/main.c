@@ -237,21 +237,20 @@ main_metrics_start(struct imqd *imqd)
 static void
 main_status_cb(evutil_socket_t fd, short what, void *arg)
 {
-	static struct stats_device views[MAIN_MAX_DEVICES];
 	struct imqd *imqd = arg;
 	uint64_t held = 0, drops = 0, failopen = 0;
-	size_t n = main_snapshot(imqd, NULL, views, MAIN_MAX_DEVICES);
+	struct stats_counters c;
 
 	(void)fd;
 	(void)what;
-	for (size_t i = 0; i < n; i++) {
-		const struct stats_counters *c = &views[i].total;
-		held += c->held;
-		drops +=
-		    c->dropped_enqueue + c->dropped_order + c->dropped_timeout + c->dropped_error;
-		failopen += stats_failopen_total(c);
+	/* Counters only: no qdisc query or hold-time sort on this frequent timer. */
+	for (size_t i = 0; i < imqd->ndevs; i++) {
+		device_totals(imqd->devs[i], &c);
+		held += c.held;
+		drops += c.dropped_enqueue + c.dropped_order + c.dropped_timeout + c.dropped_error;
+		failopen += stats_failopen_total(&c);
 	}
-	notify_status(n, held, drops, failopen);
+	notify_status(imqd->ndevs, held, drops, failopen);
 	notify_watchdog();
 }
 
