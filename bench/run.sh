@@ -10,10 +10,10 @@
 #   bare       bench/nfq_bare, a bare NFQUEUE accept loop
 #   bare-gso   the same with NFQA_CFG_F_GSO
 #   ifb        ingress of g0 redirected to ifb0 (pfifo limit 10000 / tbf)
-#   imqd       imqd with its defaults (pfifo limit 10000 / tbf on imq0)
-#   imqd-gso   imqd with gso = yes, mtu = 65521 (mtu + overhead must fit 65535)
+#   imqd       imqd with its defaults: gso = yes, copy = headers (pfifo limit 10000 / tbf)
+#   imqd-full  imqd with copy = full: whole packets cross to imqd
+#   imqd-seg   imqd with gso = no: the kernel segments GSO packets before queueing
 #   imqd-rss   imqd, tbf 1mbit on imq0: memory with ~10,000 packets held
-#   imqd-hdr   (only with --modes) imqd-gso plus copy = headers
 # Traffic goes only to addresses inside the namespaces made here. Every
 # process and namespace made here is removed on exit, failure or Ctrl-C.
 set -u
@@ -174,8 +174,8 @@ def imqstats(path, dev="imq0"):
 
 NAMES = [("plain", "plain forwarding"), ("bare", "bare NFQUEUE loop"),
          ("bare-gso", "bare loop, F_GSO"), ("ifb", "IFB, pfifo"),
-         ("imqd", "imqd, pfifo"), ("imqd-gso", "imqd gso=yes, pfifo"),
-         ("imqd-hdr", "imqd gso, copy=headers")]
+         ("imqd", "imqd, pfifo"), ("imqd-full", "imqd copy=full, pfifo"),
+         ("imqd-seg", "imqd gso=no, pfifo")]
 
 def g(d, *keys):
     for k in keys:
@@ -221,9 +221,8 @@ def report(records, anomalies, meta_path, out):
     anom = [l.rstrip("\n") for l in open(anomalies) if l.strip()]
     M = lambda m, *k: g(modes, m, *k)
     ratios = {}
-    pairs = [("imqd-gso", "bare-gso"), ("imqd", "bare"), ("imqd-gso", "ifb"), ("imqd", "ifb")]
-    if "imqd-hdr" in modes:
-        pairs += [("imqd-hdr", "bare-gso"), ("imqd-hdr", "ifb")]
+    pairs = [("imqd", "bare-gso"), ("imqd", "ifb"), ("imqd-full", "bare-gso"),
+             ("imqd-full", "ifb"), ("imqd-seg", "bare"), ("imqd-seg", "ifb")]
     for a, b in pairs:
         ratios["%s/%s" % (a, b)] = {
             "tcp1": ratio(M(a, "tcp1", "bps"), M(b, "tcp1", "bps")),
@@ -232,7 +231,7 @@ def report(records, anomalies, meta_path, out):
     targets = []
     def target(name, value, ok, detail):
         targets.append({"target": name, "value": value, "met": ok, "detail": detail})
-    for a, b in (("imqd-gso", "bare-gso"), ("imqd", "bare")):
+    for a, b in (("imqd", "bare-gso"), ("imqd-seg", "bare")):
         r1, r8 = ratios[a + "/" + b]["tcp1"], ratios[a + "/" + b]["tcp8"]
         i1 = ratio(M(a, "tcp1", "bps"), M("ifb", "tcp1", "bps"))
         i8 = ratio(M(a, "tcp8", "bps"), M("ifb", "tcp8", "bps"))
@@ -251,7 +250,7 @@ def report(records, anomalies, meta_path, out):
         target("idle latency added over %s: p50 <= 30us, p99 <= 150us (%s)" % (b, a),
                [d50, d99], None if d50 is None or d99 is None else d50 <= 30 and d99 <= 150,
                "p50 %s us, p99 %s us" % (fmt(d50, "%+.1f"), fmt(d99, "%+.1f")))
-    for a in ("imqd", "imqd-gso"):
+    for a in ("imqd", "imqd-seg"):
         devs = {}
         for rate in sorted(shaped, key=int):
             devs[rate] = ratio(g(shaped, rate, a, "bps"), g(shaped, rate, "ifb", "bps"))
@@ -304,17 +303,14 @@ def report(records, anomalies, meta_path, out):
     if shaped:
         P()
         P("shaped, tbf on imq0 / ifb0, TCP 4 streams, Mbit/s (delta vs IFB)")
-        hdr = any("imqd-hdr" in v for v in shaped.values())
-        P("%-10s %9s %18s %18s%s" % ("tbf rate", "IFB", "imqd", "imqd gso=yes",
-                                     " %18s" % "gso, copy=headers" if hdr else ""))
+        P("%-10s %9s %18s %18s" % ("tbf rate", "IFB", "imqd", "imqd gso=no"))
         for rate in sorted(shaped, key=int):
             s = shaped[rate]
             ifb = g(s, "ifb", "bps")
             cell = lambda m: "-" if g(s, m, "bps") is None else "%.2f (%s)" % (
                 s[m]["bps"] / 1e6, fmt(None if not ifb else (s[m]["bps"] / ifb - 1) * 100, "%+.2f%%"))
-            P("%-10s %9s %18s %18s%s" % (rate, fmt(None if ifb is None else ifb / 1e6),
-                                         cell("imqd"), cell("imqd-gso"),
-                                         " %18s" % cell("imqd-hdr") if hdr else ""))
+            P("%-10s %9s %18s %18s" % (rate, fmt(None if ifb is None else ifb / 1e6),
+                                       cell("imqd"), cell("imqd-seg")))
     if rss:
         P()
         P("imqd memory: VmRSS %s MB with %s packets held (idle %s MB, VmHWM %s MB)" % (
@@ -455,8 +451,8 @@ mode_start() {   # mode_start MODE; 1 if it could not be set up
 	bare-gso) start_bare -g ;;
 	ifb) start_ifb ;;
 	imqd) start_imqd "on-overflow = drop\n" ;;
-	imqd-gso) start_imqd "on-overflow = drop\ngso = yes\nmtu = 65521\n" ;;
-	imqd-hdr) start_imqd "on-overflow = drop\ngso = yes\nmtu = 65521\ncopy = headers\n" ;;
+	imqd-full) start_imqd "on-overflow = drop\ncopy = full\n" ;;
+	imqd-seg) start_imqd "on-overflow = drop\ngso = no\n" ;;
 	imqd-rss) start_imqd "on-overflow = drop\nqueue-maxlen = 16384\ndrop-timeout = 60s\n" ;;
 	esac
 }
@@ -655,7 +651,7 @@ measure_perf() {
 	wait "$pid"; wait "$IPERF_SRV" 2>/dev/null
 	[ -s "$TMP/perf.data" ] || return
 	{
-		echo "# perf record -g -p <imqd> -- sleep 5, imqd gso=yes, iperf3 -P 8 unshaped"
+		echo "# perf record -g -p <imqd> -- sleep 5, imqd defaults, iperf3 -P 8 unshaped"
 		echo "# throughput during the profile: $(lib iperf "$TMP/perf-tcp.json")"
 		echo "## self cost by symbol"
 		perf report -i "$TMP/perf.data" --stdio --no-children --sort sym -g none 2>/dev/null |
@@ -712,15 +708,15 @@ topo_create || { echo "run.sh: cannot build the namespace testbed" >&2; exit 1; 
 
 if [ -z "$MODES" ]; then
 	MODES="plain bare bare-gso ifb"
-	[ "$HAVE_IMQD" = 1 ] && MODES="$MODES imqd imqd-gso imqd-rss"
+	[ "$HAVE_IMQD" = 1 ] && MODES="$MODES imqd imqd-full imqd-seg imqd-rss"
 fi
 for m in $MODES; do
 	[ "$m" = imqd-rss ] && continue
 	if mode_start "$m"; then
 		measure_unshaped
-		case $m in ifb | imqd*) measure_shaped ;; esac
+		case $m in ifb | imqd | imqd-seg) measure_shaped ;; esac
 		case $m in imqd*) check_imqd_counters ;; esac
-		[ "$m" = imqd-gso ] && [ -n "$PERF_OUT" ] && measure_perf
+		[ "$m" = imqd ] && [ -n "$PERF_OUT" ] && measure_perf
 	else
 		anomaly "set-up of $m failed; its measurements are missing"
 	fi

@@ -9,20 +9,40 @@
 /* Bytes of a copy that identify it when it comes back from imqN. */
 #define FLOW_ID_BYTES 128
 
-/*
- * Key of the flow PKT belongs to: the packets a qdisc keeps in order among
- * themselves. Addresses, protocol, ports (or SPI), DSCP, mark, TCP SYN/FIN/RST
- * and whether the packet is small, so a qdisc that puts small packets or
- * control segments in another class does not look like a dropper.
- * Returns false (and a key of the addresses alone, if any) when PKT is not a
- * well-formed IPv4/IPv6 packet. CAPLEN bytes are present, LEN is its length.
- * *HDRLEN gets the bytes of network and TCP/UDP headers (what each segment of
- * a GSO packet repeats), or of the network header alone for other protocols.
- */
-bool flow_key(const uint8_t *pkt, size_t caplen, size_t len, uint32_t mark, uint64_t *key,
-              uint32_t *hdrlen);
+/* What flow_parse finds in a packet. */
+struct flow_info {
+	/*
+	 * The packets a qdisc keeps in order among themselves: addresses,
+	 * protocol, ports (or SPI), DSCP, mark, TCP SYN/FIN/RST and whether the
+	 * packet is small, so a qdisc that puts small packets or control
+	 * segments in another class does not look like a dropper.
+	 */
+	uint64_t key;
+	/* The TCP connection (addresses and ports only), when tcp is set. */
+	uint64_t conn;
+	/* Bytes of network and TCP/UDP headers (what each segment of a GSO packet repeats), or of
+	 * the network header alone for other protocols. */
+	uint32_t hdrlen;
+	uint32_t l4off;  /* offset of the transport header */
+	uint32_t iplen;  /* length the IP header declares */
+	uint32_t tcpseq; /* sequence number, when tcp is set */
+	bool tcp;        /* a TCP segment (not a fragment) whose whole header is present */
+	bool ipv6;
+};
 
-/* Hash of a copy of LEN bytes whose first bytes are HEAD (HEADLEN of them, zeros follow). */
+/*
+ * Parse PKT: CAPLEN bytes are present, LEN is its length, MARK its netfilter
+ * mark. Returns false (and a key of the addresses alone, if any) when PKT is
+ * not a well-formed IPv4/IPv6 packet.
+ */
+bool flow_parse(const uint8_t *pkt, size_t caplen, size_t len, uint32_t mark, struct flow_info *fi);
+
+/*
+ * Hash of a copy whose first bytes are HEAD (HEADLEN of them, zeros follow up
+ * to LEN): its first FLOW_ID_BYTES bytes, which hold the IP header and so the
+ * packet's length. A read of the copy that stops after FLOW_ID_BYTES hashes
+ * the same.
+ */
 uint64_t flow_copy_hash(const uint8_t *head, size_t headlen, size_t len);
 
 #endif

@@ -9,6 +9,11 @@ struct inject;
 
 /* One copy to send: CAPLEN bytes of DATA followed by PAD zero bytes. */
 struct inject_pkt {
+	/* A TCP GSO copy when gso_size is set: the qdisc counts the headers (HDRLEN bytes, the TCP
+	 * header at L4OFF) of each gso_size-byte segment, and may cut it into those segments. */
+	uint16_t gso_size;
+	uint16_t hdrlen;
+	uint16_t l4off;
 	const uint8_t *data;
 	uint32_t caplen;
 	uint32_t pad;
@@ -31,6 +36,6 @@ void inject_set_ifindex(struct inject *inj, int ifindex);
 void inject_send(struct inject *inj, struct inject_pkt *pkts, size_t n);
 
 /* Largest pad inject_send can add. */
-#define INJECT_MAX_PAD 65536
+#define INJECT_MAX_PAD (128 * 1024)
 
 #endif

@@ -14,8 +14,14 @@ struct pending_pkt {
 	uint32_t len;  /* bytes of the real packet */
 	uint32_t mark;
 	uint64_t hash; /* flow_copy_hash of the copy */
-	uint64_t flow; /* flow_key */
+	uint64_t flow; /* flow_info.key */
 	uint64_t t_ns; /* when it was held */
+	/* A copy sent whole as a TCP GSO packet, which the qdisc may split into segments: */
+	uint64_t conn;   /* flow_info.conn; 0 for other copies */
+	uint32_t tcpseq; /* its first sequence number */
+	uint32_t span;   /* sequence numbers its segments cover */
+	uint16_t nsegs;  /* segments it splits into */
+	uint16_t seen;   /* segments of it that came back so far */
 };
 
 #define PENDING_NONE (-1)
@@ -40,6 +46,13 @@ int pending_match(const struct pending *p, uint64_t hash);
 
 /* Oldest held packet of SLOT's flow if it is older than SLOT, else PENDING_NONE. */
 int pending_flow_older(const struct pending *p, int slot);
+
+/* Oldest held GSO copy of connection CONN whose segments cover sequence number SEQ, or
+ * PENDING_NONE. */
+int pending_segment(const struct pending *p, uint64_t conn, uint32_t seq);
+
+/* Count one more segment of SLOT back; returns how many have come back. */
+unsigned pending_segment_seen(struct pending *p, int slot);
 
 /* Oldest held packet of all, or PENDING_NONE. */
 int pending_oldest(const struct pending *p);

@@ -28,6 +28,7 @@ struct stats_counters {
 	uint64_t failopen[STATS_FO_MAX]; /* accepted unshaped, by reason */
 	uint64_t held;                   /* waiting for their copy now */
 	uint64_t peak_held;
+	uint64_t partial;        /* GSO copies the qdisc cut up and sent only in part */
 	uint64_t id_gaps;        /* packet ids the kernel skipped (it decided those itself) */
 	uint64_t malformed;      /* not a parsable IPv4/IPv6 packet; still shaped */
 	uint64_t verdict_errors; /* verdicts the kernel refused */

@@ -5,8 +5,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Open (creating if needed) TUN device NAME, layer 3 without packet info; non-blocking fd or -1.
- * *CREATED tells whether it was new. */
+#define TUNDEV_VNET_HDR 10 /* sizeof(struct virtio_net_hdr) */
+
+/* Open (creating if needed) TUN device NAME, layer 3, each packet read with a struct
+ * virtio_net_hdr in front (TUNDEV_VNET_HDR bytes) and TCP GSO packets kept whole; non-blocking fd
+ * or -1. *CREATED tells whether it was new. */
 int tundev_open(const char *name, bool persist, bool *created);
 
 /* Set MTU and TXQUEUELEN, turn IPv6 autoconfiguration off, bring NAME up; 0 or -1. */

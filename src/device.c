@@ -29,9 +29,12 @@
 #define DEVICE_HOLD_RING 4096  /* recent hold times kept for percentiles */
 #define DEVICE_LATE_SLOTS 4096 /* hashes of copies given up on, to tell late copies from strays */
 #define DEVICE_HEALTH_MS 1000
-#define DEVICE_MSG_OVERHEAD 512 /* netlink headers and attributes around a payload */
-#define DEVICE_GSO_MTU 65535    /* imqN's MTU when GSO packets come whole */
-#define DEVICE_MTU_CACHE 64     /* ifindex -> MTU, for the segments of GSO packets */
+#define DEVICE_MSG_OVERHEAD 512        /* netlink headers and attributes around a payload */
+#define DEVICE_GSO_MTU 65535           /* imqN's MTU when GSO packets come whole */
+#define DEVICE_COPY_MAX INJECT_MAX_PAD /* longest copy: a GSO packet plus its segments' overhead   \
+	                                */
+#define DEVICE_READ_BYTES 256          /* of each copy read back: enough to tell which it is */
+#define DEVICE_MTU_CACHE 64            /* ifindex -> MTU, for the segments of GSO packets */
 
 struct device_queue {
 	uint16_t num;
@@ -67,8 +70,7 @@ struct device {
 	uint64_t late[DEVICE_LATE_SLOTS];
 	struct inject_pkt ipkts[DEVICE_BATCH];
 	int islot[DEVICE_BATCH];
-	uint8_t *rdbuf;
-	size_t rdsize;
+	uint8_t rdbuf[TUNDEV_VNET_HDR + DEVICE_READ_BYTES];
 	struct stats_counters *snap; /* per-queue copies for device_snapshot */
 	uint16_t *snap_queues;
 	char qdisc[32];
@@ -80,6 +82,7 @@ struct device {
 	} mtus[DEVICE_MTU_CACHE];
 	struct log_limit lim_failopen, lim_timeout, lim_order, lim_stray, lim_read, lim_verdict;
 	uint64_t timeouts_logged;
+	int64_t partial_excess; /* bytes passed beyond what the qdisc sent, by partial GSO copies */
 };
 
 static uint64_t
@@ -167,29 +170,101 @@ device_decide(struct device *dev, int slot, bool accept, uint64_t now, uint64_t 
 }
 
 static void
-device_copy_back(struct device *dev, const uint8_t *copy, size_t len, uint64_t now)
+device_stray(struct device *dev, uint64_t hash, const uint8_t *copy, size_t n)
 {
-	uint64_t hash = flow_copy_hash(copy, len, len);
-	int slot = pending_match(dev->held, hash);
-	int older;
+	struct flow_info fi;
 
-	if (slot == PENDING_NONE) {
-		if (dev->late[hash & (DEVICE_LATE_SLOTS - 1)] == hash) {
-			dev->unmatched++;
-		} else {
-			dev->stray++;
-			log_limited(
-			    &dev->lim_stray, LOG_NOTICE,
-			    "%s: ignoring a packet of %zu bytes on %s that imqd did not send",
-			    dev->name, len, dev->name);
-		}
+	if (dev->late[hash & (DEVICE_LATE_SLOTS - 1)] == hash) {
+		dev->unmatched++;
 		return;
 	}
-	/* A qdisc keeps a flow in order: older packets of this flow were dropped inside it. */
+	dev->stray++;
+	flow_parse(copy, n, n, 0, &fi);
+	log_limited(&dev->lim_stray, LOG_NOTICE,
+	            "%s: ignoring a packet of %zu bytes on %s that imqd did not send", dev->name,
+	            fi.iplen > n ? (size_t)fi.iplen : n, dev->name);
+}
+
+/*
+ * A GSO copy the qdisc cut into segments and sent only in part: the packet
+ * can only go whole or not at all. Either choice is off by some segments;
+ * make the one that brings the bytes passed beyond what the qdisc sent back
+ * towards zero, so over time the packets that pass match the qdisc's count.
+ */
+static void
+device_decide_partial(struct device *dev, int slot, uint64_t now)
+{
+	const struct pending_pkt *pp = pending_get(dev->held, slot);
+	struct device_queue *q = &dev->queues[pp->qidx];
+	int64_t sent = (int64_t)((uint64_t)pp->len * pp->seen / pp->nsegs);
+	int64_t over = dev->partial_excess + ((int64_t)pp->len - sent);
+	int64_t under = dev->partial_excess - sent;
+	bool accept = (over < 0 ? -over : over) <= (under < 0 ? -under : under);
+
+	q->c.partial++;
+	dev->partial_excess = accept ? over : under;
+	device_decide(dev, slot, accept, now, &q->c.dropped_order);
+}
+
+/* A qdisc keeps a flow in order: older packets of SLOT's flow were dropped inside it. */
+static void
+device_drop_older(struct device *dev, int slot, uint64_t now)
+{
+	int older;
+
 	while ((older = pending_flow_older(dev->held, slot)) != PENDING_NONE) {
 		const struct pending_pkt *pp = pending_get(dev->held, older);
-		device_decide(dev, older, false, now, &dev->queues[pp->qidx].c.dropped_order);
+		if (pp->seen > 0)
+			device_decide_partial(dev, older, now);
+		else
+			device_decide(dev, older, false, now,
+			              &dev->queues[pp->qidx].c.dropped_order);
 	}
+}
+
+/*
+ * A segment of a GSO copy the qdisc cut up (tbf does, for a copy larger than
+ * its burst). The packet goes when its last segment does, if none was dropped.
+ */
+static bool
+device_segment_back(struct device *dev, const uint8_t *seg, size_t n, uint64_t now)
+{
+	struct flow_info fi;
+	int slot;
+
+	if (!flow_parse(seg, n, n, 0, &fi) || !fi.tcp || fi.iplen < fi.hdrlen)
+		return false;
+	slot = pending_segment(dev->held, fi.conn, fi.tcpseq);
+	if (slot == PENDING_NONE)
+		return false;
+	unsigned seen = pending_segment_seen(dev->held, slot);
+	if (seen == 1)
+		device_drop_older(dev, slot, now);
+
+	const struct pending_pkt *pp = pending_get(dev->held, slot);
+	uint32_t end = fi.tcpseq + (fi.iplen - fi.hdrlen) - pp->tcpseq;
+	if (end >= pp->span) {
+		if (seen >= pp->nsegs)
+			device_decide(dev, slot, true, now, NULL);
+		else
+			device_decide_partial(dev, slot, now);
+	}
+	return true;
+}
+
+/* A copy came out of the qdisc: N bytes of it (at most DEVICE_READ_BYTES) are at COPY. */
+static void
+device_copy_back(struct device *dev, const uint8_t *copy, size_t n, uint64_t now)
+{
+	uint64_t hash = flow_copy_hash(copy, n, n);
+	int slot = pending_match(dev->held, hash);
+
+	if (slot == PENDING_NONE) {
+		if (!device_segment_back(dev, copy, n, now))
+			device_stray(dev, hash, copy, n);
+		return;
+	}
+	device_drop_older(dev, slot, now);
 	device_decide(dev, slot, true, now, NULL);
 }
 
@@ -199,7 +274,8 @@ device_readback(struct device *dev)
 	uint64_t now = device_now_ns();
 
 	for (int i = 0; i < DEVICE_READ_MAX; i++) {
-		ssize_t n = read(dev->tunfd, dev->rdbuf, dev->rdsize);
+		/* Only the head of each copy: the read cuts off the rest. */
+		ssize_t n = read(dev->tunfd, dev->rdbuf, sizeof(dev->rdbuf));
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -214,7 +290,10 @@ device_readback(struct device *dev)
 			}
 			break;
 		}
-		device_copy_back(dev, dev->rdbuf, (size_t)n, now);
+		if (n < TUNDEV_VNET_HDR)
+			continue;
+		device_copy_back(dev, dev->rdbuf + TUNDEV_VNET_HDR, (size_t)n - TUNDEV_VNET_HDR,
+		                 now);
 	}
 }
 
@@ -299,13 +378,47 @@ device_wire_len(struct device *dev, const struct nfqueue_packet *p, uint32_t hdr
 	return wire > dev->tunmtu ? dev->tunmtu : (uint32_t)wire;
 }
 
+/*
+ * Make P's copy a TCP GSO packet, counted by the qdisc as the segments P
+ * becomes on the wire: each segment's headers and link-layer overhead, as a
+ * qdisc on the real interface or IFB counts them. The overhead goes in as
+ * padding spread over the same number of segments. Returns the copy's
+ * length, or 0 when P is not a TCP packet larger than one segment.
+ */
+static uint32_t
+device_gso_copy(struct device *dev, const struct nfqueue_packet *p, const struct flow_info *fi,
+                struct pending_pkt *pp, struct inject_pkt *ip)
+{
+	uint32_t seg = device_seg_mtu(dev, p);
+
+	if (!fi->tcp || p->len <= seg || fi->hdrlen + 64 >= seg || fi->iplen != p->len)
+		return 0;
+	uint32_t mss = seg - fi->hdrlen;
+	uint32_t payload = p->len - fi->hdrlen;
+	uint32_t nsegs = (payload + mss - 1) / mss;
+	uint32_t span = payload + nsegs * dev->cf.overhead;
+	uint32_t gso_size = (span + nsegs - 1) / nsegs;
+	if (gso_size > UINT16_MAX || fi->hdrlen + span > DEVICE_COPY_MAX)
+		return 0;
+	pp->conn = fi->conn;
+	pp->tcpseq = fi->tcpseq;
+	pp->span = span;
+	pp->nsegs = (uint16_t)nsegs;
+	ip->gso_size = (uint16_t)gso_size;
+	ip->hdrlen = (uint16_t)fi->hdrlen;
+	ip->l4off = (uint16_t)fi->l4off;
+	return fi->hdrlen + span;
+}
+
 /* Hold P and stage its copy; false when it was decided at once. */
 static bool
 device_stage(struct device *dev, struct device_queue *q, const struct nfqueue_packet *p,
              uint64_t now, size_t k)
 {
 	uint32_t caplen = p->caplen < p->len ? p->caplen : p->len;
-	uint32_t hdrlen;
+	struct inject_pkt *ip = &dev->ipkts[k];
+	struct flow_info fi;
+	uint32_t len = 0;
 
 	if (!dev->up) {
 		device_failopen(dev, q, p->id, p->mark, p->len, STATS_FO_DEVICE_DOWN);
@@ -322,9 +435,14 @@ device_stage(struct device *dev, struct device_queue *q, const struct nfqueue_pa
 	    .mark = p->mark,
 	    .t_ns = now,
 	};
-	if (!flow_key(p->data, caplen, p->len, p->mark, &pp.flow, &hdrlen))
+	if (!flow_parse(p->data, caplen, p->len, p->mark, &fi))
 		q->c.malformed++;
-	uint32_t len = device_wire_len(dev, p, hdrlen);
+	pp.flow = fi.key;
+	*ip = (struct inject_pkt){.mark = p->mark, .priority = p->priority};
+	if (dev->cf.gso && p->len > 1280)
+		len = device_gso_copy(dev, p, &fi, &pp, ip);
+	if (len == 0)
+		len = device_wire_len(dev, p, fi.hdrlen);
 	if (caplen > len)
 		caplen = len;
 	pp.hash = flow_copy_hash(p->data, caplen, len);
@@ -337,14 +455,10 @@ device_stage(struct device *dev, struct device_queue *q, const struct nfqueue_pa
 	uint16_t proto = p->proto;
 	if (proto != ETH_P_IP && proto != ETH_P_IPV6)
 		proto = (caplen > 0 && p->data[0] >> 4 == 6) ? ETH_P_IPV6 : ETH_P_IP;
-	dev->ipkts[k] = (struct inject_pkt){
-	    .data = p->data,
-	    .caplen = caplen,
-	    .pad = len - caplen,
-	    .proto = proto,
-	    .mark = p->mark,
-	    .priority = p->priority,
-	};
+	ip->data = p->data;
+	ip->caplen = caplen;
+	ip->pad = len - caplen;
+	ip->proto = proto;
 	dev->islot[k] = slot;
 	return true;
 }
@@ -498,7 +612,11 @@ device_expire(struct device *dev, uint64_t now)
 		const struct pending_pkt *pp = pending_get(dev->held, slot);
 		if (now - pp->t_ns < limit)
 			break;
-		device_decide(dev, slot, false, now, &dev->queues[pp->qidx].c.dropped_timeout);
+		if (pp->seen > 0)
+			device_decide_partial(dev, slot, now);
+		else
+			device_decide(dev, slot, false, now,
+			              &dev->queues[pp->qidx].c.dropped_timeout);
 	}
 	uint64_t after = 0;
 	for (size_t i = 0; i < dev->nqueues; i++)
@@ -587,12 +705,13 @@ device_timer_cb(evutil_socket_t fd, short what, void *arg)
 static int
 device_sndbuf(const struct conf_device *cf, size_t capacity)
 {
-	/* A copy costs its size plus skb overhead; charge the whole backlog. */
-	uint64_t per = (uint64_t)cf->mtu + cf->overhead + 1024;
+	/* A copy costs its size plus skb overhead; charge the whole backlog (the kernel takes only
+	 * what the qdisc actually holds). */
+	uint64_t per = (uint64_t)(cf->gso ? DEVICE_GSO_MTU : cf->mtu) + cf->overhead + 1024;
 	uint64_t total = per * capacity;
 
-	if (cf->gso && total > 256ULL << 20)
-		total = 256ULL << 20;
+	if (total > 1ULL << 30)
+		total = 1ULL << 30;
 	return total > INT32_MAX / 2 ? INT32_MAX / 2 : (int)total;
 }
 
@@ -782,10 +901,8 @@ device_start(struct event_base *base, const struct conf_device *cf)
 	dev->tunfd = -1;
 	snprintf(dev->name, sizeof(dev->name), "%s", cf->name);
 	device_copy_conf(dev, cf);
-	dev->rdsize = (size_t)dev->tunmtu + 256;
-	dev->rdbuf = malloc(dev->rdsize);
 	dev->held = pending_new(device_capacity(cf));
-	if (dev->rdbuf == NULL || dev->held == NULL || device_set_queues(dev, cf) < 0)
+	if (dev->held == NULL || device_set_queues(dev, cf) < 0)
 		goto fail;
 	if (device_attach(dev) < 0 || device_open_nfq(dev) < 0 || device_timer_start(dev) < 0)
 		goto fail;
@@ -844,7 +961,6 @@ device_stop(struct device *dev)
 	free(dev->queues);
 	free(dev->snap);
 	free(dev->snap_queues);
-	free(dev->rdbuf);
 	log_info("%s: stopped", dev->name);
 	free(dev);
 }
@@ -1037,6 +1153,7 @@ device_sum(struct stats_counters *t, const struct stats_counters *c)
 	t->held += c->held;
 	t->id_gaps += c->id_gaps;
 	t->malformed += c->malformed;
+	t->partial += c->partial;
 	t->verdict_errors += c->verdict_errors;
 }
 

@@ -18,7 +18,21 @@ struct flow_tuple {
 	uint8_t small;
 	uint8_t frag; /* non-first fragment: no ports */
 	uint8_t version;
-	uint32_t hdrlen; /* not hashed: network and transport header bytes */
+	/* Not hashed: */
+	uint32_t hdrlen; /* network and transport header bytes */
+	uint32_t l4off;
+	uint32_t iplen;
+	uint32_t tcpseq;
+	bool tcp;
+};
+
+/* The part of a flow_tuple that names a TCP connection. */
+struct flow_conn {
+	uint8_t saddr[16];
+	uint8_t daddr[16];
+	uint32_t ports;
+	uint8_t version;
+	uint8_t pad[3];
 };
 
 #define TCP_FIN 0x01
@@ -30,9 +44,13 @@ flow_l4(const uint8_t *l4, size_t avail, struct flow_tuple *t)
 {
 	switch (t->proto) {
 	case 6: /* TCP */
-		if (avail >= 14) {
+		if (avail >= 20) {
+			uint32_t thl = (uint32_t)(l4[12] >> 4) * 4;
 			t->tcpflags = l4[13] & (TCP_FIN | TCP_SYN | TCP_RST);
-			t->hdrlen += (uint32_t)(l4[12] >> 4) * 4;
+			t->hdrlen += thl;
+			t->tcpseq = (uint32_t)l4[4] << 24 | (uint32_t)l4[5] << 16 |
+			            (uint32_t)l4[6] << 8 | l4[7];
+			t->tcp = thl >= 20 && thl <= avail;
 		}
 		if (avail >= 4)
 			t->ports = (uint32_t)l4[0] << 24 | (uint32_t)l4[1] << 16 |
@@ -69,12 +87,14 @@ flow_ipv4(const uint8_t *p, size_t caplen, struct flow_tuple *t)
 	memcpy(t->daddr, p + 16, 4);
 	t->proto = p[9];
 	t->dscp = p[1] >> 2;
+	t->iplen = (uint32_t)(p[2] << 8 | p[3]);
 	uint16_t frag = (uint16_t)(p[6] << 8 | p[7]);
 	if ((frag & 0x1fff) != 0) {
 		t->frag = 1;
 		return true;
 	}
 	t->hdrlen = (uint32_t)ihl;
+	t->l4off = (uint32_t)ihl;
 	flow_l4(p + ihl, caplen - ihl, t);
 	return true;
 }
@@ -93,6 +113,7 @@ flow_ipv6(const uint8_t *p, size_t caplen, struct flow_tuple *t)
 	memcpy(t->saddr, p + 8, 16);
 	memcpy(t->daddr, p + 24, 16);
 	t->dscp = (uint8_t)(((p[0] & 0x0f) << 4 | p[1] >> 4) >> 2);
+	t->iplen = 40 + (uint32_t)(p[4] << 8 | p[5]);
 	uint8_t nh = p[6];
 	size_t off = 40;
 	/* A bounded walk over extension headers to the transport header. */
@@ -119,16 +140,17 @@ flow_ipv6(const uint8_t *p, size_t caplen, struct flow_tuple *t)
 	}
 	t->proto = nh;
 	t->hdrlen = (uint32_t)off;
+	t->l4off = (uint32_t)off;
 	if (off <= caplen)
 		flow_l4(p + off, caplen - off, t);
 	return true;
 }
 
 bool
-flow_key(const uint8_t *pkt, size_t caplen, size_t len, uint32_t mark, uint64_t *key,
-         uint32_t *hdrlen)
+flow_parse(const uint8_t *pkt, size_t caplen, size_t len, uint32_t mark, struct flow_info *fi)
 {
 	struct flow_tuple t;
+	struct flow_conn c;
 	bool ok = false;
 
 	memset(&t, 0, sizeof(t));
@@ -141,9 +163,24 @@ flow_key(const uint8_t *pkt, size_t caplen, size_t len, uint32_t mark, uint64_t 
 		else if (t.version == 6)
 			ok = flow_ipv6(pkt, caplen, &t);
 	}
-	*hdrlen = t.hdrlen;
-	t.hdrlen = 0;
-	*key = XXH3_64bits(&t, sizeof(t));
+	memset(fi, 0, sizeof(*fi));
+	fi->hdrlen = t.hdrlen;
+	fi->l4off = t.l4off;
+	fi->iplen = t.iplen;
+	fi->ipv6 = t.version == 6;
+	fi->tcp = ok && t.proto == 6 && !t.frag && t.tcp;
+	if (fi->tcp) {
+		fi->tcpseq = t.tcpseq;
+		memset(&c, 0, sizeof(c));
+		memcpy(c.saddr, t.saddr, sizeof(c.saddr));
+		memcpy(c.daddr, t.daddr, sizeof(c.daddr));
+		c.ports = t.ports;
+		c.version = t.version;
+		fi->conn = XXH3_64bits(&c, sizeof(c));
+	}
+	t.hdrlen = t.l4off = t.iplen = t.tcpseq = 0;
+	t.tcp = false;
+	fi->key = XXH3_64bits(&t, sizeof(t));
 	return ok;
 }
 
@@ -154,8 +191,8 @@ flow_copy_hash(const uint8_t *head, size_t headlen, size_t len)
 	size_t n = len < FLOW_ID_BYTES ? len : FLOW_ID_BYTES;
 
 	if (headlen >= n)
-		return XXH3_64bits_withSeed(head, n, len);
+		return XXH3_64bits(head, n);
 	memcpy(buf, head, headlen);
 	memset(buf + headlen, 0, n - headlen);
-	return XXH3_64bits_withSeed(buf, n, len);
+	return XXH3_64bits(buf, n);
 }

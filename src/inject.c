@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
+#include <linux/virtio_net.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -13,7 +14,8 @@
 #include "log.h"
 
 struct inject_slot {
-	struct iovec iov[2];
+	struct virtio_net_hdr vnet;
+	struct iovec iov[3];
 	union {
 		char buf[2 * CMSG_SPACE(sizeof(uint32_t))];
 		struct cmsghdr align;
@@ -42,9 +44,16 @@ inject_open(int ifindex, int sndbuf, size_t batch)
 	inj->slots = calloc(batch, sizeof(*inj->slots));
 	if (inj->msgs == NULL || inj->slots == NULL)
 		goto free_inj;
-	/* Protocol 0: the socket sends only and is never handed a received packet. */
-	inj->fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	/*
+	 * Protocol 0: the socket sends only and is never handed a received packet.
+	 * Raw, as a virtio-net header needs, is the same as datagram on a TUN
+	 * device: it has no link-layer header.
+	 */
+	inj->fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (inj->fd < 0)
+		goto free_inj;
+	int one = 1;
+	if (setsockopt(inj->fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0)
 		goto free_inj;
 	/* Every copy in the qdisc is charged to this buffer: size it for the whole backlog. */
 	if (setsockopt(inj->fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) < 0 &&
@@ -99,14 +108,27 @@ inject_prepare(struct inject *inj, const struct inject_pkt *p, size_t i)
 	struct msghdr *m = &inj->msgs[i].msg_hdr;
 	struct inject_slot *s = &inj->slots[i];
 
-	s->iov[0].iov_base = (void *)p->data;
-	s->iov[0].iov_len = p->caplen;
-	s->iov[1].iov_base = (void *)inject_zeros;
-	s->iov[1].iov_len = p->pad;
+	memset(&s->vnet, 0, sizeof(s->vnet));
+	if (p->gso_size != 0) {
+		/* As a TSO-capable sender hands the stack a TCP packet: checksum left to do. */
+		s->vnet.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+		s->vnet.gso_type =
+		    p->proto == ETH_P_IPV6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
+		s->vnet.hdr_len = p->hdrlen;
+		s->vnet.gso_size = p->gso_size;
+		s->vnet.csum_start = p->l4off;
+		s->vnet.csum_offset = 16; /* offsetof(struct tcphdr, check) */
+	}
+	s->iov[0].iov_base = &s->vnet;
+	s->iov[0].iov_len = sizeof(s->vnet);
+	s->iov[1].iov_base = (void *)p->data;
+	s->iov[1].iov_len = p->caplen;
+	s->iov[2].iov_base = (void *)inject_zeros;
+	s->iov[2].iov_len = p->pad;
 	m->msg_name = &inj->addr[p->proto == ETH_P_IPV6];
 	m->msg_namelen = sizeof(inj->addr[0]);
 	m->msg_iov = s->iov;
-	m->msg_iovlen = p->pad > 0 ? 2 : 1;
+	m->msg_iovlen = p->pad > 0 ? 3 : 2;
 	m->msg_control = NULL;
 	m->msg_controllen = 0;
 	/* The netfilter mark and priority ride along so tc on imqN can classify by them. */

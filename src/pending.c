@@ -5,37 +5,50 @@
 #include <stdlib.h>
 
 /*
- * Every held packet is on three lists: its copy-hash bucket chain (to find it
- * when the copy comes back), its flow's FIFO (to see which older packets of
- * the flow the qdisc dropped) and the global FIFO (timeouts, shutdown).
- * Slots and flows come from arrays sized at creation; free ones are chained.
+ * Every held packet is on its copy-hash bucket chain (to find it when the
+ * copy comes back), its flow's FIFO (to see which older packets of the flow
+ * the qdisc dropped) and the global FIFO (timeouts, shutdown). A copy sent as
+ * a TCP GSO packet is also on its connection's FIFO, which finds it again
+ * from any of the segments the qdisc may cut it into.
+ * Slots and FIFO heads come from arrays sized at creation; free ones are chained.
  */
+enum { PENDING_FLOW, PENDING_CONN, PENDING_NINDEX };
+
+struct pending_link {
+	int32_t prev, next;
+	int32_t fifo; /* index in the index's fifos[], PENDING_NONE when not on one */
+};
+
 struct pending_entry {
 	struct pending_pkt pkt;
 	uint64_t seq;  /* order of holding; ties between identical copies */
-	int32_t hnext; /* next in hash bucket */
-	int32_t fprev, fnext;
+	int32_t hnext; /* next in hash bucket; free-list link when unused */
 	int32_t gprev, gnext;
-	int32_t flow; /* index in flows[], or free-list link when unused */
+	struct pending_link link[PENDING_NINDEX];
 };
 
-struct pending_flow {
+struct pending_fifo {
 	uint64_t key;
 	int32_t head, tail; /* oldest, newest entry */
-	int32_t hnext;      /* next flow in bucket; free-list link when unused */
+	int32_t hnext;      /* next FIFO in bucket; free-list link when unused */
+};
+
+/* FIFOs of held packets that share a key (a flow, a connection). */
+struct pending_index {
+	struct pending_fifo *fifos;
+	int32_t *buckets;
+	int32_t free;
 };
 
 struct pending {
 	struct pending_entry *entries;
-	struct pending_flow *flows;
 	int32_t *hbuckets; /* copy hash -> entry chain */
-	int32_t *fbuckets; /* flow key -> flow chain */
-	size_t nbuckets;   /* power of two, for both tables */
+	struct pending_index index[PENDING_NINDEX];
+	size_t nbuckets; /* power of two, for every table */
 	size_t capacity;
 	size_t count;
 	uint64_t seq;
 	int32_t free_entry;
-	int32_t free_flow;
 	int32_t ghead, gtail;
 };
 
@@ -44,6 +57,17 @@ pending_bucket(const struct pending *p, uint64_t h)
 {
 	/* The hashes are already mixed; fold the high half in anyway. */
 	return (size_t)((h ^ (h >> 32)) & (p->nbuckets - 1));
+}
+
+static int32_t *
+pending_buckets(size_t n)
+{
+	int32_t *b = malloc(n * sizeof(*b));
+
+	if (b != NULL)
+		for (size_t i = 0; i < n; i++)
+			b[i] = PENDING_NONE;
+	return b;
 }
 
 struct pending *
@@ -58,19 +82,22 @@ pending_new(size_t capacity)
 	while (p->nbuckets < capacity * 2)
 		p->nbuckets <<= 1;
 	p->entries = calloc(capacity, sizeof(*p->entries));
-	p->flows = calloc(capacity, sizeof(*p->flows));
-	p->hbuckets = malloc(p->nbuckets * sizeof(*p->hbuckets));
-	p->fbuckets = malloc(p->nbuckets * sizeof(*p->fbuckets));
-	if (!p->entries || !p->flows || !p->hbuckets || !p->fbuckets)
+	p->hbuckets = pending_buckets(p->nbuckets);
+	if (p->entries == NULL || p->hbuckets == NULL)
 		goto fail;
-	for (size_t i = 0; i < p->nbuckets; i++)
-		p->hbuckets[i] = p->fbuckets[i] = PENDING_NONE;
-	for (size_t i = 0; i < capacity; i++) {
-		p->entries[i].flow = i + 1 < capacity ? (int32_t)(i + 1) : PENDING_NONE;
-		p->flows[i].hnext = i + 1 < capacity ? (int32_t)(i + 1) : PENDING_NONE;
+	for (int x = 0; x < PENDING_NINDEX; x++) {
+		struct pending_index *ix = &p->index[x];
+		ix->fifos = calloc(capacity, sizeof(*ix->fifos));
+		ix->buckets = pending_buckets(p->nbuckets);
+		if (ix->fifos == NULL || ix->buckets == NULL)
+			goto fail;
+		for (size_t i = 0; i < capacity; i++)
+			ix->fifos[i].hnext = i + 1 < capacity ? (int32_t)(i + 1) : PENDING_NONE;
+		ix->free = 0;
 	}
+	for (size_t i = 0; i < capacity; i++)
+		p->entries[i].hnext = i + 1 < capacity ? (int32_t)(i + 1) : PENDING_NONE;
 	p->free_entry = 0;
-	p->free_flow = 0;
 	p->ghead = p->gtail = PENDING_NONE;
 	return p;
 fail:
@@ -84,42 +111,73 @@ pending_free(struct pending *p)
 	if (p == NULL)
 		return;
 	free(p->entries);
-	free(p->flows);
 	free(p->hbuckets);
-	free(p->fbuckets);
+	for (int x = 0; x < PENDING_NINDEX; x++) {
+		free(p->index[x].fifos);
+		free(p->index[x].buckets);
+	}
 	free(p);
 }
 
-static int32_t
-pending_flow_get(struct pending *p, uint64_t key)
+/* Append entry S to the FIFO of KEY in index X, creating the FIFO if needed. */
+static void
+pending_fifo_append(struct pending *p, int x, uint64_t key, int32_t s)
 {
+	struct pending_index *ix = &p->index[x];
 	size_t b = pending_bucket(p, key);
+	struct pending_link *l = &p->entries[s].link[x];
 	int32_t f;
 
-	for (f = p->fbuckets[b]; f != PENDING_NONE; f = p->flows[f].hnext)
-		if (p->flows[f].key == key)
-			return f;
-	/* There are never more flows than entries, so this cannot run dry. */
-	f = p->free_flow;
-	p->free_flow = p->flows[f].hnext;
-	p->flows[f].key = key;
-	p->flows[f].head = p->flows[f].tail = PENDING_NONE;
-	p->flows[f].hnext = p->fbuckets[b];
-	p->fbuckets[b] = f;
-	return f;
+	for (f = ix->buckets[b]; f != PENDING_NONE; f = ix->fifos[f].hnext)
+		if (ix->fifos[f].key == key)
+			break;
+	if (f == PENDING_NONE) {
+		/* There are never more FIFOs than entries, so this cannot run dry. */
+		f = ix->free;
+		ix->free = ix->fifos[f].hnext;
+		ix->fifos[f].key = key;
+		ix->fifos[f].head = ix->fifos[f].tail = PENDING_NONE;
+		ix->fifos[f].hnext = ix->buckets[b];
+		ix->buckets[b] = f;
+	}
+	l->fifo = f;
+	l->next = PENDING_NONE;
+	l->prev = ix->fifos[f].tail;
+	if (l->prev != PENDING_NONE)
+		p->entries[l->prev].link[x].next = s;
+	else
+		ix->fifos[f].head = s;
+	ix->fifos[f].tail = s;
 }
 
+/* Take entry S off its FIFO in index X, freeing the FIFO when it empties. */
 static void
-pending_flow_put(struct pending *p, int32_t f)
+pending_fifo_unlink(struct pending *p, int x, int32_t s)
 {
-	size_t b = pending_bucket(p, p->flows[f].key);
-	int32_t *link = &p->fbuckets[b];
+	struct pending_index *ix = &p->index[x];
+	struct pending_link *l = &p->entries[s].link[x];
+	struct pending_fifo *fifo;
 
-	while (*link != f)
-		link = &p->flows[*link].hnext;
-	*link = p->flows[f].hnext;
-	p->flows[f].hnext = p->free_flow;
-	p->free_flow = f;
+	if (l->fifo == PENDING_NONE)
+		return;
+	fifo = &ix->fifos[l->fifo];
+	if (l->prev != PENDING_NONE)
+		p->entries[l->prev].link[x].next = l->next;
+	else
+		fifo->head = l->next;
+	if (l->next != PENDING_NONE)
+		p->entries[l->next].link[x].prev = l->prev;
+	else
+		fifo->tail = l->prev;
+	if (fifo->head == PENDING_NONE) {
+		int32_t *link = &ix->buckets[pending_bucket(p, fifo->key)];
+		while (*link != l->fifo)
+			link = &ix->fifos[*link].hnext;
+		*link = fifo->hnext;
+		fifo->hnext = ix->free;
+		ix->free = l->fifo;
+	}
+	l->fifo = PENDING_NONE;
 }
 
 int
@@ -130,23 +188,19 @@ pending_add(struct pending *p, const struct pending_pkt *pkt)
 	if (s == PENDING_NONE)
 		return PENDING_NONE;
 	struct pending_entry *e = &p->entries[s];
-	p->free_entry = e->flow;
+	p->free_entry = e->hnext;
 	e->pkt = *pkt;
+	e->pkt.seen = 0;
 	e->seq = p->seq++;
 
 	size_t b = pending_bucket(p, pkt->hash);
 	e->hnext = p->hbuckets[b];
 	p->hbuckets[b] = s;
 
-	int32_t f = pending_flow_get(p, pkt->flow);
-	e->flow = f;
-	e->fnext = PENDING_NONE;
-	e->fprev = p->flows[f].tail;
-	if (e->fprev != PENDING_NONE)
-		p->entries[e->fprev].fnext = s;
-	else
-		p->flows[f].head = s;
-	p->flows[f].tail = s;
+	pending_fifo_append(p, PENDING_FLOW, pkt->flow, s);
+	e->link[PENDING_CONN].fifo = PENDING_NONE;
+	if (pkt->conn != 0)
+		pending_fifo_append(p, PENDING_CONN, pkt->conn, s);
 
 	e->gnext = PENDING_NONE;
 	e->gprev = p->gtail;
@@ -169,24 +223,14 @@ void
 pending_remove(struct pending *p, int slot)
 {
 	struct pending_entry *e = &p->entries[slot];
-	size_t b = pending_bucket(p, e->pkt.hash);
-	int32_t *link = &p->hbuckets[b];
+	int32_t *link = &p->hbuckets[pending_bucket(p, e->pkt.hash)];
 
 	while (*link != slot)
 		link = &p->entries[*link].hnext;
 	*link = e->hnext;
 
-	struct pending_flow *fl = &p->flows[e->flow];
-	if (e->fprev != PENDING_NONE)
-		p->entries[e->fprev].fnext = e->fnext;
-	else
-		fl->head = e->fnext;
-	if (e->fnext != PENDING_NONE)
-		p->entries[e->fnext].fprev = e->fprev;
-	else
-		fl->tail = e->fprev;
-	if (fl->head == PENDING_NONE)
-		pending_flow_put(p, e->flow);
+	for (int x = 0; x < PENDING_NINDEX; x++)
+		pending_fifo_unlink(p, x, slot);
 
 	if (e->gprev != PENDING_NONE)
 		p->entries[e->gprev].gnext = e->gnext;
@@ -197,7 +241,7 @@ pending_remove(struct pending *p, int slot)
 	else
 		p->gtail = e->gprev;
 
-	e->flow = p->free_entry;
+	e->hnext = p->free_entry;
 	p->free_entry = slot;
 	p->count--;
 }
@@ -221,9 +265,41 @@ pending_match(const struct pending *p, uint64_t hash)
 int
 pending_flow_older(const struct pending *p, int slot)
 {
-	int32_t head = p->flows[p->entries[slot].flow].head;
+	int32_t head = p->index[PENDING_FLOW].fifos[p->entries[slot].link[PENDING_FLOW].fifo].head;
 
 	return head == slot ? PENDING_NONE : head;
+}
+
+int
+pending_segment(const struct pending *p, uint64_t conn, uint32_t seq)
+{
+	const struct pending_index *ix = &p->index[PENDING_CONN];
+	int32_t f;
+
+	for (f = ix->buckets[pending_bucket(p, conn)]; f != PENDING_NONE; f = ix->fifos[f].hnext)
+		if (ix->fifos[f].key == conn)
+			break;
+	if (f == PENDING_NONE)
+		return PENDING_NONE;
+	/* The qdisc sends a connection's segments in order: the one sought is nearly always first.
+	 */
+	for (int32_t s = ix->fifos[f].head; s != PENDING_NONE;
+	     s = p->entries[s].link[PENDING_CONN].next) {
+		const struct pending_pkt *pp = &p->entries[s].pkt;
+		if ((uint32_t)(seq - pp->tcpseq) < pp->span)
+			return s;
+	}
+	return PENDING_NONE;
+}
+
+unsigned
+pending_segment_seen(struct pending *p, int slot)
+{
+	struct pending_pkt *pp = &p->entries[slot].pkt;
+
+	if (pp->seen < UINT16_MAX)
+		pp->seen++;
+	return pp->seen;
 }
 
 int

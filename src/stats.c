@@ -141,6 +141,7 @@ stats_text_counters(const struct stats_counters *c, const char *ind, FILE *out)
 		        c->failopen[i]);
 	fprintf(out, ")\n%s%-10s %12" PRIu64 " pkts  (peak %" PRIu64 ")\n", ind, "held", c->held,
 	        c->peak_held);
+	fprintf(out, "%s%-10s %12" PRIu64 " pkts\n", ind, "partial", c->partial);
 	fprintf(out, "%s%-10s id_gaps %" PRIu64 ", malformed %" PRIu64 ", verdict_errors %" PRIu64,
 	        ind, "anomalies", c->id_gaps, c->malformed, c->verdict_errors);
 }
@@ -333,6 +334,7 @@ json_counters(struct json *j, const struct stats_counters *c)
 	json_close(j, '}');
 	json_u64(j, "held", c->held);
 	json_u64(j, "peak_held", c->peak_held);
+	json_u64(j, "partial", c->partial);
 	json_u64(j, "id_gaps", c->id_gaps);
 	json_u64(j, "malformed", c->malformed);
 	json_u64(j, "verdict_errors", c->verdict_errors);
@@ -424,6 +426,10 @@ static const struct prom_family {
      offsetof(struct stats_counters, held)},
     {"peak_held_packets", "gauge", "Most packets waiting for their copy at once.", PROM_FIELD,
      offsetof(struct stats_counters, peak_held)},
+    {"partial_packets_total", "counter",
+     "GSO copies the qdisc cut into segments and sent only in part (each then accepted or "
+     "dropped whole).",
+     PROM_FIELD, offsetof(struct stats_counters, partial)},
     {"id_gaps_total", "counter", "Packet ids the kernel skipped (it decided those itself).",
      PROM_FIELD, offsetof(struct stats_counters, id_gaps)},
     {"malformed_packets_total", "counter",

@@ -30,10 +30,18 @@ tundev_open(const char *name, bool persist, bool *created)
 	if (fd < 0)
 		return -1;
 	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	/* A virtio-net header in front of each copy says whether it is a GSO packet. */
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_VNET_HDR;
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0)
 		goto close_fd;
+	/*
+	 * Take TCP GSO copies whole, as a NIC with TSO would: one read each. A
+	 * kernel that refuses cuts them into segments, which imqd also matches.
+	 */
+	if (ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN) < 0)
+		log_warn("%s: TCP segmentation offload refused; large copies come back in segments",
+		         name);
 	if (tundev_persist(fd, persist) < 0)
 		goto close_fd;
 	return fd;

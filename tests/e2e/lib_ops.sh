@@ -116,6 +116,16 @@ ops_root_qdisc() {
 	nsx "$GW" tc qdisc show dev "$1" 2>/dev/null | awk '$1 == "qdisc" && / root / { print $2, $3; exit }'
 }
 
+# ops_qdisc_bytes DEV: bytes sent by DEV's root qdisc in $GW (tc -s). A TCP
+# GSO copy counts once per segment with its headers, so this is at least
+# the bytes of the packets imqd accepted; tc's packet count of such copies is
+# not one per packet.
+ops_qdisc_bytes() {
+	nsx "$GW" tc -s qdisc show dev "$1" 2>/dev/null | awk '
+		$1 == "qdisc" { root = / root / }
+		root && $1 == "Sent" { print $2; exit }'
+}
+
 # ops_qdisc_sent DEV: packets sent by DEV's root qdisc in $GW (tc -s).
 ops_qdisc_sent() {
 	nsx "$GW" tc -s qdisc show dev "$1" 2>/dev/null | awk '

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# TCP src -> dst through gw, shaped by tbf 20mbit on gw's ingress: first with
-# IFB (the kernel's own way), then with imqd's imq0. Both rates must be near
-# 20 Mbit/s and imqd's within 5% of IFB's.
+# TCP src -> dst through gw, shaped by tbf on gw's ingress (RATE Mbit/s, 20 by
+# default; burst BURST, 32k by default): first with IFB (the kernel's own
+# way), then with imqd's imq0. Both rates must be within 10% of RATE and
+# imqd's within 5% of IFB's. A burst smaller than TCP's GSO packets makes tbf
+# cut them into segments, on both devices alike.
 . "$(dirname "$0")/lib.sh"
 e2e_init shaping_tbf
 
-RATE=20 # Mbit/s
-TBF=(tbf rate "${RATE}mbit" burst 32k latency 100ms)
-SECS=8
+RATE=${RATE:-20} # Mbit/s
+TBF=(tbf rate "${RATE}mbit" burst "${BURST:-32k}" latency 100ms)
+SECS=${SECS:-8}
 
 topo_create
 

@@ -1,6 +1,6 @@
 /*
  * libFuzzer target for what imqd reads of a packet and for its held-packet
- * table: flow_key, flow_copy_hash and pending_add/match/flow_older/remove,
+ * table: flow_parse, flow_copy_hash and pending_add/match/flow_older/segment/remove,
  * driven by a script of operations in the input and checked against a
  * plain model of the table.
  *
@@ -28,12 +28,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FUZZ_MAX_CAP 64
 #define FUZZ_MAX_PKT 2048
 
-#define CHECK(cond)                                                                    \
-	do {                                                                           \
-		if (!(cond)) {                                                         \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-			abort();                                                       \
-		}                                                                      \
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
+			abort();                                                                   \
+		}                                                                                  \
 	} while (0)
 
 /* The model: held packets in the order they were held. */
@@ -131,8 +131,7 @@ static void
 op_hold(struct pending *p, struct model *m, struct input *in, uint32_t id)
 {
 	const uint8_t *hdr, *pkt;
-	uint64_t key, key2;
-	uint32_t hdrlen, hdrlen2;
+	struct flow_info fi, fi2;
 
 	if (!take(in, 4, &hdr))
 		return;
@@ -145,16 +144,23 @@ op_hold(struct pending *p, struct model *m, struct input *in, uint32_t id)
 	uint8_t *copy = malloc(caplen > 0 ? caplen : 1);
 	CHECK(copy != NULL);
 	memcpy(copy, pkt, caplen);
-	bool ok = flow_key(copy, caplen, len, mark, &key, &hdrlen);
-	CHECK(flow_key(copy, caplen, len, mark, &key2, &hdrlen2) == ok && key == key2 &&
-	      hdrlen == hdrlen2);
+	bool ok = flow_parse(copy, caplen, len, mark, &fi);
+	CHECK(flow_parse(copy, caplen, len, mark, &fi2) == ok && fi.key == fi2.key &&
+	      fi.hdrlen == fi2.hdrlen && fi.conn == fi2.conn && fi.tcp == fi2.tcp);
+	CHECK(!fi.tcp || (ok && fi.l4off + 20 <= caplen && fi.hdrlen <= caplen));
+	if (fi.tcp && pending_segment(p, fi.conn, fi.tcpseq) != PENDING_NONE)
+		pending_segment_seen(p, pending_segment(p, fi.conn, fi.tcpseq));
 	struct pending_pkt pp = {
-		.id = id,
-		.len = (uint32_t)len,
-		.mark = mark,
-		.hash = copy_hash(copy, caplen, len),
-		.flow = key,
-		.t_ns = id,
+	    .id = id,
+	    .len = (uint32_t)len,
+	    .mark = mark,
+	    .hash = copy_hash(copy, caplen, len),
+	    .flow = fi.key,
+	    .t_ns = id,
+	    .conn = fi.tcp && hdr[2] > 0 ? fi.conn : 0,
+	    .tcpseq = fi.tcpseq,
+	    .span = hdr[2],
+	    .nsegs = 2,
 	};
 	free(copy);
 	int slot = pending_add(p, &pp);

@@ -107,8 +107,8 @@ test_minimal_defaults(void **state)
 	assert_int_equal(d->on_overflow, CONF_ACCEPT);
 	assert_int_equal(d->on_error, CONF_ACCEPT);
 	assert_int_equal(d->drop_timeout_ms, 5000);
-	assert_false(d->gso);
-	assert_int_equal(d->copy, CONF_COPY_FULL);
+	assert_true(d->gso);
+	assert_int_equal(d->copy, CONF_COPY_HEADERS);
 	assert_int_equal(d->copy_bytes, 128);
 	assert_int_equal(d->continue_mark, 0);
 	assert_int_equal(d->continue_mask, 0);
@@ -778,8 +778,8 @@ test_print_format(void **state)
 	                          "on-overflow = accept\n"
 	                          "on-error = accept\n"
 	                          "drop-timeout = 2m\n"
-	                          "gso = no\n"
-	                          "copy = full\n"
+	                          "gso = yes\n"
+	                          "copy = headers\n"
 	                          "copy-bytes = 128\n"
 	                          "continue-mark = 0x10/0xff\n"
 	                          "persist = no\n"
@@ -809,8 +809,8 @@ test_device_changed(void **state)
 	    BASE "on-overflow = drop",
 	    BASE "on-error = drop",
 	    BASE "drop-timeout = 1s",
-	    BASE "gso = yes",
-	    BASE "copy = headers",
+	    BASE "gso = no",
+	    BASE "copy = full",
 	    BASE "copy-bytes = 40",
 	    BASE "continue-mark = 1",
 	    BASE "continue-mark = 2/2",

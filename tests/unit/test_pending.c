@@ -176,35 +176,51 @@ test_flow_keys(void **state)
 	uint8_t a[60] = {0x45, 0, 0, 60, 0,  0, 0x40, 0, 64,   6,    0,    0,
 	                 10,   0, 0, 1,  10, 0, 0,    2, 0x30, 0x39, 0x00, 0x50};
 	uint8_t b[60];
-	uint64_t ka, kb;
-	uint32_t hl;
+	struct flow_info fa, fb;
 
 	(void)state;
+	a[20 + 12] = 0x50; /* TCP data offset 20 bytes */
 	a[20 + 13] = 0x10; /* ACK */
 	memcpy(b, a, sizeof(a));
 	b[20 + 4] = 0x7f; /* other sequence number: same flow */
-	assert_true(flow_key(a, sizeof(a), 1400, 0, &ka, &hl));
-	assert_true(flow_key(b, sizeof(b), 1400, 0, &kb, &hl));
-	assert_int_equal(hl, 20);
-	assert_true(ka == kb);
+	assert_true(flow_parse(a, sizeof(a), 1400, 0, &fa));
+	assert_true(flow_parse(b, sizeof(b), 1400, 0, &fb));
+	assert_int_equal(fa.hdrlen, 40);
+	assert_int_equal(fa.l4off, 20);
+	assert_int_equal(fa.iplen, 60);
+	assert_true(fa.tcp);
+	assert_int_equal(fb.tcpseq, 0x7f000000u);
+	assert_true(fa.key == fb.key);
+	assert_true(fa.conn == fb.conn);
 	a[20 + 12] = 0x80; /* TCP data offset 32 bytes */
-	flow_key(a, sizeof(a), 1400, 0, &ka, &hl);
-	assert_int_equal(hl, 52);
-	b[23] = 0x51; /* other destination port: another flow */
-	flow_key(b, sizeof(b), 1400, 0, &kb, &hl);
-	assert_false(ka == kb);
-	flow_key(a, sizeof(a), 1400, 1, &kb, &hl); /* other mark */
-	assert_false(ka == kb);
-	flow_key(a, sizeof(a), 60, 0, &kb, &hl); /* small packet, e.g. a pure ACK */
-	assert_false(ka == kb);
+	flow_parse(a, sizeof(a), 1400, 0, &fa);
+	assert_int_equal(fa.hdrlen, 52);
+	b[23] = 0x51; /* other destination port: another flow and connection */
+	flow_parse(b, sizeof(b), 1400, 0, &fb);
+	assert_false(fa.key == fb.key);
+	assert_false(fa.conn == fb.conn);
+	flow_parse(a, sizeof(a), 1400, 1, &fb); /* other mark: another flow, same connection */
+	assert_false(fa.key == fb.key);
+	assert_true(fa.conn == fb.conn);
+	flow_parse(a, sizeof(a), 60, 0, &fb); /* small packet, e.g. a pure ACK */
+	assert_false(fa.key == fb.key);
+	a[20 + 13] = 0x11; /* FIN: another flow, same connection */
+	flow_parse(a, sizeof(a), 1400, 0, &fb);
+	assert_false(fa.key == fb.key);
+	assert_true(fa.conn == fb.conn);
+	a[20 + 13] = 0x10;
 
+	/* A TCP header cut short is no segment to match. */
+	assert_true(flow_parse(a, 45, 1400, 0, &fa));
+	assert_false(fa.tcp);
 	/* Truncated and garbage packets are reported, not crashed on. */
-	assert_false(flow_key(a, 10, 1400, 0, &ka, &hl));
+	assert_false(flow_parse(a, 10, 1400, 0, &fa));
 	uint8_t junk[3] = {0x60, 1, 2};
-	assert_false(flow_key(junk, sizeof(junk), 3, 0, &ka, &hl));
-	assert_false(flow_key(junk, 0, 0, 0, &ka, &hl));
+	assert_false(flow_parse(junk, sizeof(junk), 3, 0, &fa));
+	assert_false(flow_parse(junk, 0, 0, 0, &fa));
 	a[0] = 0x4f; /* header length beyond the data */
-	assert_false(flow_key(a, 40, 40, 0, &ka, &hl));
+	assert_false(flow_parse(a, 40, 40, 0, &fa));
+	assert_false(fa.tcp);
 }
 
 static void
@@ -218,9 +234,62 @@ test_copy_hash(void **state)
 		buf[i] = (uint8_t)i;
 	/* A headers-only copy padded with zeros hashes as the whole zero-padded copy. */
 	assert_true(flow_copy_hash(buf, 40, 300) == flow_copy_hash(buf, 300, 300));
-	assert_false(flow_copy_hash(buf, 300, 300) == flow_copy_hash(buf, 299, 299));
+	/* A read cut off after FLOW_ID_BYTES hashes as the whole copy. */
+	assert_true(flow_copy_hash(buf, 300, 300) ==
+	            flow_copy_hash(buf, FLOW_ID_BYTES, FLOW_ID_BYTES));
+	assert_false(flow_copy_hash(buf, 100, 100) == flow_copy_hash(buf, 99, 99));
+	uint64_t h = flow_copy_hash(buf, 40, 300);
 	buf[5] ^= 1;
-	assert_false(flow_copy_hash(buf, 40, 300) == flow_copy_hash(buf, 300, 299));
+	assert_false(flow_copy_hash(buf, 40, 300) == h);
+}
+
+static void
+test_segments(void **state)
+{
+	struct pending *p = pending_new(16);
+	struct pending_pkt a = {.id = 1,
+	                        .hash = 11,
+	                        .flow = 5,
+	                        .conn = 7,
+	                        .tcpseq = 0xfffff000u,
+	                        .span = 0x2000,
+	                        .nsegs = 4};
+	struct pending_pkt b = {.id = 2,
+	                        .hash = 12,
+	                        .flow = 5,
+	                        .conn = 7,
+	                        .tcpseq = 0x1000,
+	                        .span = 0x2000,
+	                        .nsegs = 4};
+	struct pending_pkt c = {.id = 3, .hash = 13, .flow = 5};
+
+	(void)state;
+	int sa = pending_add(p, &a);
+	int sb = pending_add(p, &b);
+	int sc = pending_add(p, &c);
+	/* Sequence numbers wrap. */
+	assert_int_equal(pending_segment(p, 7, 0xfffff000u), sa);
+	assert_int_equal(pending_segment(p, 7, 0x0fff), sa);
+	assert_int_equal(pending_segment(p, 7, 0x1000), sb);
+	assert_int_equal(pending_segment(p, 7, 0x2fff), sb);
+	assert_int_equal(pending_segment(p, 7, 0x3000), PENDING_NONE);
+	assert_int_equal(pending_segment(p, 8, 0x1000), PENDING_NONE);
+	assert_int_equal(pending_segment_seen(p, sb), 1);
+	assert_int_equal(pending_segment_seen(p, sb), 2);
+	assert_int_equal(pending_get(p, sa)->seen, 0);
+	pending_remove(p, sa);
+	assert_int_equal(pending_segment(p, 7, 0), PENDING_NONE);
+	assert_int_equal(pending_flow_older(p, sc), sb);
+	pending_remove(p, sb);
+	assert_int_equal(pending_segment(p, 7, 0x1000), PENDING_NONE);
+	/* A reused slot starts counting afresh. */
+	int sd = pending_add(p, &b);
+	assert_int_equal(pending_get(p, sd)->seen, 0);
+	assert_int_equal(pending_segment(p, 7, 0x1800), sd);
+	pending_remove(p, sc);
+	pending_remove(p, sd);
+	assert_int_equal(pending_count(p), 0);
+	pending_free(p);
 }
 
 int
@@ -235,6 +304,7 @@ main(void)
 	    cmocka_unit_test(test_random_model),
 	    cmocka_unit_test(test_flow_keys),
 	    cmocka_unit_test(test_copy_hash),
+	    cmocka_unit_test(test_segments),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,6 +43,7 @@ fill(struct stats_counters *c, uint64_t base)
 	c->id_gaps = base + 22;
 	c->malformed = base + 23;
 	c->verdict_errors = base + 24;
+	c->partial = base + 25;
 }
 
 static void
@@ -328,7 +329,7 @@ test_json_exact(void **state)
 	    "\"dropped_enqueue\":0,\"dropped_order\":0,\"dropped_timeout\":0,"
 	    "\"dropped_error\":0,\"failopen\":2,\"failopen_reasons\":{\"device_down\":0,"
 	    "\"too_big\":2,\"no_buffer\":0,\"inject_error\":0,\"shutdown\":0},\"held\":0,"
-	    "\"peak_held\":0,\"id_gaps\":0,\"malformed\":0,\"verdict_errors\":0";
+	    "\"peak_held\":0,\"partial\":0,\"id_gaps\":0,\"malformed\":0,\"verdict_errors\":0";
 	char expect[2048];
 	char *text;
 

@@ -1,0 +1,11 @@
+# End-to-end tests of GSO packets through imq0: accounting per segment, and
+# a tbf that cuts GSO copies into segments. Root only, like the rest of tests/e2e.
+set(IMQD_E2E_ENV "IMQD=$<TARGET_FILE:imqd>;IMQCTL=$<TARGET_FILE:imqctl>;UDPSEQ=$<TARGET_FILE:udpseq>")
+add_test(NAME e2e_gso_accounting COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/gso_accounting.sh)
+set_tests_properties(e2e_gso_accounting PROPERTIES
+  ENVIRONMENT "${IMQD_E2E_ENV}" RESOURCE_LOCK netns TIMEOUT 180 LABELS e2e)
+# tbf with a 16 KB burst at 10 Mbit/s segments most GSO copies; rate against IFB's.
+add_test(NAME e2e_gso_tbf_segments COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/shaping_tbf.sh)
+set_tests_properties(e2e_gso_tbf_segments PROPERTIES
+  ENVIRONMENT "${IMQD_E2E_ENV};RATE=10;BURST=16k"
+  RESOURCE_LOCK netns TIMEOUT 180 LABELS e2e)
