@@ -36,6 +36,6 @@ void inject_set_ifindex(struct inject *inj, int ifindex);
 void inject_send(struct inject *inj, struct inject_pkt *pkts, size_t n);
 
 /* Largest pad inject_send can add. */
-#define INJECT_MAX_PAD (128 * 1024)
+#define INJECT_MAX_PAD 65536
 
 #endif

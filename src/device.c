@@ -29,12 +29,10 @@
 #define DEVICE_HOLD_RING 4096  /* recent hold times kept for percentiles */
 #define DEVICE_LATE_SLOTS 4096 /* hashes of copies given up on, to tell late copies from strays */
 #define DEVICE_HEALTH_MS 1000
-#define DEVICE_MSG_OVERHEAD 512        /* netlink headers and attributes around a payload */
-#define DEVICE_GSO_MTU 65535           /* imqN's MTU when GSO packets come whole */
-#define DEVICE_COPY_MAX INJECT_MAX_PAD /* longest copy: a GSO packet plus its segments' overhead   \
-	                                */
-#define DEVICE_READ_BYTES 256          /* of each copy read back: enough to tell which it is */
-#define DEVICE_MTU_CACHE 64            /* ifindex -> MTU, for the segments of GSO packets */
+#define DEVICE_MSG_OVERHEAD 512 /* netlink headers and attributes around a payload */
+#define DEVICE_GSO_MTU 65535    /* imqN's MTU, and the longest GSO copy, with gso on */
+#define DEVICE_READ_BYTES 256   /* of each copy read back: enough to tell which it is */
+#define DEVICE_MTU_CACHE 64     /* ifindex -> MTU, for the segments of GSO packets */
 
 struct device_queue {
 	uint16_t num;
@@ -381,9 +379,12 @@ device_wire_len(struct device *dev, const struct nfqueue_packet *p, uint32_t hdr
 /*
  * Make P's copy a TCP GSO packet, counted by the qdisc as the segments P
  * becomes on the wire: each segment's headers and link-layer overhead, as a
- * qdisc on the real interface or IFB counts them. The overhead goes in as
- * padding spread over the same number of segments. Returns the copy's
- * length, or 0 when P is not a TCP packet larger than one segment.
+ * qdisc on the real interface or IFB counts them. The qdisc adds the headers
+ * of every segment after the first; the overhead goes in as padding spread
+ * over the same segments. The copy must stay below 64 KB (longer GSO packets
+ * are segmented before they reach imqN), so where padding would not fit,
+ * the headers of extra, smaller segments stand in for most of it. Returns
+ * the copy's length, or 0 when P is not a TCP packet larger than a segment.
  */
 static uint32_t
 device_gso_copy(struct device *dev, const struct nfqueue_packet *p, const struct flow_info *fi,
@@ -391,23 +392,30 @@ device_gso_copy(struct device *dev, const struct nfqueue_packet *p, const struct
 {
 	uint32_t seg = device_seg_mtu(dev, p);
 
-	if (!fi->tcp || p->len <= seg || fi->hdrlen + 64 >= seg || fi->iplen != p->len)
+	if (!fi->tcp || p->len <= seg || fi->hdrlen + 64 >= seg || fi->iplen != p->len ||
+	    p->len > DEVICE_GSO_MTU)
 		return 0;
-	uint32_t mss = seg - fi->hdrlen;
-	uint32_t payload = p->len - fi->hdrlen;
+	uint32_t hdr = fi->hdrlen;
+	uint32_t mss = seg - hdr;
+	uint32_t payload = p->len - hdr;
 	uint32_t nsegs = (payload + mss - 1) / mss;
-	uint32_t span = payload + nsegs * dev->cf.overhead;
-	uint32_t gso_size = (span + nsegs - 1) / nsegs;
-	if (gso_size > UINT16_MAX || fi->hdrlen + span > DEVICE_COPY_MAX)
+	uint32_t extra = nsegs * dev->cf.overhead; /* bytes the qdisc must count beyond headers */
+	uint32_t room = DEVICE_GSO_MTU - p->len;
+	uint32_t more = extra > room ? (extra - room + hdr - 1) / hdr : 0;
+	uint32_t pad = more * hdr > extra ? 0 : extra - more * hdr;
+	uint32_t total = nsegs + more;
+	uint32_t span = payload + pad;
+	uint32_t gso_size = (span + total - 1) / total;
+	if (gso_size > UINT16_MAX || (span + gso_size - 1) / gso_size != total)
 		return 0;
 	pp->conn = fi->conn;
 	pp->tcpseq = fi->tcpseq;
 	pp->span = span;
-	pp->nsegs = (uint16_t)nsegs;
+	pp->nsegs = (uint16_t)total;
 	ip->gso_size = (uint16_t)gso_size;
-	ip->hdrlen = (uint16_t)fi->hdrlen;
+	ip->hdrlen = (uint16_t)hdr;
 	ip->l4off = (uint16_t)fi->l4off;
-	return fi->hdrlen + span;
+	return hdr + span;
 }
 
 /* Hold P and stage its copy; false when it was decided at once. */
