@@ -9,3 +9,7 @@ add_test(NAME e2e_gso_tbf_segments COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/shapin
 set_tests_properties(e2e_gso_tbf_segments PROPERTIES
   ENVIRONMENT "${IMQD_E2E_ENV};RATE=10;BURST=16k"
   RESOURCE_LOCK netns TIMEOUT 180 LABELS e2e)
+# pfifo -> tbf under a TCP upload: whole GSO copies, then segments of them.
+add_test(NAME e2e_gso_qdisc_switch COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/gso_qdisc_switch.sh)
+set_tests_properties(e2e_gso_qdisc_switch PROPERTIES
+  ENVIRONMENT "${IMQD_E2E_ENV}" RESOURCE_LOCK netns TIMEOUT 180 LABELS e2e)
