@@ -472,10 +472,12 @@ iperf_server() {
 	wait_listen "$1" tcp "$2"
 }
 
-# iperf_client NS ADDR PORT SECONDS OUT.json: TCP upload; prints Mbit/s received.
+# iperf_client NS ADDR PORT SECONDS OUT.json: TCP upload; prints Mbit/s received
+# over SECONDS after a first second left out (slow start's overshoot and its
+# losses are not the shaper's steady rate).
 iperf_client() {
 	local ns=$1 dst=$2 port=$3 secs=$4 out=$5
-	timeout $((secs + 15)) ip netns exec "$ns" iperf3 -c "$dst" -p "$port" -t "$secs" -J >"$out" 2>&1
+	timeout $((secs + 16)) ip netns exec "$ns" iperf3 -c "$dst" -p "$port" -t "$secs" -O 1 -J >"$out" 2>&1
 	iperf_rate "$out"
 }
 
