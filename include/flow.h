@@ -27,7 +27,6 @@ struct flow_info {
 	uint32_t iplen;  /* length the IP header declares */
 	uint32_t tcpseq; /* sequence number, when tcp is set */
 	bool tcp;        /* a TCP segment (not a fragment) whose whole header is present */
-	bool ipv6;
 };
 
 /*

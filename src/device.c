@@ -200,12 +200,8 @@ device_decide_partial(struct device *dev, int slot, uint64_t now)
 	bool accept = (over < 0 ? -over : over) <= (under < 0 ? -under : under);
 
 	q->c.partial++;
-	/* Bounded: a debt from long ago (a burst of drops) is not repaid as a burst later. */
+	/* The smaller of the two never exceeds the longest packet: no debt builds up. */
 	dev->partial_excess = accept ? over : under;
-	if (dev->partial_excess > DEVICE_GSO_MTU)
-		dev->partial_excess = DEVICE_GSO_MTU;
-	if (dev->partial_excess < -DEVICE_GSO_MTU)
-		dev->partial_excess = -DEVICE_GSO_MTU;
 	device_decide(dev, slot, accept, now, &q->c.dropped_order);
 }
 

@@ -167,7 +167,6 @@ flow_parse(const uint8_t *pkt, size_t caplen, size_t len, uint32_t mark, struct 
 	fi->hdrlen = t.hdrlen;
 	fi->l4off = t.l4off;
 	fi->iplen = t.iplen;
-	fi->ipv6 = t.version == 6;
 	fi->tcp = ok && t.proto == 6 && !t.frag && t.tcp;
 	if (fi->tcp) {
 		fi->tcpseq = t.tcpseq;
