@@ -267,12 +267,13 @@ device_copy_back(struct device *dev, const uint8_t *copy, size_t n, uint64_t now
 	device_decide(dev, slot, true, now, NULL);
 }
 
+/* Read back up to MAX copies, fewer when the device has no more. */
 static void
-device_readback(struct device *dev)
+device_readback(struct device *dev, int max)
 {
 	uint64_t now = device_now_ns();
 
-	for (int i = 0; i < DEVICE_READ_MAX; i++) {
+	for (int i = 0; i < max; i++) {
 		/* Only the head of each copy: the read cuts off the rest. */
 		ssize_t n = read(dev->tunfd, dev->rdbuf, sizeof(dev->rdbuf));
 		if (n < 0) {
@@ -522,15 +523,23 @@ device_packets_cb(void *arg, struct nfqueue_packet *pkts, size_t n)
 		if (device_stage(dev, q, p, now, k))
 			k++;
 	}
+	int sent = 0;
 	if (k > 0) {
 		inject_send(dev->inj, dev->ipkts, k);
-		for (size_t i = 0; i < k; i++)
+		for (size_t i = 0; i < k; i++) {
+			sent += dev->ipkts[i].err == 0;
 			device_inject_result(dev, i);
+		}
 	}
 	if (pending_count(dev->held) > dev->peak_held)
 		dev->peak_held = pending_count(dev->held);
-	/* Copies the qdisc let straight through are already waiting: spare a wakeup. */
-	device_readback(dev);
+	/*
+	 * Copies the qdisc let straight through are already waiting: spare a
+	 * wakeup. Their verdicts go before the read that finds the device empty.
+	 */
+	device_readback(dev, sent);
+	nfqueue_flush(dev->nfq);
+	device_readback(dev, DEVICE_READ_MAX);
 	nfqueue_flush(dev->nfq);
 }
 
@@ -579,7 +588,7 @@ device_tun_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	device_readback(dev);
+	device_readback(dev, DEVICE_READ_MAX);
 	nfqueue_flush(dev->nfq);
 }
 
