@@ -5,12 +5,19 @@
  * packet. Nothing else: it is the ceiling a userspace NFQUEUE datapath can
  * reach on this machine, against which imqd is measured.
  *
- * usage: nfq_bare [-g] [-q queue] [-c copy-bytes] [-v]
+ * With -t DEV it is the floor of imqd's design instead: before its verdict,
+ * each packet is also sent into the TUN device DEV through DEV's qdisc and
+ * read back, as imqd does with its copies, and nothing else (no event
+ * library, no matching: a pass-through qdisc keeps the order). Packets
+ * larger than DEV's MTU (whole GSO packets) are accepted without the trip.
+ *
+ * usage: nfq_bare [-g] [-q queue] [-c copy-bytes] [-t tun-device] [-v]
  * build: cc -O2 -std=c11 -Wall -Wextra nfq_bare.c -lmnl -lnetfilter_queue
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -20,11 +27,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <libmnl/libmnl.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <linux/if_tun.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_queue.h>
@@ -55,6 +67,14 @@ struct nfqb {
 	size_t vlen;
 	size_t nverdicts;
 	uint64_t packets, bytes, batches, sends, send_errors, nl_errors, unparsed;
+	/* -t: the round trip through a TUN device */
+	int tunfd, injfd;
+	struct sockaddr_ll tunaddr[2]; /* IPv4, IPv6 */
+	struct mmsghdr tmsgs[NFQB_BATCH];
+	struct iovec tiovs[NFQB_BATCH];
+	size_t ntrip;
+	uint8_t tbuf[2048];
+	uint64_t trips, trip_errors;
 };
 
 static volatile sig_atomic_t nfqb_stop;
@@ -68,10 +88,11 @@ nfqb_signal_cb(int sig)
 
 static void __attribute__((noreturn)) nfqb_usage(int status)
 {
-	fprintf(status ? stderr : stdout, "usage: nfq_bare [-g] [-q queue] [-c copy-bytes] [-v]\n"
+	fprintf(status ? stderr : stdout, "usage: nfq_bare [-g] [-q queue] [-c copy-bytes] [-t dev] [-v]\n"
 	                                  "  -q N   queue number (default 0)\n"
 	                                  "  -g     NFQA_CFG_F_GSO: take GSO packets whole\n"
 	                                  "  -c N   copy range in bytes (default 65535)\n"
+	                                  "  -t DEV send each packet through TUN device DEV and back\n"
 	                                  "  -v     print counters on exit\n");
 	exit(status);
 }
@@ -127,6 +148,76 @@ nfqb_bind(struct nfqb *b, int copy, bool gso)
 		return -1;
 	}
 	return 0;
+}
+
+/* Attach to the TUN device DEV (made and given its qdisc by the caller). */
+static int
+nfqb_tun_open(struct nfqb *b, const char *dev)
+{
+	struct ifreq ifr = {.ifr_flags = IFF_TUN | IFF_NO_PI};
+	int ifindex;
+
+	if (strlen(dev) >= sizeof(ifr.ifr_name)) {
+		fprintf(stderr, "nfq_bare: device name too long: %s\n", dev);
+		return -1;
+	}
+	strcpy(ifr.ifr_name, dev);
+	b->tunfd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (b->tunfd < 0 || ioctl(b->tunfd, TUNSETIFF, &ifr) < 0) {
+		fprintf(stderr, "nfq_bare: attach to TUN device %s: %s\n", dev, strerror(errno));
+		return -1;
+	}
+	ifindex = (int)if_nametoindex(dev);
+	b->injfd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (ifindex == 0 || b->injfd < 0) {
+		perror("nfq_bare: packet socket");
+		return -1;
+	}
+	for (int i = 0; i < 2; i++) {
+		b->tunaddr[i].sll_family = AF_PACKET;
+		b->tunaddr[i].sll_protocol = htons(i == 0 ? ETH_P_IP : ETH_P_IPV6);
+		b->tunaddr[i].sll_ifindex = ifindex;
+	}
+	return 0;
+}
+
+/* Queue PKT (LEN bytes) for the trip through the TUN device. */
+static void
+nfqb_trip_add(struct nfqb *b, void *pkt, size_t len)
+{
+	struct msghdr *m = &b->tmsgs[b->ntrip].msg_hdr;
+
+	if (len == 0 || len > sizeof(b->tbuf))
+		return;
+	b->tiovs[b->ntrip] = (struct iovec){.iov_base = pkt, .iov_len = len};
+	*m = (struct msghdr){.msg_iov = &b->tiovs[b->ntrip], .msg_iovlen = 1,
+	                     .msg_name = &b->tunaddr[(*(uint8_t *)pkt >> 4) == 6],
+	                     .msg_namelen = sizeof(b->tunaddr[0])};
+	b->ntrip++;
+}
+
+/* Send the queued packets into the TUN device and read as many back. */
+static void
+nfqb_trip(struct nfqb *b)
+{
+	size_t sent = 0;
+
+	while (sent < b->ntrip) {
+		int r = sendmmsg(b->injfd, &b->tmsgs[sent], (unsigned)(b->ntrip - sent), 0);
+		if (r <= 0) {
+			if (r < 0 && errno == EINTR)
+				continue;
+			b->trip_errors++; /* refused by the qdisc: skip that one */
+			r = 1;
+		} else {
+			b->trips += (uint64_t)r;
+		}
+		sent += (size_t)r;
+	}
+	for (size_t i = 0; i < b->ntrip; i++)
+		if (read(b->tunfd, b->tbuf, sizeof(b->tbuf)) < 0)
+			break;
+	b->ntrip = 0;
 }
 
 static int
@@ -211,6 +302,9 @@ nfqb_message(struct nfqb *b, const struct nlmsghdr *nlh)
 	else if (attr[NFQA_PAYLOAD] != NULL)
 		b->bytes += mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]);
 	b->packets++;
+	if (b->tunfd >= 0 && attr[NFQA_PAYLOAD] != NULL && attr[NFQA_CAP_LEN] == NULL)
+		nfqb_trip_add(b, mnl_attr_get_payload(attr[NFQA_PAYLOAD]),
+		              mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]));
 	nfqb_accept(b, ntohl(ph->packet_id));
 }
 
@@ -230,7 +324,13 @@ nfqb_batch(struct nfqb *b)
 		for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len))
 			nfqb_message(b, nlh);
 	}
+	if (b->ntrip > 0)
+		nfqb_trip(b);
 	nfqb_flush(b);
+	/* Anything the reads above missed: the device must not fill up. */
+	if (b->tunfd >= 0)
+		while (read(b->tunfd, b->tbuf, sizeof(b->tbuf)) > 0)
+			;
 	return n;
 }
 
@@ -249,13 +349,14 @@ nfqb_signals(void)
 int
 main(int argc, char **argv)
 {
-	struct nfqb b = {0};
+	struct nfqb b = {.tunfd = -1, .injfd = -1};
 	struct pollfd pfd;
+	const char *tun = NULL;
 	bool gso = false, verbose = false;
 	long copy = 0xffff, queue = 0;
 	int c;
 
-	while ((c = getopt(argc, argv, "gq:c:vh")) != -1) {
+	while ((c = getopt(argc, argv, "gq:c:t:vh")) != -1) {
 		switch (c) {
 		case 'g':
 			gso = true;
@@ -265,6 +366,9 @@ main(int argc, char **argv)
 			break;
 		case 'c':
 			copy = strtol(optarg, NULL, 0);
+			break;
+		case 't':
+			tun = optarg;
 			break;
 		case 'v':
 			verbose = true;
@@ -279,7 +383,8 @@ main(int argc, char **argv)
 		nfqb_usage(2);
 	b.queue = (uint16_t)queue;
 	nfqb_signals();
-	if (nfqb_open(&b, (int)copy) < 0 || nfqb_bind(&b, (int)copy, gso) < 0)
+	if ((tun != NULL && nfqb_tun_open(&b, tun) < 0) || nfqb_open(&b, (int)copy) < 0 ||
+	    nfqb_bind(&b, (int)copy, gso) < 0)
 		return 1;
 	pfd = (struct pollfd){.fd = b.fd, .events = POLLIN};
 	while (!nfqb_stop) {
@@ -295,9 +400,10 @@ main(int argc, char **argv)
 		fprintf(stderr,
 		        "nfq_bare: queue %u: %" PRIu64 " packets, %" PRIu64 " bytes, %" PRIu64
 		        " batches, %" PRIu64 " sends, %" PRIu64 " send errors, %" PRIu64
-		        " netlink errors, %" PRIu64 " unparsed\n",
+		        " netlink errors, %" PRIu64 " unparsed, %" PRIu64 " TUN trips, %" PRIu64
+		        " trip errors\n",
 		        b.queue, b.packets, b.bytes, b.batches, b.sends, b.send_errors, b.nl_errors,
-		        b.unparsed);
+		        b.unparsed, b.trips, b.trip_errors);
 	mnl_socket_close(b.nl);
 	free(b.rbuf);
 	return 0;

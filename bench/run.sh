@@ -9,6 +9,9 @@
 #   plain      forwarding, no queue rule
 #   bare       bench/nfq_bare, a bare NFQUEUE accept loop
 #   bare-gso   the same with NFQA_CFG_F_GSO
+#   bare-tun   the bare loop plus imqd's round trip: each packet also goes through a TUN
+#              device with pfifo and is read back before its verdict (ping and UDP only:
+#              the floor of imqd's design for latency and small packets)
 #   ifb        ingress of g0 redirected to ifb0 (pfifo limit 10000 / tbf)
 #   imqd       imqd with its defaults: gso = yes, copy = headers (pfifo limit 10000 / tbf)
 #   imqd-full  imqd with copy = full: whole packets cross to imqd
@@ -173,7 +176,8 @@ def imqstats(path, dev="imq0"):
         " %d %d %d" % (drop, d.get("id_gaps", 0), d.get("verdict_errors", 0))
 
 NAMES = [("plain", "plain forwarding"), ("bare", "bare NFQUEUE loop"),
-         ("bare-gso", "bare loop, F_GSO"), ("ifb", "IFB, pfifo"),
+         ("bare-gso", "bare loop, F_GSO"), ("bare-tun", "bare loop + TUN trip"),
+         ("ifb", "IFB, pfifo"),
          ("imqd", "imqd, pfifo"), ("imqd-full", "imqd copy=full, pfifo"),
          ("imqd-seg", "imqd gso=no, pfifo")]
 
@@ -221,7 +225,7 @@ def report(records, anomalies, meta_path, out):
     anom = [l.rstrip("\n") for l in open(anomalies) if l.strip()]
     M = lambda m, *k: g(modes, m, *k)
     ratios = {}
-    pairs = [("imqd", "bare-gso"), ("imqd", "ifb"), ("imqd-full", "bare-gso"),
+    pairs = [("imqd", "bare-gso"), ("imqd", "ifb"), ("imqd", "bare-tun"), ("imqd-full", "bare-gso"),
              ("imqd-full", "ifb"), ("imqd-seg", "bare"), ("imqd-seg", "ifb")]
     for a, b in pairs:
         ratios["%s/%s" % (a, b)] = {
@@ -267,8 +271,20 @@ def report(records, anomalies, meta_path, out):
            "VmRSS %s MB with %s held (imqctl), %s in the kernel queue" %
            (fmt(None if rss.get("rss_kb") is None else rss["rss_kb"] / 1024, "%.1f"),
             held, rss.get("kernel_queue_at_peak")))
+    # What the design itself costs: the bare loop with the same TUN round trip as imqd.
+    def over(a, b, k):
+        x, y = M(a, "ping_idle", k), M(b, "ping_idle", k)
+        return None if x is None or y is None else x - y
+    floor = {"bare-tun_over_bare-gso_us": [over("bare-tun", "bare-gso", "p50_us"),
+                                           over("bare-tun", "bare-gso", "p99_us")],
+             "imqd_over_bare-tun_us": [over("imqd", "bare-tun", "p50_us"),
+                                       over("imqd", "bare-tun", "p99_us")],
+             "bare-tun/bare-gso_udp_pps": ratio(M("bare-tun", "udp", "pps"),
+                                                M("bare-gso", "udp", "pps")),
+             "imqd/bare-tun_udp_pps": ratios["imqd/bare-tun"]["udp_pps"]}
     res = {"meta": meta, "modes": modes, "shaped_mbit": shaped, "rss": rss,
-           "perf": extra.get("perf"), "ratios": ratios, "targets": targets, "anomalies": anom}
+           "perf": extra.get("perf"), "ratios": ratios, "targets": targets, "floor": floor,
+           "anomalies": anom}
     with open(out, "w") as f:
         json.dump(res, f, indent=1, sort_keys=True)
         f.write("\n")
@@ -323,6 +339,14 @@ def report(records, anomalies, meta_path, out):
     for t in targets:
         P("  [%s] %s: %s" % ({True: "met", False: "NOT met", None: "no data"}[t["met"]],
                              t["target"], t["detail"]))
+    if "bare-tun" in modes:
+        P()
+        P("the design's floor (bare loop + TUN trip), idle latency p50/p99 and UDP pps")
+        lat2 = lambda v: "%s/%s us" % (fmt(v[0], "%+.0f"), fmt(v[1], "%+.0f"))
+        P("  bare-tun over bare-gso: %s, pps ratio %s" % (
+            lat2(floor["bare-tun_over_bare-gso_us"]), fmt(floor["bare-tun/bare-gso_udp_pps"])))
+        P("  imqd over bare-tun:     %s, pps ratio %s" % (
+            lat2(floor["imqd_over_bare-tun_us"]), fmt(floor["imqd/bare-tun_udp_pps"])))
     if anom:
         P()
         P("anomalies")
@@ -401,7 +425,7 @@ imq_stats() {   # received held accepted failopen dropped id_gaps verdict_errors
 
 # ---------------------------------------------------------------- configurations
 
-start_bare() {   # start_bare [-g]
+start_bare() {   # start_bare [-g | -t DEV]
 	ip netns exec "$GW" "$TMP/nfq_bare" -q 0 -v "$@" 2>"$TMP/$MODE.log" &
 	CONSUMER_PID=$!; PIDS+=("$CONSUMER_PID")
 	wait_for 5 queue_bound && sleep 0.2 && consumer_alive ||
@@ -449,6 +473,9 @@ mode_start() {   # mode_start MODE; 1 if it could not be set up
 	plain) ;;
 	bare) start_bare ;;
 	bare-gso) start_bare -g ;;
+	bare-tun)
+		ip -n "$GW" tuntap add dev tunb0 mode tun && ip -n "$GW" link set tunb0 up &&
+			in_ns "$GW" tc qdisc replace dev tunb0 root pfifo limit 10000 && start_bare -t tunb0 ;;
 	ifb) start_ifb ;;
 	imqd) start_imqd "on-overflow = drop\n" ;;
 	imqd-full) start_imqd "on-overflow = drop\ncopy = full\n" ;;
@@ -477,6 +504,7 @@ mode_stop() {
 		in_ns "$GW" tc qdisc del dev g0 ingress 2>/dev/null
 		ip -n "$GW" link del ifb0 2>/dev/null
 	fi
+	[ "$MODE" = bare-tun ] && ip -n "$GW" tuntap del dev tunb0 mode tun 2>/dev/null
 	CONSUMER_PID=; IMQD_SOCK=
 }
 
@@ -707,13 +735,18 @@ print(json.dumps({"date": sys.argv[1], "kernel": os.uname().release, "cores": os
 topo_create || { echo "run.sh: cannot build the namespace testbed" >&2; exit 1; }
 
 if [ -z "$MODES" ]; then
-	MODES="plain bare bare-gso ifb"
+	MODES="plain bare bare-gso bare-tun ifb"
 	[ "$HAVE_IMQD" = 1 ] && MODES="$MODES imqd imqd-full imqd-seg imqd-rss"
 fi
 for m in $MODES; do
 	[ "$m" = imqd-rss ] && continue
 	if mode_start "$m"; then
-		measure_unshaped
+		if [ "$m" = bare-tun ]; then
+			measure_ping_idle
+			measure_udp
+		else
+			measure_unshaped
+		fi
 		case $m in ifb | imqd | imqd-seg) measure_shaped ;; esac
 		case $m in imqd*) check_imqd_counters ;; esac
 		[ "$m" = imqd ] && [ -n "$PERF_OUT" ] && measure_perf
