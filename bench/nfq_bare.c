@@ -88,12 +88,13 @@ nfqb_signal_cb(int sig)
 
 static void __attribute__((noreturn)) nfqb_usage(int status)
 {
-	fprintf(status ? stderr : stdout, "usage: nfq_bare [-g] [-q queue] [-c copy-bytes] [-t dev] [-v]\n"
-	                                  "  -q N   queue number (default 0)\n"
-	                                  "  -g     NFQA_CFG_F_GSO: take GSO packets whole\n"
-	                                  "  -c N   copy range in bytes (default 65535)\n"
-	                                  "  -t DEV send each packet through TUN device DEV and back\n"
-	                                  "  -v     print counters on exit\n");
+	fprintf(status ? stderr : stdout,
+	        "usage: nfq_bare [-g] [-q queue] [-c copy-bytes] [-t dev] [-v]\n"
+	        "  -q N   queue number (default 0)\n"
+	        "  -g     NFQA_CFG_F_GSO: take GSO packets whole\n"
+	        "  -c N   copy range in bytes (default 65535)\n"
+	        "  -t DEV send each packet through TUN device DEV and back\n"
+	        "  -v     print counters on exit\n");
 	exit(status);
 }
 
@@ -187,10 +188,11 @@ nfqb_trip_add(struct nfqb *b, void *pkt, size_t len)
 {
 	struct msghdr *m = &b->tmsgs[b->ntrip].msg_hdr;
 
-	if (len == 0 || len > sizeof(b->tbuf))
+	if (len == 0 || len > sizeof(b->tbuf) || b->ntrip == NFQB_BATCH)
 		return;
 	b->tiovs[b->ntrip] = (struct iovec){.iov_base = pkt, .iov_len = len};
-	*m = (struct msghdr){.msg_iov = &b->tiovs[b->ntrip], .msg_iovlen = 1,
+	*m = (struct msghdr){.msg_iov = &b->tiovs[b->ntrip],
+	                     .msg_iovlen = 1,
 	                     .msg_name = &b->tunaddr[(*(uint8_t *)pkt >> 4) == 6],
 	                     .msg_namelen = sizeof(b->tunaddr[0])};
 	b->ntrip++;
