@@ -33,6 +33,7 @@
 #define DEVICE_GSO_MTU 65535    /* imqN's MTU, and the longest GSO copy, with gso on */
 #define DEVICE_READ_BYTES 256   /* of each copy read back: enough to tell which it is */
 #define DEVICE_MTU_CACHE 64     /* ifindex -> MTU, for the segments of GSO packets */
+#define DEVICE_MIN_SEG 576      /* smallest interface MTU taken for segments */
 
 struct device_queue {
 	uint16_t num;
@@ -167,20 +168,18 @@ device_decide(struct device *dev, int slot, bool accept, uint64_t now, uint64_t 
 	pending_remove(dev->held, slot);
 }
 
+/* A copy of LEN bytes that matches nothing held: given up on, or not imqd's. */
 static void
-device_stray(struct device *dev, uint64_t hash, const uint8_t *copy, size_t n)
+device_stray(struct device *dev, uint64_t hash, size_t len)
 {
-	struct flow_info fi;
-
 	if (dev->late[hash & (DEVICE_LATE_SLOTS - 1)] == hash) {
 		dev->unmatched++;
 		return;
 	}
 	dev->stray++;
-	flow_parse(copy, n, n, 0, &fi);
 	log_limited(&dev->lim_stray, LOG_NOTICE,
 	            "%s: ignoring a packet of %zu bytes on %s that imqd did not send", dev->name,
-	            fi.iplen > n ? (size_t)fi.iplen : n, dev->name);
+	            len, dev->name);
 }
 
 /*
@@ -226,14 +225,13 @@ device_drop_older(struct device *dev, int slot, uint64_t now)
  * its burst). The packet goes when its last segment does, if none was dropped.
  */
 static bool
-device_segment_back(struct device *dev, const uint8_t *seg, size_t n, uint64_t now)
+device_segment_back(struct device *dev, const struct flow_info *fi, uint64_t now)
 {
-	struct flow_info fi;
 	int slot;
 
-	if (!flow_parse(seg, n, n, 0, &fi) || !fi.tcp || fi.iplen < fi.hdrlen)
+	if (!fi->tcp || fi->iplen < fi->hdrlen)
 		return false;
-	slot = pending_segment(dev->held, fi.conn, fi.tcpseq);
+	slot = pending_segment(dev->held, fi->conn, fi->tcpseq);
 	if (slot == PENDING_NONE)
 		return false;
 	unsigned seen = pending_segment_seen(dev->held, slot);
@@ -241,7 +239,7 @@ device_segment_back(struct device *dev, const uint8_t *seg, size_t n, uint64_t n
 		device_drop_older(dev, slot, now);
 
 	const struct pending_pkt *pp = pending_get(dev->held, slot);
-	uint32_t end = fi.tcpseq + (fi.iplen - fi.hdrlen) - pp->tcpseq;
+	uint32_t end = fi->tcpseq + (fi->iplen - fi->hdrlen) - pp->tcpseq;
 	if (end >= pp->span) {
 		if (seen >= pp->nsegs)
 			device_decide(dev, slot, true, now, NULL);
@@ -259,8 +257,10 @@ device_copy_back(struct device *dev, const uint8_t *copy, size_t n, uint64_t now
 	int slot = pending_match(dev->held, hash);
 
 	if (slot == PENDING_NONE) {
-		if (!device_segment_back(dev, copy, n, now))
-			device_stray(dev, hash, copy, n);
+		struct flow_info fi;
+		bool ok = flow_parse(copy, n, n, 0, &fi);
+		if (!ok || !device_segment_back(dev, &fi, now))
+			device_stray(dev, hash, fi.iplen > n ? fi.iplen : n);
 		return;
 	}
 	device_drop_older(dev, slot, now);
@@ -350,11 +350,27 @@ device_seg_mtu(struct device *dev, const struct nfqueue_packet *p)
 		dev->mtus[i].mtu = 1500;
 		if (if_indextoname(ifindex, name) != NULL) {
 			int mtu = tundev_mtu(name);
-			if (mtu >= 576)
+			if (mtu >= DEVICE_MIN_SEG)
 				dev->mtus[i].mtu = (uint32_t)mtu;
 		}
 	}
 	return dev->mtus[i].mtu;
+}
+
+/*
+ * Segments P (with HDRLEN bytes of headers) becomes on its interface when
+ * gso is on, each carrying *MSS bytes of payload; 1 when it fits one.
+ */
+static uint32_t
+device_nsegs(struct device *dev, const struct nfqueue_packet *p, uint32_t hdrlen, uint32_t *mss)
+{
+	if (!dev->cf.gso || p->len <= DEVICE_MIN_SEG || hdrlen == 0)
+		return 1;
+	uint32_t seg = device_seg_mtu(dev, p);
+	if (p->len <= seg || hdrlen + 64 >= seg)
+		return 1;
+	*mss = seg - hdrlen;
+	return (p->len - hdrlen + *mss - 1) / *mss;
 }
 
 /*
@@ -365,16 +381,10 @@ device_seg_mtu(struct device *dev, const struct nfqueue_packet *p)
 static uint32_t
 device_wire_len(struct device *dev, const struct nfqueue_packet *p, uint32_t hdrlen)
 {
-	uint64_t wire = (uint64_t)p->len + dev->cf.overhead;
+	uint32_t mss;
+	uint64_t segs = device_nsegs(dev, p, hdrlen, &mss);
+	uint64_t wire = p->len + (segs - 1) * hdrlen + segs * dev->cf.overhead;
 
-	if (dev->cf.gso && p->len > 1280) {
-		uint32_t seg = device_seg_mtu(dev, p);
-		if (p->len > seg && hdrlen > 0 && hdrlen + 64 < seg) {
-			uint64_t mss = seg - hdrlen;
-			uint64_t segs = (p->len - hdrlen + mss - 1) / mss;
-			wire = p->len + (segs - 1) * hdrlen + segs * dev->cf.overhead;
-		}
-	}
 	return wire > dev->tunmtu ? dev->tunmtu : (uint32_t)wire;
 }
 
@@ -392,15 +402,13 @@ static uint32_t
 device_gso_copy(struct device *dev, const struct nfqueue_packet *p, const struct flow_info *fi,
                 struct pending_pkt *pp, struct inject_pkt *ip)
 {
-	uint32_t seg = device_seg_mtu(dev, p);
+	uint32_t mss, nsegs;
 
-	if (!fi->tcp || p->len <= seg || fi->hdrlen + 64 >= seg || fi->iplen != p->len ||
-	    p->len > DEVICE_GSO_MTU)
+	if (!fi->tcp || fi->iplen != p->len || p->len > DEVICE_GSO_MTU ||
+	    (nsegs = device_nsegs(dev, p, fi->hdrlen, &mss)) < 2)
 		return 0;
 	uint32_t hdr = fi->hdrlen;
-	uint32_t mss = seg - hdr;
 	uint32_t payload = p->len - hdr;
-	uint32_t nsegs = (payload + mss - 1) / mss;
 	uint32_t extra = nsegs * dev->cf.overhead; /* bytes the qdisc must count beyond headers */
 	uint32_t room = DEVICE_GSO_MTU - p->len;
 	uint32_t more = extra > room ? (extra - room + hdr - 1) / hdr : 0;
@@ -449,8 +457,7 @@ device_stage(struct device *dev, struct device_queue *q, const struct nfqueue_pa
 		q->c.malformed++;
 	pp.flow = fi.key;
 	*ip = (struct inject_pkt){.mark = p->mark, .priority = p->priority};
-	if (dev->cf.gso && p->len > 1280)
-		len = device_gso_copy(dev, p, &fi, &pp, ip);
+	len = device_gso_copy(dev, p, &fi, &pp, ip);
 	if (len == 0)
 		len = device_wire_len(dev, p, fi.hdrlen);
 	if (caplen > len)

@@ -119,19 +119,29 @@ pending_free(struct pending *p)
 	free(p);
 }
 
+/* The FIFO of KEY in index X, or PENDING_NONE. */
+static int32_t
+pending_fifo_find(const struct pending *p, int x, uint64_t key)
+{
+	const struct pending_index *ix = &p->index[x];
+	int32_t f;
+
+	for (f = ix->buckets[pending_bucket(p, key)]; f != PENDING_NONE; f = ix->fifos[f].hnext)
+		if (ix->fifos[f].key == key)
+			break;
+	return f;
+}
+
 /* Append entry S to the FIFO of KEY in index X, creating the FIFO if needed. */
 static void
 pending_fifo_append(struct pending *p, int x, uint64_t key, int32_t s)
 {
 	struct pending_index *ix = &p->index[x];
-	size_t b = pending_bucket(p, key);
 	struct pending_link *l = &p->entries[s].link[x];
-	int32_t f;
+	int32_t f = pending_fifo_find(p, x, key);
 
-	for (f = ix->buckets[b]; f != PENDING_NONE; f = ix->fifos[f].hnext)
-		if (ix->fifos[f].key == key)
-			break;
 	if (f == PENDING_NONE) {
+		size_t b = pending_bucket(p, key);
 		/* There are never more FIFOs than entries, so this cannot run dry. */
 		f = ix->free;
 		ix->free = ix->fifos[f].hnext;
@@ -274,11 +284,8 @@ int
 pending_segment(const struct pending *p, uint64_t conn, uint32_t seq)
 {
 	const struct pending_index *ix = &p->index[PENDING_CONN];
-	int32_t f;
+	int32_t f = pending_fifo_find(p, PENDING_CONN, conn);
 
-	for (f = ix->buckets[pending_bucket(p, conn)]; f != PENDING_NONE; f = ix->fifos[f].hnext)
-		if (ix->fifos[f].key == conn)
-			break;
 	if (f == PENDING_NONE)
 		return PENDING_NONE;
 	/* The qdisc sends a connection's segments in order: the one sought is nearly always first.

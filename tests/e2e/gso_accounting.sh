@@ -7,8 +7,12 @@
 # on gw: a GSO packet counts once, its headers once); the two ratios must
 # agree within 0.5% (counting each GSO packet's headers once would be ~3.5%
 # short). imqd must have queued GSO packets whole (far fewer queued packets
-# than segments), decided every one and left nothing queued.
+# than segments), sent each copy through imq0 whole, decided every one and
+# left nothing queued.
+# shellcheck source=lib.sh disable=SC2154 # S_* are set by check_counters
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=lib_ops.sh
+. "$(dirname "$0")/lib_ops.sh"
 e2e_init gso_accounting
 
 BYTES=300M
@@ -32,11 +36,6 @@ ipt_bytes() {
 # ratio A B: A / B with 5 decimals.
 ratio() { python3 -c 'import sys; print("%.5f" % (int(sys.argv[1]) / int(sys.argv[2])))' "$1" "$2"; }
 
-# qdisc_sent NS DEV: "BYTES PACKETS" sent by DEV's root qdisc.
-qdisc_sent() {
-	nsx "$1" tc -s qdisc show dev "$2" | awk '$1 == "Sent" { print $2, $4; exit }'
-}
-
 # 1. IFB: gw's ingress from src redirected to ifb0, pfifo there.
 nsx "$GW" ip link add ifb0 type ifb || fail "cannot create ifb0 in $GW"
 nsx "$GW" ip link set ifb0 up
@@ -46,7 +45,8 @@ nsx "$GW" tc filter add dev "$GW_IN" parent ffff: protocol ip prio 1 u32 match u
 	action mirred egress redirect dev ifb0 || fail "tc mirred redirect to ifb0 failed"
 nsx "$GW" iptables -t mangle -A PREROUTING -i "$GW_IN" -p tcp || fail "iptables counting rule failed"
 upload 5201 "$T_TMP/ifb.json"
-read -r ifb_bytes ifb_pkts < <(qdisc_sent "$GW" ifb0)
+ifb_bytes=$(ops_qdisc_bytes ifb0)
+ifb_pkts=$(ops_qdisc_sent ifb0)
 ifb_ip=$(ipt_bytes)
 ifb_ratio=$(ratio "$ifb_bytes" "$ifb_ip")
 log "IFB pfifo: sent $ifb_bytes bytes, $ifb_pkts packets, for $ifb_ip IP bytes: ratio $ifb_ratio"
@@ -61,7 +61,9 @@ nsx "$GW" iptables -t mangle -A PREROUTING -i "$GW_IN" -p tcp || fail "iptables 
 nsx "$GW" iptables -t mangle -A PREROUTING -i "$GW_IN" -p tcp -j NFQUEUE --queue-num 0 \
 	--queue-bypass || fail "iptables NFQUEUE rule failed"
 upload 5202 "$T_TMP/imq.json"
-read -r imq_bytes imq_pkts < <(qdisc_sent "$GW" imq0)
+imq_bytes=$(ops_qdisc_bytes imq0)
+imq_pkts=$(ops_qdisc_sent imq0)
+imq_tx=$(nsx "$GW" cat /sys/class/net/imq0/statistics/tx_packets)
 imq_ip=$(ipt_bytes)
 imq_ratio=$(ratio "$imq_bytes" "$imq_ip")
 log "imq0 pfifo: sent $imq_bytes bytes ($imq_pkts packets as tc counts them), for $imq_ip IP bytes: ratio $imq_ratio"
@@ -76,6 +78,10 @@ assert_eq "imqd drops with pfifo limit 10000" 0 "$S_dropped"
 assert_eq "IP bytes imqd received = bytes the iptables rule counted" "$imq_ip" "$S_received_bytes"
 assert_ge "segments per queued packet (GSO packets queued whole)" 4 \
 	"$(python3 -c 'import sys; print(round(int(sys.argv[1]) / int(sys.argv[2]), 2))' "$segments" "$S_received")"
+# Copies went through imq0 whole too (one transmit each), not cut into their ~40 segments.
+log "imq0 transmitted $imq_tx copies for $S_received packets"
+assert_ge "1.05 x packets imqd received (>= copies imq0 transmitted)" "$imq_tx" \
+	"$(python3 -c 'import sys; print(int(int(sys.argv[1]) * 1.05))' "$S_received")"
 stop_imqd
 
 assert_within "qdisc bytes per IP byte: imq0 against IFB" "$ifb_ratio" 0.5 "$imq_ratio"

@@ -126,6 +126,17 @@ ops_qdisc_bytes() {
 		root && $1 == "Sent" { print $2; exit }'
 }
 
+# ops_assert_qdisc_bytes WHAT ACCEPTED QDISC: the bytes a qdisc on imq0 sent
+# against the IP bytes of the packets imqd accepted. Each segment's headers
+# and the link-layer overhead put the qdisc 4-5% above (1.045 for TCP at MTU
+# 1500); a packet passed without its copy puts it below, a copy sent twice
+# far above.
+ops_assert_qdisc_bytes() {
+	assert_ge "$1 (>= imqd accepted bytes)" "$2" "$3"
+	assert_ge "$1: 1.10 x imqd accepted bytes (>= qdisc bytes)" "$3" \
+		"$(python3 -c 'import sys; print(int(int(sys.argv[1]) * 1.10))' "$2")"
+}
+
 # ops_qdisc_sent DEV: packets sent by DEV's root qdisc in $GW (tc -s).
 ops_qdisc_sent() {
 	nsx "$GW" tc -s qdisc show dev "$1" 2>/dev/null | awk '

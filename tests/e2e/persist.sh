@@ -68,7 +68,8 @@ assert_gt "imqd accepted after the restart" 0 "$S_accepted"
 assert_eq "imqd failopen after the restart" 0 "$S_failopen"
 assert_eq "qdisc reported by imqctl" tbf "$S_qdisc"
 sent1=$(ops_qdisc_bytes imq0)
-assert_ge "bytes sent by the tbf during the second run (>= imqd accepted bytes)" "$S_accepted_bytes" "$((sent1 - sent0))"
+ops_assert_qdisc_bytes "bytes sent by the tbf during the second run" "$S_accepted_bytes" \
+	"$((sent1 - sent0))"
 check_nothing_queued
 ops_stop_imqd
 ops_dev_exists imq0 || fail "persist = yes: imq0 is gone after the second SIGTERM"
