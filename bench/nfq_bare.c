@@ -11,8 +11,12 @@
  * library, no matching: a pass-through qdisc keeps the order). Packets
  * larger than DEV's MTU (whole GSO packets) are accepted without the trip.
  *
- * usage: nfq_bare [-g] [-q queue] [-c copy-bytes] [-t tun-device] [-v]
- * build: cc -O2 -std=c11 -Wall -Wextra nfq_bare.c -lmnl -lnetfilter_queue
+ * With -j N it runs N such loops in N threads, on queues queue..queue+N-1,
+ * each with its own netlink socket: what several workers fed by iptables'
+ * --queue-balance could gain over one on this machine.
+ *
+ * usage: nfq_bare [-g] [-q queue] [-j threads] [-c copy-bytes] [-t tun-device] [-v]
+ * build: cc -O2 -std=c11 -Wall -Wextra -pthread nfq_bare.c -lmnl -lnetfilter_queue
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -21,7 +25,9 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -52,6 +58,7 @@
 #define NFQB_MSG_EXTRA 1024 /* netlink and NFQA_* headers around the payload */
 #define NFQB_VMSG_SIZE 64   /* one aligned verdict message */
 #define NFQB_POLL_MS 200
+#define NFQB_MAX_THREADS 16
 
 struct nfqb {
 	struct mnl_socket *nl;
@@ -77,7 +84,7 @@ struct nfqb {
 	uint64_t trips, trip_errors;
 };
 
-static volatile sig_atomic_t nfqb_stop;
+static atomic_int nfqb_stop; /* set by SIGTERM or SIGINT, read by every thread */
 
 static void
 nfqb_signal_cb(int sig)
@@ -89,8 +96,9 @@ nfqb_signal_cb(int sig)
 static void __attribute__((noreturn)) nfqb_usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-	        "usage: nfq_bare [-g] [-q queue] [-c copy-bytes] [-t dev] [-v]\n"
+	        "usage: nfq_bare [-g] [-q queue] [-j threads] [-c copy-bytes] [-t dev] [-v]\n"
 	        "  -q N   queue number (default 0)\n"
+	        "  -j N   N threads on queues queue..queue+N-1, a socket each (default 1)\n"
 	        "  -g     NFQA_CFG_F_GSO: take GSO packets whole\n"
 	        "  -c N   copy range in bytes (default 65535)\n"
 	        "  -t DEV send each packet through TUN device DEV and back\n"
@@ -348,23 +356,45 @@ nfqb_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/* One consumer's loop, until SIGTERM; then it accepts what is left. */
+static void *
+nfqb_run(void *arg)
+{
+	struct nfqb *b = arg;
+	struct pollfd pfd = {.fd = b->fd, .events = POLLIN};
+
+	while (!nfqb_stop) {
+		if (poll(&pfd, 1, NFQB_POLL_MS) <= 0)
+			continue;
+		while (!nfqb_stop && nfqb_batch(b) == NFQB_BATCH)
+			;
+	}
+	/* Accept what is still in the socket: closing it drops the kernel's queue. */
+	while (nfqb_batch(b) > 0)
+		;
+	return NULL;
+}
+
 int
 main(int argc, char **argv)
 {
-	struct nfqb b = {.tunfd = -1, .injfd = -1};
-	struct pollfd pfd;
+	static struct nfqb bs[NFQB_MAX_THREADS];
+	pthread_t tids[NFQB_MAX_THREADS];
 	const char *tun = NULL;
 	bool gso = false, verbose = false;
-	long copy = 0xffff, queue = 0;
+	long copy = 0xffff, queue = 0, threads = 1;
 	int c;
 
-	while ((c = getopt(argc, argv, "gq:c:t:vh")) != -1) {
+	while ((c = getopt(argc, argv, "gq:j:c:t:vh")) != -1) {
 		switch (c) {
 		case 'g':
 			gso = true;
 			break;
 		case 'q':
 			queue = strtol(optarg, NULL, 0);
+			break;
+		case 'j':
+			threads = strtol(optarg, NULL, 0);
 			break;
 		case 'c':
 			copy = strtol(optarg, NULL, 0);
@@ -381,32 +411,47 @@ main(int argc, char **argv)
 			nfqb_usage(2);
 		}
 	}
-	if (optind != argc || queue < 0 || queue > 65535 || copy < 0 || copy > 0xffff)
+	if (optind != argc || queue < 0 || threads < 1 || threads > NFQB_MAX_THREADS ||
+	    queue + threads - 1 > 65535 || copy < 0 || copy > 0xffff ||
+	    (tun != NULL && threads > 1))
 		nfqb_usage(2);
-	b.queue = (uint16_t)queue;
 	nfqb_signals();
-	if ((tun != NULL && nfqb_tun_open(&b, tun) < 0) || nfqb_open(&b, (int)copy) < 0 ||
-	    nfqb_bind(&b, (int)copy, gso) < 0)
-		return 1;
-	pfd = (struct pollfd){.fd = b.fd, .events = POLLIN};
-	while (!nfqb_stop) {
-		if (poll(&pfd, 1, NFQB_POLL_MS) <= 0)
-			continue;
-		while (!nfqb_stop && nfqb_batch(&b) == NFQB_BATCH)
-			;
+	for (long i = 0; i < threads; i++) {
+		struct nfqb *b = &bs[i];
+
+		*b = (struct nfqb){.tunfd = -1, .injfd = -1, .queue = (uint16_t)(queue + i)};
+		if ((tun != NULL && nfqb_tun_open(b, tun) < 0) || nfqb_open(b, (int)copy) < 0 ||
+		    nfqb_bind(b, (int)copy, gso) < 0)
+			return 1;
 	}
-	/* Accept what is still in the socket: closing it drops the kernel's queue. */
-	while (nfqb_batch(&b) > 0)
-		;
-	if (verbose)
-		fprintf(stderr,
-		        "nfq_bare: queue %u: %" PRIu64 " packets, %" PRIu64 " bytes, %" PRIu64
-		        " batches, %" PRIu64 " sends, %" PRIu64 " send errors, %" PRIu64
-		        " netlink errors, %" PRIu64 " unparsed, %" PRIu64 " TUN trips, %" PRIu64
-		        " trip errors\n",
-		        b.queue, b.packets, b.bytes, b.batches, b.sends, b.send_errors, b.nl_errors,
-		        b.unparsed, b.trips, b.trip_errors);
-	mnl_socket_close(b.nl);
-	free(b.rbuf);
+	/* Only the main thread takes SIGTERM; the workers see the flag within NFQB_POLL_MS. */
+	sigset_t block, old;
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	for (long i = 1; i < threads; i++)
+		if ((errno = pthread_create(&tids[i], NULL, nfqb_run, &bs[i])) != 0) {
+			perror("nfq_bare: pthread_create");
+			return 1;
+		}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	nfqb_run(&bs[0]);
+	for (long i = 1; i < threads; i++)
+		pthread_join(tids[i], NULL);
+	for (long i = 0; i < threads; i++) {
+		struct nfqb *b = &bs[i];
+
+		if (verbose)
+			fprintf(stderr,
+			        "nfq_bare: queue %u: %" PRIu64 " packets, %" PRIu64 " bytes, %" PRIu64
+			        " batches, %" PRIu64 " sends, %" PRIu64 " send errors, %" PRIu64
+			        " netlink errors, %" PRIu64 " unparsed, %" PRIu64 " TUN trips, %" PRIu64
+			        " trip errors\n",
+			        b->queue, b->packets, b->bytes, b->batches, b->sends, b->send_errors,
+			        b->nl_errors, b->unparsed, b->trips, b->trip_errors);
+		mnl_socket_close(b->nl);
+		free(b->rbuf);
+	}
 	return 0;
 }

@@ -128,7 +128,7 @@ RECORDS=$TMP/records.jsonl ANOMALIES=$TMP/anomalies.txt
 : >"$RECORDS"; : >"$ANOMALIES"
 
 log "building nfq_bare and udpflood in $TMP"
-cc -O2 -std=c11 -Wall -Wextra -o "$TMP/nfq_bare" "$BENCH_DIR/nfq_bare.c" -lmnl -lnetfilter_queue ||
+cc -O2 -std=c11 -Wall -Wextra -pthread -o "$TMP/nfq_bare" "$BENCH_DIR/nfq_bare.c" -lmnl -lnetfilter_queue ||
 	{ echo "run.sh: nfq_bare does not build (libmnl-dev, libnetfilter-queue-dev?)" >&2; exit 1; }
 cc -O2 -std=c11 -Wall -Wextra -o "$TMP/udpflood" "$BENCH_DIR/udpflood.c" ||
 	{ echo "run.sh: udpflood does not build" >&2; exit 1; }
@@ -180,7 +180,8 @@ def imqstats(path, dev="imq0"):
         " %d %d %d" % (drop, d.get("id_gaps", 0), d.get("verdict_errors", 0))
 
 NAMES = [("plain", "plain forwarding"), ("bare", "bare NFQUEUE loop"),
-         ("bare-gso", "bare loop, F_GSO"), ("bare-tun", "bare loop + TUN trip"),
+         ("bare-gso", "bare loop, F_GSO"), ("bare-gso-x2", "bare F_GSO, 2 threads"),
+         ("bare-tun", "bare loop + TUN trip"),
          ("ifb", "IFB, pfifo"),
          ("imqd", "imqd, pfifo"), ("imqd-full", "imqd copy=full, pfifo"),
          ("imqd-seg", "imqd gso=no, pfifo")]
@@ -237,7 +238,8 @@ def report(records, anomalies, meta_path, out):
     anom = [l.rstrip("\n") for l in open(anomalies) if l.strip()]
     M = lambda m, *k: g(modes, m, *k)
     ratios = {}
-    pairs = [("imqd", "bare-gso"), ("imqd", "ifb"), ("imqd", "bare-tun"), ("imqd-full", "bare-gso"),
+    pairs = [("imqd", "bare-gso"), ("imqd", "ifb"), ("imqd", "bare-tun"),
+             ("bare-gso-x2", "bare-gso"), ("imqd-full", "bare-gso"),
              ("imqd-full", "ifb"), ("imqd-seg", "bare"), ("imqd-seg", "ifb")]
     for a, b in pairs:
         ratios["%s/%s" % (a, b)] = {
@@ -310,21 +312,24 @@ def report(records, anomalies, meta_path, out):
     P("load average at start %s, at end %s (other work on the machine skews every number)" % (
         " ".join(meta["loadavg"]), " ".join(meta["loadavg_end"])))
     P()
-    P("%-22s %9s %9s %9s %15s %15s %14s" % ("", "TCP 1", "TCP 8", "UDP 64B", "ping idle",
-                                            "ping loaded", "CPU/pkt ns"))
-    P("%-22s %9s %9s %9s %15s %15s %14s" % ("configuration", "Gbit/s", "Gbit/s", "kpps",
-                                            "p50/p99 us", "p50/p99 us", "TCP8 / UDP"))
+    P("%-22s %9s %9s %9s %15s %15s %14s %11s" % ("", "TCP 1", "TCP 8", "UDP 64B", "ping idle",
+                                                 "ping loaded", "CPU/pkt ns", "core %"))
+    P("%-22s %9s %9s %9s %15s %15s %14s %11s" % ("configuration", "Gbit/s", "Gbit/s", "kpps",
+                                                 "p50/p99 us", "p50/p99 us", "TCP8 / UDP",
+                                                 "TCP8 / UDP"))
     for m, name in NAMES:
         if m not in modes:
             continue
         lat = lambda t: "%s/%s" % (fmt(M(m, t, "p50_us"), "%.0f"), fmt(M(m, t, "p99_us"), "%.0f"))
         gb = lambda t: fmt(None if M(m, t, "bps") is None else M(m, t, "bps") / 1e9)
-        P("%-22s %9s %9s %9s %15s %15s %14s" % (
+        P("%-22s %9s %9s %9s %15s %15s %14s %11s" % (
             name, gb("tcp1"), gb("tcp8"),
             fmt(None if M(m, "udp", "pps") is None else M(m, "udp", "pps") / 1e3, "%.0f"),
             lat("ping_idle"), lat("ping_load"),
             "%s / %s" % (fmt(M(m, "tcp8", "cpu_ns_per_pkt"), "%.0f"),
-                         fmt(M(m, "udp", "cpu_ns_per_pkt"), "%.0f"))))
+                         fmt(M(m, "udp", "cpu_ns_per_pkt"), "%.0f")),
+            "%s / %s" % (fmt(M(m, "tcp8", "cpu_percent"), "%.0f"),
+                         fmt(M(m, "udp", "cpu_percent"), "%.0f"))))
     P()
     P("%-22s %9s %9s %9s" % ("ratio", "TCP 1", "TCP 8", "UDP pps"))
     for k, v in ratios.items():
@@ -420,7 +425,11 @@ topo_create() {
 kq_line() {
 	in_ns "$GW" cat /proc/net/netfilter/nfnetlink_queue 2>/dev/null | awk -v q="${1:-0}" '$1 == q'
 }
-kq_col() { kq_line 0 | awk -v c="$1" '{print $c}'; }   # 3 queue_total, 6 dropped, 8 id_sequence
+# Column C summed over gw's queues: 3 queue_total, 6 dropped, 8 id_sequence.
+kq_col() {
+	in_ns "$GW" cat /proc/net/netfilter/nfnetlink_queue 2>/dev/null |
+		awk -v c="$1" '{ s += $c; n++ } END { if (n) printf "%.0f\n", s % 4294967296 }'
+}
 
 wait_for() {   # wait_for SECONDS COMMAND...: poll every 0.1 s
 	local i n=$(($1 * 10)); shift
@@ -431,7 +440,18 @@ queue_bound() { consumer_alive && [ -n "$(kq_line 0)" ]; }
 imq0_up() { ip -n "$GW" link show imq0 2>/dev/null | grep -q '[<,]UP[,>]'; }
 consumer_alive() { [ -n "$CONSUMER_PID" ] && kill -0 "$CONSUMER_PID" 2>/dev/null; }
 
-queue_rule() { in_ns "$GW" iptables -t mangle "$1" PREROUTING -i g0 -j NFQUEUE --queue-num 0; }
+QRULE="--queue-num 0"          # the queue rule's target options (bare-gso-x2 changes them)
+# shellcheck disable=SC2086
+queue_rule() { in_ns "$GW" iptables -t mangle "$1" PREROUTING -i g0 -j NFQUEUE $QRULE; }
+
+# RPS on g0 over every CPU (or off): spreads src's flows over the CPUs, and so
+# over the queues of --queue-cpu-fanout.
+rps() {   # rps on|off
+	local n mask=0
+	n=$(nproc)
+	[ "$1" = on ] && { [ "$n" -lt 32 ] && mask=$(printf '%x' $(((1 << n) - 1))) || mask=ffffffff; }
+	in_ns "$GW" sh -c "echo $mask >/sys/class/net/g0/queues/rx-0/rps_cpus"
+}
 
 cpu_ticks() {  # utime + stime of PID, in clock ticks
 	[ -r "/proc/$1/stat" ] || { echo 0; return; }
@@ -447,7 +467,7 @@ imq_stats() {   # received held accepted failopen dropped id_gaps verdict_errors
 
 # ---------------------------------------------------------------- configurations
 
-start_bare() {   # start_bare [-g | -t DEV]
+start_bare() {   # start_bare [-g] [-j THREADS | -t DEV]
 	ip netns exec "$GW" "$TMP/nfq_bare" -q 0 -v "$@" 2>"$TMP/$MODE.log" &
 	CONSUMER_PID=$!; PIDS+=("$CONSUMER_PID")
 	wait_for 5 queue_bound && sleep 0.2 && consumer_alive ||
@@ -495,6 +515,8 @@ mode_start() {   # mode_start MODE; 1 if it could not be set up
 	plain) ;;
 	bare) start_bare ;;
 	bare-gso) start_bare -g ;;
+	bare-gso-x2)   # two threads, two queues, the flows spread over them by CPU
+		rps on && QRULE="--queue-balance 0:1 --queue-cpu-fanout" && start_bare -g -j 2 ;;
 	bare-tun)
 		ip -n "$GW" tuntap add dev tunb0 mode tun && ip -n "$GW" link set tunb0 up &&
 			in_ns "$GW" tc qdisc replace dev tunb0 root pfifo limit 10000 && start_bare -t tunb0 ;;
@@ -520,14 +542,15 @@ mode_stop() {
 			grep -av 'started\|stopping\|stopped\|shaping NFQUEUE' "$TMP/$MODE.log" 2>/dev/null |
 				sort | uniq -c | sort -rn | head -5 | while read -r line; do anomaly "imqd log: $line"; done ;;
 		esac
-		[ -n "$(kq_line 0)" ] && anomaly "queue 0 still bound after the consumer exited"
+		[ -n "$(kq_col 1)" ] && anomaly "queues still bound after the consumer exited: $(in_ns "$GW" awk '{printf "%s ", $1}' /proc/net/netfilter/nfnetlink_queue)"
 	fi
 	if [ "$MODE" = ifb ]; then
 		in_ns "$GW" tc qdisc del dev g0 ingress 2>/dev/null
 		ip -n "$GW" link del ifb0 2>/dev/null
 	fi
 	[ "$MODE" = bare-tun ] && ip -n "$GW" tuntap del dev tunb0 mode tun 2>/dev/null
-	CONSUMER_PID=; IMQD_SOCK=
+	[ "$MODE" = bare-gso-x2 ] && rps off
+	CONSUMER_PID=; IMQD_SOCK=; QRULE="--queue-num 0"
 }
 
 shaper_dev() { case $MODE in ifb) echo ifb0 ;; imqd*) echo imq0 ;; esac; }
@@ -758,7 +781,7 @@ print(json.dumps({"date": sys.argv[1], "kernel": os.uname().release, "cores": os
 topo_create || { echo "run.sh: cannot build the namespace testbed" >&2; exit 1; }
 
 if [ -z "$MODES" ]; then
-	MODES="plain bare bare-gso bare-tun ifb"
+	MODES="plain bare bare-gso bare-gso-x2 bare-tun ifb"
 	[ "$HAVE_IMQD" = 1 ] && MODES="$MODES imqd imqd-full imqd-seg imqd-rss"
 fi
 for m in $MODES; do
