@@ -444,12 +444,13 @@ main(int argc, char **argv)
 
 		if (verbose)
 			fprintf(stderr,
-			        "nfq_bare: queue %u: %" PRIu64 " packets, %" PRIu64 " bytes, %" PRIu64
-			        " batches, %" PRIu64 " sends, %" PRIu64 " send errors, %" PRIu64
-			        " netlink errors, %" PRIu64 " unparsed, %" PRIu64 " TUN trips, %" PRIu64
-			        " trip errors\n",
-			        b->queue, b->packets, b->bytes, b->batches, b->sends, b->send_errors,
-			        b->nl_errors, b->unparsed, b->trips, b->trip_errors);
+			        "nfq_bare: queue %u: %" PRIu64 " packets, %" PRIu64
+			        " bytes, %" PRIu64 " batches, %" PRIu64 " sends, %" PRIu64
+			        " send errors, %" PRIu64 " netlink errors, %" PRIu64
+			        " unparsed, %" PRIu64 " TUN trips, %" PRIu64 " trip errors\n",
+			        b->queue, b->packets, b->bytes, b->batches, b->sends,
+			        b->send_errors, b->nl_errors, b->unparsed, b->trips,
+			        b->trip_errors);
 		mnl_socket_close(b->nl);
 		free(b->rbuf);
 	}

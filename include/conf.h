@@ -8,7 +8,8 @@
 #include <stdio.h>
 
 #define CONF_DEFAULT_PATH "/etc/imqd.conf"
-#define CONF_IFNAMSIZ 16 /* IFNAMSIZ, including the NUL */
+#define CONF_IFNAMSIZ 16     /* IFNAMSIZ, including the NUL */
+#define CONF_MAX_DEVICES 256 /* device sections in one file */
 
 enum conf_verdict {
 	CONF_ACCEPT,
@@ -75,6 +76,9 @@ void conf_free(struct conf *conf);
 
 /* Print the effective configuration, every default filled in, in imqd.conf syntax. */
 void conf_print(const struct conf *conf, FILE *out);
+
+/* D's queues as the file would list them: "0-3,7". */
+void conf_print_queues(FILE *out, const struct conf_device *d);
 
 /* Device section named NAME, or NULL. */
 const struct conf_device *conf_device_find(const struct conf *conf, const char *name);

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "conf.h"
+
 struct event_base;
 struct stats_device;
 struct ctl;
@@ -13,7 +15,10 @@ struct ctl;
 struct ctl_ops {
 	/* Fill up to MAX views of the current devices (all when DEV is NULL); return how many. */
 	size_t (*snapshot)(void *arg, const char *dev, struct stats_device *out, size_t max);
-	/* Reload the config now; on failure write the errors to ERR and return -1. */
+	/*
+	 * Reload the config now; write any errors to ERR. -1: not valid, nothing
+	 * changed; -2: applied except what ERR names.
+	 */
 	int (*reload)(void *arg, FILE *err);
 	/* Print the iptables/ip6tables rules for DEV (all if NULL) to OUT; -1 if DEV is unknown. */
 	int (*rules)(void *arg, const char *dev, FILE *out);
@@ -30,7 +35,7 @@ void ctl_close(struct ctl *ctl);
 /* Where imqd listens and imqctl connects unless configured otherwise. */
 #define CTL_DEFAULT_PATH "/run/imqd/imqd.sock"
 /* Maximum devices in one answer. */
-#define CTL_MAX_DEVICES 256
+#define CTL_MAX_DEVICES CONF_MAX_DEVICES
 /* Longest request line accepted; longer ones are refused and the client cut off. */
 #define CTL_MAX_REQUEST 512
 /* A client that has not sent a whole request within this time is cut off. */

@@ -30,6 +30,9 @@ void device_set_conf(struct device *dev, const struct conf_device *conf);
 /* Name of the device. */
 const char *device_name(const struct device *dev);
 
+/* Every queue of DEV is bound (a reload can leave one that another process has unbound). */
+bool device_all_bound(const struct device *dev);
+
 /* Packets held by the device now. */
 unsigned long device_held(const struct device *dev);
 

@@ -18,15 +18,18 @@ struct flow_info {
 	 * segments in another class does not look like a dropper.
 	 */
 	uint64_t key;
-	/* The TCP connection (addresses and ports only), when tcp is set. */
+	/* The TCP connection or UDP flow (addresses, protocol, ports), when tcp or udp is set. */
 	uint64_t conn;
 	/* Bytes of network and TCP/UDP headers (what each segment of a GSO packet repeats), or of
 	 * the network header alone for other protocols. */
 	uint32_t hdrlen;
-	uint32_t l4off;  /* offset of the transport header */
-	uint32_t iplen;  /* length the IP header declares */
-	uint32_t tcpseq; /* sequence number, when tcp is set */
-	bool tcp;        /* a TCP segment (not a fragment) whose whole header is present */
+	uint32_t l4off; /* offset of the transport header */
+	uint32_t iplen; /* length the IP header declares */
+	/* TCP: the sequence number. UDP: the IP ID (IPv4) or the flow label (IPv6), which imqd
+	 * sets in its copies to tell whose segments come back. */
+	uint32_t tcpseq;
+	bool tcp; /* a TCP segment (not a fragment) whose whole header is present */
+	bool udp; /* a UDP datagram (not a fragment) whose whole header is present */
 };
 
 /*

@@ -10,4 +10,8 @@
 int hook_run(char *const argv[], const char *what, const char *dev, const uint16_t *queues,
              size_t nqueues, unsigned timeout_ms);
 
+/* Run hooks as USER with CAP_NET_ADMIN and CAP_NET_RAW only, while imqd is still root (NULL: as
+ * imqd). */
+void hook_set_user(const char *user);
+
 #endif

@@ -3,17 +3,20 @@
 #define IMQD_INJECT_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct inject;
 
 /* One copy to send: CAPLEN bytes of DATA followed by PAD zero bytes. */
 struct inject_pkt {
-	/* A TCP GSO copy when gso_size is set: the qdisc counts the headers (HDRLEN bytes, the TCP
-	 * header at L4OFF) of each gso_size-byte segment, and may cut it into those segments. */
+	/* A TCP (or, with udp set, UDP) GSO copy when gso_size is set: the qdisc counts the headers
+	 * (HDRLEN bytes, the transport header at L4OFF) of each gso_size-byte segment, and may cut
+	 * it into those segments. */
 	uint16_t gso_size;
 	uint16_t hdrlen;
 	uint16_t l4off;
+	bool udp;
 	const uint8_t *data;
 	uint32_t caplen;
 	uint32_t pad;

@@ -32,10 +32,15 @@ void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn))
 struct log_limit {
 	uint64_t last_ns;    /* when the last line went out */
 	uint64_t suppressed; /* events since then that were not logged */
+	int pri;             /* of the last line */
+	char last[256];      /* the last line, for log_limit_flush */
 };
 
 /* Log the event unless LIMIT logged one in the last 10 s; then summarize what was held back. */
 void log_limited(struct log_limit *limit, int pri, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Once the interval is over, log what LIMIT held back even if no new event comes. */
+void log_limit_flush(struct log_limit *limit);
 
 #endif

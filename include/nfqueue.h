@@ -20,7 +20,8 @@ struct nfqueue_packet {
 	uint32_t skbinfo;  /* NFQA_SKB_* */
 	uint32_t indev;    /* ifindex it came in on, 0 if none */
 	uint32_t outdev;   /* ifindex it goes out on, 0 if not known yet */
-	const uint8_t *data;
+	bool truncated;    /* its message did not fit the receive buffer: no data */
+	uint8_t *data;     /* the handler may rewrite it: it is what its copy is made from */
 };
 
 /* How a queue is bound. */
@@ -50,6 +51,10 @@ struct nfqueue *nfqueue_open(size_t batch, size_t msgsize, int rcvbuf,
 void nfqueue_close(struct nfqueue *nfq);
 
 int nfqueue_fd(const struct nfqueue *nfq);
+
+/* Receive messages of up to MSGSIZE bytes from now on (never less than before: messages
+ * already queued keep their size), with a receive buffer of RCVBUF bytes; 0 or -1. */
+int nfqueue_set_msgsize(struct nfqueue *nfq, size_t msgsize, int rcvbuf);
 
 /* Bind QUEUE and set PARAMS, waiting for the kernel's answer (packets arriving meanwhile go to the
  * handler); 0 or -1 with errno. */

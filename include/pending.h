@@ -19,7 +19,7 @@ struct pending_pkt {
 	/* A copy sent whole as a TCP GSO packet, which the qdisc may split into segments: */
 	uint64_t conn;   /* flow_info.conn; 0 for other copies */
 	uint32_t tcpseq; /* its first sequence number */
-	uint32_t span;   /* sequence numbers its segments cover */
+	uint32_t span;   /* sequence numbers its segments cover (UDP: IP IDs, or 1: a flow label) */
 	uint16_t nsegs;  /* segments it splits into */
 	uint16_t seen;   /* segments of it that came back so far */
 };

@@ -668,7 +668,9 @@ conf_hook_check(struct conf_parser *p, const char *prog)
 
 	conf_esc(e, sizeof(e), prog);
 	int r = prog[0] == '/' ? stat(prog, &st) : 0;
-	if (prog[0] != '/')
+	if (prog[0] == '\0')
+		conf_err(p, p->lineno, "hook program is empty");
+	else if (prog[0] != '/')
 		conf_err(p, p->lineno, "hook program %s must be an absolute path", e);
 	else if (r == -1 && (errno == ENOENT || errno == ENOTDIR))
 		conf_err(p, p->lineno, "hook program %s does not exist", e);
@@ -897,6 +899,9 @@ conf_device_begin(struct conf_parser *p, const char *name)
 		conf_err(p, p->lineno, "duplicate section [%s] (first at line %d)", p->secname,
 		         old->line);
 		p->discard = true;
+	} else if (p->conf->ndevices == CONF_MAX_DEVICES) {
+		conf_err(p, p->lineno, "too many devices: at most %d", CONF_MAX_DEVICES);
+		p->discard = true;
 	}
 	if ((p->dev = conf_device_new(name)) == NULL) {
 		p->oom = true;
@@ -1060,6 +1065,11 @@ conf_parse(const char *name, const char *text, size_t len, FILE *err)
 		conf_err(p, 0, "larger than %d bytes", CONF_MAX_SIZE);
 	} else {
 		p->tail = &p->conf->devices;
+		/* A UTF-8 byte order mark, as some editors write one, is not part of line 1. */
+		if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
+			text += 3;
+			len -= 3;
+		}
 		conf_lines(p, text, len);
 		if (!p->seen_device)
 			conf_err(p, 0, "no device sections");
@@ -1090,6 +1100,13 @@ conf_read(const char *path, size_t *lenp, FILE *err)
 		fprintf(err, "%s: cannot stat: %s\n", path, strerror(errno));
 	} else if (st.st_mode & S_IWOTH) {
 		fprintf(err, "%s: is writable by other users; refusing it\n", path);
+	} else if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		/* Its owner could make it writable: it names programs imqd runs. */
+		fprintf(err, "%s: is owned by uid %u, not root; refusing it\n", path,
+		        (unsigned)st.st_uid);
+	} else if ((st.st_mode & S_IWGRP) && st.st_gid != 0 && st.st_gid != getegid()) {
+		fprintf(err, "%s: is writable by group %u, not root's; refusing it\n", path,
+		        (unsigned)st.st_gid);
 	} else if ((text = malloc(CONF_MAX_SIZE + 1)) == NULL) {
 		fprintf(err, "%s: out of memory\n", path);
 	} else {
@@ -1145,7 +1162,7 @@ conf_free(struct conf *conf)
 	free(conf);
 }
 
-static void
+void
 conf_print_queues(FILE *out, const struct conf_device *d)
 {
 	for (size_t i = 0; i < d->nqueues;) {

@@ -148,8 +148,9 @@ ctl_req_reload(struct ctl *ctl, const struct ctl_request *req, const char *dev, 
 		return -1;
 	}
 	log_info("reload requested on the control socket");
-	if (ctl->ops.reload(ctl->ops.arg, out) == -1) {
-		*cause = strdup("reload failed");
+	int r = ctl->ops.reload(ctl->ops.arg, out);
+	if (r < 0) {
+		*cause = strdup(r == -2 ? "reload applied in part" : "reload failed");
 		return -1;
 	}
 	return 0;
@@ -465,7 +466,11 @@ ctl_make_dir(const char *path)
 		return -1;
 	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
 		*slash = '\0';
-		if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
+		if (mkdir(dir, 0755) == 0) {
+			/* Whatever the umask: control-group members must reach the socket. */
+			if (chmod(dir, 0755) == -1)
+				log_warn("control socket: chmod %s", dir);
+		} else if (errno != EEXIST) {
 			log_warn("control socket: mkdir %s", dir);
 			rc = -1;
 		}

@@ -28,6 +28,9 @@
 #define DEVICE_READ_MAX 1024   /* copies read back per wakeup */
 #define DEVICE_HOLD_RING 4096  /* recent hold times kept for percentiles */
 #define DEVICE_LATE_SLOTS 4096 /* hashes of copies given up on, to tell late copies from strays */
+#define DEVICE_LATE_WAYS 4     /* entries per bucket of that table */
+#define DEVICE_LOG_NS (10ULL * 1000000000ULL)  /* drop-timeout lines: at most one per 10 s */
+#define DEVICE_LATE_CONN 0x9e3779b97f4a7c15ULL /* marks a connection's key in it */
 #define DEVICE_HEALTH_MS 1000
 #define DEVICE_MSG_OVERHEAD 512 /* netlink headers and attributes around a payload */
 #define DEVICE_GSO_MTU 65535    /* imqN's MTU, and the longest GSO copy, with gso on */
@@ -37,6 +40,7 @@
 
 struct device_queue {
 	uint16_t num;
+	bool bound; /* ours in the kernel: drain and unbind it when done */
 	bool seen;
 	uint32_t next_id;
 	struct stats_counters c;
@@ -62,6 +66,7 @@ struct device {
 	struct device_queue *queues; /* sorted by num */
 	size_t nqueues;
 	uint64_t peak_held;
+	struct stats_counters gone; /* counters of the queues reloads took away */
 	uint64_t stray;
 	uint64_t unmatched;
 	uint32_t hold_us[DEVICE_HOLD_RING];
@@ -79,9 +84,13 @@ struct device {
 		uint32_t ifindex;
 		uint32_t mtu;
 	} mtus[DEVICE_MTU_CACHE];
-	struct log_limit lim_failopen, lim_timeout, lim_order, lim_stray, lim_read, lim_verdict;
-	uint64_t timeouts_logged;
+	struct log_limit lim_failopen, lim_order, lim_stray, lim_read, lim_verdict, lim_attach,
+	    lim_params, lim_full;
+	uint64_t timeouts_ns;       /* when timeouts were last logged */
+	uint64_t timeouts_unlogged; /* packets dropped by drop-timeout since */
 	int64_t partial_excess; /* bytes passed beyond what the qdisc sent, by partial GSO copies */
+	uint32_t udp_id;        /* next IP ID range for a UDP GSO copy */
+	uint32_t udp_label;     /* next IPv6 flow label for one */
 };
 
 static uint64_t
@@ -139,10 +148,48 @@ device_failopen(struct device *dev, struct device_queue *q, uint32_t id, uint32_
 		            stats_failopen_name(why));
 }
 
-static void
-device_late_add(struct device *dev, uint64_t hash)
+/* Bucket of KEY in the table of copies given up on. */
+static uint64_t *
+device_late_bucket(struct device *dev, uint64_t key)
 {
-	dev->late[hash & (DEVICE_LATE_SLOTS - 1)] = hash;
+	return &dev->late[(key & (DEVICE_LATE_SLOTS / DEVICE_LATE_WAYS - 1)) * DEVICE_LATE_WAYS];
+}
+
+static void
+device_late_key(struct device *dev, uint64_t key)
+{
+	uint64_t *b = device_late_bucket(dev, key);
+
+	for (int k = 0; k < DEVICE_LATE_WAYS; k++)
+		if (b[k] == key || b[k] == 0) {
+			b[k] = key;
+			return;
+		}
+	b[(key >> 32) % DEVICE_LATE_WAYS] = key; /* a full bucket forgets one at random */
+}
+
+static bool
+device_late_has(struct device *dev, uint64_t key)
+{
+	const uint64_t *b = device_late_bucket(dev, key);
+
+	for (int k = 0; k < DEVICE_LATE_WAYS; k++)
+		if (b[k] == key)
+			return true;
+	return false;
+}
+
+/*
+ * PP is decided before all of its copy came back: remember it, so that what
+ * comes back later counts as unmatched rather than stray. Segments of a GSO
+ * copy are known by their connection.
+ */
+static void
+device_late_add(struct device *dev, const struct pending_pkt *pp)
+{
+	device_late_key(dev, pp->hash);
+	if (pp->conn != 0 && pp->nsegs > 1 && pp->seen < pp->nsegs)
+		device_late_key(dev, pp->conn ^ DEVICE_LATE_CONN);
 }
 
 /* Decide a held packet: verdict, counters, and forget it. */
@@ -162,17 +209,21 @@ device_decide(struct device *dev, int slot, bool accept, uint64_t now, uint64_t 
 	} else {
 		(*counter)++;
 		nfqueue_verdict(dev->nfq, q->num, pp->id, NF_DROP, false, 0);
-		device_late_add(dev, pp->hash);
+		device_late_add(dev, pp);
 	}
 	q->c.held--;
 	pending_remove(dev->held, slot);
 }
 
-/* A copy of LEN bytes that matches nothing held: given up on, or not imqd's. */
+/*
+ * A copy of LEN bytes that matches nothing held: given up on, or not imqd's.
+ * FI is its parse, NULL if it has none.
+ */
 static void
-device_stray(struct device *dev, uint64_t hash, size_t len)
+device_stray(struct device *dev, uint64_t hash, const struct flow_info *fi, size_t len)
 {
-	if (dev->late[hash & (DEVICE_LATE_SLOTS - 1)] == hash) {
+	if (device_late_has(dev, hash) || (fi != NULL && (fi->tcp || fi->udp) &&
+	                                   device_late_has(dev, fi->conn ^ DEVICE_LATE_CONN))) {
 		dev->unmatched++;
 		return;
 	}
@@ -199,6 +250,7 @@ device_decide_partial(struct device *dev, int slot, uint64_t now)
 	bool accept = (over < 0 ? -over : over) <= (under < 0 ? -under : under);
 
 	q->c.partial++;
+	device_late_add(dev, pp); /* its other segments may still come */
 	/* The smaller of the two never exceeds the longest packet: no debt builds up. */
 	dev->partial_excess = accept ? over : under;
 	device_decide(dev, slot, accept, now, &q->c.dropped_order);
@@ -229,8 +281,9 @@ device_segment_back(struct device *dev, const struct flow_info *fi, uint64_t now
 {
 	int slot;
 
-	if (!fi->tcp || fi->iplen < fi->hdrlen)
+	if (!(fi->tcp || fi->udp) || fi->iplen < fi->hdrlen)
 		return false;
+	/* TCP: by sequence number; UDP: by the IP ID or flow label of device_udp_tag. */
 	slot = pending_segment(dev->held, fi->conn, fi->tcpseq);
 	if (slot == PENDING_NONE)
 		return false;
@@ -239,6 +292,14 @@ device_segment_back(struct device *dev, const struct flow_info *fi, uint64_t now
 		device_drop_older(dev, slot, now);
 
 	const struct pending_pkt *pp = pending_get(dev->held, slot);
+	if (fi->udp) {
+		/* All of it back, or (IPv4, whose segments are numbered) its last one. */
+		if (seen >= pp->nsegs)
+			device_decide(dev, slot, true, now, NULL);
+		else if (pp->span > 1 && fi->tcpseq - pp->tcpseq == pp->span - 1u)
+			device_decide_partial(dev, slot, now);
+		return true;
+	}
 	uint32_t end = fi->tcpseq + (fi->iplen - fi->hdrlen) - pp->tcpseq;
 	if (end >= pp->span) {
 		if (seen >= pp->nsegs)
@@ -260,7 +321,7 @@ device_copy_back(struct device *dev, const uint8_t *copy, size_t n, uint64_t now
 		struct flow_info fi;
 		bool ok = flow_parse(copy, n, n, 0, &fi);
 		if (!ok || !device_segment_back(dev, &fi, now))
-			device_stray(dev, hash, fi.iplen > n ? fi.iplen : n);
+			device_stray(dev, hash, ok ? &fi : NULL, ok && fi.iplen > n ? fi.iplen : n);
 		return;
 	}
 	device_drop_older(dev, slot, now);
@@ -389,22 +450,61 @@ device_wire_len(struct device *dev, const struct nfqueue_packet *p, uint32_t hdr
 }
 
 /*
- * Make P's copy a TCP GSO packet, counted by the qdisc as the segments P
+ * UDP segments carry no sequence number: tag the copy so that the segments a
+ * qdisc cuts from it can be told from another copy's. IPv4: an IP ID range
+ * of its own (segmentation numbers the segments' IDs up from the copy's);
+ * IPv6: a flow label of its own (every segment keeps it). The real packet's
+ * header is rewritten in the receive buffer, which only the copy is made from.
+ */
+static void
+device_udp_tag(struct device *dev, struct nfqueue_packet *p, struct pending_pkt *pp)
+{
+	uint8_t *h = p->data;
+
+	if ((h[0] >> 4) == 4) {
+		uint32_t id = dev->udp_id;
+		if (id + pp->nsegs > 0x10000)
+			id = 0;
+		dev->udp_id = id + pp->nsegs;
+		/* RFC 1624: the header checksum follows the new ID. */
+		uint32_t sum = (uint16_t) ~(h[10] << 8 | h[11]);
+		sum += (uint16_t) ~(h[4] << 8 | h[5]);
+		sum += id;
+		sum = (sum & 0xffff) + (sum >> 16);
+		sum = (sum & 0xffff) + (sum >> 16);
+		h[10] = (uint8_t)(~sum >> 8);
+		h[11] = (uint8_t)~sum;
+		h[4] = (uint8_t)(id >> 8);
+		h[5] = (uint8_t)id;
+		pp->tcpseq = id;
+		pp->span = pp->nsegs;
+	} else {
+		uint32_t label = dev->udp_label++ & 0xfffff;
+		h[1] = (uint8_t)((h[1] & 0xf0) | label >> 16);
+		h[2] = (uint8_t)(label >> 8);
+		h[3] = (uint8_t)label;
+		pp->tcpseq = label;
+		pp->span = 1;
+	}
+}
+
+/*
+ * Make P's copy a TCP or UDP GSO packet, counted by the qdisc as the segments P
  * becomes on the wire: each segment's headers and link-layer overhead, as a
  * qdisc on the real interface or IFB counts them. The qdisc adds the headers
  * of every segment after the first; the overhead goes in as padding spread
  * over the same segments. The copy must stay below 64 KB (longer GSO packets
  * are segmented before they reach imqN), so where padding would not fit,
  * the headers of extra, smaller segments stand in for most of it. Returns
- * the copy's length, or 0 when P is not a TCP packet larger than a segment.
+ * the copy's length, or 0 when P is not a TCP or UDP packet larger than a segment.
  */
 static uint32_t
-device_gso_copy(struct device *dev, const struct nfqueue_packet *p, const struct flow_info *fi,
+device_gso_copy(struct device *dev, struct nfqueue_packet *p, const struct flow_info *fi,
                 struct pending_pkt *pp, struct inject_pkt *ip)
 {
 	uint32_t mss, nsegs;
 
-	if (!fi->tcp || fi->iplen != p->len || p->len > DEVICE_GSO_MTU ||
+	if (!(fi->tcp || fi->udp) || fi->iplen != p->len || p->len > DEVICE_GSO_MTU ||
 	    (nsegs = device_nsegs(dev, p, fi->hdrlen, &mss)) < 2)
 		return 0;
 	uint32_t hdr = fi->hdrlen;
@@ -422,7 +522,10 @@ device_gso_copy(struct device *dev, const struct nfqueue_packet *p, const struct
 	pp->tcpseq = fi->tcpseq;
 	pp->span = span;
 	pp->nsegs = (uint16_t)total;
+	if (fi->udp)
+		device_udp_tag(dev, p, pp);
 	ip->gso_size = (uint16_t)gso_size;
+	ip->udp = fi->udp;
 	ip->hdrlen = (uint16_t)hdr;
 	ip->l4off = (uint16_t)fi->l4off;
 	return hdr + span;
@@ -430,8 +533,8 @@ device_gso_copy(struct device *dev, const struct nfqueue_packet *p, const struct
 
 /* Hold P and stage its copy; false when it was decided at once. */
 static bool
-device_stage(struct device *dev, struct device_queue *q, const struct nfqueue_packet *p,
-             uint64_t now, size_t k)
+device_stage(struct device *dev, struct device_queue *q, struct nfqueue_packet *p, uint64_t now,
+             size_t k)
 {
 	uint32_t caplen = p->caplen < p->len ? p->caplen : p->len;
 	struct inject_pkt *ip = &dev->ipkts[k];
@@ -442,7 +545,12 @@ device_stage(struct device *dev, struct device_queue *q, const struct nfqueue_pa
 		device_failopen(dev, q, p->id, p->mark, p->len, STATS_FO_DEVICE_DOWN);
 		return false;
 	}
-	if (p->len > dev->maxlen || (caplen < p->len && dev->cf.copy == CONF_COPY_FULL)) {
+	/*
+	 * With copy = full a copy can still come up cut short: a packet queued
+	 * before a reload changed the copy range, or one longer than the range.
+	 * Its copy is padded as with copy = headers; it is shaped all the same.
+	 */
+	if (p->len > dev->maxlen) {
 		device_failopen(dev, q, p->id, p->mark, p->len, STATS_FO_TOO_BIG);
 		return false;
 	}
@@ -468,7 +576,14 @@ device_stage(struct device *dev, struct device_queue *q, const struct nfqueue_pa
 		device_failopen(dev, q, p->id, p->mark, p->len, STATS_FO_NO_BUFFER);
 		return false;
 	}
-	q->c.held++;
+	if (++q->c.held > q->c.peak_held)
+		q->c.peak_held = q->c.held;
+	if (q->c.held == dev->cf.queue_maxlen)
+		log_limited(
+		    &dev->lim_full, LOG_WARNING,
+		    "%s: queue %u is full (queue-maxlen %u): the kernel %s new packets itself",
+		    dev->name, q->num, dev->cf.queue_maxlen,
+		    dev->cf.on_overflow == CONF_ACCEPT ? "passes unshaped" : "drops");
 	uint16_t proto = p->proto;
 	if (proto != ETH_P_IP && proto != ETH_P_IPV6)
 		proto = (caplen > 0 && p->data[0] >> 4 == 6) ? ETH_P_IPV6 : ETH_P_IP;
@@ -520,9 +635,18 @@ device_packets_cb(void *arg, struct nfqueue_packet *pkts, size_t n)
 		if (q == NULL) {
 			/* A queue unbound by a reload can still deliver what was in flight. */
 			nfqueue_verdict(dev->nfq, p->queue, p->id, NF_ACCEPT, false, 0);
+			dev->gone.received++;
+			dev->gone.received_bytes += p->len;
+			dev->gone.failopen[STATS_FO_SHUTDOWN]++;
 			continue;
 		}
 		device_count_in(dev, q, p);
+		if (p->truncated) {
+			/* Its message was cut short (the copy range grew): it names the packet
+			 * only. */
+			device_failopen(dev, q, p->id, p->mark, p->len, STATS_FO_TOO_BIG);
+			continue;
+		}
 		if (dev->stopping) {
 			device_failopen(dev, q, p->id, p->mark, p->len, STATS_FO_SHUTDOWN);
 			continue;
@@ -618,7 +742,7 @@ device_release_all(struct device *dev, enum stats_failopen why)
 			q->c.failopen[why]++;
 			device_accept(dev, q->num, pp->id, pp->mark);
 		}
-		device_late_add(dev, pp->hash);
+		device_late_add(dev, pp);
 		pending_remove(dev->held, slot);
 	}
 	nfqueue_flush(dev->nfq);
@@ -646,12 +770,18 @@ device_expire(struct device *dev, uint64_t now)
 	uint64_t after = 0;
 	for (size_t i = 0; i < dev->nqueues; i++)
 		after += dev->queues[i].c.dropped_timeout;
-	if (after != before)
-		log_limited(
-		    &dev->lim_timeout, LOG_NOTICE,
-		    "%s: %llu copies did not come back within %ums and were dropped (%llu in all)",
-		    dev->name, (unsigned long long)(after - before), dev->cf.drop_timeout_ms,
-		    (unsigned long long)after);
+	dev->timeouts_unlogged += after - before;
+	/* One line per 10 s at most, with every packet in it. */
+	if (dev->timeouts_unlogged > 0 &&
+	    (dev->timeouts_ns == 0 || now - dev->timeouts_ns >= DEVICE_LOG_NS)) {
+		log_notice("%s: %llu copies did not come back within %ums and were dropped "
+		           "(%llu in all)",
+		           dev->name, (unsigned long long)dev->timeouts_unlogged,
+		           dev->cf.drop_timeout_ms,
+		           (unsigned long long)(after + dev->gone.dropped_timeout));
+		dev->timeouts_ns = now;
+		dev->timeouts_unlogged = 0;
+	}
 }
 
 static int device_attach(struct device *dev);
@@ -670,24 +800,54 @@ device_hook(struct device *dev, char **argv, const char *what)
 
 static void device_detach(struct device *dev);
 
+/*
+ * An MTU or transmit queue length set by hand: a short queue (0 drops every
+ * copy) or a small MTU breaks shaping quietly. The configuration owns both.
+ */
+static void
+device_check_params(struct device *dev)
+{
+	unsigned mtu, txqlen;
+
+	if (tundev_params(dev->name, &mtu, &txqlen) < 0 ||
+	    (mtu == dev->tunmtu && txqlen == dev->cf.txqueuelen))
+		return;
+	log_limited(&dev->lim_params, LOG_WARNING,
+	            "%s: mtu %u and txqueuelen %u were changed by hand; setting them back to %u "
+	            "and %u (set mtu and txqueuelen in the configuration instead)",
+	            dev->name, mtu, txqlen, dev->tunmtu, dev->cf.txqueuelen);
+	if (tundev_setup(dev->name, dev->tunmtu, dev->cf.txqueuelen) < 0)
+		log_limited(&dev->lim_attach, LOG_ERR, "%s: cannot configure device: %s", dev->name,
+		            strerror(errno));
+}
+
 static void
 device_health(struct device *dev)
 {
 	int ifindex;
 	int state = tundev_state(dev->name, &ifindex);
 
+	if (state == 2) {
+		/* Not knowing is no reason to take the device down: ask again next time. */
+		log_limited(&dev->lim_attach, LOG_ERR, "%s: cannot check the device: %s", dev->name,
+		            strerror(errno));
+		return;
+	}
 	if (state == 1 && ifindex == dev->ifindex && dev->tunfd >= 0) {
 		if (dev->tun_ev != NULL && !event_pending(dev->tun_ev, EV_READ, NULL))
 			event_add(dev->tun_ev, NULL);
+		device_check_params(dev);
 		if (!dev->up)
 			log_notice("%s: up again, shaping resumed", dev->name);
 		dev->up = true;
 		return;
 	}
 	if (dev->up) {
-		log_warnx("%s: %s: passing packets unshaped until it is back", dev->name,
+		log_warnx("%s: %s: %s until it is back", dev->name,
 		          state < 0 || ifindex != dev->ifindex ? "device is gone"
-		                                               : "device is down");
+		                                               : "device is down",
+		          dev->cf.on_error == CONF_DROP ? "dropping packets (on-error = drop)"
+		                                        : "passing packets unshaped");
 		dev->up = false;
 	}
 	/* Its qdisc was reset with it: no held copy will come back. */
@@ -719,6 +879,14 @@ device_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	device_expire(dev, now);
+	log_limit_flush(&dev->lim_failopen);
+	log_limit_flush(&dev->lim_order);
+	log_limit_flush(&dev->lim_stray);
+	log_limit_flush(&dev->lim_read);
+	log_limit_flush(&dev->lim_verdict);
+	log_limit_flush(&dev->lim_attach);
+	log_limit_flush(&dev->lim_params);
+	log_limit_flush(&dev->lim_full);
 	if (now >= dev->next_health_ns) {
 		dev->next_health_ns = now + DEVICE_HEALTH_MS * 1000000ULL;
 		memset(dev->mtus, 0, sizeof(dev->mtus));
@@ -746,17 +914,30 @@ device_attach(struct device *dev)
 {
 	bool created;
 
+	/* Rate-limited: the health check retries every second while the device is gone. */
 	dev->tunfd = tundev_open(dev->name, dev->cf.persist, &created);
 	if (dev->tunfd < 0) {
-		log_warn("%s: cannot open TUN device", dev->name);
+		if (errno == EINVAL && !created)
+			log_limited(
+			    &dev->lim_attach, LOG_ERR,
+			    "%s: cannot open TUN device: an interface of that name exists and "
+			    "is not a TUN device imqd can use",
+			    dev->name);
+		else
+			log_limited(&dev->lim_attach, LOG_ERR, "%s: cannot open TUN device: %s",
+			            dev->name, strerror(errno));
 		return -1;
 	}
 	if (tundev_setup(dev->name, dev->tunmtu, dev->cf.txqueuelen) < 0) {
-		log_warn("%s: cannot configure device", dev->name);
+		log_limited(&dev->lim_attach, LOG_ERR, "%s: cannot configure device: %s", dev->name,
+		            strerror(errno));
 		goto close_tun;
 	}
-	if (tundev_state(dev->name, &dev->ifindex) != 1)
+	if (tundev_state(dev->name, &dev->ifindex) != 1) {
+		log_limited(&dev->lim_attach, LOG_ERR, "%s: cannot find the device it set up: %s",
+		            dev->name, strerror(errno));
 		goto close_tun;
+	}
 	if (dev->inj == NULL)
 		dev->inj =
 		    inject_open(dev->ifindex, device_sndbuf(&dev->cf, pending_capacity(dev->held)),
@@ -808,13 +989,34 @@ device_bind(struct device *dev, struct device_queue *q)
 
 	if (nfqueue_bind(dev->nfq, q->num, &params) < 0) {
 		if (errno == EPERM)
-			log_err("%s: NFQUEUE queue %u is bound by another process", dev->name,
-			        q->num);
+			log_err("%s: cannot bind NFQUEUE queue %u: another process has it",
+			        dev->name, q->num);
 		else
 			log_warn("%s: cannot bind NFQUEUE queue %u", dev->name, q->num);
 		return -1;
 	}
+	q->bound = true;
 	return 0;
+}
+
+static void
+device_sum(struct stats_counters *t, const struct stats_counters *c)
+{
+	t->received += c->received;
+	t->received_bytes += c->received_bytes;
+	t->accepted += c->accepted;
+	t->accepted_bytes += c->accepted_bytes;
+	t->dropped_enqueue += c->dropped_enqueue;
+	t->dropped_order += c->dropped_order;
+	t->dropped_timeout += c->dropped_timeout;
+	t->dropped_error += c->dropped_error;
+	for (int i = 0; i < STATS_FO_MAX; i++)
+		t->failopen[i] += c->failopen[i];
+	t->held += c->held;
+	t->id_gaps += c->id_gaps;
+	t->malformed += c->malformed;
+	t->partial += c->partial;
+	t->verdict_errors += c->verdict_errors;
 }
 
 static int
@@ -836,6 +1038,14 @@ device_set_queues(struct device *dev, const struct conf_device *cf)
 			qs[i] = *old;
 		qs[i].num = cf->queues[i];
 	}
+	/* The device's totals keep counting what its queues did before they went. */
+	for (size_t i = 0; i < dev->nqueues; i++) {
+		bool kept = false;
+		for (size_t j = 0; j < cf->nqueues; j++)
+			kept = kept || cf->queues[j] == dev->queues[i].num;
+		if (!kept)
+			device_sum(&dev->gone, &dev->queues[i].c);
+	}
 	free(dev->queues);
 	free(dev->snap);
 	free(dev->snap_queues);
@@ -852,6 +1062,21 @@ device_capacity(const struct conf_device *cf)
 	return (size_t)cf->queue_maxlen * cf->nqueues;
 }
 
+/* The longest message the queues can send up, and the receive buffer for a full backlog. */
+static int
+device_nfq_sizes(const struct device *dev, size_t *msgsize)
+{
+	size_t copy = dev->cf.copy == CONF_COPY_HEADERS ? dev->cf.copy_bytes : dev->maxlen;
+	uint64_t rcvbuf = (uint64_t)device_capacity(&dev->cf) * (copy + 1024);
+
+	if (rcvbuf < (8u << 20))
+		rcvbuf = 8u << 20;
+	if (rcvbuf > (1u << 30))
+		rcvbuf = 1u << 30;
+	*msgsize = copy + DEVICE_MSG_OVERHEAD;
+	return (int)rcvbuf;
+}
+
 static int
 device_open_nfq(struct device *dev)
 {
@@ -861,14 +1086,10 @@ device_open_nfq(struct device *dev)
 	    .overrun = device_nfq_overrun,
 	    .arg = dev,
 	};
-	size_t copy = dev->cf.copy == CONF_COPY_HEADERS ? dev->cf.copy_bytes : dev->maxlen;
-	uint64_t rcvbuf = (uint64_t)device_capacity(&dev->cf) * (copy + 1024);
+	size_t msgsize;
+	int rcvbuf = device_nfq_sizes(dev, &msgsize);
 
-	if (rcvbuf < (8u << 20))
-		rcvbuf = 8u << 20;
-	if (rcvbuf > (1u << 30))
-		rcvbuf = 1u << 30;
-	dev->nfq = nfqueue_open(DEVICE_BATCH, copy + DEVICE_MSG_OVERHEAD, (int)rcvbuf, &ops);
+	dev->nfq = nfqueue_open(DEVICE_BATCH, msgsize, rcvbuf, &ops);
 	if (dev->nfq == NULL) {
 		log_warn("%s: cannot open nfqueue socket", dev->name);
 		return -1;
@@ -935,8 +1156,13 @@ device_start(struct event_base *base, const struct conf_device *cf)
 	for (size_t i = 0; i < dev->nqueues; i++)
 		if (device_bind(dev, &dev->queues[i]) < 0)
 			goto fail;
-	log_notice("%s: shaping NFQUEUE queue%s %u%s", dev->name, dev->nqueues > 1 ? "s" : "",
-	           dev->queues[0].num, dev->nqueues > 1 ? " and more" : "");
+	char qs[128] = "";
+	FILE *f = fmemopen(qs, sizeof(qs) - 1, "w");
+	if (f != NULL) {
+		conf_print_queues(f, cf);
+		fclose(f);
+	}
+	log_notice("%s: shaping NFQUEUE queue%s %s", dev->name, dev->nqueues > 1 ? "s" : "", qs);
 	device_hook(dev, cf->up, "up");
 	dev->hooked = true;
 	return dev;
@@ -965,13 +1191,15 @@ device_stop(struct device *dev)
 		device_hook(dev, dev->conf->down, "down");
 	if (dev->nfq != NULL) {
 		for (size_t i = 0; i < dev->nqueues; i++)
-			device_drain(dev, &dev->queues[i]);
+			if (dev->queues[i].bound)
+				device_drain(dev, &dev->queues[i]);
 		dev->stopping = true;
 		while (nfqueue_recv(dev->nfq) > 0)
 			;
 		device_release_all(dev, STATS_FO_SHUTDOWN);
 		for (size_t i = 0; i < dev->nqueues; i++)
-			nfqueue_unbind(dev->nfq, dev->queues[i].num);
+			if (dev->queues[i].bound)
+				nfqueue_unbind(dev->nfq, dev->queues[i].num);
 	}
 	if (dev->nfq_ev != NULL)
 		event_free(dev->nfq_ev);
@@ -1004,7 +1232,7 @@ device_release_held(struct device *dev, struct device_queue *q)
 			q->c.failopen[STATS_FO_SHUTDOWN]++;
 			q->c.held--;
 			device_accept(dev, q->num, pp->id, pp->mark);
-			device_late_add(dev, pp->hash);
+			device_late_add(dev, pp);
 			pending_remove(dev->held, slot);
 		}
 		slot = next;
@@ -1020,33 +1248,42 @@ device_release_queues(struct device *dev, const struct conf_device *cf)
 		bool kept = false;
 		for (size_t j = 0; j < cf->nqueues; j++)
 			kept = kept || cf->queues[j] == q->num;
-		if (kept)
+		if (kept || !q->bound)
 			continue;
 		device_drain(dev, q);
 		while (nfqueue_recv(dev->nfq) > 0)
 			;
 		device_release_held(dev, q);
 		nfqueue_unbind(dev->nfq, q->num);
+		q->bound = false;
 		log_info("%s: queue %u released", dev->name, q->num);
 	}
 }
 
-/* Move held packets into a table of the new size; slots change, order does not. */
+/*
+ * Move held packets into a table of the new size; slots change, order does
+ * not. A table smaller than what is held now keeps room for all of it: the
+ * kernel's smaller queue-maxlen holds new packets back until the backlog
+ * drains below it.
+ */
 static int
 device_resize_held(struct device *dev, size_t capacity)
 {
-	struct pending *p = pending_new(capacity);
+	struct pending *p;
 	int slot;
 
+	if (capacity < pending_count(dev->held))
+		capacity = pending_count(dev->held);
+	p = pending_new(capacity);
 	if (p == NULL)
 		return -1;
-	while ((slot = pending_oldest(dev->held)) != PENDING_NONE) {
+	/* Copied, not moved, until all of it is in: a failure leaves the old table whole. */
+	for (slot = pending_oldest(dev->held); slot != PENDING_NONE;
+	     slot = pending_next(dev->held, slot))
 		if (pending_add(p, pending_get(dev->held, slot)) == PENDING_NONE) {
 			pending_free(p);
 			return -1;
 		}
-		pending_remove(dev->held, slot);
-	}
 	pending_free(dev->held);
 	dev->held = p;
 	return 0;
@@ -1066,7 +1303,10 @@ device_reindex_held(struct device *dev, const uint16_t *oldnums, size_t n)
 		struct device_queue *q = pp.qidx < n ? device_queue(dev, oldnums[pp.qidx]) : NULL;
 		pending_remove(dev->held, slot);
 		if (q == NULL) {
+			/* Its queue is gone (device_release_queues accepts these first). */
 			nfqueue_verdict(dev->nfq, oldnums[pp.qidx], pp.id, NF_ACCEPT, false, 0);
+			dev->gone.held--;
+			dev->gone.failopen[STATS_FO_SHUTDOWN]++;
 			continue;
 		}
 		pp.qidx = (uint16_t)(q - dev->queues);
@@ -1092,10 +1332,18 @@ device_update(struct device *dev, const struct conf_device *cf)
 	device_copy_conf(dev, cf);
 	dev->conf = cf;
 	if (device_set_queues(dev, cf) < 0 || device_resize_held(dev, device_capacity(cf)) < 0) {
+		log_err("%s: out of memory for the new queues; they are not bound", dev->name);
 		free(oldnums);
 		return -1;
 	}
 	device_reindex_held(dev, oldnums, oldn);
+	/* Buffers for the longer messages a new copy range brings, before the kernel sends any. */
+	size_t msgsize;
+	int rcvbuf = device_nfq_sizes(dev, &msgsize);
+	if (nfqueue_set_msgsize(dev->nfq, msgsize, rcvbuf) < 0) {
+		log_warn("%s: cannot grow the receive buffers", dev->name);
+		ret = -1;
+	}
 	if (retune && tundev_setup(dev->name, dev->tunmtu, cf->txqueuelen) < 0) {
 		log_warn("%s: cannot reconfigure device", dev->name);
 		ret = -1;
@@ -1105,13 +1353,11 @@ device_update(struct device *dev, const struct conf_device *cf)
 	for (size_t i = 0; i < dev->nqueues; i++) {
 		struct device_queue *q = &dev->queues[i];
 		struct nfqueue_params params = device_params(cf);
-		bool had = false;
-		for (size_t j = 0; j < oldn; j++)
-			had = had || oldnums[j] == q->num;
-		if (!had && device_bind(dev, q) < 0)
-			ret = -1;
-		else if (had)
+		/* New queues, and any a reload before could not bind. */
+		if (q->bound)
 			nfqueue_set_params(dev->nfq, q->num, &params);
+		else if (device_bind(dev, q) < 0)
+			ret = -1;
 	}
 	free(oldnums);
 	device_timer_start(dev);
@@ -1123,6 +1369,15 @@ void
 device_set_conf(struct device *dev, const struct conf_device *cf)
 {
 	dev->conf = cf;
+}
+
+bool
+device_all_bound(const struct device *dev)
+{
+	for (size_t i = 0; i < dev->nqueues; i++)
+		if (!dev->queues[i].bound)
+			return false;
+	return true;
 }
 
 const char *
@@ -1162,30 +1417,10 @@ device_hold_stats(const struct device *dev, struct stats_hold *out)
 	free(v);
 }
 
-static void
-device_sum(struct stats_counters *t, const struct stats_counters *c)
-{
-	t->received += c->received;
-	t->received_bytes += c->received_bytes;
-	t->accepted += c->accepted;
-	t->accepted_bytes += c->accepted_bytes;
-	t->dropped_enqueue += c->dropped_enqueue;
-	t->dropped_order += c->dropped_order;
-	t->dropped_timeout += c->dropped_timeout;
-	t->dropped_error += c->dropped_error;
-	for (int i = 0; i < STATS_FO_MAX; i++)
-		t->failopen[i] += c->failopen[i];
-	t->held += c->held;
-	t->id_gaps += c->id_gaps;
-	t->malformed += c->malformed;
-	t->partial += c->partial;
-	t->verdict_errors += c->verdict_errors;
-}
-
 void
 device_totals(const struct device *dev, struct stats_counters *out)
 {
-	memset(out, 0, sizeof(*out));
+	*out = dev->gone;
 	for (size_t i = 0; i < dev->nqueues; i++)
 		device_sum(out, &dev->queues[i].c);
 }
@@ -1198,9 +1433,9 @@ device_snapshot(struct device *dev, struct stats_device *out)
 	out->state = dev->up ? "up" : (dev->tunfd < 0 ? "missing" : "down (passing unshaped)");
 	tundev_qdisc(dev->ifindex, dev->qdisc, sizeof(dev->qdisc));
 	out->qdisc = dev->qdisc;
+	out->total = dev->gone;
 	for (size_t i = 0; i < dev->nqueues; i++) {
 		dev->snap[i] = dev->queues[i].c;
-		dev->snap[i].peak_held = 0;
 		dev->snap_queues[i] = dev->queues[i].num;
 		device_sum(&out->total, &dev->queues[i].c);
 	}

@@ -26,13 +26,14 @@ struct flow_tuple {
 	bool tcp;
 };
 
-/* The part of a flow_tuple that names a TCP connection. */
+/* The part of a flow_tuple that names a TCP connection or UDP flow. */
 struct flow_conn {
 	uint8_t saddr[16];
 	uint8_t daddr[16];
 	uint32_t ports;
 	uint8_t version;
-	uint8_t pad[3];
+	uint8_t proto;
+	uint8_t pad[2];
 };
 
 #define TCP_FIN 0x01
@@ -88,6 +89,8 @@ flow_ipv4(const uint8_t *p, size_t caplen, struct flow_tuple *t)
 	t->proto = p[9];
 	t->dscp = p[1] >> 2;
 	t->iplen = (uint32_t)(p[2] << 8 | p[3]);
+	t->tcpseq =
+	    (uint32_t)(p[4] << 8 | p[5]); /* the IP ID, for UDP; TCP's sequence number below */
 	uint16_t frag = (uint16_t)(p[6] << 8 | p[7]);
 	if ((frag & 0x1fff) != 0) {
 		t->frag = 1;
@@ -114,6 +117,7 @@ flow_ipv6(const uint8_t *p, size_t caplen, struct flow_tuple *t)
 	memcpy(t->daddr, p + 24, 16);
 	t->dscp = (uint8_t)(((p[0] & 0x0f) << 4 | p[1] >> 4) >> 2);
 	t->iplen = 40 + (uint32_t)(p[4] << 8 | p[5]);
+	t->tcpseq = (uint32_t)(p[1] & 0x0f) << 16 | (uint32_t)p[2] << 8 | p[3]; /* flow label */
 	uint8_t nh = p[6];
 	size_t off = 40;
 	/* A bounded walk over extension headers to the transport header. */
@@ -168,13 +172,15 @@ flow_parse(const uint8_t *pkt, size_t caplen, size_t len, uint32_t mark, struct 
 	fi->l4off = t.l4off;
 	fi->iplen = t.iplen;
 	fi->tcp = ok && t.proto == 6 && !t.frag && t.tcp;
-	if (fi->tcp) {
+	fi->udp = ok && t.proto == 17 && !t.frag && t.l4off + 8 <= caplen;
+	if (fi->tcp || fi->udp) {
 		fi->tcpseq = t.tcpseq;
 		memset(&c, 0, sizeof(c));
 		memcpy(c.saddr, t.saddr, sizeof(c.saddr));
 		memcpy(c.daddr, t.daddr, sizeof(c.daddr));
 		c.ports = t.ports;
 		c.version = t.version;
+		c.proto = t.proto;
 		fi->conn = XXH3_64bits(&c, sizeof(c));
 	}
 	t.hdrlen = t.l4off = t.iplen = t.tcpseq = 0;

@@ -12,8 +12,18 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "privs.h"
 
 extern char **environ;
+
+static char *hook_user;
+
+void
+hook_set_user(const char *user)
+{
+	free(hook_user);
+	hook_user = user != NULL ? strdup(user) : NULL;
+}
 
 static void
 hook_queues(char *buf, size_t size, const uint16_t *queues, size_t n)
@@ -42,6 +52,9 @@ hook_child(char *const argv[], const char *dev, const char *queues)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	for (int s = 1; s < NSIG; s++)
 		signal(s, SIG_DFL);
+	/* Once imqd has switched itself, its children are the user already. */
+	if (hook_user != NULL && geteuid() == 0 && privs_drop(hook_user) < 0)
+		_exit(126);
 	execve(argv[0], argv, environ);
 	_exit(127);
 }

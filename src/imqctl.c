@@ -304,7 +304,10 @@ main(int argc, char **argv)
 
 	imqctl_request(line, sizeof(line), cmd->name, dev, output, pretty);
 	if ((fd = imqctl_connect(path)) == -1) {
-		fprintf(stderr, "imqctl: %s: %s (is imqd running?)\n", path, strerror(errno));
+		const char *hint = errno == EACCES || errno == EPERM
+		                       ? "only root and members of imqd's control-group may use it"
+		                       : "is imqd running?";
+		fprintf(stderr, "imqctl: %s: %s (%s)\n", path, strerror(errno), hint);
 		return 1;
 	}
 	if (imqctl_send(fd, line, strlen(line)) == -1 || imqctl_receive(fd, &ans, &len) == -1) {

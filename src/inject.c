@@ -6,6 +6,10 @@
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <linux/virtio_net.h>
+
+#ifndef VIRTIO_NET_HDR_GSO_UDP_L4
+#define VIRTIO_NET_HDR_GSO_UDP_L4 5 /* Linux 6.2; headers older than the kernel lack it */
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -110,14 +114,18 @@ inject_prepare(struct inject *inj, const struct inject_pkt *p, size_t i)
 
 	memset(&s->vnet, 0, sizeof(s->vnet));
 	if (p->gso_size != 0) {
-		/* As a TSO-capable sender hands the stack a TCP packet: checksum left to do. */
+		/* As a TSO/USO-capable sender hands the stack a packet: checksum left to do. */
 		s->vnet.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-		s->vnet.gso_type =
-		    p->proto == ETH_P_IPV6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
+		if (p->udp)
+			s->vnet.gso_type = VIRTIO_NET_HDR_GSO_UDP_L4;
+		else
+			s->vnet.gso_type = p->proto == ETH_P_IPV6 ? VIRTIO_NET_HDR_GSO_TCPV6
+			                                          : VIRTIO_NET_HDR_GSO_TCPV4;
 		s->vnet.hdr_len = p->hdrlen;
 		s->vnet.gso_size = p->gso_size;
 		s->vnet.csum_start = p->l4off;
-		s->vnet.csum_offset = 16; /* offsetof(struct tcphdr, check) */
+		/* offsetof(struct udphdr, check), offsetof(struct tcphdr, check) */
+		s->vnet.csum_offset = p->udp ? 6 : 16;
 	}
 	s->iov[0].iov_base = &s->vnet;
 	s->iov[0].iov_len = sizeof(s->vnet);
@@ -147,7 +155,14 @@ inject_send(struct inject *inj, struct inject_pkt *pkts, size_t n)
 		inject_prepare(inj, &pkts[k], k);
 		pkts[k].err = 0;
 	}
-	/* sendmmsg stops at the first failure; that copy gets its errno and the rest go on. */
+	/*
+	 * sendmmsg stops at the first failure. When it failed first, its errno
+	 * is that copy's. When some went before it, the kernel reports only
+	 * those and drops the error: sending the copy again would queue it a
+	 * second time in a qdisc that just refused it (and count it twice in
+	 * tc's drops). Nearly always that refusal is the qdisc's (ENOBUFS; the
+	 * send buffer is sized for the whole backlog), so it is taken as that.
+	 */
 	while (i < n) {
 		int r = sendmmsg(inj->fd, &inj->msgs[i], (unsigned)(n - i), 0);
 		if (r < 0) {
@@ -156,8 +171,8 @@ inject_send(struct inject *inj, struct inject_pkt *pkts, size_t n)
 			pkts[i++].err = errno;
 		} else {
 			i += (size_t)r;
-			if (r == 0)
-				pkts[i++].err = EIO;
+			if (i < n)
+				pkts[i++].err = r == 0 ? EIO : ENOBUFS;
 		}
 	}
 }

@@ -127,4 +127,25 @@ log_limited(struct log_limit *limit, int pri, const char *fmt, ...)
 		log_msg(pri, "%s", buf);
 	limit->last_ns = now;
 	limit->suppressed = 0;
+	limit->pri = pri;
+	size_t n = strnlen(buf, sizeof(limit->last) - 1); /* a long line is cut short */
+	memcpy(limit->last, buf, n);
+	limit->last[n] = '\0';
+}
+
+void
+log_limit_flush(struct log_limit *limit)
+{
+	uint64_t now;
+
+	if (limit->suppressed == 0)
+		return;
+	now = log_now_ns();
+	if (now - limit->last_ns < LOG_LIMIT_NS)
+		return;
+	log_msg(limit->pri, "%s (and %llu more like it in the last %llus)", limit->last,
+	        (unsigned long long)limit->suppressed,
+	        (unsigned long long)((now - limit->last_ns) / 1000000000ULL));
+	limit->last_ns = now;
+	limit->suppressed = 0;
 }

@@ -12,6 +12,7 @@
 #include "conf.h"
 #include "ctl.h"
 #include "device.h"
+#include "hook.h"
 #include "log.h"
 #include "notify.h"
 #include "privs.h"
@@ -117,9 +118,13 @@ main_start_device(struct imqd *imqd, const struct conf_device *cd)
 	return 0;
 }
 
-/* Apply NEW in place: removed devices go first, so their queues are free for others. */
+/*
+ * Apply NEW in place: removed devices go first, so their queues are free for
+ * others. A device that cannot be started or changed in full is named on
+ * ERROUT (the imqctl client, if any) and the rest still applies.
+ */
 static int
-main_apply(struct imqd *imqd, struct conf *next)
+main_apply(struct imqd *imqd, struct conf *next, FILE *errout)
 {
 	int ret = 0;
 
@@ -136,18 +141,33 @@ main_apply(struct imqd *imqd, struct conf *next)
 	}
 	for (const struct conf_device *cd = next->devices; cd != NULL; cd = cd->next) {
 		struct device *dev = main_find(imqd, cd->name, NULL);
-		if (dev == NULL)
-			ret |= main_start_device(imqd, cd);
-		else if (conf_device_changed(conf_device_find(imqd->conf, cd->name), cd))
-			ret |= device_update(dev, cd);
-		else
+		if (dev == NULL) {
+			if (main_start_device(imqd, cd) == 0)
+				continue;
+			log_err("%s: not started; its queues stay unbound until a reload starts it",
+			        cd->name);
+			if (errout != NULL)
+				fprintf(errout, "%s: could not be started (not running)\n",
+				        cd->name);
+			ret = -1;
+		} else if (conf_device_changed(conf_device_find(imqd->conf, cd->name), cd) ||
+		           !device_all_bound(dev)) {
+			if (device_update(dev, cd) == 0)
+				continue;
+			if (errout != NULL)
+				fprintf(errout, "%s: could not be changed in full (running)\n",
+				        cd->name);
+			ret = -1;
+		} else {
 			device_set_conf(dev, cd);
+		}
 	}
 	return ret;
 }
 
 static void main_metrics_start(struct imqd *imqd);
 
+/* 0, -1 if the file is not valid (nothing changed), -2 if it applied in part. */
 static int
 main_reload(struct imqd *imqd, FILE *errout)
 {
@@ -162,16 +182,22 @@ main_reload(struct imqd *imqd, FILE *errout)
 		return -1;
 	}
 	log_setup(main_level(imqd, next), next->log_target == CONF_LOG_SYSLOG);
-	int ret = main_apply(imqd, next);
+	int ret = main_apply(imqd, next, errout);
 	conf_free(imqd->conf);
 	imqd->conf = next;
 	main_metrics_start(imqd);
 	notify_ready(imqd->ndevs);
+	if (ret != 0) {
+		log_warnx(
+		    "configuration reloaded in part: %zu device%s running; see the errors above",
+		    imqd->ndevs, imqd->ndevs == 1 ? "" : "s");
+		if (errout != NULL)
+			fprintf(errout, "the rest of the file is in effect; see imqd's log\n");
+		return -2;
+	}
 	log_notice("configuration reloaded: %zu device%s", imqd->ndevs,
 	           imqd->ndevs == 1 ? "" : "s");
-	if (ret != 0 && errout != NULL)
-		fprintf(errout, "some devices could not be set up; see the log\n");
-	return ret != 0 ? -1 : 0;
+	return 0;
 }
 
 static size_t
@@ -307,6 +333,7 @@ main_parse_args(int argc, char **argv, struct imqd *imqd, int *mode)
 		}
 	}
 	if (optind != argc) {
+		fprintf(stderr, "imqd: unexpected argument: %s\n", argv[optind]);
 		usage(stderr);
 		return -1;
 	}
@@ -374,6 +401,8 @@ main(int argc, char **argv)
 	imqd.base = event_base_new();
 	if (imqd.base == NULL)
 		fatal("cannot create the event loop");
+	/* Hooks run as the user from the first one on, before imqd itself switches. */
+	hook_set_user(imqd.conf->user);
 	for (const struct conf_device *cd = imqd.conf->devices; cd != NULL; cd = cd->next)
 		if (main_start_device(&imqd, cd) < 0) {
 			main_stop_devices(&imqd);
@@ -384,9 +413,13 @@ main(int argc, char **argv)
 	if (imqd.ctl == NULL)
 		log_warnx("%s: control socket not available; imqctl will not work",
 		          imqd.conf->control_socket);
-	if (imqd.conf->user != NULL && privs_drop(imqd.conf->user) < 0) {
-		main_stop_devices(&imqd);
-		fatal("cannot switch to user %s", imqd.conf->user);
+	if (imqd.conf->user != NULL) {
+		if (privs_drop(imqd.conf->user) < 0) {
+			main_stop_devices(&imqd);
+			ctl_close(imqd.ctl);
+			fatal("cannot switch to user %s", imqd.conf->user);
+		}
+		log_info("running as %s with CAP_NET_ADMIN and CAP_NET_RAW only", imqd.conf->user);
 	}
 	main_events(&imqd, sigs);
 	main_metrics_start(&imqd);

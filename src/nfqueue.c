@@ -57,6 +57,17 @@ nfqueue_setsockopts(struct nfqueue *nfq, int rcvbuf)
 		log_warn("nfqueue: receive buffer of %d bytes", rcvbuf);
 }
 
+static void
+nfqueue_set_iovs(struct nfqueue *nfq)
+{
+	for (size_t i = 0; i < nfq->batch; i++) {
+		nfq->iovs[i].iov_base = nfq->rbuf + i * nfq->msgsize;
+		nfq->iovs[i].iov_len = nfq->msgsize;
+		nfq->msgs[i].msg_hdr.msg_iov = &nfq->iovs[i];
+		nfq->msgs[i].msg_hdr.msg_iovlen = 1;
+	}
+}
+
 static int
 nfqueue_alloc(struct nfqueue *nfq)
 {
@@ -67,12 +78,23 @@ nfqueue_alloc(struct nfqueue *nfq)
 	nfq->vbuf = malloc(NFQUEUE_VBUF_SIZE);
 	if (!nfq->rbuf || !nfq->msgs || !nfq->iovs || !nfq->pkts || !nfq->vbuf)
 		return -1;
-	for (size_t i = 0; i < nfq->batch; i++) {
-		nfq->iovs[i].iov_base = nfq->rbuf + i * nfq->msgsize;
-		nfq->iovs[i].iov_len = nfq->msgsize;
-		nfq->msgs[i].msg_hdr.msg_iov = &nfq->iovs[i];
-		nfq->msgs[i].msg_hdr.msg_iovlen = 1;
+	nfqueue_set_iovs(nfq);
+	return 0;
+}
+
+int
+nfqueue_set_msgsize(struct nfqueue *nfq, size_t msgsize, int rcvbuf)
+{
+	if (msgsize > nfq->msgsize) {
+		uint8_t *rbuf = malloc(nfq->batch * msgsize);
+		if (rbuf == NULL)
+			return -1;
+		free(nfq->rbuf);
+		nfq->rbuf = rbuf;
+		nfq->msgsize = msgsize;
+		nfqueue_set_iovs(nfq);
 	}
+	nfqueue_setsockopts(nfq, rcvbuf);
 	return 0;
 }
 
@@ -267,7 +289,7 @@ nfqueue_attr_cb(const struct nlattr *attr, void *data)
 }
 
 static void
-nfqueue_packet_msg(struct nfqueue *nfq, const struct nlmsghdr *nlh)
+nfqueue_packet_msg(struct nfqueue *nfq, const struct nlmsghdr *nlh, bool truncated)
 {
 	const struct nlattr *attr[NFQUEUE_A_MAX + 1] = {0};
 	const struct nfgenmsg *nfg = mnl_nlmsg_get_payload(nlh);
@@ -294,10 +316,11 @@ nfqueue_packet_msg(struct nfqueue *nfq, const struct nlmsghdr *nlh)
 		p->priority = ntohl(mnl_attr_get_u32(attr[NFQUEUE_A_PRIORITY]));
 	if (attr[NFQA_SKB_INFO])
 		p->skbinfo = ntohl(mnl_attr_get_u32(attr[NFQA_SKB_INFO]));
-	if (attr[NFQA_PAYLOAD]) {
+	if (attr[NFQA_PAYLOAD] && !truncated) {
 		p->data = mnl_attr_get_payload(attr[NFQA_PAYLOAD]);
 		p->caplen = mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]);
 	}
+	p->truncated = truncated;
 	p->len = attr[NFQA_CAP_LEN] ? ntohl(mnl_attr_get_u32(attr[NFQA_CAP_LEN])) : p->caplen;
 	if (++nfq->npkts == nfq->batch)
 		nfqueue_dispatch(nfq);
@@ -313,8 +336,25 @@ nfqueue_parse(struct nfqueue *nfq, const void *buf, size_t len)
 		if (nlh->nlmsg_type == NLMSG_ERROR)
 			nfqueue_error_msg(nfq, nlh);
 		else if (nlh->nlmsg_type == ((NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET))
-			nfqueue_packet_msg(nfq, nlh);
+			nfqueue_packet_msg(nfq, nlh, false);
 	}
+}
+
+/*
+ * A message longer than the receive buffer (the kernel's copy range grew
+ * before the buffers did): its packet header, which comes first, still names
+ * the packet, so it gets a verdict; the payload is cut and not used.
+ */
+static void
+nfqueue_parse_truncated(struct nfqueue *nfq, void *buf, size_t len)
+{
+	struct nlmsghdr *nlh = buf;
+
+	if (len < NLMSG_HDRLEN || nlh->nlmsg_len <= len ||
+	    nlh->nlmsg_type != ((NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET))
+		return;
+	nlh->nlmsg_len = (uint32_t)len; /* the attributes that fit; the cut one fails validation */
+	nfqueue_packet_msg(nfq, nlh, true);
 }
 
 int
@@ -332,8 +372,10 @@ nfqueue_recv(struct nfqueue *nfq)
 		return -1;
 	}
 	for (int i = 0; i < n; i++) {
-		/* A truncated message still starts with its packet header: it gets a verdict. */
-		nfqueue_parse(nfq, nfq->iovs[i].iov_base, nfq->msgs[i].msg_len);
+		if (nfq->msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
+			nfqueue_parse_truncated(nfq, nfq->iovs[i].iov_base, nfq->msgs[i].msg_len);
+		else
+			nfqueue_parse(nfq, nfq->iovs[i].iov_base, nfq->msgs[i].msg_len);
 	}
 	nfqueue_dispatch(nfq);
 	return n;

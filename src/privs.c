@@ -63,6 +63,5 @@ privs_drop(const char *user)
 	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_NET_ADMIN, 0, 0);
 	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_NET_RAW, 0, 0);
 	prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
-	log_info("running as %s with CAP_NET_ADMIN and CAP_NET_RAW only", user);
 	return 0;
 }

@@ -5,36 +5,42 @@
 
 #include "conf.h"
 
-static bool
-rules_contiguous(const struct conf_device *cd)
+/* Length of the run of consecutive queues that starts at index I. */
+static size_t
+rules_run(const struct conf_device *cd, size_t i)
 {
-	return cd->queues[cd->nqueues - 1] - cd->queues[0] + 1u == cd->nqueues;
+	size_t j = i;
+
+	while (j + 1 < cd->nqueues && cd->queues[j + 1] == cd->queues[j] + 1)
+		j++;
+	return j - i + 1;
 }
 
-/* The target part of a rule; queue QIDX, or the whole set when it is contiguous. */
+/* The target part of a rule for the N queues from index I. */
 static void
-rules_target(const struct conf_device *cd, size_t qidx, FILE *out)
+rules_target(const struct conf_device *cd, size_t i, size_t n, FILE *out)
 {
 	if (cd->continue_mask != 0)
 		fprintf(out, " -m mark ! --mark 0x%x/0x%x", cd->continue_mark, cd->continue_mask);
-	if (cd->nqueues > 1 && rules_contiguous(cd))
-		fprintf(out, " -j NFQUEUE --queue-balance %u:%u", cd->queues[0],
-		        cd->queues[cd->nqueues - 1]);
+	if (n > 1)
+		fprintf(out, " -j NFQUEUE --queue-balance %u:%u", cd->queues[i],
+		        cd->queues[i + n - 1]);
 	else
-		fprintf(out, " -j NFQUEUE --queue-num %u", cd->queues[qidx]);
+		fprintf(out, " -j NFQUEUE --queue-num %u", cd->queues[i]);
 	fprintf(out, " --queue-bypass\n");
 }
 
+/* One rule per run of consecutive queues: --queue-balance takes only a range. */
 static void
 rules_chain(const struct conf_device *cd, const char *chain, const char *dir, FILE *out)
 {
-	size_t n = cd->nqueues > 1 && rules_contiguous(cd) ? 1 : cd->nqueues;
 	static const char *const tools[] = {"iptables", "ip6tables"};
 
 	for (size_t t = 0; t < 2; t++) {
-		for (size_t i = 0; i < n; i++) {
+		for (size_t i = 0, n; i < cd->nqueues; i += n) {
+			n = rules_run(cd, i);
 			fprintf(out, "%s -t mangle -A %s %s IFACE", tools[t], chain, dir);
-			rules_target(cd, i, out);
+			rules_target(cd, i, n, out);
 		}
 	}
 }
@@ -43,9 +49,14 @@ static void
 rules_device(const struct conf_device *cd, FILE *out)
 {
 	fprintf(out, "# %s: replace IFACE with the interface to shape.\n", cd->name);
-	if (cd->nqueues > 1 && !rules_contiguous(cd))
-		fprintf(out, "# Its queues are not contiguous: split the traffic between the "
-		             "rules below.\n");
+	if (rules_run(cd, 0) < cd->nqueues) {
+		fprintf(out,
+		        "# WARNING: its queues are not one range, so it takes one rule per range.\n"
+		        "# NFQUEUE ends the chain: as printed, only the first rule of each\n"
+		        "# chain sees traffic. Add a match to each rule but the last that picks\n"
+		        "# its share (for example -s 192.0.2.0/25), or give the device one\n"
+		        "# range of queues (queues = 4-5).\n");
+	}
 	fprintf(out, "# Ingress: what arrives on IFACE, before DNAT (IMQ's PREROUTING).\n");
 	rules_chain(cd, "PREROUTING", "-i", out);
 	fprintf(out, "# Egress: what leaves on IFACE, before SNAT, locally generated "

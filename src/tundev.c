@@ -19,6 +19,14 @@
 
 #include "log.h"
 
+/* Linux 6.2; headers older than the kernel lack them. */
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#endif
+#ifndef TUN_F_USO6
+#define TUN_F_USO6 0x40
+#endif
+
 int
 tundev_open(const char *name, bool persist, bool *created)
 {
@@ -36,10 +44,13 @@ tundev_open(const char *name, bool persist, bool *created)
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0)
 		goto close_fd;
 	/*
-	 * Take TCP GSO copies whole, as a NIC with TSO would: one read each. A
-	 * kernel that refuses cuts them into segments, which imqd also matches.
+	 * Take TCP and UDP GSO copies whole, as a NIC with TSO and USO would: one
+	 * read each. A kernel that refuses cuts them into segments, which imqd
+	 * also matches.
 	 */
-	if (ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN) < 0)
+	unsigned long tso = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
+	if (ioctl(fd, TUNSETOFFLOAD, tso | TUN_F_USO4 | TUN_F_USO6) < 0 &&
+	    ioctl(fd, TUNSETOFFLOAD, tso) < 0)
 		log_warn("%s: TCP segmentation offload refused; large copies come back in segments",
 		         name);
 	if (tundev_persist(fd, persist) < 0)
@@ -126,16 +137,24 @@ tundev_setup(const char *name, unsigned mtu, unsigned txqueuelen)
 
 	if (ifindex == 0)
 		return -1;
-	/* Address generation off before the link goes up, so no link-local address appears. */
 	nlh = tundev_link_msg(buf, ifindex);
 	mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
 	mnl_attr_put_u32(nlh, IFLA_TXQLEN, txqueuelen);
+	if (tundev_rtnl(nlh) < 0)
+		return -1;
+	/*
+	 * Address generation off before the link goes up, so no link-local
+	 * address appears. A device without IPv6 (an MTU under 1280, or IPv6
+	 * disabled in the kernel) has nothing to turn off: EAFNOSUPPORT.
+	 */
+	memset(buf, 0, sizeof(buf));
+	nlh = tundev_link_msg(buf, ifindex);
 	spec = mnl_attr_nest_start(nlh, IFLA_AF_SPEC);
 	af = mnl_attr_nest_start(nlh, AF_INET6);
 	mnl_attr_put_u8(nlh, IFLA_INET6_ADDR_GEN_MODE, IN6_ADDR_GEN_MODE_NONE);
 	mnl_attr_nest_end(nlh, af);
 	mnl_attr_nest_end(nlh, spec);
-	if (tundev_rtnl(nlh) < 0)
+	if (tundev_rtnl(nlh) < 0 && errno != EAFNOSUPPORT)
 		return -1;
 	tundev_disable_ipv6(name);
 
@@ -147,6 +166,27 @@ tundev_setup(const char *name, unsigned mtu, unsigned txqueuelen)
 }
 
 int
+tundev_params(const char *name, unsigned *mtu, unsigned *txqueuelen)
+{
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), ret = -1;
+
+	if (fd < 0)
+		return -1;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (ioctl(fd, SIOCGIFMTU, &ifr) == 0) {
+		*mtu = (unsigned)ifr.ifr_mtu;
+		if (ioctl(fd, SIOCGIFTXQLEN, &ifr) == 0) {
+			*txqueuelen = (unsigned)ifr.ifr_qlen;
+			ret = 0;
+		}
+	}
+	close(fd);
+	return ret;
+}
+
+int
 tundev_state(const char *name, int *ifindex)
 {
 	struct ifreq ifr;
@@ -154,7 +194,7 @@ tundev_state(const char *name, int *ifindex)
 
 	*ifindex = (int)if_nametoindex(name);
 	if (*ifindex == 0)
-		return -1;
+		return errno == ENODEV ? -1 : 2; /* 2: no socket to ask with (EMFILE, ENOMEM) */
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return 1;

@@ -68,16 +68,31 @@ topo_create
 nsx "$GW" iptables -t mangle -A PREROUTING -i "$GW_IN" -j NFQUEUE --queue-num 0 --queue-bypass ||
 	fail "iptables NFQUEUE rule failed"
 
-# (a) root drops to the user.
+# (a) root drops to the user; its hooks run as the user from the first one,
+# the up hook at start-up (before imqd switches) included.
+HOOK=$T_TMP/hook.sh
+HOOK_OUT=$T_TMP/hook.out
+cat >"$HOOK" <<EOF
+#!/bin/sh
+echo "\$1 \$(id -u) \$(awk '\$1 == "CapEff:" { print \$2 }' /proc/self/status)" >>"$HOOK_OUT"
+EOF
+chmod 755 "$HOOK"
+: >"$HOOK_OUT"
+chmod 666 "$HOOK_OUT"
 ops_conf "$CONF" "$T_TMP/imqd-a.sock" "user = $USER_NAME" <<EOF
 [imq0]
 queues = 0
+up = $HOOK up
+down = $HOOK down
 EOF
 ops_start_imqd "$CONF" "$T_TMP/imqd-a.sock" 0
 ops_wait_log "$IMQD_LOG" 'started' 1 5 || mismatch "(a) no 'started' in the log within 5 s"
 check_identity "(a) user = $USER_NAME"
 check_shaping "(a) user = $USER_NAME" 5401
 stop_imqd
+dump_file "hooks run (event uid CapEff)" "$HOOK_OUT"
+assert_eq "(a) up hook at start-up: uid and CapEff" "up $uid $CAPS" "$(grep '^up ' "$HOOK_OUT")"
+assert_eq "(a) down hook at stop: uid and CapEff" "down $uid $CAPS" "$(grep '^down ' "$HOOK_OUT")"
 
 # (b) started as the user with only the two capabilities.
 mkdir -p "$T_TMP/run" && chown "$USER_NAME:$group" "$T_TMP/run" && chmod 700 "$T_TMP/run" ||

@@ -6,7 +6,9 @@
 #  B. `ip link set imq0 down`: packets fail open the same way, imq0 is up
 #     again within ~3 s and the stream is shaped again.
 #  C. on-error = drop, `ip link del imq0`: those packets are dropped instead
-#     (dropped_error), none is passed unshaped.
+#     (dropped_error), none is passed unshaped, and the log says so.
+#  D. `ip link set imq0 txqueuelen 0` (every copy would be dropped): imqd
+#     sets it back within ~1 s, logs it, and the stream goes on shaped.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_faults.sh"
 e2e_init fault_devdel
@@ -97,10 +99,25 @@ assert_gt "C: dropped_error (on-error = drop)" 0 "$S_dropped_error"
 # Held packets too: their copies went with the qdisc, none may pass unshaped.
 assert_eq "C: failopen, all reasons (on-error = drop)" 0 "$S_failopen"
 lf_assert_log "C: dropped packets logged" 'dropped, not passed unshaped: device_down'
+lf_assert_log "C: device loss logged as dropping" 'imq0: device is gone: dropping packets'
 check_counters
 check_nothing_queued
 c_sent=$(lf_sent 9113) c_got=$(json_field "$T_TMP/drop.json" received)
 assert_eq "C: datagrams at dst = imqd accepted + failopen" "$((S_accepted + S_failopen))" "$c_got"
+stop_imqd
+
+# D. txqueuelen 0 by hand.
+start_imqd 0 "up = $hook"
+lf_wait 3 '[ "$(lf_qdisc)" = tbf ]' || fail "up hook did not put a tbf on imq0"
+phase txq 9114 ip link set imq0 txqueuelen 0
+txq() { nsx "$GW" cat /sys/class/net/imq0/tx_queue_len; }
+assert_eq "D: imq0 txqueuelen after the health check" 1000 "$(txq)"
+lf_assert_log "D: the change by hand logged" 'imq0: mtu 65535 and txqueuelen 0 were changed by hand'
+d_got=$(json_field "$T_TMP/txq.json" received)
+# Shaped throughout, but for at most ~1 s of copies dropped: a black hole would stop at ~2 s.
+assert_ge "D: datagrams at dst (shaped rate over $((SECS - 2)) s)" $((SHAPED * (SECS - 2))) "$d_got"
+check_counters
+check_nothing_queued
 stop_imqd
 
 lf_result "test=fault_devdel del_sent=$a_sent del_received=$a_got del_failopen=$a_fo" \

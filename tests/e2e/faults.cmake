@@ -12,6 +12,7 @@ set(IMQD_FAULT_TESTS
   sigterm
   malformed
   ctl_abuse
+  nofile
   valgrind)
 
 foreach(t ${IMQD_FAULT_TESTS})

@@ -570,6 +570,15 @@ test_line_ends(void **state)
 	assert_non_null(conf);
 	conf_free(conf);
 
+	/* A UTF-8 byte order mark before line 1 is skipped; anywhere else it is text. */
+	conf = parse("\xef\xbb\xbf[imq0]\r\nqueues = 5\r\n");
+	assert_non_null(conf);
+	assert_int_equal(conf->devices->queues[0], 5);
+	conf_free(conf);
+	parse_bad("[imq0]\n\xef\xbb\xbfqueues = 5\n",
+	          "t.conf:1: [imq0] has no queues\n"
+	          "t.conf:2: unknown key \"\\xef\\xbb\\xbfqueues\" in [imq0]\n");
+
 	static const char nul[] = "[imq0]\nqueues = 0\nmtu = 15\0"
 	                          "00\n[imq1]\nqueues = 1\n";
 	assert_null(parse_len(nul, sizeof(nul) - 1));
@@ -870,12 +879,25 @@ test_load(void **state)
 	assert_int_equal(chmod(path, 0666), 0);
 	assert_null(conf_load(path, err));
 	assert_null(conf_load("/nonexistent/imqd.conf", err));
+	/* As root: a file another user owns, or a group other than root's may write. */
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(chown(path, 65534, 0), 0);
+	assert_null(conf_load(path, err));
+	assert_int_equal(chown(path, 0, 100), 0);
+	assert_int_equal(chmod(path, 0664), 0);
+	assert_null(conf_load(path, err));
+	assert_int_equal(chown(path, 0, 0), 0);
+	conf = conf_load(path, err); /* root's group may write it */
+	assert_non_null(conf);
+	conf_free(conf);
 	fclose(err);
-	char expect[256];
+	char expect[512];
 	snprintf(expect, sizeof(expect),
 	         "%s: is writable by other users; refusing it\n"
-	         "/nonexistent/imqd.conf: cannot open: No such file or directory\n",
-	         path);
+	         "/nonexistent/imqd.conf: cannot open: No such file or directory\n"
+	         "%s: is owned by uid 65534, not root; refusing it\n"
+	         "%s: is writable by group 100, not root's; refusing it\n",
+	         path, path, path);
 	assert_string_equal(out, expect);
 	free(out);
 	unlink(path);

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# UDP GSO packets (a sender with UDP_SEGMENT, as QUIC stacks use, its
+# packets crossing veth whole) through tbf 20mbit with a 32 KB burst, first
+# on IFB, then on imq0 with imqd's defaults (gso = yes), over IPv4 and IPv6.
+# tbf drops a plain packet longer than its burst, so imqd must send a UDP GSO
+# packet into imq0 as a GSO copy that tbf can cut into its segments. At 10
+# Mbit/s every datagram must arrive through either device; the bytes tbf
+# counted on imq0 must be within 1% of IFB's (the sender's segments fill the
+# MTU, which is what imqd assumes); imqd must count no stray copy, pass
+# nothing unshaped and leave nothing queued. Then at 40 Mbit/s into the same
+# tbf: the rate that arrives through imq0 must be within 5% of IFB's.
+# shellcheck source=lib.sh disable=SC2154 # S_* are set by check_counters
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=lib_ops.sh
+. "$(dirname "$0")/lib_ops.sh"
+e2e_init gso_udp
+
+PORT=9300
+SEG=1472 # the UDP payload of a 1500-byte IPv4 packet
+SEG6=1452
+SENDS=60 # of 40 segments each: 2400 datagrams
+TBF=(tbf rate 20mbit burst 32k latency 100ms)
+
+# udpgso.py send ADDR PORT SENDS SEGS SEGSIZE MBIT | recv PORT COUNT SECONDS
+cat >"$T_TMP/udpgso.py" <<'EOF'
+import json, socket, struct, sys, time
+if sys.argv[1] == "send":
+    addr, port, sends, segs, size, mbit = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), \
+        int(sys.argv[5]), int(sys.argv[6]), float(sys.argv[7])
+    s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(17, 103, size)  # SOL_UDP, UDP_SEGMENT: the kernel cuts each send
+    s.connect((addr, port))
+    start, sent, errors = time.time(), 0, 0
+    for i in range(sends):
+        buf = b"".join(struct.pack("!I", i * segs + k).ljust(size, b"\0") for k in range(segs))
+        try:
+            s.send(buf)
+        except OSError:
+            errors += 1
+        sent += len(buf)
+        pause = start + sent * 8 / (mbit * 1e6) - time.time()
+        if pause > 0:
+            time.sleep(pause)
+    print(json.dumps({"sent": sends * segs, "errors": errors}))
+else:
+    port, count, secs = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 << 20)
+    s.bind(("::", port))
+    print("listening", file=sys.stderr, flush=True)
+    seen, dups, nbytes, first, last = set(), 0, 0, None, None
+    end = time.time() + secs
+    while len(seen) < count and time.time() < end:
+        s.settimeout(max(0.01, min(2.0 if first else secs, end - time.time())))
+        try:
+            d = s.recv(65536)
+        except socket.timeout:
+            break
+        last = time.time()
+        first = first or last
+        n = struct.unpack("!I", d[:4])[0]
+        dups += n in seen
+        seen.add(n)
+        nbytes += len(d)
+    dur = last - first if first and last and last > first else 0
+    print(json.dumps({"received": len(seen), "duplicates": dups,
+                      "mbit": nbytes * 8 / dur / 1e6 if dur else 0}))
+EOF
+
+# run NAME ADDR SEGSIZE MBIT: SENDS x 40 datagrams; sets R_RECEIVED, R_MBIT.
+run() {
+	local name=$1 addr=$2 size=$3 mbit=$4
+	bg "$DST" timeout 30 python3 "$T_TMP/udpgso.py" recv "$PORT" $((SENDS * 40)) 20 \
+		>"$T_TMP/$name.recv.json" 2>"$T_TMP/$name.recv.err"
+	local rpid=$BG_PID i
+	for i in $(seq 50); do grep -q listening "$T_TMP/$name.recv.err" && break; sleep 0.1; done
+	timeout 30 ip netns exec "$SRC" python3 "$T_TMP/udpgso.py" send "$addr" "$PORT" "$SENDS" 40 \
+		"$size" "$mbit" >"$T_TMP/$name.send.json" || mismatch "$name: the UDP GSO sender failed"
+	wait_pid "$rpid" 30 || mismatch "$name: the receiver did not finish"
+	R_RECEIVED=$(json_field "$T_TMP/$name.recv.json" received)
+	R_MBIT=$(json_field "$T_TMP/$name.recv.json" mbit)
+	log "$name: sent $(cat "$T_TMP/$name.send.json"), received $(cat "$T_TMP/$name.recv.json")"
+	assert_eq "$name: duplicate datagrams" 0 "$(json_field "$T_TMP/$name.recv.json" duplicates)"
+}
+
+# qdisc_bytes DEV: bytes DEV's root qdisc sent.
+qdisc_bytes() { ops_qdisc_bytes "$1"; }
+
+topo_create
+declare -A ifb_bytes ifb_mbit
+
+# 1. IFB on gw's ingress from src.
+nsx "$GW" ip link add ifb0 type ifb || fail "cannot create ifb0 in $GW"
+nsx "$GW" ip link set ifb0 up
+nsx "$GW" tc qdisc add dev "$GW_IN" handle ffff: ingress || fail "tc ingress on $GW_IN failed"
+nsx "$GW" tc filter add dev "$GW_IN" parent ffff: protocol all prio 1 u32 match u32 0 0 \
+	action mirred egress redirect dev ifb0 || fail "tc mirred redirect to ifb0 failed"
+for v in 4 6; do
+	nsx "$GW" tc qdisc del dev ifb0 root 2>/dev/null # a new tbf: counters from 0
+	nsx "$GW" tc qdisc add dev ifb0 root "${TBF[@]}" || fail "tc tbf on ifb0 failed"
+	if [ $v = 4 ]; then run ifb4 "$DST_IP" "$SEG" 10; else run ifb6 "$DST6" "$SEG6" 10; fi
+	assert_eq "IFB, IPv$v, 10 Mbit/s: datagrams received" $((SENDS * 40)) "$R_RECEIVED"
+	ifb_bytes[$v]=$(qdisc_bytes ifb0)
+done
+nsx "$GW" tc qdisc replace dev ifb0 root "${TBF[@]}"
+run ifb_over "$DST_IP" "$SEG" 40
+ifb_mbit[over]=$R_MBIT
+nsx "$GW" tc qdisc del dev "$GW_IN" ingress || fail "cannot remove the IFB redirect"
+nsx "$GW" ip link del ifb0
+
+# 2. imqd, the same tbf on imq0.
+start_imqd 0
+for ipt in iptables ip6tables; do
+	nsx "$GW" "$ipt" -t mangle -A PREROUTING -i "$GW_IN" -p udp --dport "$PORT" \
+		-j NFQUEUE --queue-num 0 --queue-bypass || fail "$ipt NFQUEUE rule failed"
+done
+for v in 4 6; do
+	nsx "$GW" tc qdisc del dev imq0 root 2>/dev/null
+	nsx "$GW" tc qdisc add dev imq0 root "${TBF[@]}" || fail "tc tbf on imq0 failed"
+	if [ $v = 4 ]; then run imqd4 "$DST_IP" "$SEG" 10; else run imqd6 "$DST6" "$SEG6" 10; fi
+	assert_eq "imqd, IPv$v, 10 Mbit/s: datagrams received" $((SENDS * 40)) "$R_RECEIVED"
+	bytes=$(qdisc_bytes imq0)
+	log "IPv$v: tbf sent $bytes bytes on imq0, ${ifb_bytes[$v]} on ifb0"
+	assert_within "IPv$v: bytes tbf counted on imq0 against ifb0's" "${ifb_bytes[$v]}" 1 "$bytes"
+done
+imqd_counters
+show_counters
+assert_eq "GSO packets imqd received (2 x $SENDS, queued whole)" $((2 * SENDS)) "$S_received"
+assert_eq "imqd failopen" 0 "$S_failopen"
+assert_eq "imqd stray copies" 0 "$S_stray"
+nsx "$GW" tc qdisc del dev imq0 root 2>/dev/null
+nsx "$GW" tc qdisc add dev imq0 root "${TBF[@]}" || fail "tc tbf on imq0 failed"
+run imqd_over "$DST_IP" "$SEG" 40
+log "at 40 Mbit/s into tbf 20mbit: $R_MBIT Mbit/s through imq0, ${ifb_mbit[over]} through IFB"
+assert_within "rate through imq0 against IFB's at 40 Mbit/s offered (Mbit/s)" "${ifb_mbit[over]}" 5 "$R_MBIT"
+check_counters
+assert_eq "imqd stray copies after the overload" 0 "$S_stray"
+assert_eq "imqd failopen after the overload" 0 "$S_failopen"
+check_nothing_queued
+stop_imqd
+finish

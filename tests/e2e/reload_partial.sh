@@ -1,0 +1,244 @@
+#!/usr/bin/env bash
+# What reloads and drop-timeout leave in the counters and the log.
+#  A. A valid file that cannot be applied in full: queue 9 is held by a
+#     second imqd, and the new file adds imq1 on queue 9 and changes imq0.
+#     `imqctl reload` exits 1 with "reload applied in part" and names imq1,
+#     the log says "reloaded in part", imq0's change is in effect and imq0
+#     still shapes. Once the other process is gone, a reload of the same file
+#     starts imq1, with gso = no and an MTU under IPv6's 1280.
+#  B. A queue moved to another device while imq0 holds ~250 packets behind a
+#     slow tbf: every datagram arrives, and imq0's counters keep what queue 0
+#     did there: received stays 300, the released packets count as
+#     failopen shutdown, received = accepted + dropped + failopen.
+#  C. drop-timeout 200ms on a tbf that releases copies for seconds: the
+#     copies that come back late count as unmatched, none as stray, the
+#     queue's peak_held is its real peak, and the log's timeout lines add
+#     up to dropped_timeout.
+#  D. copy = full, then copy-bytes = 1024, by reload while 1000-byte
+#     datagrams stream in: every one arrives, none fails open, the kernel's
+#     copy range follows.
+#  E. queue-maxlen shrinks to 256 while ~550 packets are held: every one
+#     still gets its verdict and arrives.
+# shellcheck source=lib.sh disable=SC2154 # S_* are set by imqd_counters
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=lib_ops.sh
+. "$(dirname "$0")/lib_ops.sh"
+e2e_init reload_partial
+
+CONF=$T_TMP/imqd.conf
+SOCK=$T_TMP/imqd.sock
+PORT=9200
+OTHER_PID=
+
+stop_other() {
+	[ -n "$OTHER_PID" ] || return 0
+	kill -TERM "$OTHER_PID" 2>/dev/null
+	wait_pid "$OTHER_PID" 5 || { kill -KILL "$OTHER_PID" 2>/dev/null; wait "$OTHER_PID" 2>/dev/null; }
+	OTHER_PID=
+}
+ops_at_exit stop_other
+
+# json_dev FILE DEV EXPR: a Python expression over device d (and queue list q) of imqctl stats -j.
+json_dev() {
+	python3 - "$1" "$2" "$3" <<'EOF'
+import json, sys
+d = [x for x in json.load(open(sys.argv[1]))["devices"] if x["name"] == sys.argv[2]][0]
+q = d.get("per_queue", [])
+print(eval(sys.argv[3]))
+EOF
+}
+
+stats_json() { "$IMQCTL" -s "$SOCK" stats -j >"$T_TMP/$1.json" || fail "imqctl stats -j failed"; }
+
+topo_create
+nsx "$GW" iptables -t mangle -A PREROUTING -i "$GW_IN" -p udp --dport "$PORT" \
+	-j NFQUEUE --queue-num 0 --queue-bypass || fail "iptables NFQUEUE rule failed"
+
+# ---- A: applied in part
+ops_conf "$CONF" "$SOCK" <<EOF
+[imq0]
+queues = 0
+EOF
+ops_start_imqd "$CONF" "$SOCK" 0
+printf '[global]\ncontrol-socket = %s\n[imq7]\nqueues = 9\n' "$T_TMP/other.sock" >"$T_TMP/other.conf"
+ip netns exec "$GW" "$IMQD" -c "$T_TMP/other.conf" 2>"$T_TMP/other.log" &
+OTHER_PID=$!
+for _ in $(seq 50); do
+	nsx "$GW" awk '{print $1}' /proc/net/netfilter/nfnetlink_queue | grep -qx 9 && break
+	sleep 0.1
+done
+nsx "$GW" awk '{print $1}' /proc/net/netfilter/nfnetlink_queue | grep -qx 9 ||
+	fail "the second imqd did not bind queue 9: $(cat "$T_TMP/other.log")"
+
+ops_conf "$CONF" "$SOCK" <<EOF
+[imq0]
+queues = 0
+drop-timeout = 3s
+
+[imq1]
+queues = 9
+gso = no
+mtu = 1000
+overhead = 0
+EOF
+out=$("$IMQCTL" -s "$SOCK" reload 2>&1)
+rc=$?
+log "imqctl reload with queue 9 taken: status $rc: $out"
+assert_eq "imqctl reload applied in part: exit status" 1 "$rc"
+grep -q 'reload applied in part' <<<"$out" || mismatch "imqctl reload does not say 'reload applied in part': $out"
+grep -q '^imq1: could not be started' <<<"$out" || mismatch "imqctl reload does not name imq1: $out"
+ops_wait_log "$IMQD_LOG" 'configuration reloaded in part' 1 5 ||
+	mismatch "the log lacks 'configuration reloaded in part'"
+ops_wait_log "$IMQD_LOG" 'imq1: cannot bind NFQUEUE queue 9: another process has it' 1 1 ||
+	mismatch "the log lacks 'imq1: cannot bind NFQUEUE queue 9: another process has it'"
+assert_eq "log lines 'kernel refused request' (noise after a failed bind)" 0 \
+	"$(ops_log_count "$IMQD_LOG" 'kernel refused request')"
+ops_dev_exists imq1 && mismatch "imq1 exists although it could not be started"
+"$IMQCTL" -s "$SOCK" show | grep -q '^imq0 .* queues 0$' || mismatch "imqctl show lacks imq0: $("$IMQCTL" -s "$SOCK" show)"
+"$IMQD" -T -c "$CONF" >/dev/null || mismatch "imqd -T rejects the file"
+kill -0 "$OTHER_PID" 2>/dev/null || mismatch "the second imqd died"
+nsx "$GW" awk '{print $1}' /proc/net/netfilter/nfnetlink_queue | grep -qx 9 ||
+	mismatch "queue 9 is no longer bound (the second imqd lost it)"
+# imq0 still passes traffic.
+ops_udp_recv a "$PORT" 500 15
+ops_udp_send a "$PORT" 500 10 -s 500 -r 2000 -f 2 || mismatch "udpseq send (A) failed"
+ops_udp_check a 500
+stop_other
+out=$("$IMQCTL" -s "$SOCK" reload 2>&1)
+rc=$?
+log "imqctl reload of the same file, queue 9 free: status $rc: $out"
+assert_eq "imqctl reload once queue 9 is free: exit status" 0 "$rc"
+ops_dev_exists imq1 || mismatch "imq1 was not started by the second reload"
+assert_eq "imq1 MTU (mtu 1000 + overhead 0, under IPv6's minimum)" 1000 \
+	"$(nsx "$GW" cat /sys/class/net/imq1/mtu 2>/dev/null)"
+nsx "$GW" awk '{print $1}' /proc/net/netfilter/nfnetlink_queue | grep -qx 9 ||
+	mismatch "queue 9 not bound after the second reload"
+imqd_alive
+
+# ---- B: a queue moved away while imq0 holds packets
+nsx "$GW" tc qdisc replace dev imq0 root tbf rate 500kbit burst 5k latency 10s ||
+	fail "tc tbf on imq0 failed"
+stats_json b0
+base_recv=$(json_dev "$T_TMP/b0.json" imq0 'd["received"]')
+ops_udp_recv b "$PORT" 300 20
+ops_udp_send b "$PORT" 300 5 -s 1000 -r 3000 -f 3 || mismatch "udpseq send (B) failed"
+sleep 0.3
+stats_json b1
+held=$(json_dev "$T_TMP/b1.json" imq0 'd["held"]')
+log "imq0 holds $held packets before the reload"
+assert_ge "packets held by imq0 before the reload" 200 "$held"
+ops_conf "$CONF" "$SOCK" <<EOF
+[imq0]
+queues = 5
+
+[imq1]
+queues = 0
+EOF
+out=$("$IMQCTL" -s "$SOCK" reload 2>&1) || mismatch "imqctl reload (queue 0 to imq1) failed: $out"
+ops_udp_check b 300
+stats_json b2
+log "imq0 after the move: $(json_dev "$T_TMP/b2.json" imq0 'dict((k, d[k]) for k in ("received", "accepted", "held", "failopen", "failopen_reasons"))')"
+assert_eq "imq0 received after its queue moved (counts kept)" "$((base_recv + 300))" \
+	"$(json_dev "$T_TMP/b2.json" imq0 'd["received"]')"
+# The tbf lets ~60 packets a second out meanwhile: the reload releases fewer than were held.
+shutdown=$(json_dev "$T_TMP/b2.json" imq0 'd["failopen_reasons"]["shutdown"]')
+assert_ge "imq0 failopen shutdown (packets its released queue held)" 150 "$shutdown"
+assert_ge "packets held before the reload >= failopen shutdown" "$shutdown" "$held"
+assert_eq "imq0 received = accepted + dropped + failopen + held" 1 \
+	"$(json_dev "$T_TMP/b2.json" imq0 'int(d["received"] == d["accepted"] + d["dropped_enqueue"] + d["dropped_order"] + d["dropped_timeout"] + d["dropped_error"] + d["failopen"] + d["held"])')"
+ops_check_nothing_queued
+
+# ---- C: drop-timeout; late copies are unmatched, not stray
+ops_conf "$CONF" "$SOCK" <<EOF
+[imq0]
+queues = 0
+drop-timeout = 200ms
+EOF
+out=$("$IMQCTL" -s "$SOCK" reload 2>&1) || mismatch "imqctl reload (C) failed: $out"
+# A new tbf, not a change of the old one, which still holds B's copies.
+nsx "$GW" tc qdisc del dev imq0 root
+nsx "$GW" tc qdisc add dev imq0 root tbf rate 1mbit burst 5k latency 5s ||
+	fail "tc tbf on imq0 failed"
+stats_json c0
+t0=$(json_dev "$T_TMP/c0.json" imq0 'd["dropped_timeout"]')
+u0=$(json_dev "$T_TMP/c0.json" imq0 'd["unmatched"]')
+s0=$(json_dev "$T_TMP/c0.json" imq0 'd["stray"]')
+lines0=$(ops_log_count "$IMQD_LOG" 'copies did not come back')
+ops_udp_recv c "$PORT" 200 4
+ops_udp_send c "$PORT" 200 5 -s 1000 -r 2000 -f 4 || mismatch "udpseq send (C) failed"
+wait_pid "$OPS_RECV_PID" 20 || mismatch "udpseq recv (C) did not finish"
+# 200 KB at 1 Mbit/s: the tbf lets the last copies out after ~1.7 s.
+sleep 2.5
+stats_json c1
+timeouts=$(($(json_dev "$T_TMP/c1.json" imq0 'd["dropped_timeout"]') - t0))
+unmatched=$(($(json_dev "$T_TMP/c1.json" imq0 'd["unmatched"]') - u0))
+stray=$(($(json_dev "$T_TMP/c1.json" imq0 'd["stray"]') - s0))
+peak=$(json_dev "$T_TMP/c1.json" imq0 'q[0]["peak_held"]')
+log "C: dropped_timeout $timeouts, unmatched $unmatched, stray $stray, queue 0 peak_held $peak"
+assert_ge "packets dropped by drop-timeout" 50 "$timeouts"
+assert_eq "late copies counted as unmatched" "$timeouts" "$unmatched"
+assert_eq "late copies counted as stray" 0 "$stray"
+assert_ge "queue 0 peak_held" 20 "$peak"
+assert_ge "device peak_held >= queue 0 peak_held" "$peak" "$(json_dev "$T_TMP/c1.json" imq0 'd["peak_held"]')"
+# The timeout lines: at most one per 10 s, together every packet.
+for _ in $(seq 130); do
+	logged=$(grep -E 'copies did not come back' "$IMQD_LOG" | tail -n +$((lines0 + 1)) |
+		awk '{ for (i = 1; i < NF; i++) if ($(i + 1) == "copies") s += $i } END { print s + 0 }')
+	[ "$logged" = "$timeouts" ] && break
+	sleep 0.1
+done
+grep -E 'copies did not come back' "$IMQD_LOG" | tail -n +$((lines0 + 1)) >&2
+assert_eq "packets counted in the log's timeout lines (within 13 s)" "$timeouts" "$logged"
+check_counters
+ops_check_nothing_queued
+
+# ---- D: the copy range grows by reload while packets stream in
+nsx "$GW" tc qdisc replace dev imq0 root tbf rate 20mbit burst 32k latency 200ms ||
+	fail "tc tbf on imq0 failed"
+stats_json d0
+ops_udp_recv d "$PORT" 6000 15
+bg "$SRC" timeout 20 "$UDPSEQ" send -d "$DST_IP" -p "$PORT" -n 6000 -s 1000 -r 2000 -f 4 -t 10 \
+	>"$T_TMP/d.send.json"
+send_d=$BG_PID
+sleep 1
+for copy in "copy = full" "copy = headers
+copy-bytes = 1024"; do
+	ops_conf "$CONF" "$SOCK" <<EOF
+[imq0]
+queues = 0
+$copy
+EOF
+	out=$("$IMQCTL" -s "$SOCK" reload 2>&1) || mismatch "imqctl reload ($copy) failed: $out"
+	sleep 1
+done
+wait_pid "$send_d" 15 || mismatch "udpseq send (D) failed"
+ops_udp_check d 6000
+stats_json d1
+assert_eq "D: packets failed open around the copy range changes" 0 \
+	"$(($(json_dev "$T_TMP/d1.json" imq0 'd["failopen"]') - $(json_dev "$T_TMP/d0.json" imq0 'd["failopen"]')))"
+assert_eq "D: copy range of queue 0 in the kernel" 1024 \
+	"$(nsx "$GW" awk '$1 == 0 { print $5 }' /proc/net/netfilter/nfnetlink_queue)"
+check_counters
+ops_check_nothing_queued
+
+# ---- E: queue-maxlen shrinks below what is held
+nsx "$GW" tc qdisc del dev imq0 root
+nsx "$GW" tc qdisc add dev imq0 root tbf rate 500kbit burst 5k latency 10s ||
+	fail "tc tbf on imq0 failed"
+ops_udp_recv e "$PORT" 600 15
+ops_udp_send e "$PORT" 600 5 -s 200 -r 5000 -f 4 || mismatch "udpseq send (E) failed"
+stats_json e0
+held=$(json_dev "$T_TMP/e0.json" imq0 'd["held"]')
+assert_ge "E: packets held before queue-maxlen shrinks to 256" 400 "$held"
+ops_conf "$CONF" "$SOCK" <<EOF
+[imq0]
+queues = 0
+queue-maxlen = 256
+EOF
+out=$("$IMQCTL" -s "$SOCK" reload 2>&1) || mismatch "imqctl reload (queue-maxlen 256) failed: $out"
+ops_udp_check e 600
+check_counters
+ops_check_nothing_queued
+
+ops_stop_imqd
+finish
