@@ -24,6 +24,8 @@
 #define NFQUEUE_VBUF_SIZE (64 * 1024)
 #define NFQUEUE_VMSG_MAX 64 /* bytes of one verdict message, with mark */
 #define NFQUEUE_BIND_TIMEOUT_MS 2000
+/* Each receive buffer starts aligned for the netlink headers in it. */
+#define NFQUEUE_ALIGN(n) (((n) + 7) & ~(size_t)7)
 
 struct nfqueue {
 	struct mnl_socket *nl;
@@ -85,6 +87,7 @@ nfqueue_alloc(struct nfqueue *nfq)
 int
 nfqueue_set_msgsize(struct nfqueue *nfq, size_t msgsize, int rcvbuf)
 {
+	msgsize = NFQUEUE_ALIGN(msgsize);
 	if (msgsize > nfq->msgsize) {
 		uint8_t *rbuf = malloc(nfq->batch * msgsize);
 		if (rbuf == NULL)
@@ -107,7 +110,7 @@ nfqueue_open(size_t batch, size_t msgsize, int rcvbuf, const struct nfqueue_ops 
 		return NULL;
 	nfq->ops = *ops;
 	nfq->batch = batch;
-	nfq->msgsize = msgsize;
+	nfq->msgsize = NFQUEUE_ALIGN(msgsize);
 	nfq->seq = (uint32_t)time(NULL);
 	nfq->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (nfq->nl == NULL)
