@@ -22,6 +22,8 @@ struct pending_pkt {
 	uint32_t span;   /* sequence numbers its segments cover (UDP: IP IDs, or 1: a flow label) */
 	uint16_t nsegs;  /* segments it splits into */
 	uint16_t seen;   /* segments of it that came back so far */
+	uint64_t t_seg_ns;  /* when the first of them came back */
+	uint64_t t_last_ns; /* when the last so far came back */
 };
 
 #define PENDING_NONE (-1)
@@ -51,8 +53,8 @@ int pending_flow_older(const struct pending *p, int slot);
  * PENDING_NONE. */
 int pending_segment(const struct pending *p, uint64_t conn, uint32_t seq);
 
-/* Count one more segment of SLOT back; returns how many have come back. */
-unsigned pending_segment_seen(struct pending *p, int slot);
+/* Count one more segment of SLOT back, at NOW; returns how many have come back. */
+unsigned pending_segment_seen(struct pending *p, int slot, uint64_t now);
 
 /* Oldest held packet of all, or PENDING_NONE. */
 int pending_oldest(const struct pending *p);

@@ -31,6 +31,7 @@
 #define DEVICE_LATE_WAYS 4     /* entries per bucket of that table */
 #define DEVICE_LOG_NS (10ULL * 1000000000ULL)  /* drop-timeout lines: at most one per 10 s */
 #define DEVICE_LATE_CONN 0x9e3779b97f4a7c15ULL /* marks a connection's key in it */
+#define DEVICE_MS 1000000ULL                   /* a millisecond, in nanoseconds */
 #define DEVICE_HEALTH_MS 1000
 #define DEVICE_MSG_OVERHEAD 512 /* netlink headers and attributes around a payload */
 #define DEVICE_GSO_MTU 65535    /* imqN's MTU, and the longest GSO copy, with gso on */
@@ -90,7 +91,8 @@ struct device {
 	uint64_t timeouts_unlogged; /* packets dropped by drop-timeout since */
 	int64_t partial_excess; /* bytes passed beyond what the qdisc sent, by partial GSO copies */
 	uint32_t udp_id;        /* next IP ID range for a UDP GSO copy */
-	uint32_t udp_label;     /* next IPv6 flow label for one */
+	size_t segmenting;  /* held GSO copies with segments back (at least; see device_stalled) */
+	uint32_t udp_label; /* next IPv6 flow label for one */
 };
 
 static uint64_t
@@ -287,9 +289,11 @@ device_segment_back(struct device *dev, const struct flow_info *fi, uint64_t now
 	slot = pending_segment(dev->held, fi->conn, fi->tcpseq);
 	if (slot == PENDING_NONE)
 		return false;
-	unsigned seen = pending_segment_seen(dev->held, slot);
-	if (seen == 1)
+	unsigned seen = pending_segment_seen(dev->held, slot, now);
+	if (seen == 1) {
+		dev->segmenting++;
 		device_drop_older(dev, slot, now);
+	}
 
 	const struct pending_pkt *pp = pending_get(dev->held, slot);
 	if (fi->udp) {
@@ -748,6 +752,38 @@ device_release_all(struct device *dev, enum stats_failopen why)
 	nfqueue_flush(dev->nfq);
 }
 
+/*
+ * A GSO copy the qdisc cut into segments, some of them back, and then no more
+ * for much longer than the gaps between them: the qdisc dropped the rest
+ * (tbf drops the tail of what does not fit). Decide it now rather than when
+ * the flow's next packet comes or drop-timeout ends, which at the end of a
+ * burst can be seconds. One segment alone gives no gap to go by: 200 ms.
+ */
+static void
+device_stalled(struct device *dev, uint64_t now)
+{
+	size_t n = 0;
+	int slot, next;
+
+	if (dev->segmenting == 0)
+		return;
+	for (slot = pending_oldest(dev->held); slot != PENDING_NONE; slot = next) {
+		const struct pending_pkt *pp = pending_get(dev->held, slot);
+		next = pending_next(dev->held, slot);
+		if (pp->seen == 0)
+			continue;
+		uint64_t wait = 200 * DEVICE_MS;
+		if (pp->seen >= 2)
+			wait =
+			    4 * ((pp->t_last_ns - pp->t_seg_ns) / (pp->seen - 1u)) + 20 * DEVICE_MS;
+		if (now - pp->t_last_ns >= wait)
+			device_decide_partial(dev, slot, now);
+		else
+			n++;
+	}
+	dev->segmenting = n; /* recounted: decisions elsewhere do not decrement it */
+}
+
 static void
 device_expire(struct device *dev, uint64_t now)
 {
@@ -771,6 +807,7 @@ device_expire(struct device *dev, uint64_t now)
 	for (size_t i = 0; i < dev->nqueues; i++)
 		after += dev->queues[i].c.dropped_timeout;
 	dev->timeouts_unlogged += after - before;
+	device_stalled(dev, now);
 	/* One line per 10 s at most, with every packet in it. */
 	if (dev->timeouts_unlogged > 0 &&
 	    (dev->timeouts_ns == 0 || now - dev->timeouts_ns >= DEVICE_LOG_NS)) {
@@ -812,10 +849,16 @@ device_check_params(struct device *dev)
 	if (tundev_params(dev->name, &mtu, &txqlen) < 0 ||
 	    (mtu == dev->tunmtu && txqlen == dev->cf.txqueuelen))
 		return;
-	log_limited(&dev->lim_params, LOG_WARNING,
-	            "%s: mtu %u and txqueuelen %u were changed by hand; setting them back to %u "
-	            "and %u (set mtu and txqueuelen in the configuration instead)",
-	            dev->name, mtu, txqlen, dev->tunmtu, dev->cf.txqueuelen);
+	if (mtu != dev->tunmtu)
+		log_limited(&dev->lim_params, LOG_WARNING,
+		            "%s: mtu was changed by hand to %u; setting it back to %u (set mtu in "
+		            "the configuration instead)",
+		            dev->name, mtu, dev->tunmtu);
+	else
+		log_limited(&dev->lim_params, LOG_WARNING,
+		            "%s: txqueuelen was changed by hand to %u; setting it back to %u (set "
+		            "txqueuelen in the configuration instead)",
+		            dev->name, txqlen, dev->cf.txqueuelen);
 	if (tundev_setup(dev->name, dev->tunmtu, dev->cf.txqueuelen) < 0)
 		log_limited(&dev->lim_attach, LOG_ERR, "%s: cannot configure device: %s", dev->name,
 		            strerror(errno));

@@ -417,7 +417,7 @@ main(int argc, char **argv)
 		if (privs_drop(imqd.conf->user) < 0) {
 			main_stop_devices(&imqd);
 			ctl_close(imqd.ctl);
-			fatal("cannot switch to user %s", imqd.conf->user);
+			fatal("not running as %s: exiting", imqd.conf->user);
 		}
 		log_info("running as %s with CAP_NET_ADMIN and CAP_NET_RAW only", imqd.conf->user);
 	}

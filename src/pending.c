@@ -199,8 +199,7 @@ pending_add(struct pending *p, const struct pending_pkt *pkt)
 		return PENDING_NONE;
 	struct pending_entry *e = &p->entries[s];
 	p->free_entry = e->hnext;
-	e->pkt = *pkt;
-	e->pkt.seen = 0;
+	e->pkt = *pkt; /* seen too: a packet moved to a new table by a reload keeps its progress */
 	e->seq = p->seq++;
 
 	size_t b = pending_bucket(p, pkt->hash);
@@ -300,10 +299,13 @@ pending_segment(const struct pending *p, uint64_t conn, uint32_t seq)
 }
 
 unsigned
-pending_segment_seen(struct pending *p, int slot)
+pending_segment_seen(struct pending *p, int slot, uint64_t now)
 {
 	struct pending_pkt *pp = &p->entries[slot].pkt;
 
+	if (pp->seen == 0)
+		pp->t_seg_ns = now;
+	pp->t_last_ns = now;
 	if (pp->seen < UINT16_MAX)
 		pp->seen++;
 	return pp->seen;

@@ -112,7 +112,7 @@ lf_wait 3 '[ "$(lf_qdisc)" = tbf ]' || fail "up hook did not put a tbf on imq0"
 phase txq 9114 ip link set imq0 txqueuelen 0
 txq() { nsx "$GW" cat /sys/class/net/imq0/tx_queue_len; }
 assert_eq "D: imq0 txqueuelen after the health check" 1000 "$(txq)"
-lf_assert_log "D: the change by hand logged" 'imq0: mtu 65535 and txqueuelen 0 were changed by hand'
+lf_assert_log "D: the change by hand logged" 'imq0: txqueuelen was changed by hand to 0; setting it back to 1000'
 d_got=$(json_field "$T_TMP/txq.json" received)
 # Shaped throughout, but for at most ~1 s of copies dropped: a black hole would stop at ~2 s.
 assert_ge "D: datagrams at dst (shaped rate over $((SECS - 2)) s)" $((SHAPED * (SECS - 2))) "$d_got"

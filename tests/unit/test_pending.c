@@ -274,8 +274,8 @@ test_segments(void **state)
 	assert_int_equal(pending_segment(p, 7, 0x2fff), sb);
 	assert_int_equal(pending_segment(p, 7, 0x3000), PENDING_NONE);
 	assert_int_equal(pending_segment(p, 8, 0x1000), PENDING_NONE);
-	assert_int_equal(pending_segment_seen(p, sb), 1);
-	assert_int_equal(pending_segment_seen(p, sb), 2);
+	assert_int_equal(pending_segment_seen(p, sb, 1), 1);
+	assert_int_equal(pending_segment_seen(p, sb, 1), 2);
 	assert_int_equal(pending_get(p, sa)->seen, 0);
 	pending_remove(p, sa);
 	assert_int_equal(pending_segment(p, 7, 0), PENDING_NONE);
@@ -286,6 +286,13 @@ test_segments(void **state)
 	int sd = pending_add(p, &b);
 	assert_int_equal(pending_get(p, sd)->seen, 0);
 	assert_int_equal(pending_segment(p, 7, 0x1800), sd);
+	/* A packet copied into another table (a reload resizing it) keeps the segments seen. */
+	assert_int_equal(pending_segment_seen(p, sd, 1), 1);
+	struct pending *q = pending_new(4);
+	assert_non_null(q);
+	int se = pending_add(q, pending_get(p, sd));
+	assert_int_equal(pending_get(q, se)->seen, 1);
+	pending_free(q);
 	pending_remove(p, sc);
 	pending_remove(p, sd);
 	assert_int_equal(pending_count(p), 0);
