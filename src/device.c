@@ -33,11 +33,12 @@
 #define DEVICE_LATE_CONN 0x9e3779b97f4a7c15ULL /* marks a connection's key in it */
 #define DEVICE_MS 1000000ULL                   /* a millisecond, in nanoseconds */
 #define DEVICE_HEALTH_MS 1000
-#define DEVICE_MSG_OVERHEAD 512 /* netlink headers and attributes around a payload */
-#define DEVICE_GSO_MTU 65535    /* imqN's MTU, and the longest GSO copy, with gso on */
-#define DEVICE_READ_BYTES 256   /* of each copy read back: enough to tell which it is */
-#define DEVICE_MTU_CACHE 64     /* ifindex -> MTU, for the segments of GSO packets */
-#define DEVICE_MIN_SEG 576      /* smallest interface MTU taken for segments */
+#define DEVICE_MSG_OVERHEAD 512   /* netlink headers and attributes around a payload */
+#define DEVICE_GSO_MTU 65535      /* imqN's MTU, and the longest GSO copy, with gso on */
+#define DEVICE_READ_BYTES 256     /* of each copy read back: enough to tell which it is */
+#define DEVICE_MTU_CACHE 64       /* ifindex -> MTU, for the segments of GSO packets */
+#define DEVICE_MIN_SEG 576        /* smallest interface MTU taken for segments */
+#define DEVICE_GSO_COPY_BYTES 128 /* copy-bytes that hold the headers of any GSO packet */
 
 struct device_queue {
 	uint16_t num;
@@ -1206,6 +1207,10 @@ device_start(struct event_base *base, const struct conf_device *cf)
 		fclose(f);
 	}
 	log_notice("%s: shaping NFQUEUE queue%s %s", dev->name, dev->nqueues > 1 ? "s" : "", qs);
+	if (cf->gso && cf->copy == CONF_COPY_HEADERS && cf->copy_bytes < DEVICE_GSO_COPY_BYTES)
+		log_warnx("%s: copy-bytes %u may cut the headers of GSO packets, which then go in "
+		          "as plain copies (a tbf with a smaller burst drops them); use %u or more",
+		          dev->name, cf->copy_bytes, DEVICE_GSO_COPY_BYTES);
 	device_hook(dev, cf->up, "up");
 	dev->hooked = true;
 	return dev;
