@@ -146,10 +146,12 @@ op_hold(struct pending *p, struct model *m, struct input *in, uint32_t id)
 	memcpy(copy, pkt, caplen);
 	bool ok = flow_parse(copy, caplen, len, mark, &fi);
 	CHECK(flow_parse(copy, caplen, len, mark, &fi2) == ok && fi.key == fi2.key &&
-	      fi.hdrlen == fi2.hdrlen && fi.conn == fi2.conn && fi.tcp == fi2.tcp);
+	      fi.hdrlen == fi2.hdrlen && fi.conn == fi2.conn && fi.tcp == fi2.tcp &&
+	      fi.udp == fi2.udp && fi.tcpseq == fi2.tcpseq);
 	CHECK(!fi.tcp || (ok && fi.l4off + 20 <= caplen && fi.hdrlen <= caplen));
-	if (fi.tcp && pending_segment(p, fi.conn, fi.tcpseq) != PENDING_NONE)
-		pending_segment_seen(p, pending_segment(p, fi.conn, fi.tcpseq));
+	CHECK(!fi.udp || (ok && fi.l4off + 8 <= caplen && !fi.tcp));
+	if ((fi.tcp || fi.udp) && pending_segment(p, fi.conn, fi.tcpseq) != PENDING_NONE)
+		pending_segment_seen(p, pending_segment(p, fi.conn, fi.tcpseq), id);
 	struct pending_pkt pp = {
 	    .id = id,
 	    .len = (uint32_t)len,
@@ -157,7 +159,7 @@ op_hold(struct pending *p, struct model *m, struct input *in, uint32_t id)
 	    .hash = copy_hash(copy, caplen, len),
 	    .flow = fi.key,
 	    .t_ns = id,
-	    .conn = fi.tcp && hdr[2] > 0 ? fi.conn : 0,
+	    .conn = (fi.tcp || fi.udp) && hdr[2] > 0 ? fi.conn : 0,
 	    .tcpseq = fi.tcpseq,
 	    .span = hdr[2],
 	    .nsegs = 2,
