@@ -755,10 +755,11 @@ device_release_all(struct device *dev, enum stats_failopen why)
 
 /*
  * A GSO copy the qdisc cut into segments, some of them back, and then no more
- * for much longer than the gaps between them: the qdisc dropped the rest
- * (tbf drops the tail of what does not fit). Decide it now rather than when
- * the flow's next packet comes or drop-timeout ends, which at the end of a
- * burst can be seconds. One segment alone gives no gap to go by: 200 ms.
+ * for much longer than the gaps between them (8 times, plus 50 ms for a class
+ * that waits its turn): the qdisc dropped the rest (tbf drops the tail of
+ * what does not fit). Decide it now rather than when the flow's next packet
+ * comes or drop-timeout ends, which at the end of a burst can be seconds. One
+ * segment alone gives no gap to go by: 500 ms.
  */
 static void
 device_stalled(struct device *dev, uint64_t now)
@@ -773,10 +774,10 @@ device_stalled(struct device *dev, uint64_t now)
 		next = pending_next(dev->held, slot);
 		if (pp->seen == 0)
 			continue;
-		uint64_t wait = 200 * DEVICE_MS;
+		uint64_t wait = 500 * DEVICE_MS;
 		if (pp->seen >= 2)
 			wait =
-			    4 * ((pp->t_last_ns - pp->t_seg_ns) / (pp->seen - 1u)) + 20 * DEVICE_MS;
+			    8 * ((pp->t_last_ns - pp->t_seg_ns) / (pp->seen - 1u)) + 50 * DEVICE_MS;
 		if (now - pp->t_last_ns >= wait)
 			device_decide_partial(dev, slot, now);
 		else
