@@ -24,11 +24,12 @@
 #include "stats.h"
 #include "tundev.h"
 
-#define DEVICE_BATCH 64        /* packets per receive pass */
-#define DEVICE_READ_MAX 1024   /* copies read back per wakeup */
-#define DEVICE_HOLD_RING 4096  /* recent hold times kept for percentiles */
-#define DEVICE_LATE_SLOTS 4096 /* hashes of copies given up on, to tell late copies from strays */
-#define DEVICE_LATE_WAYS 4     /* entries per bucket of that table */
+#define DEVICE_BATCH 64       /* packets per receive pass */
+#define DEVICE_READ_MAX 1024  /* copies read back per wakeup */
+#define DEVICE_HOLD_RING 4096 /* recent hold times kept for percentiles */
+#define DEVICE_LATE_MIN 4096  /* slots, at least, for copies given up on (late copies, not strays) \
+	                       */
+#define DEVICE_LATE_WAYS 4    /* entries per bucket of that table */
 #define DEVICE_LOG_NS (10ULL * 1000000000ULL)  /* drop-timeout lines: at most one per 10 s */
 #define DEVICE_LATE_CONN 0x9e3779b97f4a7c15ULL /* marks a connection's key in it */
 #define DEVICE_MS 1000000ULL                   /* a millisecond, in nanoseconds */
@@ -73,7 +74,8 @@ struct device {
 	uint64_t unmatched;
 	uint32_t hold_us[DEVICE_HOLD_RING];
 	size_t hold_n;
-	uint64_t late[DEVICE_LATE_SLOTS];
+	uint64_t *late; /* hashes of copies given up on: twice the capacity, a power of two */
+	size_t nlate;
 	struct inject_pkt ipkts[DEVICE_BATCH];
 	int islot[DEVICE_BATCH];
 	uint8_t rdbuf[TUNDEV_VNET_HDR + DEVICE_READ_BYTES];
@@ -155,7 +157,7 @@ device_failopen(struct device *dev, struct device_queue *q, uint32_t id, uint32_
 static uint64_t *
 device_late_bucket(struct device *dev, uint64_t key)
 {
-	return &dev->late[(key & (DEVICE_LATE_SLOTS / DEVICE_LATE_WAYS - 1)) * DEVICE_LATE_WAYS];
+	return &dev->late[(key & (dev->nlate / DEVICE_LATE_WAYS - 1)) * DEVICE_LATE_WAYS];
 }
 
 static void
@@ -180,6 +182,35 @@ device_late_has(struct device *dev, uint64_t key)
 		if (b[k] == key)
 			return true;
 	return false;
+}
+
+/*
+ * Room for twice as many copies given up on as packets can be held: a late
+ * copy found no more there is counted as a stray. Entries move to a larger
+ * table; a smaller one is kept.
+ */
+static int
+device_late_size(struct device *dev, size_t capacity)
+{
+	size_t n = DEVICE_LATE_MIN;
+	uint64_t *old = dev->late;
+	size_t oldn = dev->nlate;
+
+	while (n < 2 * capacity && n < ((size_t)1 << 24))
+		n *= 2;
+	if (n <= oldn)
+		return 0;
+	dev->late = calloc(n, sizeof(*dev->late));
+	if (dev->late == NULL) {
+		dev->late = old;
+		return -1;
+	}
+	dev->nlate = n;
+	for (size_t i = 0; i < oldn; i++)
+		if (old[i] != 0)
+			device_late_key(dev, old[i]);
+	free(old);
+	return 0;
 }
 
 /*
@@ -1193,7 +1224,8 @@ device_start(struct event_base *base, const struct conf_device *cf)
 	snprintf(dev->name, sizeof(dev->name), "%s", cf->name);
 	device_copy_conf(dev, cf);
 	dev->held = pending_new(device_capacity(cf));
-	if (dev->held == NULL || device_set_queues(dev, cf) < 0)
+	if (dev->held == NULL || device_set_queues(dev, cf) < 0 ||
+	    device_late_size(dev, device_capacity(cf)) < 0)
 		goto fail;
 	if (device_attach(dev) < 0 || device_open_nfq(dev) < 0 || device_timer_start(dev) < 0)
 		goto fail;
@@ -1263,6 +1295,7 @@ device_stop(struct device *dev)
 	free(dev->queues);
 	free(dev->snap);
 	free(dev->snap_queues);
+	free(dev->late);
 	log_info("%s: stopped", dev->name);
 	free(dev);
 }
@@ -1380,7 +1413,8 @@ device_update(struct device *dev, const struct conf_device *cf)
 	              cf->txqueuelen != dev->cf.txqueuelen || cf->gso != dev->cf.gso;
 	device_copy_conf(dev, cf);
 	dev->conf = cf;
-	if (device_set_queues(dev, cf) < 0 || device_resize_held(dev, device_capacity(cf)) < 0) {
+	if (device_set_queues(dev, cf) < 0 || device_resize_held(dev, device_capacity(cf)) < 0 ||
+	    device_late_size(dev, device_capacity(cf)) < 0) {
 		log_err("%s: out of memory for the new queues; they are not bound", dev->name);
 		free(oldnums);
 		return -1;
