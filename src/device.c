@@ -27,8 +27,7 @@
 #define DEVICE_BATCH 64       /* packets per receive pass */
 #define DEVICE_READ_MAX 1024  /* copies read back per wakeup */
 #define DEVICE_HOLD_RING 4096 /* recent hold times kept for percentiles */
-#define DEVICE_LATE_MIN 4096  /* slots, at least, for copies given up on (late copies, not strays) \
-	                       */
+#define DEVICE_LATE_MIN 4096  /* least slots for copies given up on (late, not stray) */
 #define DEVICE_LATE_WAYS 4    /* entries per bucket of that table */
 #define DEVICE_LOG_NS (10ULL * 1000000000ULL)  /* drop-timeout lines: at most one per 10 s */
 #define DEVICE_LATE_CONN 0x9e3779b97f4a7c15ULL /* marks a connection's key in it */
@@ -94,8 +93,8 @@ struct device {
 	uint64_t timeouts_unlogged; /* packets dropped by drop-timeout since */
 	int64_t partial_excess; /* bytes passed beyond what the qdisc sent, by partial GSO copies */
 	uint32_t udp_id;        /* next IP ID range for a UDP GSO copy */
-	size_t segmenting;  /* held GSO copies with segments back (at least; see device_stalled) */
-	uint32_t udp_label; /* next IPv6 flow label for one */
+	uint32_t udp_label;     /* next IPv6 flow label for one */
+	size_t segmenting; /* held GSO copies with segments back (at least; see device_stalled) */
 };
 
 static uint64_t

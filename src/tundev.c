@@ -211,18 +211,9 @@ tundev_state(const char *name, int *ifindex)
 int
 tundev_mtu(const char *name)
 {
-	struct ifreq ifr;
-	int fd, mtu = -1;
+	unsigned mtu, txqueuelen;
 
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-	if (ioctl(fd, SIOCGIFMTU, &ifr) == 0)
-		mtu = ifr.ifr_mtu;
-	close(fd);
-	return mtu;
+	return tundev_params(name, &mtu, &txqueuelen) == 0 ? (int)mtu : -1;
 }
 
 struct tundev_qdisc_req {
