@@ -42,9 +42,19 @@ bool flow_parse(const uint8_t *pkt, size_t caplen, size_t len, uint32_t mark, st
 /*
  * Hash of a copy whose first bytes are HEAD (HEADLEN of them, zeros follow up
  * to LEN): its first FLOW_ID_BYTES bytes, which hold the IP header and so the
- * packet's length. A read of the copy that stops after FLOW_ID_BYTES hashes
- * the same.
+ * packet's length, leaving out the traffic class and the IPv4 header
+ * checksum, which a qdisc may change. A read of the copy that stops after
+ * FLOW_ID_BYTES hashes the same.
  */
 uint64_t flow_copy_hash(const uint8_t *head, size_t headlen, size_t len);
+
+/* ECN field values (RFC 3168). */
+#define FLOW_ECN_NOT_ECT 0
+#define FLOW_ECN_ECT1 1
+#define FLOW_ECN_ECT0 2
+#define FLOW_ECN_CE 3
+
+/* The ECN field of the IPv4/IPv6 packet PKT (CAPLEN bytes present), or -1. */
+int flow_ecn(const uint8_t *pkt, size_t caplen);
 
 #endif

@@ -2,6 +2,7 @@
 #ifndef IMQD_PENDING_H
 #define IMQD_PENDING_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -11,6 +12,8 @@ struct pending;
 struct pending_pkt {
 	uint32_t id;   /* NFQUEUE packet id */
 	uint16_t qidx; /* index of its queue in the device's queue list */
+	uint8_t ecn;   /* its ECN field (FLOW_ECN_*) */
+	bool ce;       /* a segment of its copy came back marked Congestion Experienced */
 	uint32_t len;  /* bytes of the real packet */
 	uint32_t mark;
 	uint64_t hash; /* flow_copy_hash of the copy */
@@ -55,6 +58,9 @@ int pending_segment(const struct pending *p, uint64_t conn, uint32_t seq);
 
 /* Count one more segment of SLOT back, at NOW; returns how many have come back. */
 unsigned pending_segment_seen(struct pending *p, int slot, uint64_t now);
+
+/* Note that (part of) SLOT's copy came back marked Congestion Experienced. */
+void pending_mark_ce(struct pending *p, int slot);
 
 /* Oldest held packet of all, or PENDING_NONE. */
 int pending_oldest(const struct pending *p);

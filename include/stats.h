@@ -25,6 +25,7 @@ struct stats_counters {
 	uint64_t dropped_order;          /* a later copy of the same flow came back first */
 	uint64_t dropped_timeout;        /* copy did not come back within drop-timeout */
 	uint64_t dropped_error;          /* injection failed and on-error = drop */
+	uint64_t dropped_ecn;            /* the qdisc marked the copy CE: cannot mark the packet */
 	uint64_t failopen[STATS_FO_MAX]; /* accepted unshaped, by reason */
 	uint64_t held;                   /* waiting for their copy now */
 	uint64_t peak_held;
@@ -57,6 +58,9 @@ struct stats_device {
 
 /* Sum of C over every failopen reason. */
 uint64_t stats_failopen_total(const struct stats_counters *c);
+
+/* Sum of C over every drop counter. */
+uint64_t stats_dropped_total(const struct stats_counters *c);
 
 /* Name of a failopen reason as used in all outputs ("device_down", ...). */
 const char *stats_failopen_name(enum stats_failopen reason);

@@ -88,7 +88,7 @@ struct device {
 		uint32_t mtu;
 	} mtus[DEVICE_MTU_CACHE];
 	struct log_limit lim_failopen, lim_order, lim_stray, lim_read, lim_verdict, lim_attach,
-	    lim_params, lim_full;
+	    lim_params, lim_full, lim_ecn;
 	uint64_t timeouts_ns;       /* when timeouts were last logged */
 	uint64_t timeouts_unlogged; /* packets dropped by drop-timeout since */
 	int64_t partial_excess; /* bytes passed beyond what the qdisc sent, by partial GSO copies */
@@ -225,13 +225,35 @@ device_late_add(struct device *dev, const struct pending_pkt *pp)
 		device_late_key(dev, pp->conn ^ DEVICE_LATE_CONN);
 }
 
-/* Decide a held packet: verdict, counters, and forget it. */
+/* Whether the qdisc marked the copy of PP, of which N bytes are at COPY, Congestion Experienced. */
+static bool
+device_ce(const struct pending_pkt *pp, const uint8_t *copy, size_t n)
+{
+	return (pp->ecn == FLOW_ECN_ECT0 || pp->ecn == FLOW_ECN_ECT1) &&
+	       flow_ecn(copy, n) == FLOW_ECN_CE;
+}
+
+/*
+ * Decide a held packet: verdict, counters, and forget it. A packet whose copy
+ * the qdisc marked CE (an AQM such as fq_codel or cake, which marks where it
+ * would drop) cannot be marked itself: a verdict can only replace a packet
+ * whole, and imqd has its headers only. It is dropped, the signal the qdisc
+ * gives a packet without ECN, so the sender still slows down.
+ */
 static void
 device_decide(struct device *dev, int slot, bool accept, uint64_t now, uint64_t *counter)
 {
 	const struct pending_pkt *pp = pending_get(dev->held, slot);
 	struct device_queue *q = &dev->queues[pp->qidx];
 
+	if (accept && pp->ce) {
+		accept = false;
+		counter = &q->c.dropped_ecn;
+		log_limited(&dev->lim_ecn, LOG_NOTICE,
+		            "%s: the qdisc marked a copy Congestion Experienced (ECN): dropping "
+		            "its packet instead, as imqd cannot mark it",
+		            dev->name);
+	}
 	if (accept) {
 		q->c.accepted++;
 		q->c.accepted_bytes += pp->len;
@@ -280,7 +302,7 @@ device_decide_partial(struct device *dev, int slot, uint64_t now)
 	int64_t sent = (int64_t)((uint64_t)pp->len * pp->seen / pp->nsegs);
 	int64_t over = dev->partial_excess + ((int64_t)pp->len - sent);
 	int64_t under = dev->partial_excess - sent;
-	bool accept = (over < 0 ? -over : over) <= (under < 0 ? -under : under);
+	bool accept = !pp->ce && (over < 0 ? -over : over) <= (under < 0 ? -under : under);
 
 	q->c.partial++;
 	device_late_add(dev, pp); /* its other segments may still come */
@@ -310,7 +332,8 @@ device_drop_older(struct device *dev, int slot, uint64_t now)
  * its burst). The packet goes when its last segment does, if none was dropped.
  */
 static bool
-device_segment_back(struct device *dev, const struct flow_info *fi, uint64_t now)
+device_segment_back(struct device *dev, const struct flow_info *fi, const uint8_t *copy, size_t n,
+                    uint64_t now)
 {
 	int slot;
 
@@ -320,6 +343,8 @@ device_segment_back(struct device *dev, const struct flow_info *fi, uint64_t now
 	slot = pending_segment(dev->held, fi->conn, fi->tcpseq);
 	if (slot == PENDING_NONE)
 		return false;
+	if (device_ce(pending_get(dev->held, slot), copy, n))
+		pending_mark_ce(dev->held, slot);
 	unsigned seen = pending_segment_seen(dev->held, slot, now);
 	if (seen == 1) {
 		dev->segmenting++;
@@ -355,11 +380,13 @@ device_copy_back(struct device *dev, const uint8_t *copy, size_t n, uint64_t now
 	if (slot == PENDING_NONE) {
 		struct flow_info fi;
 		bool ok = flow_parse(copy, n, n, 0, &fi);
-		if (!ok || !device_segment_back(dev, &fi, now))
+		if (!ok || !device_segment_back(dev, &fi, copy, n, now))
 			device_stray(dev, hash, ok ? &fi : NULL, ok && fi.iplen > n ? fi.iplen : n);
 		return;
 	}
 	device_drop_older(dev, slot, now);
+	if (device_ce(pending_get(dev->held, slot), copy, n))
+		pending_mark_ce(dev->held, slot);
 	device_decide(dev, slot, true, now, NULL);
 }
 
@@ -599,6 +626,8 @@ device_stage(struct device *dev, struct device_queue *q, struct nfqueue_packet *
 	if (!flow_parse(p->data, caplen, p->len, p->mark, &fi))
 		q->c.malformed++;
 	pp.flow = fi.key;
+	int ecn = flow_ecn(p->data, caplen);
+	pp.ecn = ecn < 0 ? FLOW_ECN_NOT_ECT : (uint8_t)ecn;
 	*ip = (struct inject_pkt){.mark = p->mark, .priority = p->priority};
 	len = device_gso_copy(dev, p, &fi, &pp, ip);
 	if (len == 0)
@@ -962,6 +991,7 @@ device_timer_cb(evutil_socket_t fd, short what, void *arg)
 	log_limit_flush(&dev->lim_attach);
 	log_limit_flush(&dev->lim_params);
 	log_limit_flush(&dev->lim_full);
+	log_limit_flush(&dev->lim_ecn);
 	if (now >= dev->next_health_ns) {
 		dev->next_health_ns = now + DEVICE_HEALTH_MS * 1000000ULL;
 		memset(dev->mtus, 0, sizeof(dev->mtus));
@@ -1085,6 +1115,7 @@ device_sum(struct stats_counters *t, const struct stats_counters *c)
 	t->dropped_order += c->dropped_order;
 	t->dropped_timeout += c->dropped_timeout;
 	t->dropped_error += c->dropped_error;
+	t->dropped_ecn += c->dropped_ecn;
 	for (int i = 0; i < STATS_FO_MAX; i++)
 		t->failopen[i] += c->failopen[i];
 	t->held += c->held;

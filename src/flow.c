@@ -194,10 +194,30 @@ flow_copy_hash(const uint8_t *head, size_t headlen, size_t len)
 {
 	uint8_t buf[FLOW_ID_BYTES];
 	size_t n = len < FLOW_ID_BYTES ? len : FLOW_ID_BYTES;
+	size_t have = headlen < n ? headlen : n;
 
-	if (headlen >= n)
-		return XXH3_64bits(head, n);
-	memcpy(buf, head, headlen);
-	memset(buf + headlen, 0, n - headlen);
+	memcpy(buf, head, have);
+	memset(buf + have, 0, n - have);
+	/*
+	 * A qdisc may rewrite the traffic class of a copy (an ECN mark, with the
+	 * IPv4 checksum following it): leave both out, so the copy is still found.
+	 */
+	if (n >= 12 && buf[0] >> 4 == 4) {
+		buf[1] = 0;
+		buf[10] = buf[11] = 0;
+	} else if (n >= 2 && buf[0] >> 4 == 6) {
+		buf[0] &= 0xf0;
+		buf[1] &= 0x0f;
+	}
 	return XXH3_64bits(buf, n);
+}
+
+int
+flow_ecn(const uint8_t *pkt, size_t caplen)
+{
+	if (caplen >= 2 && pkt[0] >> 4 == 4)
+		return pkt[1] & FLOW_ECN_CE;
+	if (caplen >= 2 && pkt[0] >> 4 == 6)
+		return (pkt[1] >> 4) & FLOW_ECN_CE;
+	return -1;
 }

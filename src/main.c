@@ -273,7 +273,7 @@ main_status_cb(evutil_socket_t fd, short what, void *arg)
 	for (size_t i = 0; i < imqd->ndevs; i++) {
 		device_totals(imqd->devs[i], &c);
 		held += c.held;
-		drops += c.dropped_enqueue + c.dropped_order + c.dropped_timeout + c.dropped_error;
+		drops += stats_dropped_total(&c);
 		failopen += stats_failopen_total(&c);
 	}
 	notify_status(imqd->ndevs, held, drops, failopen);

@@ -311,6 +311,12 @@ pending_segment_seen(struct pending *p, int slot, uint64_t now)
 	return pp->seen;
 }
 
+void
+pending_mark_ce(struct pending *p, int slot)
+{
+	p->entries[slot].pkt.ce = true;
+}
+
 int
 pending_oldest(const struct pending *p)
 {

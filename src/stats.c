@@ -25,6 +25,7 @@ static const struct stats_drop {
     {"order", offsetof(struct stats_counters, dropped_order)},
     {"timeout", offsetof(struct stats_counters, dropped_timeout)},
     {"error", offsetof(struct stats_counters, dropped_error)},
+    {"ecn", offsetof(struct stats_counters, dropped_ecn)},
 };
 #define STATS_NDROPS (sizeof(stats_drops) / sizeof(stats_drops[0]))
 
@@ -70,7 +71,7 @@ stats_failopen_name(enum stats_failopen reason)
 	return stats_failopen_names[reason];
 }
 
-static uint64_t
+uint64_t
 stats_dropped_total(const struct stats_counters *c)
 {
 	uint64_t sum = 0;
@@ -327,6 +328,7 @@ json_counters(struct json *j, const struct stats_counters *c)
 	json_u64(j, "dropped_order", c->dropped_order);
 	json_u64(j, "dropped_timeout", c->dropped_timeout);
 	json_u64(j, "dropped_error", c->dropped_error);
+	json_u64(j, "dropped_ecn", c->dropped_ecn);
 	json_u64(j, "failopen", stats_failopen_total(c));
 	json_open(j, "failopen_reasons", '{');
 	for (int i = 0; i < STATS_FO_MAX; i++)

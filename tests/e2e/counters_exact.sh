@@ -4,7 +4,7 @@
 # datagrams are queued (-p udp --dport PORT): src's to queue 0, src2's (to
 # another port) to queue 1. Afterwards, for imq0:
 #   received = datagrams sent, held = 0, and
-#   received = accepted + dropped_enqueue + dropped_order + dropped_timeout
+#   received = accepted + dropped_enqueue + dropped_order + dropped_timeout + dropped_ecn
 #              + dropped_error + failopen;
 #   accepted = datagrams the receivers got (failopen 0), dropped_enqueue > 0;
 #   every counter of per_queue sums to the device's, and each queue
@@ -71,7 +71,7 @@ G tc -s qdisc show dev imq0 >&2
 check_counters
 assert_eq "imqd received = datagrams sent" "$N" "$S_received"
 assert_eq "imqd received = accepted + dropped_* + failopen (held 0)" "$S_received" \
-	"$((S_accepted + S_dropped_enqueue + S_dropped_order + S_dropped_timeout + S_dropped_error + S_failopen))"
+	"$((S_accepted + S_dropped_enqueue + S_dropped_order + S_dropped_timeout + S_dropped_error + S_dropped_ecn + S_failopen))"
 assert_eq "imqd failopen" 0 "$S_failopen"
 assert_eq "imqd accepted = datagrams at dst" "$got" "$S_accepted"
 assert_gt "imqd dropped_enqueue (the tbf dropped some)" 0 "$S_dropped_enqueue"

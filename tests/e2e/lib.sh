@@ -19,6 +19,7 @@ T_NAME=unnamed
 T_TMP=
 T_NS=()                     # namespaces this test made
 T_PIDS=()                   # background processes this test started
+T_MOUNTS=()                 # file systems this test mounted (under T_TMP)
 T_FAILS=()                  # failed assertions, in order
 T_WATCHDOG=
 T_DONE=0
@@ -140,6 +141,7 @@ cleanup() {
 	done
 	wait 2>/dev/null
 	for ns in "${T_NS[@]}"; do ip netns delete "$ns" 2>/dev/null; done
+	for p in "${T_MOUNTS[@]}"; do umount "$p" 2>/dev/null; done
 	# An exit that did not go through finish/fail still gets its line.
 	if [ "$T_DONE" = 0 ]; then
 		[ -n "$T_TMP" ] && [ -s "$T_TMP/fail.reason" ] && T_FAILS+=("$(head -n 1 "$T_TMP/fail.reason")")
@@ -392,7 +394,8 @@ fo = d.get("failopen_reasons") or {}
 for k, v in fo.items():
     out["failopen_" + k] = v
 out["dropped"] = sum(int(d.get(k, 0)) for k in
-                     ("dropped_enqueue", "dropped_order", "dropped_timeout", "dropped_error"))
+                     ("dropped_enqueue", "dropped_order", "dropped_timeout", "dropped_error",
+                      "dropped_ecn"))
 for k, v in out.items():
     if isinstance(v, bool):
         v = int(v)
@@ -426,6 +429,7 @@ imqd_alive() {
 show_counters() {
 	log "imqd counters: received=$S_received accepted=$S_accepted dropped_enqueue=$S_dropped_enqueue" \
 		"dropped_order=$S_dropped_order dropped_timeout=$S_dropped_timeout dropped_error=$S_dropped_error" \
+		"dropped_ecn=${S_dropped_ecn:-?}" \
 		"failopen=$S_failopen held=$S_held peak_held=${S_peak_held:-?} id_gaps=${S_id_gaps:-?}" \
 		"stray=${S_stray:-?} unmatched=${S_unmatched:-?} verdict_errors=${S_verdict_errors:-?}"
 }

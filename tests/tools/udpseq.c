@@ -1,7 +1,7 @@
 /*
  * udpseq: numbered UDP datagrams for imqd's end-to-end tests.
  *
- *   udpseq send -d ADDR -p PORT -n COUNT [-s SIZE] [-r PPS] [-f FLOWS] [-t MAXSECONDS]
+ *   udpseq send -d ADDR -p PORT -n COUNT [-s SIZE] [-r PPS] [-f FLOWS] [-t MAXSECONDS] [-T TOS]
  *   udpseq recv -p PORT -n COUNT -t SECONDS [-6] [-i]
  *
  * Each datagram starts with two big-endian u32: the flow number and its
@@ -10,7 +10,9 @@
  * port each) and stops at COUNT datagrams or MAXSECONDS, whichever comes
  * first. The receiver stops at COUNT datagrams, at SECONDS, or (with -i)
  * after one idle second following the first datagram, and prints one JSON
- * line with what it saw. Both print JSON on stdout; errors go to stderr.
+ * line with what it saw, including how many datagrams came marked Congestion
+ * Experienced (ECN, "ce"); -T sets the sender's TOS / traffic class byte,
+ * ECN field included. Both print JSON on stdout; errors go to stderr.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -46,6 +48,7 @@ struct opts {
 	double seconds;
 	bool v6;
 	bool idle;
+	int tos; /* -1: the system's */
 };
 
 /* What the receiver knows about one flow. */
@@ -60,7 +63,7 @@ static _Noreturn void
 usage(void)
 {
 	fprintf(stderr, "usage: udpseq send -d ADDR -p PORT -n COUNT [-s SIZE] [-r PPS] [-f FLOWS] "
-	                "[-t MAXSECONDS]\n"
+	                "[-t MAXSECONDS] [-T TOS]\n"
 	                "       udpseq recv -p PORT -n COUNT -t SECONDS [-6] [-i]\n");
 	exit(2);
 }
@@ -110,8 +113,8 @@ parse_opts(int argc, char **argv, struct opts *o)
 {
 	int c;
 
-	*o = (struct opts){.size = 64, .flows = 1, .seconds = 10};
-	while ((c = getopt(argc, argv, "d:p:n:s:r:f:t:6i")) != -1) {
+	*o = (struct opts){.size = 64, .flows = 1, .seconds = 10, .tos = -1};
+	while ((c = getopt(argc, argv, "d:p:n:s:r:f:t:T:6i")) != -1) {
 		switch (c) {
 		case 'd':
 			o->addr = optarg;
@@ -133,6 +136,9 @@ parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 't':
 			o->seconds = parse_seconds(optarg);
+			break;
+		case 'T':
+			o->tos = (int)parse_u64(optarg, "tos", 0, 255);
 			break;
 		case '6':
 			o->v6 = true;
@@ -175,7 +181,7 @@ sleep_until(int64_t t)
 }
 
 static int
-open_senders(const struct addrinfo *ai, int *fds, unsigned n)
+open_senders(const struct addrinfo *ai, int *fds, unsigned n, int tos)
 {
 	int sndbuf = 4 << 20;
 
@@ -187,6 +193,13 @@ open_senders(const struct addrinfo *ai, int *fds, unsigned n)
 		}
 		if (setsockopt(fds[i], SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) < 0)
 			(void)setsockopt(fds[i], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+		if (tos >= 0 &&
+		    (ai->ai_family == AF_INET6
+		         ? setsockopt(fds[i], IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof(tos))
+		         : setsockopt(fds[i], IPPROTO_IP, IP_TOS, &tos, sizeof(tos))) < 0) {
+			perror("udpseq: setting the TOS");
+			return -1;
+		}
 		/* Unconnected, so an ICMP port unreachable does not fail later sends;
 		 * an explicit bind gives every flow its own source port now. */
 		struct sockaddr_storage any = {.ss_family = (sa_family_t)ai->ai_family};
@@ -222,7 +235,7 @@ do_send(const struct opts *o)
 		return 2;
 	}
 	buf = calloc(1, o->size);
-	if (!buf || open_senders(ai, fds, o->flows) < 0)
+	if (!buf || open_senders(ai, fds, o->flows, o->tos) < 0)
 		return 2;
 
 	int64_t start = now_ns(CLOCK_MONOTONIC);
@@ -277,7 +290,7 @@ static int
 open_receiver(const struct opts *o)
 {
 	int rcvbuf = UDPSEQ_RCVBUF;
-	int off = 0;
+	int off = 0, on = 1;
 	int fd = socket(o->v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
 
 	if (fd < 0) {
@@ -286,6 +299,10 @@ open_receiver(const struct opts *o)
 	}
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
 		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	/* The TOS / traffic class of each datagram, for its ECN field. */
+	(void)setsockopt(fd, IPPROTO_IP, IP_RECVTOS, &on, sizeof(on));
+	if (o->v6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, &on, sizeof(on));
 	if (o->v6) {
 		struct sockaddr_in6 sa = {.sin6_family = AF_INET6,
 		                          .sin6_port = htons((uint16_t)o->port),
@@ -302,6 +319,24 @@ open_receiver(const struct opts *o)
 	}
 	perror("udpseq: bind");
 	close(fd);
+	return -1;
+}
+
+/* The ECN field of the datagram MSG carried, or -1 if no TOS came with it. */
+static int
+msg_ecn(struct msghdr *msg)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TOS &&
+		    c->cmsg_len > CMSG_LEN(0))
+			return *CMSG_DATA(c) & 3;
+		if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_TCLASS &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+			int tc;
+			memcpy(&tc, CMSG_DATA(c), sizeof(tc));
+			return tc & 3;
+		}
+	}
 	return -1;
 }
 
@@ -343,7 +378,7 @@ do_recv(const struct opts *o)
 {
 	static struct flow flows[UDPSEQ_MAX_FLOWS];
 	static uint8_t buf[65536];
-	uint64_t received = 0, bytes = 0, ooo = 0, dups = 0, shorts = 0, badflow = 0;
+	uint64_t received = 0, bytes = 0, ooo = 0, dups = 0, shorts = 0, badflow = 0, ce = 0;
 	unsigned nflows = 0;
 	int64_t first = 0, last = 0, first_len = 0;
 	int fd = open_receiver(o);
@@ -370,9 +405,19 @@ do_recv(const struct opts *o)
 		if (n <= 0)
 			continue;
 		for (;;) {
-			ssize_t len = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+			union {
+				struct cmsghdr align;
+				char buf[CMSG_SPACE(sizeof(int)) * 2];
+			} cbuf;
+			struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+			struct msghdr msg = {.msg_iov = &iov,
+			                     .msg_iovlen = 1,
+			                     .msg_control = cbuf.buf,
+			                     .msg_controllen = sizeof(cbuf.buf)};
+			ssize_t len = recvmsg(fd, &msg, MSG_DONTWAIT);
 			if (len < 0)
 				break;
+			ce += msg_ecn(&msg) == 3;
 			int64_t t = now_ns(CLOCK_REALTIME);
 			last_mono = now_ns(CLOCK_MONOTONIC);
 			if (!received) {
@@ -406,8 +451,8 @@ do_recv(const struct opts *o)
 	printf("{\"received\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"out_of_order\":%" PRIu64
 	       ",\"duplicates\":%" PRIu64 ",\"flows\":%u,\"short\":%" PRIu64
 	       ",\"bad_flow\":%" PRIu64 ",\"first_ns\":%" PRId64 ",\"last_ns\":%" PRId64
-	       ",\"rate_bps\":%.0f}\n",
-	       received, bytes, ooo, dups, nflows, shorts, badflow, first, last, rate);
+	       ",\"rate_bps\":%.0f,\"ce\":%" PRIu64 "}\n",
+	       received, bytes, ooo, dups, nflows, shorts, badflow, first, last, rate, ce);
 	fflush(stdout);
 	for (unsigned i = 0; i < UDPSEQ_MAX_FLOWS; i++)
 		free(flows[i].bits);

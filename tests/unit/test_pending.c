@@ -243,6 +243,47 @@ test_copy_hash(void **state)
 	assert_false(flow_copy_hash(buf, 40, 300) == h);
 }
 
+/* A copy the qdisc marked CE (ECN field and IPv4 checksum changed) still finds its packet. */
+static void
+test_copy_hash_ecn(void **state)
+{
+	uint8_t v4[60], v6[60];
+
+	(void)state;
+	memset(v4, 0, sizeof(v4));
+	v4[0] = 0x45;
+	v4[1] = 0x2a; /* DSCP 10, ECT(0) */
+	v4[9] = 6;
+	v4[10] = 0x12;
+	v4[11] = 0x34;
+	v4[20] = 7;
+	assert_int_equal(flow_ecn(v4, sizeof(v4)), FLOW_ECN_ECT0);
+	uint64_t h = flow_copy_hash(v4, sizeof(v4), 1500);
+	v4[1] |= FLOW_ECN_CE;
+	v4[11] -= 1;
+	assert_int_equal(flow_ecn(v4, sizeof(v4)), FLOW_ECN_CE);
+	assert_true(flow_copy_hash(v4, sizeof(v4), 1500) == h);
+	v4[20] = 8; /* anything past the header still counts */
+	assert_false(flow_copy_hash(v4, sizeof(v4), 1500) == h);
+
+	memset(v6, 0, sizeof(v6));
+	v6[0] = 0x60;
+	v6[1] = 0x1a; /* traffic class 0x01 (ECT(1)), flow label 0xa.... */
+	v6[2] = 0xbc;
+	v6[6] = 17;
+	assert_int_equal(flow_ecn(v6, sizeof(v6)), FLOW_ECN_ECT1);
+	h = flow_copy_hash(v6, sizeof(v6), 1500);
+	v6[1] |= 0x30;
+	assert_int_equal(flow_ecn(v6, sizeof(v6)), FLOW_ECN_CE);
+	assert_true(flow_copy_hash(v6, sizeof(v6), 1500) == h);
+	v6[1] ^= 0x01; /* the flow label is not left out */
+	assert_false(flow_copy_hash(v6, sizeof(v6), 1500) == h);
+
+	assert_int_equal(flow_ecn(v6, 1), -1);
+	v6[0] = 0x20;
+	assert_int_equal(flow_ecn(v6, sizeof(v6)), -1);
+}
+
 static void
 test_segments(void **state)
 {
@@ -311,6 +352,7 @@ main(void)
 	    cmocka_unit_test(test_random_model),
 	    cmocka_unit_test(test_flow_keys),
 	    cmocka_unit_test(test_copy_hash),
+	    cmocka_unit_test(test_copy_hash_ecn),
 	    cmocka_unit_test(test_segments),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

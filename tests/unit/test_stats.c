@@ -36,6 +36,7 @@ fill(struct stats_counters *c, uint64_t base)
 	c->dropped_order = base + 6;
 	c->dropped_timeout = base + 7;
 	c->dropped_error = base + 8;
+	c->dropped_ecn = base + 9;
 	for (int i = 0; i < STATS_FO_MAX; i++)
 		c->failopen[i] = base + 10 + (uint64_t)i;
 	c->held = base + 20;
@@ -327,7 +328,8 @@ test_json_exact(void **state)
 	static const char *counters =
 	    "\"received\":1,\"received_bytes\":60,\"accepted\":0,\"accepted_bytes\":0,"
 	    "\"dropped_enqueue\":0,\"dropped_order\":0,\"dropped_timeout\":0,"
-	    "\"dropped_error\":0,\"failopen\":2,\"failopen_reasons\":{\"device_down\":0,"
+	    "\"dropped_error\":0,\"dropped_ecn\":0,\"failopen\":2,\"failopen_reasons\":{\"device_"
+	    "down\":0,"
 	    "\"too_big\":2,\"no_buffer\":0,\"inject_error\":0,\"shutdown\":0},\"held\":0,"
 	    "\"peak_held\":0,\"partial\":0,\"id_gaps\":0,\"malformed\":0,\"verdict_errors\":0";
 	char expect[2048];
@@ -509,6 +511,8 @@ test_prometheus(void **state)
 	    text, "\nimqd_failopen_packets_total{device=\"imq0\",reason=\"too_big\"} 322\n"));
 	assert_non_null(
 	    strstr(text, "\nimqd_dropped_packets_total{device=\"imq0\",reason=\"order\"} 312\n"));
+	assert_non_null(
+	    strstr(text, "\nimqd_dropped_packets_total{device=\"imq0\",reason=\"ecn\"} 318\n"));
 	assert_non_null(strstr(text,
 	                       "\nimqd_queue_accepted_packets_total{device=\"imq0\",queue=\"1\"} "
 	                       "203\n"));
