@@ -40,6 +40,7 @@ struct conf_device {
 	enum conf_verdict on_overflow; /* kernel queue full */
 	enum conf_verdict on_error;    /* copy cannot be injected */
 	unsigned drop_timeout_ms;      /* held longer than this: dropped */
+	unsigned reorder_window_ms;    /* overtaken in its flow longer than this: dropped */
 	bool gso;                      /* NFQA_CFG_F_GSO: queue GSO packets whole */
 	enum conf_copy copy;
 	unsigned copy_bytes;    /* bytes copied when copy = headers */

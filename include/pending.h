@@ -27,6 +27,7 @@ struct pending_pkt {
 	uint16_t seen;   /* segments of it that came back so far */
 	uint64_t t_seg_ns;  /* when the first of them came back */
 	uint64_t t_last_ns; /* when the last so far came back */
+	uint64_t t_over_ns; /* when a later packet of its flow came back first; 0: none has */
 };
 
 #define PENDING_NONE (-1)
@@ -52,6 +53,9 @@ int pending_match(const struct pending *p, uint64_t hash);
 /* Oldest held packet of SLOT's flow if it is older than SLOT, else PENDING_NONE. */
 int pending_flow_older(const struct pending *p, int slot);
 
+/* The held packet of SLOT's flow after SLOT in holding order, or PENDING_NONE. */
+int pending_flow_next(const struct pending *p, int slot);
+
 /* Oldest held GSO copy of connection CONN whose segments cover sequence number SEQ, or
  * PENDING_NONE. */
 int pending_segment(const struct pending *p, uint64_t conn, uint32_t seq);
@@ -61,6 +65,10 @@ unsigned pending_segment_seen(struct pending *p, int slot, uint64_t now);
 
 /* Note that (part of) SLOT's copy came back marked Congestion Experienced. */
 void pending_mark_ce(struct pending *p, int slot);
+
+/* Note that a later packet of SLOT's flow came back first, at NOW, unless one already did;
+ * returns whether this is the first. */
+bool pending_mark_overtaken(struct pending *p, int slot, uint64_t now);
 
 /* Oldest held packet of all, or PENDING_NONE. */
 int pending_oldest(const struct pending *p);

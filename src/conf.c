@@ -31,6 +31,7 @@
 #define CONF_DEF_ON_OVERFLOW CONF_ACCEPT
 #define CONF_DEF_ON_ERROR CONF_ACCEPT
 #define CONF_DEF_DROP_TIMEOUT_MS 5000
+#define CONF_DEF_REORDER_WINDOW_MS 50
 #define CONF_DEF_GSO true
 #define CONF_DEF_COPY CONF_COPY_HEADERS
 #define CONF_DEF_COPY_BYTES 128
@@ -78,6 +79,7 @@ static const struct conf_key conf_device_keys[] = {
     {"on-overflow", CONF_T_VERDICT, DEV(on_overflow), 0, 0},
     {"on-error", CONF_T_VERDICT, DEV(on_error), 0, 0},
     {"drop-timeout", CONF_T_DURATION, DEV(drop_timeout_ms), 10, 600000},
+    {"reorder-window", CONF_T_DURATION, DEV(reorder_window_ms), 0, 600000},
     {"gso", CONF_T_BOOL, DEV(gso), 0, 0},
     {"copy", CONF_T_COPY, DEV(copy), 0, 0},
     {"copy-bytes", CONF_T_COUNT, DEV(copy_bytes), 40, 65535},
@@ -823,6 +825,7 @@ conf_device_new(const char *name)
 	d->on_overflow = CONF_DEF_ON_OVERFLOW;
 	d->on_error = CONF_DEF_ON_ERROR;
 	d->drop_timeout_ms = CONF_DEF_DROP_TIMEOUT_MS;
+	d->reorder_window_ms = CONF_DEF_REORDER_WINDOW_MS;
 	d->gso = CONF_DEF_GSO;
 	d->copy = CONF_DEF_COPY;
 	d->copy_bytes = CONF_DEF_COPY_BYTES;
@@ -1315,7 +1318,8 @@ conf_device_changed(const struct conf_device *a, const struct conf_device *b)
 	       a->mtu != b->mtu || a->overhead != b->overhead || a->txqueuelen != b->txqueuelen ||
 	       a->queue_maxlen != b->queue_maxlen || a->on_overflow != b->on_overflow ||
 	       a->on_error != b->on_error || a->drop_timeout_ms != b->drop_timeout_ms ||
-	       a->gso != b->gso || a->copy != b->copy || a->copy_bytes != b->copy_bytes ||
+	       a->reorder_window_ms != b->reorder_window_ms || a->gso != b->gso ||
+	       a->copy != b->copy || a->copy_bytes != b->copy_bytes ||
 	       a->continue_mark != b->continue_mark || a->continue_mask != b->continue_mask ||
 	       a->persist != b->persist || conf_argv_differ(a->up, b->up) ||
 	       conf_argv_differ(a->down, b->down) || a->hook_timeout_ms != b->hook_timeout_ms;

@@ -94,7 +94,8 @@ struct device {
 	int64_t partial_excess; /* bytes passed beyond what the qdisc sent, by partial GSO copies */
 	uint32_t udp_id;        /* next IP ID range for a UDP GSO copy */
 	uint32_t udp_label;     /* next IPv6 flow label for one */
-	size_t segmenting; /* held GSO copies with segments back (at least; see device_stalled) */
+	size_t segmenting; /* held GSO copies with segments back (at least; see device_overdue) */
+	size_t overtaken;  /* held packets a later one of their flow overtook (at least) */
 };
 
 static uint64_t
@@ -311,20 +312,40 @@ device_decide_partial(struct device *dev, int slot, uint64_t now)
 	device_decide(dev, slot, accept, now, &q->c.dropped_order);
 }
 
-/* A qdisc keeps a flow in order: older packets of SLOT's flow were dropped inside it. */
+/* A packet a later one of its flow overtook, and whose copy did not come back since. */
+static void
+device_drop_overtaken(struct device *dev, int slot, uint64_t now)
+{
+	const struct pending_pkt *pp = pending_get(dev->held, slot);
+
+	if (pp->seen > 0)
+		device_decide_partial(dev, slot, now);
+	else
+		device_decide(dev, slot, false, now, &dev->queues[pp->qidx].c.dropped_order);
+}
+
+/*
+ * The copy of SLOT came back. A qdisc keeps a flow in order, so the older
+ * packets of its flow were dropped inside it. A qdisc can also reorder a
+ * flow (netem with jitter, classes by packet length): their copies then
+ * come back within reorder-window, and they go on late, as they would from
+ * the same qdisc on IFB. What has not come back by then is dropped
+ * (device_overdue); with no window, at once.
+ */
 static void
 device_drop_older(struct device *dev, int slot, uint64_t now)
 {
 	int older;
 
-	while ((older = pending_flow_older(dev->held, slot)) != PENDING_NONE) {
-		const struct pending_pkt *pp = pending_get(dev->held, older);
-		if (pp->seen > 0)
-			device_decide_partial(dev, older, now);
-		else
-			device_decide(dev, older, false, now,
-			              &dev->queues[pp->qidx].c.dropped_order);
+	if (dev->cf.reorder_window_ms == 0) {
+		while ((older = pending_flow_older(dev->held, slot)) != PENDING_NONE)
+			device_drop_overtaken(dev, older, now);
+		return;
 	}
+	for (older = pending_flow_older(dev->held, slot); older != PENDING_NONE && older != slot;
+	     older = pending_flow_next(dev->held, older))
+		if (pending_mark_overtaken(dev->held, older, now))
+			dev->overtaken++;
 }
 
 /*
@@ -813,36 +834,49 @@ device_release_all(struct device *dev, enum stats_failopen why)
 }
 
 /*
- * A GSO copy the qdisc cut into segments, some of them back, and then no more
- * for much longer than the gaps between them (8 times, plus 50 ms for a class
- * that waits its turn): the qdisc dropped the rest (tbf drops the tail of
- * what does not fit). Decide it now rather than when the flow's next packet
- * comes or drop-timeout ends, which at the end of a burst can be seconds. One
- * segment alone gives no gap to go by: 500 ms.
+ * Held packets whose fate is known before drop-timeout:
+ * - overtaken in their flow for longer than reorder-window (device_drop_older);
+ * - a GSO copy the qdisc cut into segments, some of them back, and then no
+ *   more for much longer than the gaps between them (8 times, plus 50 ms for
+ *   a class that waits its turn): the qdisc dropped the rest (tbf drops the
+ *   tail of what does not fit). Deciding it now rather than when the flow's
+ *   next packet comes or drop-timeout ends, which at the end of a burst can
+ *   be seconds. One segment alone gives no gap to go by: 500 ms.
+ * A walk over all held packets, only while there are such packets.
  */
 static void
-device_stalled(struct device *dev, uint64_t now)
+device_overdue(struct device *dev, uint64_t now)
 {
-	size_t n = 0;
+	uint64_t window = (uint64_t)dev->cf.reorder_window_ms * DEVICE_MS;
+	size_t nseg = 0, nover = 0;
 	int slot, next;
 
-	if (dev->segmenting == 0)
+	if (dev->segmenting == 0 && dev->overtaken == 0)
 		return;
 	for (slot = pending_oldest(dev->held); slot != PENDING_NONE; slot = next) {
 		const struct pending_pkt *pp = pending_get(dev->held, slot);
 		next = pending_next(dev->held, slot);
+		if (pp->t_over_ns != 0 && now - pp->t_over_ns >= window) {
+			device_drop_overtaken(dev, slot, now);
+			continue;
+		}
+		nover += pp->t_over_ns != 0;
 		if (pp->seen == 0)
 			continue;
 		uint64_t wait = 500 * DEVICE_MS;
 		if (pp->seen >= 2)
 			wait =
 			    8 * ((pp->t_last_ns - pp->t_seg_ns) / (pp->seen - 1u)) + 50 * DEVICE_MS;
-		if (now - pp->t_last_ns >= wait)
+		if (now - pp->t_last_ns >= wait) {
+			nover -= pp->t_over_ns != 0;
 			device_decide_partial(dev, slot, now);
-		else
-			n++;
+		} else {
+			nseg++;
+		}
 	}
-	dev->segmenting = n; /* recounted: decisions elsewhere do not decrement it */
+	/* Recounted: decisions elsewhere do not decrement them. */
+	dev->segmenting = nseg;
+	dev->overtaken = nover;
 }
 
 static void
@@ -868,7 +902,7 @@ device_expire(struct device *dev, uint64_t now)
 	for (size_t i = 0; i < dev->nqueues; i++)
 		after += dev->queues[i].c.dropped_timeout;
 	dev->timeouts_unlogged += after - before;
-	device_stalled(dev, now);
+	device_overdue(dev, now);
 	/* One line per 10 s at most, with every packet in it. */
 	if (dev->timeouts_unlogged > 0 &&
 	    (dev->timeouts_ns == 0 || now - dev->timeouts_ns >= DEVICE_LOG_NS)) {
@@ -1228,6 +1262,8 @@ device_timer_start(struct device *dev)
 	unsigned ms = dev->cf.drop_timeout_ms / 4;
 	struct timeval tv;
 
+	if (dev->cf.reorder_window_ms > 0 && dev->cf.reorder_window_ms / 2 < ms)
+		ms = dev->cf.reorder_window_ms / 2;
 	if (ms < 10)
 		ms = 10;
 	if (ms > 250)

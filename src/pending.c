@@ -280,6 +280,12 @@ pending_flow_older(const struct pending *p, int slot)
 }
 
 int
+pending_flow_next(const struct pending *p, int slot)
+{
+	return p->entries[slot].link[PENDING_FLOW].next;
+}
+
+int
 pending_segment(const struct pending *p, uint64_t conn, uint32_t seq)
 {
 	const struct pending_index *ix = &p->index[PENDING_CONN];
@@ -315,6 +321,17 @@ void
 pending_mark_ce(struct pending *p, int slot)
 {
 	p->entries[slot].pkt.ce = true;
+}
+
+bool
+pending_mark_overtaken(struct pending *p, int slot, uint64_t now)
+{
+	struct pending_pkt *pp = &p->entries[slot].pkt;
+
+	if (pp->t_over_ns != 0)
+		return false;
+	pp->t_over_ns = now != 0 ? now : 1;
+	return true;
 }
 
 int

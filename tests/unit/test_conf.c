@@ -107,6 +107,7 @@ test_minimal_defaults(void **state)
 	assert_int_equal(d->on_overflow, CONF_ACCEPT);
 	assert_int_equal(d->on_error, CONF_ACCEPT);
 	assert_int_equal(d->drop_timeout_ms, 5000);
+	assert_int_equal(d->reorder_window_ms, 50);
 	assert_true(d->gso);
 	assert_int_equal(d->copy, CONF_COPY_HEADERS);
 	assert_int_equal(d->copy_bytes, 128);
@@ -138,6 +139,7 @@ static const char all_keys[] = "# every key\n"
                                "on-overflow = drop\n"
                                "on-error = drop\n"
                                "drop-timeout = 250ms\n"
+                               "reorder-window = 0\n"
                                "gso = on\n"
                                "copy = headers\n"
                                "copy-bytes = 96\n"
@@ -175,6 +177,7 @@ test_all_keys(void **state)
 	assert_int_equal(d->on_overflow, CONF_DROP);
 	assert_int_equal(d->on_error, CONF_DROP);
 	assert_int_equal(d->drop_timeout_ms, 250);
+	assert_int_equal(d->reorder_window_ms, 0);
 	assert_true(d->gso);
 	assert_int_equal(d->copy, CONF_COPY_HEADERS);
 	assert_int_equal(d->copy_bytes, 96);
@@ -787,6 +790,7 @@ test_print_format(void **state)
 	                          "on-overflow = accept\n"
 	                          "on-error = accept\n"
 	                          "drop-timeout = 2m\n"
+	                          "reorder-window = 50ms\n"
 	                          "gso = yes\n"
 	                          "copy = headers\n"
 	                          "copy-bytes = 128\n"
@@ -818,6 +822,7 @@ test_device_changed(void **state)
 	    BASE "on-overflow = drop",
 	    BASE "on-error = drop",
 	    BASE "drop-timeout = 1s",
+	    BASE "reorder-window = 1s",
 	    BASE "gso = no",
 	    BASE "copy = full",
 	    BASE "copy-bytes = 40",
