@@ -109,6 +109,14 @@ model_check(const struct pending *p, const struct model *m)
 		const struct pending_pkt *pp = pending_get(p, m->pkts[i].slot);
 		CHECK(pp->hash == m->pkts[i].hash && pp->flow == m->pkts[i].flow &&
 		      pp->id == m->pkts[i].id);
+		/* The flow's next packet in holding order. */
+		int next = PENDING_NONE;
+		for (size_t j = i + 1; j < m->n; j++)
+			if (m->pkts[j].flow == m->pkts[i].flow) {
+				next = m->pkts[j].slot;
+				break;
+			}
+		CHECK(pending_flow_next(p, m->pkts[i].slot) == next);
 	}
 }
 
@@ -145,6 +153,9 @@ op_hold(struct pending *p, struct model *m, struct input *in, uint32_t id)
 	CHECK(copy != NULL);
 	memcpy(copy, pkt, caplen);
 	bool ok = flow_parse(copy, caplen, len, mark, &fi);
+	int ecn = flow_ecn(copy, caplen);
+	CHECK(ecn >= -1 && ecn <= FLOW_ECN_CE &&
+	      (ecn >= 0) == (caplen >= 2 && (copy[0] >> 4 == 4 || copy[0] >> 4 == 6)));
 	CHECK(flow_parse(copy, caplen, len, mark, &fi2) == ok && fi.key == fi2.key &&
 	      fi.hdrlen == fi2.hdrlen && fi.conn == fi2.conn && fi.tcp == fi2.tcp &&
 	      fi.udp == fi2.udp && fi.tcpseq == fi2.tcpseq);
