@@ -303,10 +303,16 @@ device_decide_partial(struct device *dev, int slot, uint64_t now)
 	int64_t sent = (int64_t)((uint64_t)pp->len * pp->seen / pp->nsegs);
 	int64_t over = dev->partial_excess + ((int64_t)pp->len - sent);
 	int64_t under = dev->partial_excess - sent;
-	bool accept = !pp->ce && (over < 0 ? -over : over) <= (under < 0 ? -under : under);
+	bool accept = (over < 0 ? -over : over) <= (under < 0 ? -under : under);
 
 	q->c.partial++;
 	device_late_add(dev, pp); /* its other segments may still come */
+	if (pp->ce) {
+		/* Marked: dropped either way, and counted as such by device_decide. */
+		dev->partial_excess = under;
+		device_decide(dev, slot, true, now, NULL);
+		return;
+	}
 	/* The smaller of the two never exceeds the longest packet: no debt builds up. */
 	dev->partial_excess = accept ? over : under;
 	device_decide(dev, slot, accept, now, &q->c.dropped_order);
