@@ -419,8 +419,9 @@ static const struct prom_family {
      offsetof(struct stats_counters, accepted_bytes)},
     {"dropped_packets_total", "counter",
      "Packets dropped: enqueue (qdisc refused the copy), order (a later copy of the flow came "
-     "back first), timeout (copy did not come back within drop-timeout), error (injection "
-     "failed and on-error = drop).",
+     "back first, and its own not within reorder-window), timeout (copy did not come back "
+     "within drop-timeout), error (injection failed and on-error = drop), ecn (the qdisc "
+     "marked the copy Congestion Experienced).",
      PROM_DROPPED, 0},
     {"failopen_packets_total", "counter",
      "Packets accepted without passing through imqN, by reason.", PROM_FAILOPEN, 0},
