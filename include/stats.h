@@ -21,8 +21,8 @@ struct stats_counters {
 	uint64_t received_bytes;
 	uint64_t accepted; /* NF_ACCEPT after the copy came back from the qdisc */
 	uint64_t accepted_bytes;
-	uint64_t dropped_enqueue;        /* qdisc refused the copy (ENOBUFS) */
-	uint64_t dropped_order;          /* a later copy of the same flow came back first */
+	uint64_t dropped_enqueue; /* qdisc refused the copy (ENOBUFS) */
+	uint64_t dropped_order; /* a later copy of its flow came back first, its own not in time */
 	uint64_t dropped_timeout;        /* copy did not come back within drop-timeout */
 	uint64_t dropped_error;          /* injection failed and on-error = drop */
 	uint64_t dropped_ecn;            /* the qdisc marked the copy CE: cannot mark the packet */

@@ -96,6 +96,7 @@ struct device {
 	uint32_t udp_label;     /* next IPv6 flow label for one */
 	size_t segmenting; /* held GSO copies with segments back (at least; see device_overdue) */
 	size_t overtaken;  /* held packets a later one of their flow overtook (at least) */
+	bool timer_fast;   /* the timer ticks every half reorder-window while some are */
 };
 
 static uint64_t
@@ -318,6 +319,8 @@ device_decide_partial(struct device *dev, int slot, uint64_t now)
 	device_decide(dev, slot, accept, now, &q->c.dropped_order);
 }
 
+static int device_timer_start(struct device *dev);
+
 /* A packet a later one of its flow overtook, and whose copy did not come back since. */
 static void
 device_drop_overtaken(struct device *dev, int slot, uint64_t now)
@@ -352,6 +355,8 @@ device_drop_older(struct device *dev, int slot, uint64_t now)
 	     older = pending_flow_next(dev->held, older))
 		if (pending_mark_overtaken(dev->held, older, now))
 			dev->overtaken++;
+	if (dev->overtaken > 0 && !dev->timer_fast)
+		device_timer_start(dev);
 }
 
 /*
@@ -866,19 +871,18 @@ device_overdue(struct device *dev, uint64_t now)
 			device_drop_overtaken(dev, slot, now);
 			continue;
 		}
-		nover += pp->t_over_ns != 0;
-		if (pp->seen == 0)
-			continue;
-		uint64_t wait = 500 * DEVICE_MS;
-		if (pp->seen >= 2)
-			wait =
-			    8 * ((pp->t_last_ns - pp->t_seg_ns) / (pp->seen - 1u)) + 50 * DEVICE_MS;
-		if (now - pp->t_last_ns >= wait) {
-			nover -= pp->t_over_ns != 0;
-			device_decide_partial(dev, slot, now);
-		} else {
-			nseg++;
+		if (pp->seen > 0) {
+			uint64_t wait = 500 * DEVICE_MS;
+			if (pp->seen >= 2)
+				wait = 8 * ((pp->t_last_ns - pp->t_seg_ns) / (pp->seen - 1u)) +
+				       50 * DEVICE_MS;
+			if (now - pp->t_last_ns >= wait) {
+				device_decide_partial(dev, slot, now);
+				continue;
+			}
 		}
+		nover += pp->t_over_ns != 0;
+		nseg += pp->seen > 0;
 	}
 	/* Recounted: decisions elsewhere do not decrement them. */
 	dev->segmenting = nseg;
@@ -1037,6 +1041,8 @@ device_timer_cb(evutil_socket_t fd, short what, void *arg)
 		memset(dev->mtus, 0, sizeof(dev->mtus));
 		device_health(dev);
 	}
+	if (dev->timer_fast && dev->overtaken == 0)
+		device_timer_start(dev); /* back to the slow tick */
 	nfqueue_flush(dev->nfq);
 }
 
@@ -1262,13 +1268,18 @@ device_copy_conf(struct device *dev, const struct conf_device *cf)
 	dev->cf.next = NULL;
 }
 
+/*
+ * (Re)start the timer: every quarter of drop-timeout, between 10 and 250 ms;
+ * every half reorder-window while packets are overtaken.
+ */
 static int
 device_timer_start(struct device *dev)
 {
 	unsigned ms = dev->cf.drop_timeout_ms / 4;
 	struct timeval tv;
 
-	if (dev->cf.reorder_window_ms > 0 && dev->cf.reorder_window_ms / 2 < ms)
+	dev->timer_fast = dev->overtaken > 0 && dev->cf.reorder_window_ms > 0;
+	if (dev->timer_fast && dev->cf.reorder_window_ms / 2 < ms)
 		ms = dev->cf.reorder_window_ms / 2;
 	if (ms < 10)
 		ms = 10;

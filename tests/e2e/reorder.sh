@@ -11,6 +11,10 @@
 #  B. reorder-window = 0 (by reload): overtaken packets are dropped at once;
 #     what arrives is exactly what imqd accepted, and the late copies count
 #     as unmatched, not stray.
+#  C. reorder-window = 100ms (drop-timeout 10s): the large datagrams that
+#     fall more than 100 ms behind are dropped when the window ends, well
+#     before drop-timeout (nothing held 2 s after the traffic), and the
+#     others arrive.
 # Every packet gets its verdict: counters balance, nothing stays queued.
 # shellcheck source=lib.sh disable=SC2154 # S_* are set by check_counters
 . "$(dirname "$0")/lib.sh"
@@ -97,6 +101,22 @@ assert_gt "window 0: imqd dropped_order (overtaken packets)" 9 "$S_dropped_order
 assert_eq "window 0: datagrams at dst = packets imqd accepted" $((S_accepted - accepted_before)) "$R_RECEIVED"
 assert_eq "window 0: late copies (unmatched) = packets dropped" "$S_dropped_order" "$S_unmatched"
 assert_eq "window 0: stray copies" 0 "$S_stray"
+check_nothing_queued
+
+# C. A window shorter than the reordering: decided when it ends, not at drop-timeout.
+sed -i 's/^reorder-window = .*/reorder-window = 100ms\ndrop-timeout = 10s/' "$T_TMP/imqd.conf"
+"$IMQCTL" -s "$IMQD_SOCK" reload >/dev/null || fail "imqctl reload failed"
+order_before=$S_dropped_order accepted_before=$S_accepted unmatched_before=$S_unmatched
+run short
+sleep 0.5
+check_counters
+dropped=$((S_dropped_order - order_before))
+log "window 100ms: dropped_order $dropped, unmatched $((S_unmatched - unmatched_before))"
+assert_gt "window 100ms: overtaken packets dropped when the window ended" 0 "$dropped"
+assert_gt "window 100ms: large datagrams that came back within it (arrived)" $PAIRS "$R_RECEIVED"
+assert_eq "window 100ms: datagrams at dst = packets imqd accepted" $((S_accepted - accepted_before)) "$R_RECEIVED"
+assert_eq "window 100ms: late copies (unmatched) = packets dropped" "$dropped" $((S_unmatched - unmatched_before))
+assert_eq "imqd dropped_timeout" 0 "$S_dropped_timeout"
 assert_eq "imqd failopen" 0 "$S_failopen"
 check_nothing_queued
 stop_imqd
