@@ -675,11 +675,11 @@ device_stage(struct device *dev, struct device_queue *q, struct nfqueue_packet *
 	if (++q->c.held > q->c.peak_held)
 		q->c.peak_held = q->c.held;
 	if (q->c.held == dev->cf.queue_maxlen)
-		log_limited(
-		    &dev->lim_full, LOG_WARNING,
-		    "%s: queue %u is full (queue-maxlen %u): the kernel %s new packets itself",
-		    dev->name, q->num, dev->cf.queue_maxlen,
-		    dev->cf.on_overflow == CONF_ACCEPT ? "passes unshaped" : "drops");
+		log_limited(&dev->lim_full, LOG_WARNING,
+		            "%s: queue %u is full (queue-maxlen %u): the kernel %s itself",
+		            dev->name, q->num, dev->cf.queue_maxlen,
+		            dev->cf.on_overflow == CONF_ACCEPT ? "passes new packets unshaped"
+		                                               : "drops new packets");
 	uint16_t proto = p->proto;
 	if (proto != ETH_P_IP && proto != ETH_P_IPV6)
 		proto = (caplen > 0 && p->data[0] >> 4 == 6) ? ETH_P_IPV6 : ETH_P_IP;
@@ -1596,7 +1596,7 @@ device_snapshot(struct device *dev, struct stats_device *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->name = dev->name;
-	out->state = dev->up ? "up" : (dev->tunfd < 0 ? "missing" : "down (passing unshaped)");
+	out->state = dev->up ? "up" : (dev->tunfd < 0 ? "missing" : "down");
 	tundev_qdisc(dev->ifindex, dev->qdisc, sizeof(dev->qdisc));
 	out->qdisc = dev->qdisc;
 	out->total = dev->gone;

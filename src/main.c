@@ -31,6 +31,8 @@ struct imqd {
 	struct event *metrics_ev;
 	struct event *status_ev;
 	int verbose;
+	struct stats_counters *zeros; /* per-queue counts of a device that is not running */
+	size_t nzeros;
 };
 
 static void
@@ -200,6 +202,11 @@ main_reload(struct imqd *imqd, FILE *errout)
 	return 0;
 }
 
+/*
+ * Views of every device, or of DEV alone, for imqctl and the metrics file:
+ * the running ones, then those the configuration names that a reload could
+ * not start, as "failed" with their queues and no counts.
+ */
 static size_t
 main_snapshot(void *arg, const char *dev, struct stats_device *out, size_t max)
 {
@@ -210,6 +217,26 @@ main_snapshot(void *arg, const char *dev, struct stats_device *out, size_t max)
 		if (dev != NULL && strcmp(dev, device_name(imqd->devs[i])) != 0)
 			continue;
 		device_snapshot(imqd->devs[i], &out[n++]);
+	}
+	for (const struct conf_device *cd = imqd->conf->devices; cd != NULL && n < max;
+	     cd = cd->next) {
+		if ((dev != NULL && strcmp(dev, cd->name) != 0) ||
+		    main_find(imqd, cd->name, NULL) != NULL)
+			continue;
+		if (cd->nqueues > imqd->nzeros) {
+			struct stats_counters *zeros = calloc(cd->nqueues, sizeof(*zeros));
+			if (zeros == NULL)
+				continue;
+			free(imqd->zeros);
+			imqd->zeros = zeros;
+			imqd->nzeros = cd->nqueues;
+		}
+		out[n++] = (struct stats_device){.name = cd->name,
+		                                 .state = "failed",
+		                                 .qdisc = "-",
+		                                 .queues = cd->queues,
+		                                 .nqueues = cd->nqueues,
+		                                 .queue_counters = imqd->zeros};
 	}
 	return n;
 }
@@ -437,6 +464,7 @@ main(int argc, char **argv)
 		event_free(sigs[i]);
 	event_base_free(imqd.base);
 	conf_free(imqd.conf);
+	free(imqd.zeros);
 	log_notice("stopped");
 	return 0;
 }

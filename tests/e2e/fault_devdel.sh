@@ -102,7 +102,7 @@ lf_assert_log "C: dropped packets logged" 'dropped, not passed unshaped: device_
 lf_assert_log "C: device loss logged as dropping" 'imq0: device is gone: dropping packets'
 check_counters
 check_nothing_queued
-c_sent=$(lf_sent 9113) c_got=$(json_field "$T_TMP/drop.json" received)
+c_sent=$(lf_sent 9113) c_got=$(json_field "$T_TMP/drop.json" received) c_derr=$S_dropped_error
 assert_eq "C: datagrams at dst = imqd accepted + failopen" "$((S_accepted + S_failopen))" "$c_got"
 stop_imqd
 
@@ -122,5 +122,6 @@ stop_imqd
 
 lf_result "test=fault_devdel del_sent=$a_sent del_received=$a_got del_failopen=$a_fo" \
 	"down_sent=$b_sent down_received=$b_got down_failopen=$b_fo" \
-	"drop_sent=$c_sent drop_received=$c_got drop_dropped_error=$S_dropped_error"
+	"drop_sent=$c_sent drop_received=$c_got drop_dropped_error=$c_derr" \
+	"txq_sent=$(lf_sent 9114) txq_received=$d_got"
 finish

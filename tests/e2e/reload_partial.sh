@@ -3,8 +3,9 @@
 #  A. A valid file that cannot be applied in full: queue 9 is held by a
 #     second imqd, and the new file adds imq1 on queue 9 and changes imq0.
 #     `imqctl reload` exits 1 with "reload applied in part" and names imq1,
-#     the log says "reloaded in part", imq0's change is in effect and imq0
-#     still shapes. Once the other process is gone, a reload of the same file
+#     the log says "reloaded in part", imqctl shows imq1 as failed on queue
+#     9 (show, JSON, Prometheus), imq0's change is in effect and imq0 still
+#     shapes. Once the other process is gone, a reload of the same file
 #     starts imq1, with gso = no and an MTU under IPv6's 1280.
 #  B. A queue moved to another device while imq0 holds ~250 packets behind a
 #     slow tbf: every datagram arrives, and imq0's counters keep what queue 0
@@ -94,7 +95,16 @@ ops_wait_log "$IMQD_LOG" 'imq1: cannot bind NFQUEUE queue 9: another process has
 assert_eq "log lines 'kernel refused request' (noise after a failed bind)" 0 \
 	"$(ops_log_count "$IMQD_LOG" 'kernel refused request')"
 ops_dev_exists imq1 && mismatch "imq1 exists although it could not be started"
-"$IMQCTL" -s "$SOCK" show | grep -q '^imq0 .* queues 0$' || mismatch "imqctl show lacks imq0: $("$IMQCTL" -s "$SOCK" show)"
+show=$("$IMQCTL" -s "$SOCK" show)
+log "imqctl show: $show"
+grep -q '^imq0 up .* queues 0$' <<<"$show" || mismatch "imqctl show lacks imq0 up: $show"
+grep -qx 'imq1 failed - queues 9' <<<"$show" || mismatch "imqctl show lacks 'imq1 failed - queues 9': $show"
+show=$("$IMQCTL" -s "$SOCK" show imq1) || mismatch "imqctl show imq1 failed: $show"
+stats_json a0
+assert_eq "imqctl stats -j: imq1 failed, on queue 9, no packets" True \
+	"$(json_dev "$T_TMP/a0.json" imq1 'd["state"] == "failed" and d["received"] == 0 and [x["queue"] for x in q] == [9]')"
+"$IMQCTL" -s "$SOCK" -o prometheus stats | grep -q '^imqd_device_info{device="imq1",state="failed"' ||
+	mismatch "the Prometheus text lacks imqd_device_info for the failed imq1"
 "$IMQD" -T -c "$CONF" >/dev/null || mismatch "imqd -T rejects the file"
 kill -0 "$OTHER_PID" 2>/dev/null || mismatch "the second imqd died"
 nsx "$GW" awk '{print $1}' /proc/net/netfilter/nfnetlink_queue | grep -qx 9 ||
@@ -109,6 +119,8 @@ rc=$?
 log "imqctl reload of the same file, queue 9 free: status $rc: $out"
 assert_eq "imqctl reload once queue 9 is free: exit status" 0 "$rc"
 ops_dev_exists imq1 || mismatch "imq1 was not started by the second reload"
+"$IMQCTL" -s "$SOCK" show imq1 | grep -q '^imq1 up .* queues 9$' ||
+	mismatch "imqctl show imq1 after the second reload: $("$IMQCTL" -s "$SOCK" show imq1)"
 assert_eq "imq1 MTU (mtu 1000 + overhead 0, under IPv6's minimum)" 1000 \
 	"$(nsx "$GW" cat /sys/class/net/imq1/mtu 2>/dev/null)"
 nsx "$GW" awk '{print $1}' /proc/net/netfilter/nfnetlink_queue | grep -qx 9 ||
