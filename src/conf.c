@@ -237,13 +237,15 @@ conf_bad(struct conf_parser *p, const struct conf_key *k, const char *v, const c
 	         why);
 }
 
+/* By line; messages about the whole file (line 0, "no device sections") last. */
 static int
 conf_msg_cmp(const void *a, const void *b)
 {
 	const struct conf_msg *x = a, *y = b;
+	unsigned xl = (unsigned)x->line - 1, yl = (unsigned)y->line - 1;
 
-	if (x->line != y->line)
-		return x->line < y->line ? -1 : 1;
+	if (xl != yl)
+		return xl < yl ? -1 : 1;
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
@@ -977,8 +979,17 @@ conf_keyval(struct conf_parser *p, const char *key, const char *value)
 	for (i = 0; i < nkeys && strcmp(keys[i].name, key) != 0; i++)
 		;
 	if (i == nkeys) {
-		conf_err(p, p->lineno, "unknown key \"%s\" in [%s]", conf_esc(e, sizeof(e), key),
-		         p->secname);
+		/* A key of the other kind of section: a misspelt [global], or a misplaced key. */
+		bool global = p->sec == CONF_SEC_GLOBAL;
+		const struct conf_key *other = global ? conf_device_keys : conf_global_keys;
+		size_t nother = global ? NKEYS(conf_device_keys) : NKEYS(conf_global_keys);
+		const char *hint = "";
+		for (size_t j = 0; j < nother; j++)
+			if (strcmp(other[j].name, key) == 0)
+				hint =
+				    global ? " (a key of device sections)" : " (a key of [global])";
+		conf_err(p, p->lineno, "unknown key \"%s\" in [%s]%s", conf_esc(e, sizeof(e), key),
+		         p->secname, hint);
 	} else if (p->keyline[i] != 0) {
 		conf_err(p, p->lineno, "duplicate key \"%s\" (first at line %d)", key,
 		         p->keyline[i]);

@@ -88,7 +88,7 @@ struct device {
 		uint32_t mtu;
 	} mtus[DEVICE_MTU_CACHE];
 	struct log_limit lim_failopen, lim_order, lim_stray, lim_read, lim_verdict, lim_attach,
-	    lim_params, lim_full, lim_ecn;
+	    lim_mtu, lim_txqlen, lim_full, lim_ecn;
 	uint64_t timeouts_ns;       /* when timeouts were last logged */
 	uint64_t timeouts_unlogged; /* packets dropped by drop-timeout since */
 	int64_t partial_excess; /* bytes passed beyond what the qdisc sent, by partial GSO copies */
@@ -672,8 +672,7 @@ device_stage(struct device *dev, struct device_queue *q, struct nfqueue_packet *
 		device_failopen(dev, q, p->id, p->mark, p->len, STATS_FO_NO_BUFFER);
 		return false;
 	}
-	if (++q->c.held > q->c.peak_held)
-		q->c.peak_held = q->c.held;
+	q->c.held++; /* the peaks are taken once the batch's copies are in (device_peaks) */
 	if (q->c.held == dev->cf.queue_maxlen)
 		log_limited(&dev->lim_full, LOG_WARNING,
 		            "%s: queue %u is full (queue-maxlen %u): the kernel %s itself",
@@ -717,6 +716,24 @@ device_inject_result(struct device *dev, size_t k)
 	pending_remove(dev->held, slot);
 }
 
+/*
+ * Record the peaks of held packets, per queue and for the device, after a
+ * batch's copies went in: a packet whose copy the qdisc refused never waited.
+ */
+static void
+device_peaks(struct device *dev, size_t k)
+{
+	for (size_t i = 0; i < k; i++) {
+		if (dev->ipkts[i].err != 0)
+			continue;
+		struct device_queue *q = &dev->queues[pending_get(dev->held, dev->islot[i])->qidx];
+		if (q->c.held > q->c.peak_held)
+			q->c.peak_held = q->c.held;
+	}
+	if (pending_count(dev->held) > dev->peak_held)
+		dev->peak_held = pending_count(dev->held);
+}
+
 static void
 device_packets_cb(void *arg, struct nfqueue_packet *pkts, size_t n)
 {
@@ -757,9 +774,8 @@ device_packets_cb(void *arg, struct nfqueue_packet *pkts, size_t n)
 			sent += dev->ipkts[i].err == 0;
 			device_inject_result(dev, i);
 		}
+		device_peaks(dev, k);
 	}
-	if (pending_count(dev->held) > dev->peak_held)
-		dev->peak_held = pending_count(dev->held);
 	/*
 	 * Copies the qdisc let straight through are already waiting: spare a
 	 * wakeup. Their verdicts go before the read that finds the device empty.
@@ -955,12 +971,12 @@ device_check_params(struct device *dev)
 	    (mtu == dev->tunmtu && txqlen == dev->cf.txqueuelen))
 		return;
 	if (mtu != dev->tunmtu)
-		log_limited(&dev->lim_params, LOG_WARNING,
+		log_limited(&dev->lim_mtu, LOG_WARNING,
 		            "%s: mtu was changed by hand to %u; setting it back to %u (set mtu in "
 		            "the configuration instead)",
 		            dev->name, mtu, dev->tunmtu);
-	else
-		log_limited(&dev->lim_params, LOG_WARNING,
+	if (txqlen != dev->cf.txqueuelen)
+		log_limited(&dev->lim_txqlen, LOG_WARNING,
 		            "%s: txqueuelen was changed by hand to %u; setting it back to %u (set "
 		            "txqueuelen in the configuration instead)",
 		            dev->name, txqlen, dev->cf.txqueuelen);
@@ -1033,7 +1049,8 @@ device_timer_cb(evutil_socket_t fd, short what, void *arg)
 	log_limit_flush(&dev->lim_read);
 	log_limit_flush(&dev->lim_verdict);
 	log_limit_flush(&dev->lim_attach);
-	log_limit_flush(&dev->lim_params);
+	log_limit_flush(&dev->lim_mtu);
+	log_limit_flush(&dev->lim_txqlen);
 	log_limit_flush(&dev->lim_full);
 	log_limit_flush(&dev->lim_ecn);
 	if (now >= dev->next_health_ns) {
@@ -1524,6 +1541,8 @@ device_update(struct device *dev, const struct conf_device *cf)
 			nfqueue_set_params(dev->nfq, q->num, &params);
 		else if (device_bind(dev, q) < 0)
 			ret = -1;
+		else
+			log_info("%s: queue %u bound", dev->name, q->num);
 	}
 	free(oldnums);
 	device_timer_start(dev);

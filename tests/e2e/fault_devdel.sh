@@ -9,6 +9,8 @@
 #     (dropped_error), none is passed unshaped, and the log says so.
 #  D. `ip link set imq0 txqueuelen 0` (every copy would be dropped): imqd
 #     sets it back within ~1 s, logs it, and the stream goes on shaped.
+#     Then `ip link set imq0 mtu 1400`, seconds later: set back and logged
+#     as well (the two lines are rate-limited apart).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_faults.sh"
 e2e_init fault_devdel
@@ -116,6 +118,11 @@ lf_assert_log "D: the change by hand logged" 'imq0: txqueuelen was changed by ha
 d_got=$(json_field "$T_TMP/txq.json" received)
 # Shaped throughout, but for at most ~1 s of copies dropped: a black hole would stop at ~2 s.
 assert_ge "D: datagrams at dst (shaped rate over $((SECS - 2)) s)" $((SHAPED * (SECS - 2))) "$d_got"
+# An MTU changed by hand right after: set back and logged too, not hidden by the line above.
+mtu() { nsx "$GW" cat /sys/class/net/imq0/mtu; }
+nsx "$GW" ip link set imq0 mtu 1400 || fail "ip link set imq0 mtu 1400 failed"
+lf_wait 3 '[ "$(mtu)" = 65535 ]' || mismatch "D: imq0 MTU not set back to 65535 within 3 s: $(mtu)"
+lf_assert_log "D: the MTU change by hand logged" 'imq0: mtu was changed by hand to 1400; setting it back to 65535'
 check_counters
 check_nothing_queued
 stop_imqd

@@ -393,6 +393,8 @@ for k, v in d.items():
 fo = d.get("failopen_reasons") or {}
 for k, v in fo.items():
     out["failopen_" + k] = v
+out["queue_peak_held_max"] = max((int(q.get("peak_held", 0)) for q in d.get("per_queue", [])),
+                                 default=0)
 out["dropped"] = sum(int(d.get(k, 0)) for k in
                      ("dropped_enqueue", "dropped_order", "dropped_timeout", "dropped_error",
                       "dropped_ecn"))
@@ -434,8 +436,9 @@ show_counters() {
 		"stray=${S_stray:-?} unmatched=${S_unmatched:-?} verdict_errors=${S_verdict_errors:-?}"
 }
 
-# check_counters: once traffic stopped, held reaches 0 (2 s) and
-# received = accepted + drops + failopen + held.
+# check_counters: once traffic stopped, held reaches 0 (2 s),
+# received = accepted + drops + failopen + held, and the device's peak_held
+# is at least each of its queues'.
 check_counters() {
 	local i
 	imqd_alive
@@ -448,6 +451,9 @@ check_counters() {
 	assert_eq "imqd held after traffic" 0 "$S_held"
 	assert_eq "received = accepted + dropped + failopen + held" "$S_received" \
 		"$((S_accepted + S_dropped + S_failopen + S_held))"
+	# The device's peak is its queues' together: never below one queue's.
+	assert_ge "device peak_held >= each queue's peak_held ($S_queue_peak_held_max)" \
+		"$S_queue_peak_held_max" "$S_peak_held"
 }
 
 # check_nothing_queued: queue_total (column 3) of our queues reaches 0 (2 s).
