@@ -480,9 +480,8 @@ test_sections_and_keys(void **state)
 	          "t.conf:1: [globl] has no queues\n"
 	          "t.conf:2: unknown key \"log-level\" in [globl] (a key of [global])\n");
 	/* Whole-file messages come after the line errors that caused them. */
-	parse_bad("[imq0\nqueues = 0\n",
-	          "t.conf:1: bad section header \"[imq0\": expected [name]\n"
-	          "t.conf: no device sections\n");
+	parse_bad("[imq0\nqueues = 0\n", "t.conf:1: bad section header \"[imq0\": expected [name]\n"
+	                                 "t.conf: no device sections\n");
 	parse_bad("[imq0]\nqueues = 0\n[imq0]\nqueues = 1\n",
 	          "t.conf:3: duplicate section [imq0] (first at line 1)\n");
 	parse_bad("[imq0]\nqueues = 0\nmtu = 1500\nmtu = 1400\n",
