@@ -1371,6 +1371,11 @@ device_stop(struct device *dev)
 	if (dev->hooked && dev->conf != NULL)
 		device_hook(dev, dev->conf->down, "down");
 	if (dev->nfq != NULL) {
+		/*
+		 * Held packets first: they are older than any the kernel passes
+		 * itself once drained, and would otherwise arrive behind them.
+		 */
+		device_release_all(dev, STATS_FO_SHUTDOWN);
 		for (size_t i = 0; i < dev->nqueues; i++)
 			if (dev->queues[i].bound)
 				device_drain(dev, &dev->queues[i]);
@@ -1432,6 +1437,8 @@ device_release_queues(struct device *dev, const struct conf_device *cf)
 			kept = kept || cf->queues[j] == q->num;
 		if (kept || !q->bound)
 			continue;
+		/* What it holds first, as at shutdown; then what came in meanwhile. */
+		device_release_held(dev, q);
 		device_drain(dev, q);
 		while (nfqueue_recv(dev->nfq) > 0)
 			;

@@ -2,9 +2,9 @@
 # SIGTERM under load: a UDP stream at 4 Mbit/s into a tbf 1mbit with a large
 # limit, so hundreds of packets are held when the signal arrives and more keep
 # coming. imqd accepts every held packet before it exits (the receiver gets
-# all that was sent less what the qdisc dropped: nothing here), exits 0
-# within 5 s, and leaves nothing in the kernel queue; the stream goes on
-# unshaped after it.
+# all that was sent less what the qdisc dropped: nothing here), in order and
+# ahead of the packets the kernel then passes itself, exits 0 within 5 s, and
+# leaves nothing in the kernel queue; the stream goes on unshaped after it.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_faults.sh"
 e2e_init fault_sigterm
@@ -42,7 +42,10 @@ assert_gt "datagrams arriving after imqd exited (unshaped)" 0 "$after"
 assert_eq "packets in the kernel queue after exit" 0 "$(queued_now)"
 assert_eq "queue 0 unbound after exit" "" "$(lf_nfq 0 1)"
 lf_assert_log "shutdown logged" 'stopping'
-log "out of order at dst: $(json_field "$T_TMP/rx.json" out_of_order) (held packets released at exit" \
-	"race the ones the kernel passes itself)"
-lf_result "test=fault_sigterm sent=$sent received=$got lost=$((sent - got)) held_at_sigterm=$held"
+# Held packets go out before the kernel passes new ones itself: only what sat
+# unread in the kernel queue at that moment (a few at 1000/s) can fall behind.
+ooo=$(json_field "$T_TMP/rx.json" out_of_order)
+assert_le "datagrams out of order at dst (the $held held ones went first)" 20 "$ooo"
+lf_result "test=fault_sigterm sent=$sent received=$got lost=$((sent - got)) held_at_sigterm=$held" \
+	"out_of_order=$ooo"
 finish

@@ -528,6 +528,14 @@ assert_ge() {
 	fi
 }
 
+assert_le() {
+	if python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) <= float(sys.argv[2]) else 1)' "$3" "$2"; then
+		pass_msg "$1: $3 (<= $2)"
+	else
+		mismatch "$1: expected <= $2, measured $3"
+	fi
+}
+
 assert_gt() {
 	if python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) > float(sys.argv[2]) else 1)' "$3" "$2"; then
 		pass_msg "$1: $3 (> $2)"
