@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <grp.h>
@@ -242,7 +243,7 @@ static int
 conf_msg_cmp(const void *a, const void *b)
 {
 	const struct conf_msg *x = a, *y = b;
-	unsigned xl = (unsigned)x->line - 1, yl = (unsigned)y->line - 1;
+	int xl = x->line > 0 ? x->line : INT_MAX, yl = y->line > 0 ? y->line : INT_MAX;
 
 	if (xl != yl)
 		return xl < yl ? -1 : 1;

@@ -42,7 +42,8 @@
 
 struct device_queue {
 	uint16_t num;
-	bool bound; /* ours in the kernel: drain and unbind it when done */
+	bool bound;     /* ours in the kernel: drain and unbind it when done */
+	bool releasing; /* being given up: what still comes in passes, not shaped */
 	bool seen;
 	uint32_t next_id;
 	struct stats_counters c;
@@ -760,7 +761,7 @@ device_packets_cb(void *arg, struct nfqueue_packet *pkts, size_t n)
 			device_failopen(dev, q, p->id, p->mark, p->len, STATS_FO_TOO_BIG);
 			continue;
 		}
-		if (dev->stopping) {
+		if (dev->stopping || q->releasing) {
 			device_failopen(dev, q, p->id, p->mark, p->len, STATS_FO_SHUTDOWN);
 			continue;
 		}
@@ -1437,14 +1438,16 @@ device_release_queues(struct device *dev, const struct conf_device *cf)
 			kept = kept || cf->queues[j] == q->num;
 		if (kept || !q->bound)
 			continue;
-		/* What it holds first, as at shutdown; then what came in meanwhile. */
+		/* As at shutdown: what it holds first, then what is still queued, unshaped. */
 		device_release_held(dev, q);
+		q->releasing = true;
 		device_drain(dev, q);
 		while (nfqueue_recv(dev->nfq) > 0)
 			;
-		device_release_held(dev, q);
+		nfqueue_flush(dev->nfq);
 		nfqueue_unbind(dev->nfq, q->num);
 		q->bound = false;
+		q->releasing = false;
 		log_info("%s: queue %u released", dev->name, q->num);
 	}
 }

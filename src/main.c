@@ -31,8 +31,6 @@ struct imqd {
 	struct event *metrics_ev;
 	struct event *status_ev;
 	int verbose;
-	struct stats_counters *zeros; /* per-queue counts of a device that is not running */
-	size_t nzeros;
 };
 
 static void
@@ -205,7 +203,7 @@ main_reload(struct imqd *imqd, FILE *errout)
 /*
  * Views of every device, or of DEV alone, for imqctl and the metrics file:
  * the running ones, then those the configuration names that a reload could
- * not start, as "failed" with their queues and no counts.
+ * not start, as "failed" with their queues, zero totals and no per-queue counters.
  */
 static size_t
 main_snapshot(void *arg, const char *dev, struct stats_device *out, size_t max)
@@ -223,20 +221,11 @@ main_snapshot(void *arg, const char *dev, struct stats_device *out, size_t max)
 		if ((dev != NULL && strcmp(dev, cd->name) != 0) ||
 		    main_find(imqd, cd->name, NULL) != NULL)
 			continue;
-		if (cd->nqueues > imqd->nzeros) {
-			struct stats_counters *zeros = calloc(cd->nqueues, sizeof(*zeros));
-			if (zeros == NULL)
-				continue;
-			free(imqd->zeros);
-			imqd->zeros = zeros;
-			imqd->nzeros = cd->nqueues;
-		}
 		out[n++] = (struct stats_device){.name = cd->name,
 		                                 .state = "failed",
 		                                 .qdisc = "-",
 		                                 .queues = cd->queues,
-		                                 .nqueues = cd->nqueues,
-		                                 .queue_counters = imqd->zeros};
+		                                 .nqueues = cd->nqueues};
 	}
 	return n;
 }
@@ -464,7 +453,6 @@ main(int argc, char **argv)
 		event_free(sigs[i]);
 	event_base_free(imqd.base);
 	conf_free(imqd.conf);
-	free(imqd.zeros);
 	log_notice("stopped");
 	return 0;
 }

@@ -102,7 +102,7 @@ grep -qx 'imq1 failed - queues 9' <<<"$show" || mismatch "imqctl show lacks 'imq
 show=$("$IMQCTL" -s "$SOCK" show imq1) || mismatch "imqctl show imq1 failed: $show"
 stats_json a0
 assert_eq "imqctl stats -j: imq1 failed, on queue 9, no packets" True \
-	"$(json_dev "$T_TMP/a0.json" imq1 'd["state"] == "failed" and d["received"] == 0 and [x["queue"] for x in q] == [9]')"
+	"$(json_dev "$T_TMP/a0.json" imq1 'd["state"] == "failed" and d["received"] == 0 and d["queues"] == [9] and q == []')"
 "$IMQCTL" -s "$SOCK" -o prometheus stats | grep -q '^imqd_device_info{device="imq1",state="failed"' ||
 	mismatch "the Prometheus text lacks imqd_device_info for the failed imq1"
 "$IMQD" -T -c "$CONF" >/dev/null || mismatch "imqd -T rejects the file"
