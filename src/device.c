@@ -66,6 +66,7 @@ struct device {
 	struct nfqueue *nfq;
 	struct inject *inj;
 	struct pending *held;
+	struct pending *spare;       /* the next reload's table for held, made by device_prepare */
 	struct device_queue *queues; /* sorted by num */
 	size_t nqueues;
 	uint64_t peak_held;
@@ -1398,6 +1399,7 @@ device_stop(struct device *dev)
 	device_detach(dev);
 	inject_close(dev->inj);
 	pending_free(dev->held);
+	pending_free(dev->spare);
 	free(dev->queues);
 	free(dev->snap);
 	free(dev->snap_queues);
@@ -1453,59 +1455,62 @@ device_release_queues(struct device *dev, const struct conf_device *cf)
 }
 
 /*
- * Move held packets into a table of the new size; slots change, order does
- * not. A table smaller than what is held now keeps room for all of it: the
- * kernel's smaller queue-maxlen holds new packets back until the backlog
+ * The table the held packets move to on a reload: the one device_prepare
+ * made, or a new one. At least as large as what is held now: a smaller
+ * queue-maxlen makes the kernel hold new packets back until the backlog
  * drains below it.
  */
-static int
-device_resize_held(struct device *dev, size_t capacity)
+static struct pending *
+device_next_held(struct device *dev, size_t capacity)
 {
-	struct pending *p;
-	int slot;
+	struct pending *p = dev->spare;
 
+	dev->spare = NULL;
 	if (capacity < pending_count(dev->held))
 		capacity = pending_count(dev->held);
-	p = pending_new(capacity);
-	if (p == NULL)
-		return -1;
-	/* Copied, not moved, until all of it is in: a failure leaves the old table whole. */
-	for (slot = pending_oldest(dev->held); slot != PENDING_NONE;
-	     slot = pending_next(dev->held, slot))
-		if (pending_add(p, pending_get(dev->held, slot)) == PENDING_NONE) {
-			pending_free(p);
-			return -1;
-		}
-	pending_free(dev->held);
-	dev->held = p;
-	return 0;
+	if (p != NULL && pending_capacity(p) >= capacity)
+		return p;
+	pending_free(p);
+	return pending_new(capacity);
 }
 
-/* Queue indexes held packets refer to change with the queue list. */
-static void
-device_reindex_held(struct device *dev, const uint16_t *oldnums, size_t n)
+void
+device_prepare(struct device *dev, const struct conf_device *cf)
 {
-	struct pending *p = pending_new(pending_capacity(dev->held));
+	size_t capacity = device_capacity(cf);
+
+	pending_free(dev->spare);
+	if (capacity < pending_count(dev->held))
+		capacity = pending_count(dev->held);
+	dev->spare = pending_new(capacity);
+	(void)device_late_size(dev, capacity);
+}
+
+/*
+ * Move the held packets into NEXT, in the same order, with the indexes of
+ * their queues in the new list (OLDNUMS: the queues of the old one). A packet
+ * whose queue is gone is accepted (device_release_queues accepts those first).
+ */
+static void
+device_move_held(struct device *dev, struct pending *next, const uint16_t *oldnums, size_t n)
+{
 	int slot;
 
-	if (p == NULL)
-		return;
 	while ((slot = pending_oldest(dev->held)) != PENDING_NONE) {
 		struct pending_pkt pp = *pending_get(dev->held, slot);
 		struct device_queue *q = pp.qidx < n ? device_queue(dev, oldnums[pp.qidx]) : NULL;
 		pending_remove(dev->held, slot);
 		if (q == NULL) {
-			/* Its queue is gone (device_release_queues accepts these first). */
 			nfqueue_verdict(dev->nfq, oldnums[pp.qidx], pp.id, NF_ACCEPT, false, 0);
 			dev->gone.held--;
 			dev->gone.failopen[STATS_FO_SHUTDOWN]++;
 			continue;
 		}
 		pp.qidx = (uint16_t)(q - dev->queues);
-		pending_add(p, &pp);
+		pending_add(next, &pp);
 	}
 	pending_free(dev->held);
-	dev->held = p;
+	dev->held = next;
 }
 
 int
@@ -1523,13 +1528,15 @@ device_update(struct device *dev, const struct conf_device *cf)
 	              cf->txqueuelen != dev->cf.txqueuelen || cf->gso != dev->cf.gso;
 	device_copy_conf(dev, cf);
 	dev->conf = cf;
-	if (device_set_queues(dev, cf) < 0 || device_resize_held(dev, device_capacity(cf)) < 0 ||
-	    device_late_size(dev, device_capacity(cf)) < 0) {
+	struct pending *next = device_next_held(dev, device_capacity(cf));
+	if (next == NULL || device_late_size(dev, device_capacity(cf)) < 0 ||
+	    device_set_queues(dev, cf) < 0) {
 		log_err("%s: out of memory for the new queues; they are not bound", dev->name);
+		pending_free(next);
 		free(oldnums);
 		return -1;
 	}
-	device_reindex_held(dev, oldnums, oldn);
+	device_move_held(dev, next, oldnums, oldn);
 	/* Buffers for the longer messages a new copy range brings, before the kernel sends any. */
 	size_t msgsize;
 	int rcvbuf = device_nfq_sizes(dev, &msgsize);

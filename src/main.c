@@ -123,11 +123,29 @@ main_start_device(struct imqd *imqd, const struct conf_device *cd)
  * others. A device that cannot be started or changed in full is named on
  * ERROUT (the imqctl client, if any) and the rest still applies.
  */
+/* A reload to CD changes the running device DEV. */
+static bool
+main_changes(const struct imqd *imqd, const struct device *dev, const struct conf_device *cd)
+{
+	return conf_device_changed(conf_device_find(imqd->conf, cd->name), cd) ||
+	       !device_all_bound(dev);
+}
+
 static int
 main_apply(struct imqd *imqd, struct conf *next, FILE *errout)
 {
 	int ret = 0;
 
+	/*
+	 * A queue moving to another device passes unshaped from its release to
+	 * its bind: allocations first, so that nothing but the bind lies between.
+	 */
+	for (size_t i = 0; i < imqd->ndevs; i++) {
+		const char *name = device_name(imqd->devs[i]);
+		const struct conf_device *cd = conf_device_find(next, name);
+		if (cd != NULL && main_changes(imqd, imqd->devs[i], cd))
+			device_prepare(imqd->devs[i], cd);
+	}
 	for (size_t i = imqd->ndevs; i-- > 0;) {
 		const char *name = device_name(imqd->devs[i]);
 		const struct conf_device *cd = conf_device_find(next, name);
@@ -150,8 +168,7 @@ main_apply(struct imqd *imqd, struct conf *next, FILE *errout)
 				fprintf(errout, "%s: could not be started (not running)\n",
 				        cd->name);
 			ret = -1;
-		} else if (conf_device_changed(conf_device_find(imqd->conf, cd->name), cd) ||
-		           !device_all_bound(dev)) {
+		} else if (main_changes(imqd, dev, cd)) {
 			if (device_update(dev, cd) == 0)
 				continue;
 			if (errout != NULL)

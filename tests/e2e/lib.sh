@@ -456,6 +456,14 @@ check_counters() {
 		"$S_queue_peak_held_max" "$S_peak_held"
 }
 
+# ipt_pkts NS TOOL TABLE CHAIN RULENUM: packet counter of one rule.
+ipt_pkts() {
+	local n
+	n=$(nsx "$1" "$2" -t "$3" -L "$4" "$5" -v -x -n 2>/dev/null | awk 'NF { print $1; exit }')
+	[[ $n =~ ^[0-9]+$ ]] || fail "no packet counter for $2 -t $3 $4 rule $5 in $1"
+	printf '%s\n' "$n"
+}
+
 # check_nothing_queued: queue_total (column 3) of our queues reaches 0 (2 s).
 check_nothing_queued() {
 	local i total

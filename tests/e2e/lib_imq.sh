@@ -105,14 +105,6 @@ check_counters_dev() {
 
 # ---------------------------------------------------------------- counters
 
-# ipt_pkts NS TOOL TABLE CHAIN RULENUM: packet counter of one rule.
-ipt_pkts() {
-	local n
-	n=$(nsx "$1" "$2" -t "$3" -L "$4" "$5" -v -x -n 2>/dev/null | awk 'NF { print $1; exit }')
-	[[ $n =~ ^[0-9]+$ ]] || fail "no packet counter for $2 -t $3 $4 rule $5 in $1"
-	printf '%s\n' "$n"
-}
-
 # tc_class_pkts NS DEV CLASSID: packets the class sent.
 tc_class_pkts() {
 	nsx "$1" tc -s class show dev "$2" classid "$3" 2>/dev/null |
