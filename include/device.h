@@ -34,8 +34,9 @@ void device_set_conf(struct device *dev, const struct conf_device *conf);
 /* Name of the device. */
 const char *device_name(const struct device *dev);
 
-/* Every queue of DEV is bound (a reload can leave one that another process has unbound). */
-bool device_all_bound(const struct device *dev);
+/* DEV runs its configuration in full: every queue bound (a reload can leave one that another
+ * process has bound) and nothing left undone by an update that ran out of memory. */
+bool device_complete(const struct device *dev);
 
 /* Packets held by the device now. */
 unsigned long device_held(const struct device *dev);

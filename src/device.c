@@ -66,7 +66,8 @@ struct device {
 	struct nfqueue *nfq;
 	struct inject *inj;
 	struct pending *held;
-	struct pending *spare;       /* the next reload's table for held, made by device_prepare */
+	struct pending *spare; /* the next reload's table for held, made by device_prepare */
+	bool incomplete;       /* an update ran out of memory: the next reload applies it again */
 	struct device_queue *queues; /* sorted by num */
 	size_t nqueues;
 	uint64_t peak_held;
@@ -749,7 +750,7 @@ device_packets_cb(void *arg, struct nfqueue_packet *pkts, size_t n)
 
 		if (q == NULL) {
 			/* A queue unbound by a reload can still deliver what was in flight. */
-			nfqueue_verdict(dev->nfq, p->queue, p->id, NF_ACCEPT, false, 0);
+			device_accept(dev, p->queue, p->id, p->mark);
 			dev->gone.received++;
 			dev->gone.received_bytes += p->len;
 			dev->gone.failopen[STATS_FO_SHUTDOWN]++;
@@ -1365,6 +1366,22 @@ device_drain(struct device *dev, struct device_queue *q)
 	nfqueue_set_params(dev->nfq, q->num, &params);
 }
 
+/*
+ * Before a queue is drained (device_drain), pass what the kernel has
+ * already queued to the socket: once drained, the kernel passes new packets
+ * itself, and those would overtake the older ones still waiting here.
+ * Bounded: with traffic arriving as fast as it is passed this never empties.
+ */
+static void
+device_recv_queued(struct device *dev)
+{
+	size_t passes = device_capacity(&dev->cf) / DEVICE_BATCH + 2;
+
+	while (passes-- > 0 && nfqueue_recv(dev->nfq) > 0)
+		;
+	nfqueue_flush(dev->nfq);
+}
+
 void
 device_stop(struct device *dev)
 {
@@ -1378,10 +1395,11 @@ device_stop(struct device *dev)
 		 * itself once drained, and would otherwise arrive behind them.
 		 */
 		device_release_all(dev, STATS_FO_SHUTDOWN);
+		dev->stopping = true;
+		device_recv_queued(dev);
 		for (size_t i = 0; i < dev->nqueues; i++)
 			if (dev->queues[i].bound)
 				device_drain(dev, &dev->queues[i]);
-		dev->stopping = true;
 		while (nfqueue_recv(dev->nfq) > 0)
 			;
 		device_release_all(dev, STATS_FO_SHUTDOWN);
@@ -1443,6 +1461,7 @@ device_release_queues(struct device *dev, const struct conf_device *cf)
 		/* As at shutdown: what it holds first, then what is still queued, unshaped. */
 		device_release_held(dev, q);
 		q->releasing = true;
+		device_recv_queued(dev);
 		device_drain(dev, q);
 		while (nfqueue_recv(dev->nfq) > 0)
 			;
@@ -1456,10 +1475,27 @@ device_release_queues(struct device *dev, const struct conf_device *cf)
 
 /*
  * The table the held packets move to on a reload: the one device_prepare
- * made, or a new one. At least as large as what is held now: a smaller
- * queue-maxlen makes the kernel hold new packets back until the backlog
- * drains below it.
+ * made, or a new one; at least as large as what is held now.
  */
+/*
+ * Held packets the table must have room for under CF: the kernel holds
+ * queue-maxlen packets per queue, or more for a while when a reload shrank it
+ * below what a queue holds (it then queues nothing new there until the
+ * backlog drains below the new limit).
+ */
+static size_t
+device_room(struct device *dev, const struct conf_device *cf)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < cf->nqueues; i++) {
+		const struct device_queue *q = device_queue(dev, cf->queues[i]);
+		uint64_t held = q != NULL ? q->c.held : 0;
+		n += held > cf->queue_maxlen ? (size_t)held : cf->queue_maxlen;
+	}
+	return n;
+}
+
 static struct pending *
 device_next_held(struct device *dev, size_t capacity)
 {
@@ -1477,7 +1513,7 @@ device_next_held(struct device *dev, size_t capacity)
 void
 device_prepare(struct device *dev, const struct conf_device *cf)
 {
-	size_t capacity = device_capacity(cf);
+	size_t capacity = device_room(dev, cf);
 
 	pending_free(dev->spare);
 	if (capacity < pending_count(dev->held))
@@ -1492,16 +1528,17 @@ device_prepare(struct device *dev, const struct conf_device *cf)
  * whose queue is gone is accepted (device_release_queues accepts those first).
  */
 static void
-device_move_held(struct device *dev, struct pending *next, const uint16_t *oldnums, size_t n)
+device_move_held(struct device *dev, struct pending *next, const uint16_t *oldnums)
 {
 	int slot;
 
 	while ((slot = pending_oldest(dev->held)) != PENDING_NONE) {
 		struct pending_pkt pp = *pending_get(dev->held, slot);
-		struct device_queue *q = pp.qidx < n ? device_queue(dev, oldnums[pp.qidx]) : NULL;
+		/* Held packets index the old list: pp.qidx < n. */
+		struct device_queue *q = device_queue(dev, oldnums[pp.qidx]);
 		pending_remove(dev->held, slot);
 		if (q == NULL) {
-			nfqueue_verdict(dev->nfq, oldnums[pp.qidx], pp.id, NF_ACCEPT, false, 0);
+			device_accept(dev, oldnums[pp.qidx], pp.id, pp.mark);
 			dev->gone.held--;
 			dev->gone.failopen[STATS_FO_SHUTDOWN]++;
 			continue;
@@ -1520,15 +1557,19 @@ device_update(struct device *dev, const struct conf_device *cf)
 	uint16_t *oldnums = calloc(oldn, sizeof(*oldnums));
 	int ret = 0;
 
-	if (oldnums == NULL)
+	/* The section of the running configuration from now on, whatever fails below. */
+	dev->conf = cf;
+	dev->incomplete = true;
+	if (oldnums == NULL) {
+		log_err("%s: out of memory; the new configuration is not applied", dev->name);
 		return -1;
+	}
 	for (size_t i = 0; i < oldn; i++)
 		oldnums[i] = dev->queues[i].num;
 	bool retune = cf->mtu != dev->cf.mtu || cf->overhead != dev->cf.overhead ||
 	              cf->txqueuelen != dev->cf.txqueuelen || cf->gso != dev->cf.gso;
 	device_copy_conf(dev, cf);
-	dev->conf = cf;
-	struct pending *next = device_next_held(dev, device_capacity(cf));
+	struct pending *next = device_next_held(dev, device_room(dev, cf));
 	if (next == NULL || device_late_size(dev, device_capacity(cf)) < 0 ||
 	    device_set_queues(dev, cf) < 0) {
 		log_err("%s: out of memory for the new queues; they are not bound", dev->name);
@@ -1536,7 +1577,7 @@ device_update(struct device *dev, const struct conf_device *cf)
 		free(oldnums);
 		return -1;
 	}
-	device_move_held(dev, next, oldnums, oldn);
+	device_move_held(dev, next, oldnums);
 	/* Buffers for the longer messages a new copy range brings, before the kernel sends any. */
 	size_t msgsize;
 	int rcvbuf = device_nfq_sizes(dev, &msgsize);
@@ -1564,6 +1605,7 @@ device_update(struct device *dev, const struct conf_device *cf)
 	free(oldnums);
 	device_timer_start(dev);
 	nfqueue_flush(dev->nfq);
+	dev->incomplete = false;
 	return ret;
 }
 
@@ -1574,8 +1616,10 @@ device_set_conf(struct device *dev, const struct conf_device *cf)
 }
 
 bool
-device_all_bound(const struct device *dev)
+device_complete(const struct device *dev)
 {
+	if (dev->incomplete)
+		return false;
 	for (size_t i = 0; i < dev->nqueues; i++)
 		if (!dev->queues[i].bound)
 			return false;

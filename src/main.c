@@ -118,66 +118,64 @@ main_start_device(struct imqd *imqd, const struct conf_device *cd)
 	return 0;
 }
 
-/*
- * Apply NEW in place: removed devices go first, so their queues are free for
- * others. A device that cannot be started or changed in full is named on
- * ERROUT (the imqctl client, if any) and the rest still applies.
- */
 /* A reload to CD changes the running device DEV. */
 static bool
 main_changes(const struct imqd *imqd, const struct device *dev, const struct conf_device *cd)
 {
 	return conf_device_changed(conf_device_find(imqd->conf, cd->name), cd) ||
-	       !device_all_bound(dev);
+	       !device_complete(dev);
 }
 
+/*
+ * Apply NEXT in place. A device that cannot be started or changed in full
+ * is named on ERROUT (the imqctl client, if any) and the rest still applies.
+ * A queue that moves from one device to another passes unshaped between its
+ * release and its bind, so little may happen in between: the devices that
+ * change make their tables first, removed devices stop (hooks, TUN devices)
+ * before any queue is released, and new devices start last.
+ */
 static int
 main_apply(struct imqd *imqd, struct conf *next, FILE *errout)
 {
 	int ret = 0;
 
-	/*
-	 * A queue moving to another device passes unshaped from its release to
-	 * its bind: allocations first, so that nothing but the bind lies between.
-	 */
 	for (size_t i = 0; i < imqd->ndevs; i++) {
-		const char *name = device_name(imqd->devs[i]);
-		const struct conf_device *cd = conf_device_find(next, name);
+		const struct conf_device *cd = conf_device_find(next, device_name(imqd->devs[i]));
 		if (cd != NULL && main_changes(imqd, imqd->devs[i], cd))
 			device_prepare(imqd->devs[i], cd);
 	}
 	for (size_t i = imqd->ndevs; i-- > 0;) {
 		const char *name = device_name(imqd->devs[i]);
-		const struct conf_device *cd = conf_device_find(next, name);
-		if (cd != NULL) {
-			device_release_queues(imqd->devs[i], cd);
+		if (conf_device_find(next, name) != NULL)
 			continue;
-		}
 		log_notice("%s: removed from the configuration", name);
 		device_stop(imqd->devs[i]);
 		imqd->devs[i] = imqd->devs[--imqd->ndevs];
 	}
+	for (size_t i = 0; i < imqd->ndevs; i++)
+		device_release_queues(imqd->devs[i],
+		                      conf_device_find(next, device_name(imqd->devs[i])));
 	for (const struct conf_device *cd = next->devices; cd != NULL; cd = cd->next) {
 		struct device *dev = main_find(imqd, cd->name, NULL);
-		if (dev == NULL) {
-			if (main_start_device(imqd, cd) == 0)
-				continue;
-			log_err("%s: not started; its queues stay unbound until a reload starts it",
-			        cd->name);
-			if (errout != NULL)
-				fprintf(errout, "%s: could not be started (not running)\n",
-				        cd->name);
-			ret = -1;
-		} else if (main_changes(imqd, dev, cd)) {
-			if (device_update(dev, cd) == 0)
-				continue;
+		if (dev == NULL)
+			continue;
+		if (!main_changes(imqd, dev, cd)) {
+			device_set_conf(dev, cd);
+		} else if (device_update(dev, cd) != 0) {
 			if (errout != NULL)
 				fprintf(errout, "%s: could not be changed in full (running)\n",
 				        cd->name);
 			ret = -1;
-		} else {
-			device_set_conf(dev, cd);
 		}
+	}
+	for (const struct conf_device *cd = next->devices; cd != NULL; cd = cd->next) {
+		if (main_find(imqd, cd->name, NULL) != NULL || main_start_device(imqd, cd) == 0)
+			continue;
+		log_err("%s: not started; its queues stay unbound until a reload starts it",
+		        cd->name);
+		if (errout != NULL)
+			fprintf(errout, "%s: could not be started (not running)\n", cd->name);
+		ret = -1;
 	}
 	return ret;
 }

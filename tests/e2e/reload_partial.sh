@@ -20,6 +20,9 @@
 #     copy range follows.
 #  E. queue-maxlen shrinks to 256 while ~550 packets are held: every one
 #     still gets its verdict and arrives.
+#  F. The same on queue 0 of two, then traffic on the idle queue 1: it is
+#     held and shaped up to its own 256, none passes unshaped for want of
+#     room in imqd's table.
 # shellcheck source=lib.sh disable=SC2154 # S_* are set by imqd_counters
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=lib_ops.sh
@@ -249,6 +252,45 @@ queue-maxlen = 256
 EOF
 out=$("$IMQCTL" -s "$SOCK" reload 2>&1) || mismatch "imqctl reload (queue-maxlen 256) failed: $out"
 ops_udp_check e 600
+check_counters
+ops_check_nothing_queued
+
+# ---- F: the same with a second queue that was idle: it still gets its 256
+ops_conf "$CONF" "$SOCK" <<EOF
+[imq0]
+queues = 0-1
+queue-maxlen = 512
+EOF
+out=$("$IMQCTL" -s "$SOCK" reload 2>&1) || mismatch "imqctl reload (queues 0-1) failed: $out"
+nsx "$GW" iptables -t mangle -A PREROUTING -i "$GW_IN" -p udp --dport "$((PORT + 1))" \
+	-j NFQUEUE --queue-num 1 --queue-bypass || fail "iptables NFQUEUE rule (queue 1) failed"
+nsx "$GW" tc qdisc del dev imq0 root
+nsx "$GW" tc qdisc add dev imq0 root tbf rate 500kbit burst 5k latency 20s ||
+	fail "tc tbf on imq0 failed"
+ops_udp_recv f0 "$PORT" 500 25
+recv_f0=$OPS_RECV_PID
+ops_udp_send f0 "$PORT" 500 5 -s 200 -r 5000 -f 4 || mismatch "udpseq send (F, queue 0) failed"
+stats_json f0
+held=$(json_dev "$T_TMP/f0.json" imq0 'q[0]["held"]')
+assert_ge "F: packets queue 0 holds before queue-maxlen shrinks to 256" 400 "$held"
+fo0=$(json_dev "$T_TMP/f0.json" imq0 'd["failopen"]')
+ops_conf "$CONF" "$SOCK" <<EOF
+[imq0]
+queues = 0-1
+queue-maxlen = 256
+EOF
+out=$("$IMQCTL" -s "$SOCK" reload 2>&1) || mismatch "imqctl reload (queue-maxlen 256, F) failed: $out"
+ops_udp_recv f1 "$((PORT + 1))" 250 25
+ops_udp_send f1 "$((PORT + 1))" 250 5 -s 200 -r 5000 -f 2 || mismatch "udpseq send (F, queue 1) failed"
+stats_json f1
+log "F: after 250 on queue 1: $(json_dev "$T_TMP/f1.json" imq0 '[(x["queue"], x["held"], x["failopen"]) for x in q]')"
+assert_eq "F: packets passed unshaped (failopen) since the shrink" 0 \
+	"$(($(json_dev "$T_TMP/f1.json" imq0 'd["failopen"]') - fo0))"
+assert_ge "F: packets queue 1 holds (up to its own 256, beside queue 0's backlog)" 200 \
+	"$(json_dev "$T_TMP/f1.json" imq0 'q[1]["held"]')"
+ops_udp_check f1 250
+OPS_RECV_PID=$recv_f0
+ops_udp_check f0 500
 check_counters
 ops_check_nothing_queued
 
