@@ -40,6 +40,16 @@ struct flow_info {
 bool flow_parse(const uint8_t *pkt, size_t caplen, size_t len, uint32_t mark, struct flow_info *fi);
 
 /*
+ * For a UDP packet FI of PKT (CAPLEN bytes present, LEN long) that carries a
+ * tunnel (VXLAN, Geneve, or an IP packet right after the UDP header): the
+ * header bytes each of its segments repeats when a GSO packet of it is cut
+ * up, from the outer network header to the end of the inner TCP or UDP
+ * header. 0 when it carries no tunnel imqd knows.
+ */
+uint32_t flow_tunnel_hdrlen(const uint8_t *pkt, size_t caplen, size_t len,
+                            const struct flow_info *fi);
+
+/*
  * Hash of a copy whose first bytes are HEAD (HEADLEN of them, zeros follow up
  * to LEN): its first FLOW_ID_BYTES bytes, which hold the IP header and so the
  * packet's length, leaving out the traffic class and the IPv4 header

@@ -189,6 +189,102 @@ flow_parse(const uint8_t *pkt, size_t caplen, size_t len, uint32_t mark, struct 
 	return ok;
 }
 
+/* Linux's TCP header with timestamps, for an inner header past what was copied. */
+#define FLOW_TCP_HDR_GUESS 32
+
+/*
+ * The end of the TCP or UDP header of an inner IP packet at OFF that runs to
+ * the end of the outer one (LEN); TYPE, if not 0, is the Ethernet type that
+ * announced it. 0 if there is no such packet at OFF. The exact length field
+ * (and, for IPv4, the header checksum) make a UDP payload that merely looks
+ * like one very unlikely to pass.
+ */
+static uint32_t
+flow_inner_ip(const uint8_t *p, size_t caplen, size_t len, size_t off, uint16_t type)
+{
+	size_t l4;
+	uint8_t proto;
+
+	if (off + 20 > caplen)
+		return 0;
+	const uint8_t *ip = p + off;
+	if (ip[0] >> 4 == 4 && (type == 0 || type == 0x0800)) {
+		size_t ihl = (size_t)(ip[0] & 0x0f) * 4;
+		uint32_t sum = 0;
+		if (ihl < 20 || off + ihl > caplen || (size_t)(ip[2] << 8 | ip[3]) != len - off ||
+		    ((ip[6] << 8 | ip[7]) & 0x3fff) != 0)
+			return 0;
+		for (size_t i = 0; i < ihl; i += 2)
+			sum += (uint32_t)(ip[i] << 8 | ip[i + 1]);
+		while (sum > 0xffff)
+			sum = (sum & 0xffff) + (sum >> 16);
+		if (sum != 0xffff)
+			return 0;
+		proto = ip[9];
+		l4 = off + ihl;
+	} else if (ip[0] >> 4 == 6 && (type == 0 || type == 0x86dd)) {
+		if (off + 40 > caplen || 40 + (size_t)(ip[4] << 8 | ip[5]) != len - off)
+			return 0;
+		proto = ip[6];
+		l4 = off + 40;
+	} else {
+		return 0;
+	}
+	size_t thl;
+	if (proto == 17)
+		thl = 8;
+	else if (proto != 6)
+		return 0;
+	else if (l4 + 13 > caplen)
+		thl = FLOW_TCP_HDR_GUESS;
+	else if ((thl = (size_t)(p[l4 + 12] >> 4) * 4) < 20)
+		return 0;
+	return l4 + thl <= len ? (uint32_t)(l4 + thl) : 0;
+}
+
+/* As flow_inner_ip, for an Ethernet frame at OFF (with at most one VLAN tag). */
+static uint32_t
+flow_inner_eth(const uint8_t *p, size_t caplen, size_t len, size_t off)
+{
+	if (off + 14 > caplen)
+		return 0;
+	uint16_t type = (uint16_t)(p[off + 12] << 8 | p[off + 13]);
+	off += 14;
+	if (type == 0x8100 || type == 0x88a8) {
+		if (off + 4 > caplen)
+			return 0;
+		type = (uint16_t)(p[off + 2] << 8 | p[off + 3]);
+		off += 4;
+	}
+	return type == 0x0800 || type == 0x86dd ? flow_inner_ip(p, caplen, len, off, type) : 0;
+}
+
+uint32_t
+flow_tunnel_hdrlen(const uint8_t *pkt, size_t caplen, size_t len, const struct flow_info *fi)
+{
+	size_t off = (size_t)fi->l4off + 8;
+	uint32_t r;
+
+	if (!fi->udp || off + 8 > caplen || len < off)
+		return 0;
+	const uint8_t *h = pkt + off;
+	/* VXLAN (RFC 7348): the I flag, an Ethernet frame after 8 bytes. */
+	if ((h[0] & 0x08) && (r = flow_inner_eth(pkt, caplen, len, off + 8)) != 0)
+		return r;
+	/* Geneve (RFC 8926): version 0, options, then what the protocol type says. */
+	if (h[0] >> 6 == 0) {
+		size_t inner = off + 8 + (size_t)(h[0] & 0x3f) * 4;
+		uint16_t type = (uint16_t)(h[2] << 8 | h[3]);
+		if (type == 0x6558 && (r = flow_inner_eth(pkt, caplen, len, inner)) != 0)
+			return r;
+		if ((type == 0x0800 || type == 0x86dd) &&
+		    (r = flow_inner_ip(pkt, caplen, len, inner, type)) != 0)
+			return r;
+	}
+	/* An IP packet right after the UDP header (foo-over-UDP). */
+	return flow_inner_ip(pkt, caplen, len, off, 0);
+}
+
 uint64_t
 flow_copy_hash(const uint8_t *head, size_t headlen, size_t len)
 {

@@ -13,6 +13,10 @@ set_tests_properties(e2e_gso_tbf_segments PROPERTIES
 add_test(NAME e2e_gso_qdisc_switch COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/gso_qdisc_switch.sh)
 set_tests_properties(e2e_gso_qdisc_switch PROPERTIES
   ENVIRONMENT "${IMQD_E2E_ENV}" RESOURCE_LOCK netns TIMEOUT 180 LABELS e2e)
+# GSO packets of a VXLAN tunnel: counted with all their headers, against the real interface.
+add_test(NAME e2e_gso_tunnel COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/gso_tunnel.sh)
+set_tests_properties(e2e_gso_tunnel PROPERTIES
+  ENVIRONMENT "${IMQD_E2E_ENV}" RESOURCE_LOCK netns TIMEOUT 180 LABELS e2e)
 # UDP GSO packets (UDP_SEGMENT) through a tbf that cuts them into segments, against IFB.
 add_test(NAME e2e_gso_udp COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/gso_udp.sh)
 set_tests_properties(e2e_gso_udp PROPERTIES

@@ -1,8 +1,8 @@
 /*
  * libFuzzer target for what imqd reads of a packet and for its held-packet
- * table: flow_parse, flow_copy_hash and pending_add/match/flow_older/segment/remove,
- * driven by a script of operations in the input and checked against a
- * plain model of the table.
+ * table: flow_parse, flow_tunnel_hdrlen, flow_copy_hash and
+ * pending_add/match/flow_older/segment/remove, driven by a script of operations in the input and
+ * checked against a plain model of the table.
  *
  * Input: one byte of table capacity (1..64), then operations:
  *   0 LEN_HI LEN_LO EXTRA MARK BYTES[LEN]  hold a packet (LEN bytes present,
@@ -161,6 +161,9 @@ op_hold(struct pending *p, struct model *m, struct input *in, uint32_t id)
 	      fi.udp == fi2.udp && fi.tcpseq == fi2.tcpseq);
 	CHECK(!fi.tcp || (ok && fi.l4off + 20 <= caplen && fi.hdrlen <= caplen));
 	CHECK(!fi.udp || (ok && fi.l4off + 8 <= caplen && !fi.tcp));
+	/* A tunnel's headers end inside the packet, past the outer UDP header. */
+	uint32_t th = flow_tunnel_hdrlen(copy, caplen, len, &fi);
+	CHECK(th == 0 || (fi.udp && th > fi.l4off + 8 && th <= len));
 	if ((fi.tcp || fi.udp) && pending_segment(p, fi.conn, fi.tcpseq) != PENDING_NONE)
 		pending_segment_seen(p, pending_segment(p, fi.conn, fi.tcpseq), id);
 	struct pending_pkt pp = {
