@@ -1296,8 +1296,14 @@ conf_print(const struct conf *conf, FILE *out)
 		conf_print_key(out, &conf_global_keys[i], conf);
 	for (const struct conf_device *d = conf->devices; d != NULL; d = d->next) {
 		fprintf(out, "\n[%s]\n", d->name);
-		for (size_t i = 0; i < NKEYS(conf_device_keys); i++)
+		for (size_t i = 0; i < NKEYS(conf_device_keys); i++) {
+			if (conf_device_keys[i].off == DEV(mtu) && d->gso)
+				fputs(
+				    "# mtu: not in effect with gso = yes (the limit and imqN's MTU "
+				    "are 65535)\n",
+				    out);
 			conf_print_key(out, &conf_device_keys[i], d);
+		}
 	}
 }
 

@@ -182,6 +182,28 @@ main_apply(struct imqd *imqd, struct conf *next, FILE *errout)
 
 static void main_metrics_start(struct imqd *imqd);
 
+static bool
+main_same(const char *a, const char *b)
+{
+	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* What a reload from OLD to NEXT cannot apply, and a metrics file no longer written. */
+static void
+main_reload_globals(const struct conf *old, const struct conf *next)
+{
+	if (!main_same(old->control_socket, next->control_socket))
+		log_warnx("control-socket changed: it takes effect when imqd restarts");
+	if (!main_same(old->control_group, next->control_group))
+		log_warnx("control-group changed: it takes effect when imqd restarts");
+	if (!main_same(old->user, next->user))
+		log_warnx("user changed: it takes effect when imqd restarts");
+	/* Its counters would stand still there: not a file to leave behind. */
+	if (old->metrics_file != NULL && !main_same(old->metrics_file, next->metrics_file) &&
+	    unlink(old->metrics_file) < 0 && errno != ENOENT)
+		log_warn("cannot remove %s", old->metrics_file);
+}
+
 /* 0, -1 if the file is not valid (nothing changed), -2 if it applied in part. */
 static int
 main_reload(struct imqd *imqd, FILE *errout)
@@ -198,6 +220,7 @@ main_reload(struct imqd *imqd, FILE *errout)
 	}
 	log_setup(main_level(imqd, next), next->log_target == CONF_LOG_SYSLOG);
 	int ret = main_apply(imqd, next, errout);
+	main_reload_globals(imqd->conf, next);
 	conf_free(imqd->conf);
 	imqd->conf = next;
 	main_metrics_start(imqd);
@@ -463,6 +486,9 @@ main(int argc, char **argv)
 	ctl_close(imqd.ctl);
 	if (imqd.metrics_ev != NULL)
 		event_free(imqd.metrics_ev);
+	if (imqd.conf->metrics_file != NULL && unlink(imqd.conf->metrics_file) < 0 &&
+	    errno != ENOENT)
+		log_warn("cannot remove %s", imqd.conf->metrics_file);
 	event_free(imqd.status_ev);
 	for (size_t i = 0; i < 3; i++)
 		event_free(sigs[i]);

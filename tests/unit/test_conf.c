@@ -790,6 +790,8 @@ test_print_format(void **state)
 	                          "\n"
 	                          "[imq0]\n"
 	                          "queues = 0-3,5-7\n"
+	                          "# mtu: not in effect with gso = yes (the limit and imqN's "
+	                          "MTU are 65535)\n"
 	                          "mtu = 1500\n"
 	                          "overhead = 14\n"
 	                          "txqueuelen = 1000\n"

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# metrics-file as a node exporter's textfile collector reads it: written at
+# start-up and every metrics-interval (1s here) with mode 0644, its counters
+# following the traffic (800 datagrams through imq0: received_packets_total
+# 800, as imqctl counts them). A reload that moves the file writes the new one
+# and removes the old one (its counters would stand still); a reload that
+# changes control-socket, control-group or user says they wait for a restart
+# and the old socket keeps working. SIGTERM removes the file.
+# shellcheck source=lib.sh disable=SC2154 # S_* are set by imqd_counters
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=lib_ops.sh
+. "$(dirname "$0")/lib_ops.sh"
+e2e_init metrics_file
+
+CONF=$T_TMP/imqd.conf
+SOCK=$T_TMP/imqd.sock
+PROM=$T_TMP/prom/imqd.prom
+PROM2=$T_TMP/prom/other.prom
+PORT=9300
+N=800
+mkdir -p "$T_TMP/prom"
+
+# metric FILE NAME: the value of NAME{device="imq0"} in FILE.
+metric() { awk -v m="$2{device=\"imq0\"}" '$1 == m { print $2 }' "$1" 2>/dev/null; }
+
+topo_create
+ops_conf "$CONF" "$SOCK" "metrics-file = $PROM
+metrics-interval = 1s" <<EOF
+[imq0]
+queues = 0
+EOF
+ops_start_imqd "$CONF" "$SOCK" 0
+[ -f "$PROM" ] || fail "no $PROM after start-up"
+assert_eq "mode of the metrics file" 644 "$(stat -c %a "$PROM")"
+assert_eq "imqd_received_packets_total at start-up" 0 "$(metric "$PROM" imqd_received_packets_total)"
+grep -q '^imqd_device_info{device="imq0",state="up",' "$PROM" ||
+	mismatch "no imqd_device_info line for imq0 in state up: $(grep device_info "$PROM")"
+
+nsx "$GW" iptables -t mangle -A PREROUTING -i "$GW_IN" -p udp --dport "$PORT" \
+	-j NFQUEUE --queue-num 0 --queue-bypass || fail "iptables NFQUEUE rule failed"
+ops_udp_recv a "$PORT" "$N" 20
+ops_udp_send a "$PORT" "$N" 10 -s 500 -r 2000 -f 2 || mismatch "udpseq send failed"
+ops_udp_check a "$N"
+# Within two intervals the file has the traffic in it.
+for _ in $(seq 25); do
+	[ "$(metric "$PROM" imqd_received_packets_total)" = "$N" ] && break
+	sleep 0.1
+done
+check_counters
+assert_eq "imqd_received_packets_total after the traffic" "$S_received" \
+	"$(metric "$PROM" imqd_received_packets_total)"
+assert_eq "imqd_received_packets_total = datagrams sent" "$N" "$(metric "$PROM" imqd_received_packets_total)"
+
+# A reload that moves the file and changes the control socket.
+ops_conf "$CONF" "$T_TMP/new.sock" "metrics-file = $PROM2
+metrics-interval = 1s" <<EOF
+[imq0]
+queues = 0
+EOF
+out=$("$IMQCTL" -s "$SOCK" reload 2>&1) || mismatch "imqctl reload failed: $out"
+[ -f "$PROM2" ] || mismatch "no $PROM2 after the reload that names it"
+[ -e "$PROM" ] && mismatch "$PROM still there after the reload moved the metrics file"
+assert_eq "imqd_received_packets_total in the new file" "$N" "$(metric "$PROM2" imqd_received_packets_total)"
+assert_eq "log lines: control-socket waits for a restart" 1 \
+	"$(ops_log_count "$IMQD_LOG" 'control-socket changed: it takes effect when imqd restarts')"
+"$IMQCTL" -s "$SOCK" show >/dev/null || mismatch "the running control socket stopped answering"
+[ -e "$T_TMP/new.sock" ] && mismatch "a control socket was made at the new path before a restart"
+
+stop_imqd
+[ -e "$PROM2" ] && mismatch "$PROM2 still there after imqd stopped"
+finish
