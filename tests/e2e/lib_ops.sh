@@ -178,6 +178,16 @@ ops_udp_send() {
 		>"$T_TMP/$name.send.json"
 }
 
+# ops_udp_send_bg NAME PORT COUNT MAXSECONDS [UDPSEQ_SEND_ARGS...]: as
+# ops_udp_send, in the background; its pid in OPS_SEND_PID.
+ops_udp_send_bg() {
+	local name=$1 port=$2 n=$3 secs=$4
+	shift 4
+	bg "$SRC" timeout $((secs + 10)) "$UDPSEQ" send -d "$DST_IP" -p "$port" -n "$n" -t "$secs" "$@" \
+		>"$T_TMP/$name.send.json"
+	OPS_SEND_PID=$BG_PID
+}
+
 # ops_udp_check NAME COUNT: the receiver of NAME ended (20 s); all COUNT
 # datagrams arrived once each.
 ops_udp_check() {

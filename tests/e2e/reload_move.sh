@@ -74,12 +74,10 @@ ops_udp_recv q0 "$PORT0" "$N0" 45
 recv0=$OPS_RECV_PID
 ops_udp_recv q1 "$PORT1" "$N1" 45
 recv1=$OPS_RECV_PID
-bg "$SRC" timeout 40 "$UDPSEQ" send -d "$DST_IP" -p "$PORT0" -n "$N0" -s 1000 -r 2000 -f 4 -t 30 \
-	>"$T_TMP/q0.send.json"
-send0=$BG_PID
-bg "$SRC" timeout 40 "$UDPSEQ" send -d "$DST_IP" -p "$PORT1" -n "$N1" -s 1000 -r 1000 -f 2 -t 30 \
-	>"$T_TMP/q1.send.json"
-send1=$BG_PID
+ops_udp_send_bg q0 "$PORT0" "$N0" 30 -s 1000 -r 2000 -f 4
+send0=$OPS_SEND_PID
+ops_udp_send_bg q1 "$PORT1" "$N1" 30 -s 1000 -r 1000 -f 2
+send1=$OPS_SEND_PID
 
 # Move i: to imq0 when i is odd, back to imq1 when even; 0.4 s apart, so the
 # eight stays on imq1 build a backlog of ~100 held packets each.

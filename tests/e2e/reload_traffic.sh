@@ -61,12 +61,10 @@ ops_udp_recv main "$PORT" "$N" 40
 recv_main=$OPS_RECV_PID
 ops_udp_recv second "$PORT2" "$N2" 40
 recv_second=$OPS_RECV_PID
-bg "$SRC" timeout 30 "$UDPSEQ" send -d "$DST_IP" -p "$PORT" -n "$N" -s 1000 -r 4000 -f 4 -t 20 \
-	>"$T_TMP/main.send.json"
-send_main=$BG_PID
-bg "$SRC" timeout 30 "$UDPSEQ" send -d "$DST_IP" -p "$PORT2" -n "$N2" -s 500 -r 1600 -f 2 -t 20 \
-	>"$T_TMP/second.send.json"
-send_second=$BG_PID
+ops_udp_send_bg main "$PORT" "$N" 20 -s 1000 -r 4000 -f 4
+send_main=$OPS_SEND_PID
+ops_udp_send_bg second "$PORT2" "$N2" 20 -s 500 -r 1600 -f 2
+send_second=$OPS_SEND_PID
 
 # Reload i: file (i % 2), by SIGHUP when (i / 2) % 2 is 0, else by imqctl:
 # both files are applied both ways.
