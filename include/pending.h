@@ -14,6 +14,7 @@ struct pending_pkt {
 	uint16_t qidx; /* index of its queue in the device's queue list */
 	uint8_t ecn;   /* its ECN field (FLOW_ECN_*) */
 	bool ce;       /* a segment of its copy came back marked Congestion Experienced */
+	bool split;    /* sent as nsegs plain copies, one per segment it is on the wire */
 	uint32_t len;  /* bytes of the real packet */
 	uint32_t mark;
 	uint64_t hash; /* flow_copy_hash of the copy */

@@ -420,9 +420,21 @@ device_copy_back(struct device *dev, const uint8_t *copy, size_t n, uint64_t now
 			device_stray(dev, hash, ok ? &fi : NULL, ok && fi.iplen > n ? fi.iplen : n);
 		return;
 	}
-	device_drop_older(dev, slot, now);
-	if (device_ce(pending_get(dev->held, slot), copy, n))
+	const struct pending_pkt *pp = pending_get(dev->held, slot);
+	if (device_ce(pp, copy, n))
 		pending_mark_ce(dev->held, slot);
+	if (pp->split) {
+		/* One of its plain copies: it goes when the last one does. */
+		unsigned seen = pending_segment_seen(dev->held, slot, now);
+		if (seen == 1) {
+			dev->segmenting++;
+			device_drop_older(dev, slot, now);
+		}
+		if (seen >= pp->nsegs)
+			device_decide(dev, slot, true, now, NULL);
+		return;
+	}
+	device_drop_older(dev, slot, now);
 	device_decide(dev, slot, true, now, NULL);
 }
 
@@ -660,19 +672,51 @@ device_seg_hdrlen(struct device *dev, const struct nfqueue_packet *p, uint32_t c
 	return t > fi->hdrlen && t < p->len ? t : fi->hdrlen;
 }
 
-/* Hold P and stage its copy; false when it was decided at once. */
-static bool
+/*
+ * A packet longer than one segment that cannot go in as a GSO copy (a
+ * protocol other than TCP and UDP: a tunnel's GSO packet, a datagram
+ * reassembled from fragments) goes in as plain copies, one per segment it is
+ * (or was) on the wire, DEVICE_BATCH at most: a qdisc counts them as it
+ * counts the segments or fragments, and a tbf takes them one by one. Returns
+ * how many, with *LEN the length of each and the first *EXTRA one byte
+ * longer; 1 when P goes in as one copy.
+ */
+static uint32_t
+device_split(struct device *dev, const struct nfqueue_packet *p, uint32_t hdrlen, uint32_t *len,
+             uint32_t *extra)
+{
+	uint32_t mss;
+	uint32_t nsegs = device_nsegs(dev, p, hdrlen, &mss);
+
+	if (nsegs < 2)
+		return 1;
+	uint64_t wire =
+	    p->len + (uint64_t)(nsegs - 1) * hdrlen + (uint64_t)nsegs * dev->cf.overhead;
+	uint32_t n = nsegs < DEVICE_BATCH ? nsegs : DEVICE_BATCH;
+	*len = (uint32_t)(wire / n);
+	*extra = (uint32_t)(wire % n);
+	return n;
+}
+
+static int device_send_staged(struct device *dev, size_t k);
+
+/*
+ * Hold P and stage its copies in dev->ipkts from K on; returns where the next
+ * packet's go (K when P was decided at once). A batch that has no room for
+ * them is sent first (what the qdisc took is added to *SENT).
+ */
+static size_t
 device_stage(struct device *dev, struct device_queue *q, struct nfqueue_packet *p, uint64_t now,
-             size_t k)
+             size_t k, int *sent)
 {
 	uint32_t caplen = p->caplen < p->len ? p->caplen : p->len;
-	struct inject_pkt *ip = &dev->ipkts[k];
+	struct inject_pkt ip = {.mark = p->mark, .priority = p->priority};
 	struct flow_info fi;
-	uint32_t len = 0;
+	uint32_t len = 0, copies = 1, extra = 0;
 
 	if (!dev->up) {
 		device_failopen(dev, q, p->id, p->mark, p->len, STATS_FO_DEVICE_DOWN);
-		return false;
+		return k;
 	}
 	/*
 	 * With copy = full a copy can still come up cut short: a packet queued
@@ -681,7 +725,7 @@ device_stage(struct device *dev, struct device_queue *q, struct nfqueue_packet *
 	 */
 	if (p->len > dev->maxlen) {
 		device_failopen(dev, q, p->id, p->mark, p->len, STATS_FO_TOO_BIG);
-		return false;
+		return k;
 	}
 	struct pending_pkt pp = {
 	    .id = p->id,
@@ -695,9 +739,12 @@ device_stage(struct device *dev, struct device_queue *q, struct nfqueue_packet *
 	pp.flow = fi.key;
 	int ecn = flow_ecn(p->data, caplen);
 	pp.ecn = ecn < 0 ? FLOW_ECN_NOT_ECT : (uint8_t)ecn;
-	*ip = (struct inject_pkt){.mark = p->mark, .priority = p->priority};
 	uint32_t seghdr = device_seg_hdrlen(dev, p, caplen, &fi);
-	len = device_gso_copy(dev, p, &fi, seghdr, &pp, ip);
+	len = device_gso_copy(dev, p, &fi, seghdr, &pp, &ip);
+	if (len == 0 && (copies = device_split(dev, p, seghdr, &len, &extra)) > 1) {
+		pp.split = true;
+		pp.nsegs = (uint16_t)copies;
+	}
 	if (len == 0)
 		len = device_wire_len(dev, p, seghdr);
 	if (caplen > len)
@@ -706,7 +753,7 @@ device_stage(struct device *dev, struct device_queue *q, struct nfqueue_packet *
 	int slot = pending_add(dev->held, &pp);
 	if (slot == PENDING_NONE) {
 		device_failopen(dev, q, p->id, p->mark, p->len, STATS_FO_NO_BUFFER);
-		return false;
+		return k;
 	}
 	q->c.held++; /* the peaks are taken once the batch's copies are in (device_peaks) */
 	if (q->c.held == dev->cf.queue_maxlen)
@@ -718,26 +765,40 @@ device_stage(struct device *dev, struct device_queue *q, struct nfqueue_packet *
 	uint16_t proto = p->proto;
 	if (proto != ETH_P_IP && proto != ETH_P_IPV6)
 		proto = (caplen > 0 && p->data[0] >> 4 == 6) ? ETH_P_IPV6 : ETH_P_IP;
-	ip->data = p->data;
-	ip->caplen = caplen;
-	ip->pad = len - caplen;
-	ip->proto = proto;
-	dev->islot[k] = slot;
-	return true;
+	ip.data = p->data;
+	ip.caplen = caplen;
+	ip.proto = proto;
+	if (k + copies > DEVICE_BATCH) {
+		*sent += device_send_staged(dev, k);
+		k = 0;
+	}
+	for (uint32_t i = 0; i < copies; i++, k++) {
+		dev->ipkts[k] = ip;
+		dev->ipkts[k].pad = len + (i < extra) - caplen;
+		dev->islot[k] = slot;
+	}
+	return k;
 }
 
 static void
-device_inject_result(struct device *dev, size_t k)
+device_inject_result(struct device *dev, size_t k, size_t n)
 {
 	int slot = dev->islot[k];
 	int err = dev->ipkts[k].err;
 	const struct pending_pkt *pp;
 	struct device_queue *q;
 
-	if (err == 0)
+	if (err == 0 || slot == PENDING_NONE)
 		return;
 	pp = pending_get(dev->held, slot);
 	q = &dev->queues[pp->qidx];
+	if (pp->split) {
+		/* One copy of several failed: the packet is decided; the others are not its. */
+		for (size_t j = 0; j < n; j++)
+			if (dev->islot[j] == slot)
+				dev->islot[j] = PENDING_NONE;
+		device_late_add(dev, pp); /* its copies that went in still come back */
+	}
 	if (err == ENOBUFS) {
 		/* The qdisc refused the copy: the real packet meets the same fate. */
 		q->c.dropped_enqueue++;
@@ -760,7 +821,7 @@ static void
 device_peaks(struct device *dev, size_t k)
 {
 	for (size_t i = 0; i < k; i++) {
-		if (dev->ipkts[i].err != 0)
+		if (dev->ipkts[i].err != 0 || dev->islot[i] == PENDING_NONE)
 			continue;
 		struct device_queue *q = &dev->queues[pending_get(dev->held, dev->islot[i])->qidx];
 		if (q->c.held > q->c.peak_held)
@@ -770,12 +831,30 @@ device_peaks(struct device *dev, size_t k)
 		dev->peak_held = pending_count(dev->held);
 }
 
+/* Send the K copies staged and act on what the qdisc said of each; returns how many it took. */
+static int
+device_send_staged(struct device *dev, size_t k)
+{
+	int sent = 0;
+
+	if (k == 0)
+		return 0;
+	inject_send(dev->inj, dev->ipkts, k);
+	for (size_t i = 0; i < k; i++) {
+		sent += dev->ipkts[i].err == 0;
+		device_inject_result(dev, i, k);
+	}
+	device_peaks(dev, k);
+	return sent;
+}
+
 static void
 device_packets_cb(void *arg, struct nfqueue_packet *pkts, size_t n)
 {
 	struct device *dev = arg;
 	uint64_t now = device_now_ns();
 	size_t k = 0;
+	int sent = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		struct nfqueue_packet *p = &pkts[i];
@@ -800,18 +879,9 @@ device_packets_cb(void *arg, struct nfqueue_packet *pkts, size_t n)
 			device_failopen(dev, q, p->id, p->mark, p->len, STATS_FO_SHUTDOWN);
 			continue;
 		}
-		if (device_stage(dev, q, p, now, k))
-			k++;
+		k = device_stage(dev, q, p, now, k, &sent);
 	}
-	int sent = 0;
-	if (k > 0) {
-		inject_send(dev->inj, dev->ipkts, k);
-		for (size_t i = 0; i < k; i++) {
-			sent += dev->ipkts[i].err == 0;
-			device_inject_result(dev, i);
-		}
-		device_peaks(dev, k);
-	}
+	sent += device_send_staged(dev, k);
 	/*
 	 * Copies the qdisc let straight through are already waiting: spare a
 	 * wakeup. Their verdicts go before the read that finds the device empty.

@@ -21,3 +21,7 @@ set_tests_properties(e2e_gso_tunnel PROPERTIES
 add_test(NAME e2e_gso_udp COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/gso_udp.sh)
 set_tests_properties(e2e_gso_udp PROPERTIES
   ENVIRONMENT "${IMQD_E2E_ENV}" RESOURCE_LOCK netns TIMEOUT 180 LABELS e2e)
+# Packets longer than a segment that are neither TCP nor UDP (reassembled ICMP): plain copies per segment.
+add_test(NAME e2e_gso_split COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/gso_split.sh)
+set_tests_properties(e2e_gso_split PROPERTIES
+  ENVIRONMENT "${IMQD_E2E_ENV}" RESOURCE_LOCK netns TIMEOUT 180 LABELS e2e)
