@@ -28,7 +28,7 @@
 #define DEVICE_READ_MAX 1024  /* copies read back per wakeup */
 #define DEVICE_HOLD_RING 4096 /* recent hold times kept for percentiles */
 #define DEVICE_LATE_MIN 4096  /* least slots for copies given up on (late, not stray) */
-#define DEVICE_LATE_WAYS 4    /* entries per bucket of that table */
+#define DEVICE_LATE_WAYS 8    /* entries per bucket of that table */
 #define DEVICE_LOG_NS (10ULL * 1000000000ULL)  /* drop-timeout lines: at most one per 10 s */
 #define DEVICE_LATE_CONN 0x9e3779b97f4a7c15ULL /* marks a connection's key in it */
 #define DEVICE_MS 1000000ULL                   /* a millisecond, in nanoseconds */
@@ -170,12 +170,13 @@ device_late_key(struct device *dev, uint64_t key)
 {
 	uint64_t *b = device_late_bucket(dev, key);
 
-	for (int k = 0; k < DEVICE_LATE_WAYS; k++)
-		if (b[k] == key || b[k] == 0) {
-			b[k] = key;
-			return;
-		}
-	b[(key >> 32) % DEVICE_LATE_WAYS] = key; /* a full bucket forgets one at random */
+	int k;
+
+	for (k = 0; k < DEVICE_LATE_WAYS - 1 && b[k] != key && b[k] != 0; k++)
+		;
+	/* Newest first: a full bucket forgets its oldest, never one just given up on. */
+	memmove(b + 1, b, (size_t)k * sizeof(*b));
+	b[0] = key;
 }
 
 static bool
@@ -633,6 +634,8 @@ device_gso_copy(struct device *dev, struct nfqueue_packet *p, const struct flow_
 	 * short rather than sent as one plain copy that a tbf drops.
 	 */
 	uint32_t most = fi->udp ? DEVICE_UDP_MAX_SEGS : UINT16_MAX;
+	if (nsegs > most)
+		return 0; /* plain copies instead (device_split) */
 	if (nsegs + more > most)
 		more = nsegs < most ? most - nsegs : 0;
 	uint32_t pad = more * hdr > extra ? 0 : extra - more * hdr;
@@ -703,11 +706,11 @@ static int device_send_staged(struct device *dev, size_t k);
 /*
  * Hold P and stage its copies in dev->ipkts from K on; returns where the next
  * packet's go (K when P was decided at once). A batch that has no room for
- * them is sent first (what the qdisc took is added to *SENT).
+ * them is sent first, and what the qdisc let through read back.
  */
 static size_t
 device_stage(struct device *dev, struct device_queue *q, struct nfqueue_packet *p, uint64_t now,
-             size_t k, int *sent)
+             size_t k)
 {
 	uint32_t caplen = p->caplen < p->len ? p->caplen : p->len;
 	struct inject_pkt ip = {.mark = p->mark, .priority = p->priority};
@@ -769,7 +772,12 @@ device_stage(struct device *dev, struct device_queue *q, struct nfqueue_packet *
 	ip.caplen = caplen;
 	ip.proto = proto;
 	if (k + copies > DEVICE_BATCH) {
-		*sent += device_send_staged(dev, k);
+		/*
+		 * Read back what the qdisc let straight through before more goes in:
+		 * TUN's ring holds txqueuelen copies. P has none in yet, and is the
+		 * newest of its flow: nothing read back decides it.
+		 */
+		device_readback(dev, device_send_staged(dev, k));
 		k = 0;
 	}
 	for (uint32_t i = 0; i < copies; i++, k++) {
@@ -854,7 +862,6 @@ device_packets_cb(void *arg, struct nfqueue_packet *pkts, size_t n)
 	struct device *dev = arg;
 	uint64_t now = device_now_ns();
 	size_t k = 0;
-	int sent = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		struct nfqueue_packet *p = &pkts[i];
@@ -879,9 +886,9 @@ device_packets_cb(void *arg, struct nfqueue_packet *pkts, size_t n)
 			device_failopen(dev, q, p->id, p->mark, p->len, STATS_FO_SHUTDOWN);
 			continue;
 		}
-		k = device_stage(dev, q, p, now, k, &sent);
+		k = device_stage(dev, q, p, now, k);
 	}
-	sent += device_send_staged(dev, k);
+	int sent = device_send_staged(dev, k);
 	/*
 	 * Copies the qdisc let straight through are already waiting: spare a
 	 * wakeup. Their verdicts go before the read that finds the device empty.

@@ -9,6 +9,8 @@
 # fragments) within 1%, imq0 transmitted 5 copies per packet, the counters
 # balance with no stray or unmatched copy, and nothing stays queued. Before,
 # each went in as one 6 KB copy that the tbf dropped: no echo came back.
+# Then 60000-byte echoes, 16 at once (41 copies each), through pfifo with a
+# TUN ring of 200: all reach dst, no copy lost in the ring, none partial.
 # shellcheck source=lib.sh disable=SC2154 # S_* are set by check_counters
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=lib_ops.sh
@@ -48,7 +50,7 @@ nsx "$GW" tc qdisc del dev "$GW_IN" ingress || fail "cannot remove the IFB redir
 nsx "$GW" ip link del ifb0
 
 # ---- imqd: connection tracking reassembles the fragments before the rule.
-start_imqd 0
+start_imqd 0 "txqueuelen = 200"
 nsx "$GW" tc qdisc replace dev imq0 root "${TBF[@]}" || fail "tc tbf on imq0 failed"
 for t in iptables ip6tables; do
 	nsx "$GW" "$t" -t mangle -A PREROUTING -i "$GW_IN" -m conntrack --ctstate NEW,ESTABLISHED \
@@ -68,5 +70,25 @@ assert_eq "imqd accepted" "$S_received" "$S_accepted"
 assert_eq "imqd stray copies" 0 "$S_stray"
 assert_eq "imqd unmatched copies" 0 "$S_unmatched"
 assert_within "bytes tbf counted: imq0 against IFB" "$ifb_bytes" 1 "$imq_bytes"
+
+# ---- Many copies at once: 16 echo requests of 60000 bytes sent together
+# (41 copies each) into pfifo, which releases them at once, with a TUN ring of
+# 200 (txqueuelen): imqd reads copies back between sends, the ring never
+# overflows, every echo is answered and none goes partial.
+nsx "$GW" tc qdisc replace dev imq0 root pfifo limit 10000 || fail "tc pfifo on imq0 failed"
+# What reaches dst (reassembled there), whatever becomes of the 60 KB replies.
+nsx "$DST" iptables -A INPUT -p icmp --icmp-type echo-request -m length --length 60000: ||
+	fail "iptables counting rule in $DST failed"
+txdrop0=$(nsx "$GW" cat /sys/class/net/imq0/statistics/tx_dropped)
+partial0=$S_partial accepted0=$S_accepted
+out=$(timeout 30 ip netns exec "$SRC" ping -c 32 -l 16 -i 0.2 -W 3 -s 60000 "$DST_IP" 2>&1)
+log "60000-byte echoes, 16 at once: $(grep -E 'transmitted' <<<"$out")"
+check_counters
+assert_eq "60000-byte echo requests imqd accepted" 32 "$((S_accepted - accepted0))"
+assert_eq "60000-byte echo requests that reached dst" 32 "$(ipt_pkts "$DST" iptables filter INPUT 1)"
+assert_eq "copies TUN's ring dropped (imq0 TX dropped)" 0 \
+	"$(($(nsx "$GW" cat /sys/class/net/imq0/statistics/tx_dropped) - txdrop0))"
+assert_eq "packets decided partial" 0 "$((S_partial - partial0))"
+check_nothing_queued
 stop_imqd
 finish
