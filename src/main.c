@@ -188,6 +188,14 @@ main_same(const char *a, const char *b)
 	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
+/* A metrics file no longer written: its counters would stand still there. */
+static void
+main_metrics_remove(const char *path)
+{
+	if (path != NULL && unlink(path) < 0 && errno != ENOENT)
+		log_warn("cannot remove %s", path);
+}
+
 /* What a reload from OLD to NEXT cannot apply, and a metrics file no longer written. */
 static void
 main_reload_globals(const struct conf *old, const struct conf *next)
@@ -198,10 +206,8 @@ main_reload_globals(const struct conf *old, const struct conf *next)
 		log_warnx("control-group changed: it takes effect when imqd restarts");
 	if (!main_same(old->user, next->user))
 		log_warnx("user changed: it takes effect when imqd restarts");
-	/* Its counters would stand still there: not a file to leave behind. */
-	if (old->metrics_file != NULL && !main_same(old->metrics_file, next->metrics_file) &&
-	    unlink(old->metrics_file) < 0 && errno != ENOENT)
-		log_warn("cannot remove %s", old->metrics_file);
+	if (!main_same(old->metrics_file, next->metrics_file))
+		main_metrics_remove(old->metrics_file);
 }
 
 /* 0, -1 if the file is not valid (nothing changed), -2 if it applied in part. */
@@ -486,9 +492,7 @@ main(int argc, char **argv)
 	ctl_close(imqd.ctl);
 	if (imqd.metrics_ev != NULL)
 		event_free(imqd.metrics_ev);
-	if (imqd.conf->metrics_file != NULL && unlink(imqd.conf->metrics_file) < 0 &&
-	    errno != ENOENT)
-		log_warn("cannot remove %s", imqd.conf->metrics_file);
+	main_metrics_remove(imqd.conf->metrics_file);
 	event_free(imqd.status_ev);
 	for (size_t i = 0; i < 3; i++)
 		event_free(sigs[i]);
