@@ -745,6 +745,16 @@ device_stage(struct device *dev, struct device_queue *q, struct nfqueue_packet *
 	if (caplen > len)
 		caplen = len;
 	pp.hash = flow_copy_hash(p->data, caplen, len);
+	if (k + copies > DEVICE_BATCH) {
+		/*
+		 * Read back what the qdisc let straight through before more goes in:
+		 * TUN's ring holds txqueuelen copies. P is not held yet, so nothing
+		 * read back can decide it (a stale copy with P's hash would) and free
+		 * the slot its copies are about to name.
+		 */
+		device_readback(dev, device_send_staged(dev, k));
+		k = 0;
+	}
 	int slot = pending_add(dev->held, &pp);
 	if (slot == PENDING_NONE) {
 		device_failopen(dev, q, p->id, p->mark, p->len, STATS_FO_NO_BUFFER);
@@ -763,15 +773,6 @@ device_stage(struct device *dev, struct device_queue *q, struct nfqueue_packet *
 	ip.data = p->data;
 	ip.caplen = caplen;
 	ip.proto = proto;
-	if (k + copies > DEVICE_BATCH) {
-		/*
-		 * Read back what the qdisc let straight through before more goes in:
-		 * TUN's ring holds txqueuelen copies. P has none in yet, and is the
-		 * newest of its flow: nothing read back decides it.
-		 */
-		device_readback(dev, device_send_staged(dev, k));
-		k = 0;
-	}
 	for (uint32_t i = 0; i < copies; i++, k++) {
 		dev->ipkts[k] = ip;
 		dev->ipkts[k].pad = len + (i < extra) - caplen;

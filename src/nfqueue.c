@@ -291,8 +291,9 @@ nfqueue_attr_cb(const struct nlattr *attr, void *data)
 	return MNL_CB_OK;
 }
 
+/* A packet message; TRUNCATED: cut short, its payload CUTLEN bytes long. */
 static void
-nfqueue_packet_msg(struct nfqueue *nfq, const struct nlmsghdr *nlh, bool truncated)
+nfqueue_packet_msg(struct nfqueue *nfq, const struct nlmsghdr *nlh, bool truncated, uint32_t cutlen)
 {
 	const struct nlattr *attr[NFQUEUE_A_MAX + 1] = {0};
 	const struct nfgenmsg *nfg = mnl_nlmsg_get_payload(nlh);
@@ -324,7 +325,9 @@ nfqueue_packet_msg(struct nfqueue *nfq, const struct nlmsghdr *nlh, bool truncat
 		p->caplen = mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]);
 	}
 	p->truncated = truncated;
-	p->len = attr[NFQA_CAP_LEN] ? ntohl(mnl_attr_get_u32(attr[NFQA_CAP_LEN])) : p->caplen;
+	p->len = attr[NFQA_CAP_LEN] ? ntohl(mnl_attr_get_u32(attr[NFQA_CAP_LEN]))
+	         : truncated        ? cutlen
+	                            : p->caplen;
 	if (++nfq->npkts == nfq->batch)
 		nfqueue_dispatch(nfq);
 }
@@ -339,7 +342,7 @@ nfqueue_parse(struct nfqueue *nfq, const void *buf, size_t len)
 		if (nlh->nlmsg_type == NLMSG_ERROR)
 			nfqueue_error_msg(nfq, nlh);
 		else if (nlh->nlmsg_type == ((NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET))
-			nfqueue_packet_msg(nfq, nlh, false);
+			nfqueue_packet_msg(nfq, nlh, false, 0);
 	}
 }
 
@@ -352,12 +355,25 @@ static void
 nfqueue_parse_truncated(struct nfqueue *nfq, void *buf, size_t len)
 {
 	struct nlmsghdr *nlh = buf;
+	size_t off = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct nfgenmsg));
+	uint32_t cutlen = 0;
 
 	if (len < NLMSG_HDRLEN || nlh->nlmsg_len <= len ||
 	    nlh->nlmsg_type != ((NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET))
 		return;
+	/* The payload's length, from its attribute's header if that came (it is the last). */
+	while (off + sizeof(struct nlattr) <= len) {
+		const struct nlattr *a = (const struct nlattr *)((const char *)buf + off);
+		if (a->nla_len < sizeof(*a))
+			break;
+		if ((a->nla_type & NLA_TYPE_MASK) == NFQA_PAYLOAD) {
+			cutlen = a->nla_len - (uint32_t)sizeof(*a);
+			break;
+		}
+		off += NLA_ALIGN(a->nla_len);
+	}
 	nlh->nlmsg_len = (uint32_t)len; /* the attributes that fit; the cut one fails validation */
-	nfqueue_packet_msg(nfq, nlh, true);
+	nfqueue_packet_msg(nfq, nlh, true, cutlen);
 }
 
 int

@@ -298,8 +298,23 @@ pending_segment(const struct pending *p, uint64_t conn, uint32_t seq)
 	for (int32_t s = ix->fifos[f].head; s != PENDING_NONE;
 	     s = p->entries[s].link[PENDING_CONN].next) {
 		const struct pending_pkt *pp = &p->entries[s].pkt;
-		if ((uint32_t)(seq - pp->tcpseq) < pp->span)
+		uint32_t off = seq - pp->tcpseq;
+		if (off >= pp->span)
+			continue;
+		/*
+		 * A copy's sequence numbers run on into its padding, where the next
+		 * packet's real ones begin: a segment that is not the one this copy
+		 * sends next (the qdisc dropped its tail) and that starts a later
+		 * copy of the connection is that copy's first.
+		 */
+		uint32_t gso = pp->nsegs > 0 ? (pp->span + pp->nsegs - 1u) / pp->nsegs : pp->span;
+		if (pp->nsegs == 0 || off == (uint32_t)pp->seen * gso)
 			return s;
+		for (int32_t n = p->entries[s].link[PENDING_CONN].next; n != PENDING_NONE;
+		     n = p->entries[n].link[PENDING_CONN].next)
+			if (p->entries[n].pkt.tcpseq == seq)
+				return n;
+		return s;
 	}
 	return PENDING_NONE;
 }

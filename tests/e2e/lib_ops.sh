@@ -161,12 +161,26 @@ ops_check_nothing_queued() {
 	assert_eq "packets in the kernel queues (nfnetlink_queue queue_total, all queues)" 0 "$total"
 }
 
-# ops_udp_recv NAME PORT COUNT SECONDS: udpseq receiver in $DST, output in
-# $T_TMP/NAME.recv.json; its pid in OPS_RECV_PID. Waits until it listens.
+# ops_udp_recv NAME PORT COUNT SECONDS [UDPSEQ_RECV_ARGS...]: udpseq receiver
+# in $DST (it ends one idle second after the last datagram unless the
+# arguments say -w), output in $T_TMP/NAME.recv.json; its pid in
+# OPS_RECV_PID. Waits until it listens.
 ops_udp_recv() {
-	bg "$DST" timeout $(($4 + 10)) "$UDPSEQ" recv -p "$2" -n "$3" -t "$4" -i >"$T_TMP/$1.recv.json"
+	local name=$1 port=$2 n=$3 secs=$4
+	shift 4
+	bg "$DST" timeout $((secs + 10)) "$UDPSEQ" recv -p "$port" -n "$n" -t "$secs" -i "$@" \
+		>"$T_TMP/$name.recv.json"
 	OPS_RECV_PID=$BG_PID
-	wait_listen "$DST" udp "$2"
+	wait_listen "$DST" udp "$port"
+}
+
+# ops_udp_stop NAME PID: stop the background sender PID (ops_udp_send_bg)
+# now; how many datagrams it sent in OPS_SENT (not in $(...): the sender is
+# this shell's child).
+ops_udp_stop() {
+	kill -TERM "$2" 2>/dev/null
+	wait_pid "$2" 10 || mismatch "udpseq send ($1) failed or did not stop"
+	OPS_SENT=$(json_field "$T_TMP/$1.send.json" sent)
 }
 
 # ops_udp_send NAME PORT COUNT MAXSECONDS [UDPSEQ_SEND_ARGS...]: bounded sender

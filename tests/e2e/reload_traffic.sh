@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Reloads under traffic: imq0 shaped by tbf 50mbit carries 20,000 numbered
-# datagrams (4 flows, 4000 pps) while a second stream goes through queue 1;
-# meanwhile imqd reloads 20 times, alternating between two valid files (imq0's
+# Reloads under traffic: imq0 shaped by tbf 50mbit carries numbered datagrams
+# (4 flows, 4000 pps) while a second stream goes through queue 1; meanwhile
+# imqd reloads 20 times (the senders run until the reloads are done), alternating between two valid files (imq0's
 # drop-timeout changes, imq1 on queue 1 comes and goes), by SIGHUP and by
 # `imqctl reload`. Every datagram must arrive once, nothing may stay queued in
 # the kernel, and imq0 must keep its tbf. Then an invalid file: `imqctl reload`
@@ -13,8 +13,9 @@
 . "$(dirname "$0")/lib_ops.sh"
 e2e_init reload_traffic
 
-N=20000          # datagrams through imq0
-N2=8000          # datagrams through queue 1 (imq1 when configured, else bypass)
+SEND_MAX=60 # seconds the senders may run; they are stopped after the reloads
+N_MAX=$((SEND_MAX * 4000))
+N2_MAX=$((SEND_MAX * 1600))
 PORT=9100
 PORT2=9101
 RELOADS=20
@@ -57,13 +58,13 @@ nsx "$GW" iptables -t mangle -A PREROUTING -i "$GW_IN" -p udp --dport "$PORT2" \
 	-j NFQUEUE --queue-num 1 --queue-bypass || fail "iptables NFQUEUE rule (queue 1) failed"
 
 # Two receivers, two bounded senders in the background.
-ops_udp_recv main "$PORT" "$N" 40
+ops_udp_recv main "$PORT" "$N_MAX" $((SEND_MAX + 20))
 recv_main=$OPS_RECV_PID
-ops_udp_recv second "$PORT2" "$N2" 40
+ops_udp_recv second "$PORT2" "$N2_MAX" $((SEND_MAX + 20))
 recv_second=$OPS_RECV_PID
-ops_udp_send_bg main "$PORT" "$N" 20 -s 1000 -r 4000 -f 4
+ops_udp_send_bg main "$PORT" "$N_MAX" "$SEND_MAX" -s 1000 -r 4000 -f 4
 send_main=$OPS_SEND_PID
-ops_udp_send_bg second "$PORT2" "$N2" 20 -s 500 -r 1600 -f 2
+ops_udp_send_bg second "$PORT2" "$N2_MAX" "$SEND_MAX" -s 500 -r 1600 -f 2
 send_second=$OPS_SEND_PID
 
 # Reload i: file (i % 2), by SIGHUP when (i / 2) % 2 is 0, else by imqctl:
@@ -97,9 +98,12 @@ log "$RELOADS reloads done; the log says 'configuration reloaded' $(reloaded) ti
 main_running=0
 kill -0 "$send_main" 2>/dev/null && main_running=1
 assert_eq "main sender still running after the last reload" 1 "$main_running"
-
-wait_pid "$send_main" 25 || mismatch "udpseq send (main) failed or did not finish"
-wait_pid "$send_second" 25 || mismatch "udpseq send (second) failed or did not finish"
+sleep 0.3
+ops_udp_stop main "$send_main"
+N=$OPS_SENT
+ops_udp_stop second "$send_second"
+N2=$OPS_SENT
+assert_ge "datagrams sent through imq0 during the reloads" 4000 "$N"
 OPS_RECV_PID=$recv_main
 ops_udp_check main "$N"
 OPS_RECV_PID=$recv_second

@@ -2,14 +2,15 @@
  * udpseq: numbered UDP datagrams for imqd's end-to-end tests.
  *
  *   udpseq send -d ADDR -p PORT -n COUNT [-s SIZE] [-r PPS] [-f FLOWS] [-t MAXSECONDS] [-T TOS]
- *   udpseq recv -p PORT -n COUNT -t SECONDS [-6] [-i]
+ *   udpseq recv -p PORT -n COUNT -t SECONDS [-6] [-i] [-w IDLESECONDS]
  *
  * Each datagram starts with two big-endian u32: the flow number and its
  * sequence number within the flow, then zero padding up to SIZE bytes.
  * The sender spreads datagrams round-robin over FLOWS sockets (one source
  * port each) and stops at COUNT datagrams or MAXSECONDS, whichever comes
- * first. The receiver stops at COUNT datagrams, at SECONDS, or (with -i)
- * after one idle second following the first datagram, and prints one JSON
+ * first, or at SIGTERM, SIGINT or SIGUSR1 ("stopped" in its output). The
+ * receiver stops at COUNT datagrams, at SECONDS, or (with -i) after one idle
+ * second following the first datagram (-w: IDLESECONDS), and prints one JSON
  * line with what it saw, including how many datagrams came marked Congestion
  * Experienced (ECN, "ce"); -T sets the sender's TOS / traffic class byte,
  * ECN field included. Both print JSON on stdout; errors go to stderr.
@@ -23,6 +24,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -38,6 +40,8 @@
 #define UDPSEQ_RCVBUF (16 << 20)
 #define UDPSEQ_IDLE_NS 1000000000LL
 
+static volatile sig_atomic_t stop_sending;
+
 struct opts {
 	const char *addr;
 	unsigned port;
@@ -48,6 +52,7 @@ struct opts {
 	double seconds;
 	bool v6;
 	bool idle;
+	int64_t idle_ns;
 	int tos; /* -1: the system's */
 };
 
@@ -62,9 +67,10 @@ struct flow {
 static _Noreturn void
 usage(void)
 {
-	fprintf(stderr, "usage: udpseq send -d ADDR -p PORT -n COUNT [-s SIZE] [-r PPS] [-f FLOWS] "
-	                "[-t MAXSECONDS] [-T TOS]\n"
-	                "       udpseq recv -p PORT -n COUNT -t SECONDS [-6] [-i]\n");
+	fprintf(stderr,
+	        "usage: udpseq send -d ADDR -p PORT -n COUNT [-s SIZE] [-r PPS] [-f FLOWS] "
+	        "[-t MAXSECONDS] [-T TOS]\n"
+	        "       udpseq recv -p PORT -n COUNT -t SECONDS [-6] [-i] [-w IDLESECONDS]\n");
 	exit(2);
 }
 
@@ -113,8 +119,9 @@ parse_opts(int argc, char **argv, struct opts *o)
 {
 	int c;
 
-	*o = (struct opts){.size = 64, .flows = 1, .seconds = 10, .tos = -1};
-	while ((c = getopt(argc, argv, "d:p:n:s:r:f:t:T:6i")) != -1) {
+	*o = (struct opts){
+	    .size = 64, .flows = 1, .seconds = 10, .idle_ns = UDPSEQ_IDLE_NS, .tos = -1};
+	while ((c = getopt(argc, argv, "d:p:n:s:r:f:t:T:6iw:")) != -1) {
 		switch (c) {
 		case 'd':
 			o->addr = optarg;
@@ -145,6 +152,10 @@ parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'i':
 			o->idle = true;
+			break;
+		case 'w':
+			o->idle = true;
+			o->idle_ns = (int64_t)(parse_seconds(optarg) * 1e9);
 			break;
 		default:
 			usage();
@@ -213,6 +224,13 @@ open_senders(const struct addrinfo *ai, int *fds, unsigned n, int tos)
 	return 0;
 }
 
+static void
+on_stop(int sig)
+{
+	(void)sig;
+	stop_sending = 1;
+}
+
 static int
 do_send(const struct opts *o)
 {
@@ -237,6 +255,11 @@ do_send(const struct opts *o)
 	buf = calloc(1, o->size);
 	if (!buf || open_senders(ai, fds, o->flows, o->tos) < 0)
 		return 2;
+	/* Stopped by a signal, it still says what it sent (timeout(1) passes SIGTERM on). */
+	struct sigaction sa = {.sa_handler = on_stop};
+	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
 
 	int64_t start = now_ns(CLOCK_MONOTONIC);
 	int64_t deadline = start + (int64_t)(o->seconds * 1e9);
@@ -250,7 +273,7 @@ do_send(const struct opts *o)
 			if (due > now_ns(CLOCK_MONOTONIC))
 				sleep_until(due);
 		}
-		if (now_ns(CLOCK_MONOTONIC) >= deadline)
+		if (now_ns(CLOCK_MONOTONIC) >= deadline || stop_sending)
 			break;
 		put_u32(buf, f);
 		put_u32(buf + 4, seq[f]);
@@ -276,14 +299,15 @@ do_send(const struct opts *o)
 	int64_t end = now_ns(CLOCK_MONOTONIC);
 
 	printf("{\"sent\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"retries\":%" PRIu64
-	       ",\"flows\":%u,\"size\":%u,\"elapsed_ns\":%" PRId64 "}\n",
-	       sent, errors, retries, o->flows, o->size, end - start);
+	       ",\"flows\":%u,\"size\":%u,\"elapsed_ns\":%" PRId64 ",\"stopped\":%s}\n",
+	       sent, errors, retries, o->flows, o->size, end - start,
+	       stop_sending ? "true" : "false");
 	fflush(stdout);
 	for (unsigned i = 0; i < o->flows; i++)
 		close(fds[i]);
 	free(buf);
 	freeaddrinfo(ai);
-	return sent == o->count ? 0 : 1;
+	return sent == o->count || (stop_sending && errors == 0) ? 0 : 1;
 }
 
 static int
@@ -391,8 +415,8 @@ do_recv(const struct opts *o)
 		int64_t now = now_ns(CLOCK_MONOTONIC);
 		int64_t until = deadline;
 
-		if (o->idle && received && last_mono + UDPSEQ_IDLE_NS < until)
-			until = last_mono + UDPSEQ_IDLE_NS;
+		if (o->idle && received && last_mono + o->idle_ns < until)
+			until = last_mono + o->idle_ns;
 		if (now >= until)
 			break;
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};

@@ -340,6 +340,56 @@ test_segments(void **state)
 	pending_free(p);
 }
 
+/*
+ * A copy's padding runs into the next copy's sequence numbers: with the
+ * first copy's tail dropped, the next copy's first segment is the next
+ * copy's; the first copy's own segments there stay its own.
+ */
+static void
+test_segments_padding(void **state)
+{
+	struct pending *p = pending_new(8);
+	/* 0x1000 bytes of payload and 0x100 of padding in 17 segments of 0x100. */
+	struct pending_pkt a = {
+	    .id = 1, .hash = 1, .flow = 5, .conn = 7, .tcpseq = 0, .span = 0x1100, .nsegs = 17};
+	struct pending_pkt b = {.id = 2,
+	                        .hash = 2,
+	                        .flow = 5,
+	                        .conn = 7,
+	                        .tcpseq = 0x1000,
+	                        .span = 0x1100,
+	                        .nsegs = 17};
+
+	(void)state;
+	int sa = pending_add(p, &a);
+	int sb = pending_add(p, &b);
+	for (unsigned i = 0; i < 16; i++) {
+		assert_int_equal(pending_segment(p, 7, i * 0x100), sa);
+		pending_segment_seen(p, sa, 1);
+	}
+	/* Its 17th segment, all padding, starts where b's payload does. */
+	assert_int_equal(pending_segment(p, 7, 0x1000), sa);
+	/* Its tail dropped after 4 segments: 0x1000 is b's first. */
+	pending_remove(p, sa);
+	pending_remove(p, sb);
+	sa = pending_add(p, &a);
+	sb = pending_add(p, &b);
+	for (unsigned i = 0; i < 4; i++)
+		pending_segment_seen(p, sa, 1);
+	assert_int_equal(pending_segment(p, 7, 0x1000), sb);
+	assert_int_equal(pending_segment(p, 7, 0x400), sa);
+	/* Nothing of it back yet: a segment of its padding that no copy starts at is its own. */
+	pending_remove(p, sa);
+	pending_remove(p, sb);
+	sa = pending_add(p, &a);
+	sb = pending_add(p, &b);
+	assert_int_equal(pending_segment(p, 7, 0x1080), sa);
+	assert_int_equal(pending_segment(p, 7, 0x1000), sb);
+	pending_remove(p, sa);
+	pending_remove(p, sb);
+	pending_free(p);
+}
+
 int
 main(void)
 {
@@ -354,6 +404,7 @@ main(void)
 	    cmocka_unit_test(test_copy_hash),
 	    cmocka_unit_test(test_copy_hash_ecn),
 	    cmocka_unit_test(test_segments),
+	    cmocka_unit_test(test_segments_padding),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
