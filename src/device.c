@@ -761,7 +761,7 @@ device_stage(struct device *dev, struct device_queue *q, struct nfqueue_packet *
 		return k;
 	}
 	q->c.held++; /* the peaks are taken once the batch's copies are in (device_peaks) */
-	if (q->c.held == dev->cf.queue_maxlen)
+	if (q->c.held >= dev->cf.queue_maxlen)
 		log_limited(&dev->lim_full, LOG_WARNING,
 		            "%s: queue %u is full (queue-maxlen %u): the kernel %s itself",
 		            dev->name, q->num, dev->cf.queue_maxlen,
@@ -1472,8 +1472,12 @@ device_drain(struct device *dev, struct device_queue *q)
 /*
  * Before a queue is drained (device_drain), pass what the kernel has
  * already queued to the socket: once drained, the kernel passes new packets
- * itself, and those would overtake the older ones still waiting here.
- * Bounded: with traffic arriving as fast as it is passed this never empties.
+ * itself, and those would overtake the older ones still waiting here. After
+ * the drain, read what the drained queue still has in the socket before it
+ * is unbound (unbinding drops it). Bounded: with traffic arriving on other
+ * queues as fast as it is passed the socket never empties, but it never
+ * holds more messages than the queues' limits together, so that many are
+ * read.
  */
 static void
 device_recv_queued(struct device *dev)
@@ -1566,9 +1570,7 @@ device_release_queues(struct device *dev, const struct conf_device *cf)
 		q->releasing = true;
 		device_recv_queued(dev);
 		device_drain(dev, q);
-		while (nfqueue_recv(dev->nfq) > 0)
-			;
-		nfqueue_flush(dev->nfq);
+		device_recv_queued(dev);
 		nfqueue_unbind(dev->nfq, q->num);
 		q->bound = false;
 		q->releasing = false;
