@@ -140,6 +140,11 @@ enum conf_section {
 	CONF_SEC_BAD, /* after a broken header: its keys would only add noise */
 };
 
+struct conf_hookref {
+	int line;
+	char *prog;
+};
+
 struct conf_parser {
 	const char *path;
 	struct conf *conf;
@@ -159,6 +164,8 @@ struct conf_parser {
 	size_t nclaims;
 	struct conf_msg *msgs;
 	size_t nmsgs, msgsize;
+	struct conf_hookref *hooks; /* hook programs, checked again for user once it is known */
+	size_t nhooks, hooksize;
 	bool oom;
 	uint8_t qset[CONF_NQUEUES / 8];
 	char buf[CONF_MAX_LINE + 1];
@@ -690,6 +697,67 @@ conf_hook_check(struct conf_parser *p, const char *prog)
 	return -1;
 }
 
+/* Remember hook program PROG, set on the current line, for conf_hooks_user. */
+static void
+conf_hook_note(struct conf_parser *p, const char *prog)
+{
+	if (p->nhooks == p->hooksize) {
+		size_t n = p->hooksize ? p->hooksize * 2 : 8;
+		struct conf_hookref *h = realloc(p->hooks, n * sizeof(*h));
+		if (h == NULL) {
+			p->oom = true;
+			return;
+		}
+		p->hooks = h;
+		p->hooksize = n;
+	}
+	if ((p->hooks[p->nhooks].prog = strdup(prog)) == NULL) {
+		p->oom = true;
+		return;
+	}
+	p->hooks[p->nhooks++].line = p->lineno;
+}
+
+/*
+ * Hooks run as user, when one is set: checked as root, a program only root
+ * may run would pass and then fail at every start (and a reload, checked as
+ * the user, would refuse the same file). Mode bits, owner and groups.
+ */
+static void
+conf_hooks_user(struct conf_parser *p)
+{
+	const char *user = p->conf->user;
+	gid_t groups[64];
+	int ngroups = 64;
+	char e[CONF_ESC_MAX + 8];
+
+	if (user == NULL || geteuid() != 0 || p->nhooks == 0)
+		return;
+	struct passwd *pw = getpwnam(user);
+	if (pw == NULL || pw->pw_uid == 0)
+		return;
+	uid_t uid = pw->pw_uid;
+	if (getgrouplist(user, pw->pw_gid, groups, &ngroups) < 0)
+		ngroups = 64; /* more groups than that: the first 64 */
+	for (size_t i = 0; i < p->nhooks; i++) {
+		struct stat st;
+		if (stat(p->hooks[i].prog, &st) < 0)
+			continue;
+		mode_t bit = S_IXOTH;
+		if (st.st_uid == uid) {
+			bit = S_IXUSR;
+		} else {
+			for (int g = 0; g < ngroups; g++)
+				if (groups[g] == st.st_gid)
+					bit = S_IXGRP;
+		}
+		if (!(st.st_mode & bit))
+			conf_err(p, p->hooks[i].line,
+			         "hook program %s is not executable by user %s, who runs the hooks",
+			         conf_esc(e, sizeof(e), p->hooks[i].prog), user);
+	}
+}
+
 static int
 conf_parse_hook(struct conf_parser *p, const struct conf_key *k, const char *v, char ***out)
 {
@@ -705,6 +773,7 @@ conf_parse_hook(struct conf_parser *p, const struct conf_key *k, const char *v, 
 		conf_bad(p, k, v,
 		         n == 0 ? "expected a program and its arguments" : "a quote is not closed");
 	} else if (conf_hook_check(p, words) == 0) {
+		conf_hook_note(p, words);
 		free(*out);
 		if ((*out = conf_hook_argv(words, len, n)) == NULL)
 			p->oom = true;
@@ -883,8 +952,8 @@ conf_ifname_invalid(const char *name)
 		return "longer than 15 bytes";
 	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 		return "not usable as an interface name";
-	if (strpbrk(name, "/:") != NULL)
-		return "'/' and ':' are not allowed";
+	if (strpbrk(name, "/:%") != NULL)
+		return "'/', ':' and '%' are not allowed";
 	for (const char *s = name; *s != '\0'; s++)
 		if (*s <= ' ' || *s >= 0x7f)
 			return "only printable ASCII without spaces is allowed";
@@ -1088,12 +1157,16 @@ conf_parse(const char *name, const char *text, size_t len, FILE *err)
 		conf_lines(p, text, len);
 		if (!p->seen_device)
 			conf_err(p, 0, "no device sections");
+		conf_hooks_user(p);
 	}
 	if (p->nmsgs == 0 && !p->oom)
 		conf = p->conf;
 	else
 		conf_free(p->conf);
 	conf_msgs_flush(p, err);
+	for (size_t i = 0; i < p->nhooks; i++)
+		free(p->hooks[i].prog);
+	free(p->hooks);
 	free(p->owner);
 	free(p->claims);
 	free(p);

@@ -426,7 +426,8 @@ ctl_accept_cb(evutil_socket_t fd, short events, void *arg)
 	int cfd;
 
 	(void)events;
-	for (;;) {
+	/* A bounded number per wakeup: a flood of connections must not hold the loop. */
+	for (int n = 0; n < CTL_MAX_CLIENTS; n++) {
 		cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd != -1) {
 			ctl_client_new(ctl, cfd);

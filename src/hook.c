@@ -25,14 +25,19 @@ hook_set_user(const char *user)
 	hook_user = user != NULL ? strdup(user) : NULL;
 }
 
-static void
-hook_queues(char *buf, size_t size, const uint16_t *queues, size_t n)
+/* The queue list for IMQ_QUEUES ("0,1,7"); NULL when out of memory. */
+static char *
+hook_queues(const uint16_t *queues, size_t n)
 {
-	size_t off = 0;
+	size_t size = n * sizeof("65535,") + 1, off = 0;
+	char *buf = malloc(size);
 
+	if (buf == NULL)
+		return NULL;
 	buf[0] = '\0';
-	for (size_t i = 0; i < n && off < size; i++)
+	for (size_t i = 0; i < n; i++)
 		off += (size_t)snprintf(buf + off, size - off, "%s%u", i ? "," : "", queues[i]);
+	return buf;
 }
 
 static void
@@ -44,6 +49,8 @@ hook_child(char *const argv[], const char *dev, const char *queues)
 		dup2(null, STDIN_FILENO);
 		close(null);
 	}
+	/* A process group of its own, so that a timeout kills what it started too. */
+	setpgid(0, 0);
 	setenv("IMQ_DEV", dev, 1);
 	setenv("IMQ_QUEUES", queues, 1);
 	/* A hook is a child of its own: default signal dispositions and mask. */
@@ -80,23 +87,30 @@ int
 hook_run(char *const argv[], const char *what, const char *dev, const uint16_t *queues,
          size_t nqueues, unsigned timeout_ms)
 {
-	char qbuf[1024];
 	int status = 0;
 	pid_t pid;
 
 	if (argv == NULL || argv[0] == NULL)
 		return 0;
-	hook_queues(qbuf, sizeof(qbuf), queues, nqueues);
+	char *qbuf = hook_queues(queues, nqueues);
+	if (qbuf == NULL) {
+		log_warn("%s: %s hook %s", dev, what, argv[0]);
+		return -1;
+	}
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
 		log_warn("%s: %s hook %s: fork", dev, what, argv[0]);
+		free(qbuf);
 		return -1;
 	}
 	if (pid == 0)
 		hook_child(argv, dev, qbuf);
+	free(qbuf);
+	setpgid(pid, pid); /* as the child does: whichever runs first */
 	if (!hook_wait(pid, timeout_ms, &status)) {
-		kill(pid, SIGKILL);
+		if (kill(-pid, SIGKILL) < 0)
+			kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
 		log_err("%s: %s hook %s killed after %ums", dev, what, argv[0], timeout_ms);
 		return -1;

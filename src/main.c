@@ -400,18 +400,29 @@ main_parse_args(int argc, char **argv, struct imqd *imqd, int *mode)
 	return 0;
 }
 
+/*
+ * Taken from before the first device starts: a SIGTERM or SIGHUP that comes
+ * while the devices and their up hooks start waits for the loop, which then
+ * stops cleanly or reloads, instead of killing imqd half started.
+ */
 static void
-main_events(struct imqd *imqd, struct event **sigs)
+main_signals(struct imqd *imqd, struct event **sigs)
 {
 	static const int signals[] = {SIGTERM, SIGINT, SIGHUP};
-	struct timeval tv = {1, 0};
-	uint64_t wd = notify_watchdog_usec();
 
 	for (size_t i = 0; i < 3; i++) {
 		sigs[i] = evsignal_new(imqd->base, signals[i], main_signal_cb, imqd);
 		if (sigs[i] == NULL || event_add(sigs[i], NULL) < 0)
 			fatal("cannot handle signal %d", signals[i]);
 	}
+}
+
+static void
+main_events(struct imqd *imqd)
+{
+	struct timeval tv = {1, 0};
+	uint64_t wd = notify_watchdog_usec();
+
 	/* Pings at half the watchdog interval come from the loop itself, so a stuck loop is caught.
 	 */
 	if (wd > 0 && wd / 2 < 1000000) {
@@ -461,6 +472,7 @@ main(int argc, char **argv)
 	imqd.base = event_base_new();
 	if (imqd.base == NULL)
 		fatal("cannot create the event loop");
+	main_signals(&imqd, sigs);
 	/* Hooks run as the user from the first one on, before imqd itself switches. */
 	hook_set_user(imqd.conf->user);
 	for (const struct conf_device *cd = imqd.conf->devices; cd != NULL; cd = cd->next)
@@ -481,7 +493,7 @@ main(int argc, char **argv)
 		}
 		log_info("running as %s with CAP_NET_ADMIN and CAP_NET_RAW only", imqd.conf->user);
 	}
-	main_events(&imqd, sigs);
+	main_events(&imqd);
 	main_metrics_start(&imqd);
 	log_notice("imqd %s started: %zu device%s", IMQD_VERSION, imqd.ndevs,
 	           imqd.ndevs == 1 ? "" : "s");

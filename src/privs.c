@@ -50,8 +50,11 @@ privs_drop(const char *user)
 		log_warn("cannot limit capabilities");
 		return -1;
 	}
-	if (setgroups(1, &pw->pw_gid) < 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
-	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0) {
+	uid_t uid = pw->pw_uid;
+	gid_t gid = pw->pw_gid;
+	/* Its supplementary groups too: they may be what lets it read imqd.conf or the hooks. */
+	if (initgroups(user, gid) < 0 || setresgid(gid, gid, gid) < 0 ||
+	    setresuid(uid, uid, uid) < 0) {
 		log_warn("cannot switch to user %s", user);
 		return -1;
 	}

@@ -4,7 +4,8 @@
 # imqd recreates it; the down hook runs on SIGTERM while
 # imq0 still exists; arguments reach the hook as written (no shell); a hook
 # that exits 3 is logged with its status; a hook that outlives hook-timeout
-# is killed and logged.
+# is killed and logged, and what it started in the background with it; a
+# device with 180 queues gets all of them in IMQ_QUEUES.
 # shellcheck source=lib.sh disable=SC2154 # S_* are set by imqd_counters
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=lib_ops.sh
@@ -100,8 +101,11 @@ grep -qE '(status|code)[^0-9]*3([^0-9]|$)' <<<"$line" ||
 imqd_alive
 stop_imqd
 
-# 3. A hook that sleeps past hook-timeout = 500ms is killed and logged.
+# 3. A hook that sleeps past hook-timeout = 500ms is killed and logged, with
+# the sleep it started in the background.
 hook slow "echo \$\$ >$T_TMP/slow.pid
+sleep 30 &
+echo \$! >$T_TMP/slow.child
 exec sleep 30"
 ops_conf "$CONF" "$SOCK" <<EOF
 [imq0]
@@ -124,6 +128,35 @@ if [ -z "$hpid" ]; then
 elif kill -0 "$hpid" 2>/dev/null && [ "$(ps -o comm= -p "$hpid")" = sleep ]; then
 	mismatch "the slow hook (pid $hpid) still runs after the timeout"
 fi
+cpid=$(cat "$T_TMP/slow.child" 2>/dev/null)
+if [ -z "$cpid" ]; then
+	mismatch "the slow hook started no background child (no pid file)"
+else
+	for _ in $(seq 20); do
+		kill -0 "$cpid" 2>/dev/null && [ "$(ps -o comm= -p "$cpid")" = sleep ] || break
+		sleep 0.1
+	done
+	if kill -0 "$cpid" 2>/dev/null && [ "$(ps -o comm= -p "$cpid")" = sleep ]; then
+		kill "$cpid"
+		mismatch "the slow hook's background child (pid $cpid) still runs after the timeout"
+	else
+		pass_msg "the slow hook's background child was killed with it"
+	fi
+fi
+imqd_alive
+stop_imqd
+
+# 4. 180 queues of 5 digits: IMQ_QUEUES lists every one (1,080 characters).
+hook many "printf '%s' \"\$IMQ_QUEUES\" >$T_TMP/many.rec"
+ops_conf "$CONF" "$SOCK" <<EOF
+[imq0]
+queues = 10000-10179
+queue-maxlen = 16
+up = $T_TMP/many.sh
+EOF
+ops_start_imqd "$CONF" "$SOCK" 10000
+want=$(seq -s, 10000 10179)
+assert_eq "IMQ_QUEUES of 180 queues" "$want" "$(cat "$T_TMP/many.rec" 2>/dev/null)"
 imqd_alive
 stop_imqd
 finish

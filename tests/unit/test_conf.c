@@ -531,14 +531,14 @@ test_device_names(void **state)
 		assert_non_null(strstr(errors, "t.conf:1: invalid device name \""));
 	}
 	parse_bad("[a/b]\nqueues = 0\n",
-	          "t.conf:1: invalid device name \"a/b\": '/' and ':' are not allowed\n");
+	          "t.conf:1: invalid device name \"a/b\": '/', ':' and '%' are not allowed\n");
 	parse_bad("[abcdefghijklmnop]\nqueues = 0\n",
 	          "t.conf:1: invalid device name \"abcdefghijklmnop\": longer than 15 bytes\n");
 	parse_bad("[a\x01]\nqueues = 0\n", "t.conf:1: invalid device name \"a\\x01\": only "
 	                                   "printable ASCII without spaces is allowed\n");
 	/* Keys of a misnamed section are still checked. */
 	parse_bad("[a/b]\nqueues = 0\nmtu = 1\n",
-	          "t.conf:1: invalid device name \"a/b\": '/' and ':' are not allowed\n"
+	          "t.conf:1: invalid device name \"a/b\": '/', ':' and '%' are not allowed\n"
 	          "t.conf:3: bad value \"1\" for mtu: expected a number from 68 to 65535\n");
 }
 
@@ -670,6 +670,41 @@ test_hook_not_executable(void **state)
 	parse_bad(text, expect);
 	assert_int_equal(chmod(path, 0755), 0);
 	struct conf *conf = parse_dev_key("up", path);
+	assert_non_null(conf);
+	conf_free(conf);
+	unlink(path);
+}
+
+/* Hooks run as user: one only root may run is refused, wherever [global] is. */
+static void
+test_hook_as_user(void **state)
+{
+	(void)state;
+	if (geteuid() != 0)
+		skip(); /* the check is made when root reads the file */
+	char path[] = "/tmp/test_conf_hookXXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(chown(path, 0, 0), 0);
+	assert_int_equal(chmod(path, 0700), 0);
+
+	char text[160], expect[160];
+	snprintf(text, sizeof(text), "[imq0]\nqueues = 0\nup = %s\n\n[global]\nuser = nobody\n",
+	         path);
+	snprintf(expect, sizeof(expect),
+	         "t.conf:3: hook program %s is not executable by user nobody, who runs the hooks\n",
+	         path);
+	parse_bad(text, expect);
+	/* Root alone may run it, and imqd stays root: fine. */
+	snprintf(text, sizeof(text), "[imq0]\nqueues = 0\nup = %s\n", path);
+	struct conf *conf = parse(text);
+	assert_non_null(conf);
+	conf_free(conf);
+	assert_int_equal(chmod(path, 0701), 0);
+	snprintf(text, sizeof(text), "[global]\nuser = nobody\n\n[imq0]\nqueues = 0\nup = %s\n",
+	         path);
+	conf = parse(text);
 	assert_non_null(conf);
 	conf_free(conf);
 	unlink(path);
@@ -961,6 +996,7 @@ main(void)
 	    cmocka_unit_test_teardown(test_long_lines, teardown),
 	    cmocka_unit_test_teardown(test_hooks, teardown),
 	    cmocka_unit_test_teardown(test_hook_not_executable, teardown),
+	    cmocka_unit_test_teardown(test_hook_as_user, teardown),
 	    cmocka_unit_test_teardown(test_global_values, teardown),
 	    cmocka_unit_test_teardown(test_print_round_trip, teardown),
 	    cmocka_unit_test_teardown(test_print_format, teardown),
