@@ -26,7 +26,9 @@ burst() {
 	local name=$1 port=$2 n=$3 main trail
 	lf_recv "$DST" $((port + 1)) 15 "$name-trail" 2
 	trail=$RECV_PID
-	lf_recv "$DST" "$port" 15 "$name" 2
+	# Idle for up to 5 s: with on-overflow = accept the kernel passes most of
+	# the burst at once, and what it queued comes 1.5 s later, when imqd runs.
+	lf_recv "$DST" "$port" 15 "$name" 5
 	main=$RECV_PID
 	lf_kill_imqd STOP
 	timeout 10 ip netns exec "$SRC" "$UDPSEQ" send -d "$DST_IP" -p "$port" -n "$n" -s "$SIZE" -t 5 \

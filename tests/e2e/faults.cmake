@@ -13,6 +13,7 @@ set(IMQD_FAULT_TESTS
   malformed
   ctl_abuse
   nofile
+  nouring
   valgrind)
 
 foreach(t ${IMQD_FAULT_TESTS})
@@ -22,7 +23,8 @@ foreach(t ${IMQD_FAULT_TESTS})
     ENVIRONMENT "IMQD=$<TARGET_FILE:imqd>;IMQCTL=$<TARGET_FILE:imqctl>;UDPSEQ=$<TARGET_FILE:udpseq>"
     # One at a time with the other e2e tests: they measure rates on two cores.
     RESOURCE_LOCK netns
-    # 77: cannot run here (valgrind missing, or imqd built with ASan).
+    # 77: cannot run here (valgrind missing, or imqd built with ASan; no
+    # kernel.io_uring_disabled).
     SKIP_RETURN_CODE 77
     TIMEOUT 180
     LABELS "e2e;fault")

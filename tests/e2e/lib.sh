@@ -20,6 +20,7 @@ T_TMP=
 T_NS=()                     # namespaces this test made
 T_PIDS=()                   # background processes this test started
 T_MOUNTS=()                 # file systems this test mounted (under T_TMP)
+T_ATEXIT=()                 # commands that undo a change outside the test's namespaces
 T_FAILS=()                  # failed assertions, in order
 T_WATCHDOG=
 T_DONE=0
@@ -142,6 +143,7 @@ cleanup() {
 	wait 2>/dev/null
 	for ns in "${T_NS[@]}"; do ip netns delete "$ns" 2>/dev/null; done
 	for p in "${T_MOUNTS[@]}"; do umount "$p" 2>/dev/null; done
+	for p in "${T_ATEXIT[@]}"; do eval "$p" 2>/dev/null; done
 	# An exit that did not go through finish/fail still gets its line.
 	if [ "$T_DONE" = 0 ]; then
 		[ -n "$T_TMP" ] && [ -s "$T_TMP/fail.reason" ] && T_FAILS+=("$(head -n 1 "$T_TMP/fail.reason")")
