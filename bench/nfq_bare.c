@@ -11,11 +11,14 @@
  * library, no matching: a pass-through qdisc keeps the order). Packets
  * larger than DEV's MTU (whole GSO packets) are accepted without the trip.
  *
+ * With -b the verdicts of a batch go as one NFQNL_MSG_VERDICT_BATCH naming
+ * the batch's last packet id instead of a message per packet.
+ *
  * With -j N it runs N such loops in N threads, on queues queue..queue+N-1,
  * each with its own netlink socket: what several workers fed by iptables'
  * --queue-balance could gain over one on this machine.
  *
- * usage: nfq_bare [-g] [-q queue] [-j threads] [-c copy-bytes] [-t tun-device] [-v]
+ * usage: nfq_bare [-b] [-g] [-q queue] [-j threads] [-c copy-bytes] [-t tun-device] [-v]
  * build: cc -O2 -std=c11 -Wall -Wextra -pthread nfq_bare.c -lmnl -lnetfilter_queue
  */
 #define _GNU_SOURCE
@@ -85,6 +88,7 @@ struct nfqb {
 };
 
 static atomic_int nfqb_stop; /* set by SIGTERM or SIGINT, read by every thread */
+static bool nfqb_vbatch;     /* -b */
 
 static void
 nfqb_signal_cb(int sig)
@@ -96,7 +100,8 @@ nfqb_signal_cb(int sig)
 static void __attribute__((noreturn)) nfqb_usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-	        "usage: nfq_bare [-g] [-q queue] [-j threads] [-c copy-bytes] [-t dev] [-v]\n"
+	        "usage: nfq_bare [-b] [-g] [-q queue] [-j threads] [-c copy-bytes] [-t dev] [-v]\n"
+	        "  -b     one batch verdict message per batch instead of one per packet\n"
 	        "  -q N   queue number (default 0)\n"
 	        "  -j N   N threads on queues queue..queue+N-1, a socket each (default 1)\n"
 	        "  -g     NFQA_CFG_F_GSO: take GSO packets whole\n"
@@ -268,10 +273,13 @@ nfqb_open(struct nfqb *b, int copy)
 static void
 nfqb_accept(struct nfqb *b, uint32_t id)
 {
-	struct nlmsghdr *nlh = nfq_nlmsg_put(b->vbuf + b->vlen, NFQNL_MSG_VERDICT, b->queue);
+	/* -b: one message for the whole batch, rewritten with the latest id. */
+	struct nlmsghdr *nlh = nfqb_vbatch
+	                           ? nfq_nlmsg_put(b->vbuf, NFQNL_MSG_VERDICT_BATCH, b->queue)
+	                           : nfq_nlmsg_put(b->vbuf + b->vlen, NFQNL_MSG_VERDICT, b->queue);
 
 	nfq_nlmsg_verdict_put(nlh, (int)id, NF_ACCEPT);
-	b->vlen += NLMSG_ALIGN(nlh->nlmsg_len);
+	b->vlen = (nfqb_vbatch ? 0 : b->vlen) + NLMSG_ALIGN(nlh->nlmsg_len);
 	b->nverdicts++;
 }
 
@@ -385,8 +393,11 @@ main(int argc, char **argv)
 	long copy = 0xffff, queue = 0, threads = 1;
 	int c;
 
-	while ((c = getopt(argc, argv, "gq:j:c:t:vh")) != -1) {
+	while ((c = getopt(argc, argv, "bgq:j:c:t:vh")) != -1) {
 		switch (c) {
+		case 'b':
+			nfqb_vbatch = true;
+			break;
 		case 'g':
 			gso = true;
 			break;

@@ -40,6 +40,9 @@ struct nfqueue_ops {
 	void (*error)(void *arg, uint32_t seq, int err);
 	/* The receive buffer overflowed: the kernel decided some packets itself. */
 	void (*overrun)(void *arg);
+	/* Whether every packet of QUEUE received so far has its verdict in the batch or sent:
+	 * the batch may then go as one NFQNL_MSG_VERDICT_BATCH. NULL: never. */
+	bool (*settled)(void *arg, uint16_t queue);
 	void *arg;
 };
 
@@ -74,7 +77,9 @@ int nfqueue_recv(struct nfqueue *nfq);
 void nfqueue_verdict(struct nfqueue *nfq, uint16_t queue, uint32_t id, uint32_t verdict,
                      bool set_mark, uint32_t mark);
 
-/* Send the batched verdicts in one message; 0 or -1. */
+/* Send the batched verdicts in one system call; 0 or -1. */
 int nfqueue_flush(struct nfqueue *nfq);
+/* Verdicts sent so far inside NFQNL_MSG_VERDICT_BATCH messages. */
+uint64_t nfqueue_batched(const struct nfqueue *nfq);
 
 #endif

@@ -52,8 +52,9 @@ struct stats_device {
 	const struct stats_counters *queue_counters; /* nqueues entries */
 	struct stats_counters total;
 	struct stats_hold hold;
-	uint64_t stray;     /* packets read from imqN that imqd never sent */
-	uint64_t unmatched; /* copies whose held packet was already decided */
+	uint64_t stray;            /* packets read from imqN that imqd never sent */
+	uint64_t unmatched;        /* copies whose held packet was already decided */
+	uint64_t verdicts_batched; /* accepts sent inside one batch verdict message each pass */
 };
 
 /* Sum of C over every failopen reason. */

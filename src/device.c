@@ -1015,6 +1015,16 @@ device_nfq_overrun(void *arg)
 	            dev->name);
 }
 
+/* Nothing of QUEUE is held: every packet received from it has its verdict. */
+static bool
+device_nfq_settled(void *arg, uint16_t queue)
+{
+	struct device *dev = arg;
+	const struct device_queue *q = device_queue(dev, queue);
+
+	return q != NULL && q->bound && q->c.held == 0;
+}
+
 static void
 device_nfq_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -1462,6 +1472,7 @@ device_open_nfq(struct device *dev)
 	    .packets = device_packets_cb,
 	    .error = device_nfq_error,
 	    .overrun = device_nfq_overrun,
+	    .settled = device_nfq_settled,
 	    .arg = dev,
 	};
 	size_t msgsize;
@@ -1922,4 +1933,5 @@ device_snapshot(struct device *dev, struct stats_device *out)
 	device_hold_stats(dev, &out->hold);
 	out->stray = dev->stray;
 	out->unmatched = dev->unmatched;
+	out->verdicts_batched = dev->nfq != NULL ? nfqueue_batched(dev->nfq) : 0;
 }

@@ -42,6 +42,11 @@ struct nfqueue {
 	size_t npkts;
 	uint8_t *vbuf; /* verdicts waiting to be sent */
 	size_t vlen;
+	size_t vn;         /* verdicts in vbuf */
+	int vqueue;        /* the queue they are all for, -1 if for several */
+	bool vplain;       /* all of them NF_ACCEPT without a mark */
+	uint32_t vlast;    /* the highest id among them (in id order, which wraps) */
+	uint64_t batched;  /* verdicts sent inside NFQNL_MSG_VERDICT_BATCH messages */
 	uint32_t wait_seq; /* config request nfqueue_bind waits for */
 	int wait_err;      /* its answer (errno, 0 for success), -1 while none yet */
 };
@@ -189,6 +194,7 @@ nfqueue_bind(struct nfqueue *nfq, uint16_t queue, const struct nfqueue_params *p
 	struct nlmsghdr *nlh = nfqueue_config_msg(nfq, buf, queue, NFQNL_CFG_CMD_BIND, params);
 	struct timespec start, now;
 
+	nfqueue_flush(nfq);
 	nlh->nlmsg_flags |= NLM_F_ACK;
 	nfq->wait_seq = nlh->nlmsg_seq;
 	nfq->wait_err = -1;
@@ -230,6 +236,9 @@ int
 nfqueue_unbind(struct nfqueue *nfq, uint16_t queue)
 {
 	char buf[8192] = {0};
+
+	/* The queue's verdicts first, and no batch of verdicts spans two of its bindings. */
+	nfqueue_flush(nfq);
 
 	return nfqueue_send(nfq, nfqueue_config_msg(nfq, buf, queue, NFQNL_CFG_CMD_UNBIND, NULL));
 }
@@ -413,6 +422,37 @@ nfqueue_verdict(struct nfqueue *nfq, uint16_t queue, uint32_t id, uint32_t verdi
 	if (set_mark)
 		nfq_nlmsg_verdict_put_mark(nlh, mark);
 	nfq->vlen += NLMSG_ALIGN(nlh->nlmsg_len);
+	if (nfq->vn++ == 0) {
+		nfq->vqueue = queue;
+		nfq->vplain = true;
+		nfq->vlast = id;
+	}
+	if (nfq->vqueue != queue)
+		nfq->vqueue = -1;
+	if (verdict != NF_ACCEPT || set_mark)
+		nfq->vplain = false;
+	if ((int32_t)(id - nfq->vlast) > 0)
+		nfq->vlast = id;
+}
+
+/*
+ * Verdicts that are all NF_ACCEPT without a mark, for one queue that has
+ * nothing else undecided, go as one NFQNL_MSG_VERDICT_BATCH: the kernel
+ * accepts every packet of the queue up to the highest id, which are then
+ * exactly these. One message instead of one per packet.
+ */
+static void
+nfqueue_collapse(struct nfqueue *nfq)
+{
+	if (nfq->vn < 2 || !nfq->vplain || nfq->vqueue < 0 || nfq->ops.settled == NULL ||
+	    !nfq->ops.settled(nfq->ops.arg, (uint16_t)nfq->vqueue))
+		return;
+	struct nlmsghdr *nlh =
+	    nfq_nlmsg_put((char *)nfq->vbuf, NFQNL_MSG_VERDICT_BATCH, (uint16_t)nfq->vqueue);
+	nlh->nlmsg_seq = ++nfq->seq;
+	nfq_nlmsg_verdict_put(nlh, (int)nfq->vlast, NF_ACCEPT);
+	nfq->vlen = NLMSG_ALIGN(nlh->nlmsg_len);
+	nfq->batched += nfq->vn;
 }
 
 int
@@ -420,6 +460,8 @@ nfqueue_flush(struct nfqueue *nfq)
 {
 	if (nfq->vlen == 0)
 		return 0;
+	nfqueue_collapse(nfq);
+	nfq->vn = 0;
 	/* Verdicts that never reach the kernel strand packets in its queue: retry hard. */
 	for (int tries = 0; tries < 100; tries++) {
 		if (mnl_socket_sendto(nfq->nl, nfq->vbuf, nfq->vlen) >= 0) {
@@ -434,4 +476,10 @@ nfqueue_flush(struct nfqueue *nfq)
 	log_warn("nfqueue: sending %zu bytes of verdicts", nfq->vlen);
 	nfq->vlen = 0;
 	return -1;
+}
+
+uint64_t
+nfqueue_batched(const struct nfqueue *nfq)
+{
+	return nfq->batched;
 }

@@ -156,6 +156,8 @@ stats_text_device(const struct stats_device *dev, FILE *out)
 	fputc('\n', out);
 	stats_text_counters(&dev->total, "  ", out);
 	fprintf(out, ", stray %" PRIu64 ", unmatched %" PRIu64 "\n", dev->stray, dev->unmatched);
+	fprintf(out, "  %-10s %12" PRIu64 " pkts  (accepted in batch verdict messages)\n",
+	        "batched", dev->verdicts_batched);
 	fprintf(out, "  %-10s p50 ", "hold time");
 	stats_print_duration(dev->hold.p50_us, out);
 	fputs(", p99 ", out);
@@ -358,6 +360,7 @@ json_device(struct json *j, const struct stats_device *dev)
 	json_counters(j, &dev->total);
 	json_u64(j, "stray", dev->stray);
 	json_u64(j, "unmatched", dev->unmatched);
+	json_u64(j, "verdicts_batched", dev->verdicts_batched);
 	json_open(j, "hold_us", '{');
 	json_u64(j, "p50", dev->hold.p50_us);
 	json_u64(j, "p99", dev->hold.p99_us);
@@ -559,6 +562,12 @@ prom_device_families(const struct stats_device *devs, size_t ndevs, FILE *out)
 	for (size_t i = 0; i < ndevs; i++) {
 		prom_sample_start(out, "imqd_", "unmatched_copies_total", &devs[i], -1);
 		fprintf(out, "} %" PRIu64 "\n", devs[i].unmatched);
+	}
+	prom_header(out, "imqd_", "verdicts_batched_total", "counter",
+	            "Packets accepted by one NFQUEUE batch verdict message for all of a pass.");
+	for (size_t i = 0; i < ndevs; i++) {
+		prom_sample_start(out, "imqd_", "verdicts_batched_total", &devs[i], -1);
+		fprintf(out, "} %" PRIu64 "\n", devs[i].verdicts_batched);
 	}
 	prom_header(out, "imqd_", "hold_seconds", "gauge",
 	            "Time packets released recently were held, by quantile (1 = maximum).");

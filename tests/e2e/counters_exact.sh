@@ -220,6 +220,7 @@ def expected(doc):
         dl = {"device": d["name"]}
         put("imqd_stray_packets_total", dl, d["stray"])
         put("imqd_unmatched_copies_total", dl, d["unmatched"])
+        put("imqd_verdicts_batched_total", dl, d["verdicts_batched"])
         put("imqd_device_info", dict(dl, state=d["state"], qdisc=d["qdisc"]), 1)
         for q, k in (("0.5", "p50"), ("0.99", "p99"), ("1", "max")):
             put("imqd_hold_seconds", dict(dl, quantile=q), d["hold_us"][k] / 1e6)

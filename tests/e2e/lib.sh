@@ -435,12 +435,14 @@ show_counters() {
 		"dropped_order=$S_dropped_order dropped_timeout=$S_dropped_timeout dropped_error=$S_dropped_error" \
 		"dropped_ecn=${S_dropped_ecn:-?}" \
 		"failopen=$S_failopen held=$S_held peak_held=${S_peak_held:-?} id_gaps=${S_id_gaps:-?}" \
-		"stray=${S_stray:-?} unmatched=${S_unmatched:-?} verdict_errors=${S_verdict_errors:-?}"
+		"stray=${S_stray:-?} unmatched=${S_unmatched:-?} verdict_errors=${S_verdict_errors:-?}" \
+		"verdicts_batched=${S_verdicts_batched:-?}"
 }
 
 # check_counters: once traffic stopped, held reaches 0 (2 s),
-# received = accepted + drops + failopen + held, and the device's peak_held
-# is at least each of its queues'.
+# received = accepted + drops + failopen + held, the device's peak_held
+# is at least each of its queues', and the kernel refused no verdict (a
+# verdict for a packet already decided, or for one it never queued).
 check_counters() {
 	local i
 	imqd_alive
@@ -456,6 +458,7 @@ check_counters() {
 	# The device's peak is its queues' together: never below one queue's.
 	assert_ge "device peak_held >= each queue's peak_held ($S_queue_peak_held_max)" \
 		"$S_queue_peak_held_max" "$S_peak_held"
+	assert_eq "verdicts the kernel refused (verdict_errors)" 0 "$S_verdict_errors"
 }
 
 # ipt_pkts NS TOOL TABLE CHAIN RULENUM: packet counter of one rule.

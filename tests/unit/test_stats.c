@@ -75,6 +75,7 @@ setup(void **state)
 	    .hold = {.p50_us = 120, .p99_us = 900, .max_us = 2500000},
 	    .stray = 2,
 	    .unmatched = 3,
+	    .verdicts_batched = 4,
 	};
 	add(&devs[0].total, &imq0_qc[0]);
 	add(&devs[0].total, &imq0_qc[1]);
@@ -290,6 +291,8 @@ test_text(void **state)
 	assert_non_null(strstr(text, "\n  queue 1:\n    received            201 pkts"));
 	assert_non_null(strstr(text, "held                340 pkts  (peak 342)\n"));
 	assert_non_null(strstr(text, "stray 2, unmatched 3\n"));
+	assert_non_null(strstr(
+	    text, "\n  batched               4 pkts  (accepted in batch verdict messages)\n"));
 	assert_non_null(strstr(text, "hold time  p50 120us, p99 900us, max 2.50s\n"));
 	assert_non_null(strstr(text, "(device_down 320, too_big 322, no_buffer 324, inject_error "
 	                             "326, shutdown 328)\n"));
@@ -328,7 +331,8 @@ test_json_exact(void **state)
 	                         .total = qc,
 	                         .hold = {.p50_us = 5, .p99_us = 6, .max_us = 7},
 	                         .stray = 8,
-	                         .unmatched = 9};
+	                         .unmatched = 9,
+	                         .verdicts_batched = 10};
 	static const char *counters =
 	    "\"received\":1,\"received_bytes\":60,\"accepted\":0,\"accepted_bytes\":0,"
 	    "\"dropped_enqueue\":0,\"dropped_order\":0,\"dropped_timeout\":0,"
@@ -342,7 +346,7 @@ test_json_exact(void **state)
 	(void)state;
 	snprintf(expect, sizeof(expect),
 	         "{\"devices\":[{\"name\":\"imq9\",\"state\":\"up\",\"qdisc\":\"fq_codel\","
-	         "\"queues\":[7],%s,\"stray\":8,\"unmatched\":9,"
+	         "\"queues\":[7],%s,\"stray\":8,\"unmatched\":9,\"verdicts_batched\":10,"
 	         "\"hold_us\":{\"p50\":5,\"p99\":6,\"max\":7},"
 	         "\"per_queue\":[{\"queue\":7,%s}]}]}\n",
 	         counters, counters);
@@ -529,6 +533,7 @@ test_prometheus(void **state)
 	assert_non_null(
 	    strstr(text, "\nimqd_hold_seconds{device=\"imq0\",quantile=\"1\"} 2.500000\n"));
 	assert_non_null(strstr(text, "\nimqd_stray_packets_total{device=\"imq0\"} 2\n"));
+	assert_non_null(strstr(text, "\nimqd_verdicts_batched_total{device=\"imq0\"} 4\n"));
 	assert_non_null(
 	    strstr(text, "\nimqd_device_info{device=\"imq1\",state=\"down\",qdisc=\"\"} 1\n"));
 	free(text);
