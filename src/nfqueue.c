@@ -44,8 +44,9 @@ struct nfqueue {
 	size_t vlen;
 	size_t vn;         /* verdicts in vbuf */
 	int vqueue;        /* the queue they are all for, -1 if for several */
-	bool vplain;       /* all of them NF_ACCEPT without a mark */
-	uint32_t vlast;    /* the highest id among them (in id order, which wraps) */
+	bool vplain;       /* all of them NF_ACCEPT without a mark, in rising id order */
+	uint32_t vlast;    /* the last id among them */
+	bool nobatch;      /* verdicts were lost once: no batch may cover their packets */
 	uint64_t batched;  /* verdicts sent inside NFQNL_MSG_VERDICT_BATCH messages */
 	uint32_t wait_seq; /* config request nfqueue_bind waits for */
 	int wait_err;      /* its answer (errno, 0 for success), -1 while none yet */
@@ -429,23 +430,26 @@ nfqueue_verdict(struct nfqueue *nfq, uint16_t queue, uint32_t id, uint32_t verdi
 	}
 	if (nfq->vqueue != queue)
 		nfq->vqueue = -1;
-	if (verdict != NF_ACCEPT || set_mark)
+	/* Ids wrap: "rising" is in serial number order. A batch goes in id order,
+	 * so verdicts in another (the qdisc's) keep their messages. */
+	if (verdict != NF_ACCEPT || set_mark || (nfq->vn > 1 && (int32_t)(id - nfq->vlast) <= 0))
 		nfq->vplain = false;
-	if ((int32_t)(id - nfq->vlast) > 0)
-		nfq->vlast = id;
+	nfq->vlast = id;
 }
 
 /*
- * Verdicts that are all NF_ACCEPT without a mark, for one queue that has
- * nothing else undecided, go as one NFQNL_MSG_VERDICT_BATCH: the kernel
- * accepts every packet of the queue up to the highest id, which are then
- * exactly these. One message instead of one per packet.
+ * Verdicts that are all NF_ACCEPT without a mark, in id order, for one
+ * queue that has nothing else undecided, go as one NFQNL_MSG_VERDICT_BATCH:
+ * the kernel accepts every packet of the queue up to the last id, in id
+ * order, which are then exactly these. One message instead of one per
+ * packet. Not after verdicts were lost: their packets (drops among them)
+ * are still in the kernel's queue, and a batch would accept them.
  */
 static void
 nfqueue_collapse(struct nfqueue *nfq)
 {
-	if (nfq->vn < 2 || !nfq->vplain || nfq->vqueue < 0 || nfq->ops.settled == NULL ||
-	    !nfq->ops.settled(nfq->ops.arg, (uint16_t)nfq->vqueue))
+	if (nfq->vn < 2 || !nfq->vplain || nfq->vqueue < 0 || nfq->nobatch ||
+	    nfq->ops.settled == NULL || !nfq->ops.settled(nfq->ops.arg, (uint16_t)nfq->vqueue))
 		return;
 	struct nlmsghdr *nlh =
 	    nfq_nlmsg_put((char *)nfq->vbuf, NFQNL_MSG_VERDICT_BATCH, (uint16_t)nfq->vqueue);
@@ -475,6 +479,7 @@ nfqueue_flush(struct nfqueue *nfq)
 	}
 	log_warn("nfqueue: sending %zu bytes of verdicts", nfq->vlen);
 	nfq->vlen = 0;
+	nfq->nobatch = true;
 	return -1;
 }
 
