@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A queue that moves between devices while its traffic runs. Queue 0 feeds
 # imq0 (tbf 40mbit) throughout; queue 1 alternates, by reload, between imq1
-# (tbf 5mbit, slower than its 8 Mbit/s of datagrams, so a backlog of held
+# (tbf 5mbit, slower than its 6.4 Mbit/s of datagrams, so a backlog of held
 # packets builds there) and imq0 (fast). Eight moves in each direction
 # while numbered datagrams run on both queues (the senders stop after the
 # last move). Each move releases the
@@ -20,7 +20,11 @@ e2e_init reload_move
 
 SEND_MAX=60 # seconds the senders may run; they are stopped after the moves
 R0=2000     # datagrams a second on queue 0, 16 Mbit/s
-R1=1000     # on queue 1, 8 Mbit/s
+# On queue 1, 6.4 Mbit/s: imq1's tbf (5 Mbit/s) falls behind by ~200 a
+# second while the queue is there and catches up on what it still holds
+# while the queue is on imq0, however long the reloads take; at 8 Mbit/s a
+# slow run's backlog grew from stay to stay until the tbf dropped copies.
+R1=800
 PORT0=9200
 PORT1=9201
 MOVES=16
@@ -85,7 +89,8 @@ ops_udp_send_bg q1 "$PORT1" $((SEND_MAX * R1)) "$SEND_MAX" -s 1000 -r "$R1" -f 2
 send1=$OPS_SEND_PID
 
 # Move i: to imq0 when i is odd, back to imq1 when even; 0.4 s apart, so the
-# eight stays on imq1 build a backlog of ~100 held packets each.
+# eight stays on imq1 build a backlog of ~100 held packets each (more when
+# reloads are slow).
 sleep 0.4
 held_max=0
 for ((i = 1; i <= MOVES; i++)); do
