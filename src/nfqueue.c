@@ -426,7 +426,6 @@ nfqueue_verdict(struct nfqueue *nfq, uint16_t queue, uint32_t id, uint32_t verdi
 	if (nfq->vn++ == 0) {
 		nfq->vqueue = queue;
 		nfq->vplain = true;
-		nfq->vlast = id;
 	}
 	if (nfq->vqueue != queue)
 		nfq->vqueue = -1;
