@@ -29,6 +29,7 @@ struct imqd {
 	size_t ndevs;
 	struct ctl *ctl;
 	struct event *metrics_ev;
+	bool metrics_failing; /* the last write failed: said once, until one succeeds */
 	struct event *status_ev;
 	int verbose;
 };
@@ -297,9 +298,19 @@ main_metrics_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (imqd->conf->metrics_file != NULL &&
-	    stats_write_metrics_file(views, n, imqd->conf->metrics_file) < 0)
-		log_warn("cannot write %s", imqd->conf->metrics_file);
+	if (imqd->conf->metrics_file == NULL)
+		return;
+	if (stats_write_metrics_file(views, n, imqd->conf->metrics_file) < 0) {
+		/* Once, not every interval: the next writes try again quietly. */
+		if (!imqd->metrics_failing)
+			log_err("cannot write %s: %s; trying again every %u ms, quietly",
+			        imqd->conf->metrics_file, strerror(errno),
+			        imqd->conf->metrics_interval_ms);
+		imqd->metrics_failing = true;
+	} else if (imqd->metrics_failing) {
+		log_notice("writing %s again", imqd->conf->metrics_file);
+		imqd->metrics_failing = false;
+	}
 }
 
 static void
@@ -310,6 +321,7 @@ main_metrics_start(struct imqd *imqd)
 	if (imqd->metrics_ev != NULL)
 		event_free(imqd->metrics_ev);
 	imqd->metrics_ev = NULL;
+	imqd->metrics_failing = false;
 	if (imqd->conf->metrics_file == NULL)
 		return;
 	tv.tv_sec = imqd->conf->metrics_interval_ms / 1000;

@@ -5,7 +5,9 @@
 # 800, as imqctl counts them). A reload that moves the file writes the new one
 # and removes the old one (its counters would stand still); a reload that
 # changes control-socket, control-group or user says they wait for a restart
-# and the old socket keeps working. SIGTERM removes the file.
+# and the old socket keeps working. A file whose directory is missing is
+# reported once and written once the directory is there. SIGTERM removes the
+# file.
 # shellcheck source=lib.sh disable=SC2154 # S_* are set by imqd_counters
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=lib_ops.sh
@@ -66,6 +68,25 @@ assert_eq "log lines: control-socket waits for a restart" 1 \
 "$IMQCTL" -s "$SOCK" show >/dev/null || mismatch "the running control socket stopped answering"
 [ -e "$T_TMP/new.sock" ] && mismatch "a control socket was made at the new path before a restart"
 
+# A file in a directory that is not there yet: said once, not every interval;
+# written as soon as the directory appears.
+PROM3=$T_TMP/later/imqd.prom
+ops_conf "$CONF" "$T_TMP/new.sock" "metrics-file = $PROM3
+metrics-interval = 1s" <<EOF
+[imq0]
+queues = 0
+EOF
+out=$("$IMQCTL" -s "$SOCK" reload 2>&1) || mismatch "imqctl reload failed: $out"
+[ -e "$PROM2" ] && mismatch "$PROM2 still there after the reload named another file"
+sleep 3.5
+assert_eq "log lines: cannot write the file in a missing directory, over 3 intervals" 1 \
+	"$(ops_log_count "$IMQD_LOG" "cannot write $PROM3: No such file or directory")"
+mkdir "$T_TMP/later"
+for _ in $(seq 30); do [ -f "$PROM3" ] && break; sleep 0.1; done
+[ -f "$PROM3" ] || mismatch "no $PROM3 within 3 s of its directory appearing"
+assert_eq "imqd_received_packets_total in the late file" "$N" "$(metric "$PROM3" imqd_received_packets_total)"
+assert_eq "log lines: writing the file again" 1 "$(ops_log_count "$IMQD_LOG" "writing $PROM3 again")"
+
 stop_imqd
-[ -e "$PROM2" ] && mismatch "$PROM2 still there after imqd stopped"
+[ -e "$PROM3" ] && mismatch "$PROM3 still there after imqd stopped"
 finish
