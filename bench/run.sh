@@ -4,7 +4,7 @@
 #
 # usage: sudo bench/run.sh [--quick] [--imqd PATH] [--imqctl PATH] [--out FILE.json]
 #                          [--perf FILE.txt] [--time SECONDS] [--reps N] [--modes "LIST"]
-#                          [--rounds N]
+#                          [--rounds N] [--shaped-rounds N] [--shaped-time SECONDS]
 #
 # Configurations, all with the queue rule (when any) on gw's src-facing veth:
 #   plain      forwarding, no queue rule
@@ -33,6 +33,8 @@ T=
 REPS=
 MODES=
 ROUNDS=
+SROUNDS=
+ST=
 
 usage() {
 	sed -n '4,6p' "$0" | sed 's/^# //'
@@ -50,6 +52,8 @@ while [ $# -gt 0 ]; do
 	--reps) REPS=$2; shift ;;
 	--modes) MODES=$2; shift ;;
 	--rounds) ROUNDS=$2; shift ;;
+	--shaped-rounds) SROUNDS=$2; shift ;;
+	--shaped-time) ST=$2; shift ;;
 	-h | --help) usage 0 ;;
 	*) echo "run.sh: unknown argument $1" >&2; usage ;;
 	esac
@@ -57,11 +61,12 @@ while [ $# -gt 0 ]; do
 done
 
 if [ "$QUICK" = 1 ]; then
-	: "${T:=1}" "${REPS:=1}" "${ROUNDS:=0}"; PINGS=50; RATES="10 100 1000"
+	: "${T:=1}" "${REPS:=1}" "${ROUNDS:=0}" "${SROUNDS:=0}" "${ST:=$T}"; PINGS=50; RATES="10 100 1000"
 else
-	: "${T:=5}" "${REPS:=3}" "${ROUNDS:=5}"; PINGS=500; RATES="10 100 1000"
+	: "${T:=5}" "${REPS:=3}" "${ROUNDS:=5}" "${SROUNDS:=3}" "${ST:=15}"; PINGS=500; RATES="10 100 1000"
 fi
-case $ROUNDS in *[!0-9]*) echo "run.sh: --rounds wants a whole number" >&2; exit 2 ;; esac
+case $ROUNDS$SROUNDS in *[!0-9]*) echo "run.sh: --rounds and --shaped-rounds want whole numbers" >&2; exit 2 ;; esac
+case $ST in '' | *[!0-9]* | 0*) echo "run.sh: --shaped-time wants a whole number of seconds" >&2; exit 2 ;; esac
 case $T$REPS in *[!0-9]* | 0*) echo "run.sh: --time and --reps want whole numbers" >&2; exit 2 ;; esac
 [ -n "$IMQCTL" ] || IMQCTL=$(dirname "$IMQD")/imqctl
 
@@ -213,7 +218,7 @@ def median_run(runs):
     return d
 
 def report(records, anomalies, meta_path, out):
-    modes, shaped, extra, reps = {}, {}, {}, {}
+    modes, shaped, extra, reps, srounds = {}, {}, {}, {}, {}
     for line in open(records):
         r = json.loads(line)
         reps.setdefault((r["mode"], r["test"]), []).append(r["data"])
@@ -225,6 +230,9 @@ def report(records, anomalies, meta_path, out):
                 modes.setdefault(mode, {})["ping_rounds"] = {
                     "p50_us": statistics.median(p50), "p99_us": statistics.median(p99),
                     "rounds_p50_us": p50, "rounds_p99_us": p99}
+            continue
+        if test.startswith("tbfround_"):
+            srounds.setdefault(test[9:], {})[mode] = [r.get("bps") for r in runs]
             continue
         d = median_run(runs)
         if test.startswith("tbf_"):
@@ -272,15 +280,29 @@ def report(records, anomalies, meta_path, out):
                [d50, d99], None if d50 is None or d99 is None else d50 <= 30 and d99 <= 150,
                "p50 %s us, p99 %s us%s" % (fmt(d50, "%+.1f"), fmt(d99, "%+.1f"),
                                            ", medians of the interleaved rounds" if rounds else ""))
+    # The interleaved shaped rounds: each round's imqd run against the IFB run
+    # just before it, the median of those ratios per rate.
+    sround = {}
+    for rate, by in srounds.items():
+        rs = [ratio(a, b) for a, b in zip(by.get("imqd", []), by.get("ifb", []))]
+        rs = [x for x in rs if x is not None]
+        if rs:
+            sround[rate] = {"ratio": statistics.median(rs), "rounds_ratio": rs,
+                            "ifb_bps": by.get("ifb"), "imqd_bps": by.get("imqd")}
     for a in ("imqd", "imqd-seg"):
         devs = {}
-        for rate in sorted(shaped, key=int):
-            devs[rate] = ratio(g(shaped, rate, a, "bps"), g(shaped, rate, "ifb", "bps"))
+        rates = sorted(set(shaped) | (set(sround) if a == "imqd" else set()), key=int)
+        for rate in rates:
+            if a == "imqd" and rate in sround:
+                devs[rate] = sround[rate]["ratio"]
+            else:
+                devs[rate] = ratio(g(shaped, rate, a, "bps"), g(shaped, rate, "ifb", "bps"))
         vals = list(devs.values())
         ok = None if not vals or None in vals else all(abs(x - 1) <= 0.01 for x in vals)
         target("shaped within 1%% of IFB (%s)" % a, devs, ok,
                ", ".join("%s Mbit/s %s" % (k, fmt(None if v is None else (v - 1) * 100, "%+.2f%%"))
-                         for k, v in devs.items()))
+                         for k, v in devs.items()) +
+               (", medians of the interleaved rounds" if a == "imqd" and sround else ""))
     rss = extra.get("rss", {})
     held = rss.get("held_at_peak")
     target("RSS <= 32 MB with 10,000 packets held", rss.get("rss_kb"),
@@ -297,7 +319,8 @@ def report(records, anomalies, meta_path, out):
              "bare-tun/bare-gso_udp_pps": ratio(M("bare-tun", "udp", "pps"),
                                                 M("bare-gso", "udp", "pps")),
              "imqd/bare-tun_udp_pps": ratios["imqd/bare-tun"]["udp_pps"]}
-    res = {"meta": meta, "modes": modes, "shaped_mbit": shaped, "rss": rss,
+    res = {"meta": meta, "modes": modes, "shaped_mbit": shaped, "shaped_rounds": sround,
+           "rss": rss,
            "perf": extra.get("perf"), "ratios": ratios, "targets": targets, "floor": floor,
            "anomalies": anom}
     with open(out, "w") as f:
@@ -345,6 +368,14 @@ def report(records, anomalies, meta_path, out):
                 s[m]["bps"] / 1e6, fmt(None if not ifb else (s[m]["bps"] / ifb - 1) * 100, "%+.2f%%"))
             P("%-10s %9s %18s %18s" % (rate, fmt(None if ifb is None else ifb / 1e6),
                                        cell("imqd"), cell("imqd-seg")))
+    if sround:
+        P()
+        P("shaped, IFB and imqd taking turns, %ss per run: imqd / IFB per round (median)" %
+          meta.get("shaped_seconds", "?"))
+        for rate in sorted(sround, key=int):
+            v = sround[rate]
+            P("  %-6s Mbit/s  %s  (%s)" % (rate, fmt((v["ratio"] - 1) * 100, "%+.2f%%"),
+                                          " ".join(fmt((x - 1) * 100, "%+.2f%%") for x in v["rounds_ratio"])))
     if rss:
         P()
         P("imqd memory: VmRSS %s MB with %s packets held (idle %s MB, VmHWM %s MB)" % (
@@ -557,14 +588,15 @@ shaper_dev() { case $MODE in ifb) echo ifb0 ;; imqd*) echo imq0 ;; esac; }
 
 # ---------------------------------------------------------------- measurements
 
-iperf_server() {
-	ip netns exec "$DST" timeout $((T + 30)) iperf3 -s -1 -p $IPERF_PORT >/dev/null 2>&1 &
+iperf_server() {   # iperf_server [SECONDS]
+	ip netns exec "$DST" timeout $((${1:-$T} + 30)) iperf3 -s -1 -p $IPERF_PORT >/dev/null 2>&1 &
 	IPERF_SRV=$!; PIDS+=("$IPERF_SRV")
 	wait_for 5 sh -c "ip netns exec $DST ss -Hltn 'sport = :$IPERF_PORT' | grep -q ."
 }
 
-iperf_client() {   # iperf_client STREAMS OMIT OUTFILE
-	in_ns "$SRC" timeout $((T + $2 + 20)) iperf3 -c $DST_IP -p $IPERF_PORT -P "$1" -t $((T + $2)) \
+iperf_client() {   # iperf_client STREAMS OMIT OUTFILE [SECONDS]
+	local t=${4:-$T}
+	in_ns "$SRC" timeout $((t + $2 + 20)) iperf3 -c $DST_IP -p $IPERF_PORT -P "$1" -t $((t + $2)) \
 		-O "$2" -J >"$3" 2>/dev/null
 }
 
@@ -668,8 +700,10 @@ measure_unshaped() {
 	measure_udp
 }
 
-measure_shaped() {
-	local dev rate burst r
+# TCP with 4 streams through tbf at each rate: REPS runs of T seconds recorded as
+# tbf_RATE, or with arguments N runs of S seconds recorded as TEST_RATE.
+measure_shaped() {   # measure_shaped [N TEST S]
+	local dev rate burst r n=${1:-$REPS} test=${2:-tbf} t=${3:-$T}
 	dev=$(shaper_dev)
 	for rate in $RATES; do
 		# A burst above 64 KB lets whole GSO packets through tbf on either device.
@@ -677,11 +711,11 @@ measure_shaped() {
 		[ "$rate" -ge 1000 ] && burst=524288
 		in_ns "$GW" tc qdisc replace dev "$dev" root tbf rate "${rate}mbit" burst "$burst" latency 50ms ||
 			{ anomaly "tbf $rate mbit on $dev failed"; continue; }
-		for ((r = 1; r <= REPS; r++)); do
-			iperf_server || { anomaly "iperf3 server did not start"; continue; }
-			iperf_client 4 1 "$TMP/tbf.json"
+		for ((r = 1; r <= n; r++)); do
+			iperf_server "$t" || { anomaly "iperf3 server did not start"; continue; }
+			iperf_client 4 1 "$TMP/tbf.json" "$t"
 			wait "$IPERF_SRV" 2>/dev/null
-			rec "$MODE" "tbf_$rate" "$(python3 -c 'import json,sys
+			rec "$MODE" "${test}_$rate" "$(python3 -c 'import json,sys
 d = json.loads(sys.argv[1]); d["configured_bps"] = int(sys.argv[2]) * 1000000
 print(json.dumps(d))' "$(lib iperf "$TMP/tbf.json")" "$rate")"
 		done
@@ -774,9 +808,11 @@ python3 -c 'import json,sys,os
 print(json.dumps({"date": sys.argv[1], "kernel": os.uname().release, "cores": os.cpu_count(),
   "seconds": int(sys.argv[2]), "quick": sys.argv[3] == "1", "imqd": sys.argv[4],
   "git": sys.argv[5], "reps": int(sys.argv[7]), "loadavg": open("/proc/loadavg").read().split()[0:3],
-  "tcp_streams": [1, 8], "shaped_streams": 4, "udp_payload": 64, "pings": int(sys.argv[6])}))' \
+  "tcp_streams": [1, 8], "shaped_streams": 4, "udp_payload": 64, "pings": int(sys.argv[6]),
+  "shaped_rounds": int(sys.argv[8]), "shaped_seconds": int(sys.argv[9])}))' \
 	"$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$T" "$QUICK" "$IMQD" \
-	"$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)" "$PINGS" "$REPS" >"$TMP/meta.json"
+	"$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)" "$PINGS" "$REPS" \
+	"$SROUNDS" "$ST" >"$TMP/meta.json"
 
 topo_create || { echo "run.sh: cannot build the namespace testbed" >&2; exit 1; }
 
@@ -809,6 +845,27 @@ if [ "$HAVE_IMQD" = 1 ] && [[ " $MODES " == *" imqd-rss "* ]]; then
 	fi
 	mode_stop
 fi
+
+# Shaped rates again, IFB and imqd taking turns, longer runs: at 10 Mbit/s a
+# 5 s TCP run moves by 1-2% from one repetition to the next, on either
+# device, more than the 1% being measured.
+SROUND_MODES=
+for m in ifb imqd; do
+	[[ " $MODES " == *" $m "* ]] && { [ "$m" != imqd ] || [ "$HAVE_IMQD" = 1 ]; } && SROUND_MODES="$SROUND_MODES $m"
+done
+[ "$SROUND_MODES" = " ifb imqd" ] || SROUNDS=0
+for ((r = 1; r <= SROUNDS; r++)); do
+	log "== shaped round $r of $SROUNDS:$SROUND_MODES, ${ST} s per rate"
+	for m in $SROUND_MODES; do
+		if mode_start "$m"; then
+			measure_shaped 1 tbfround "$ST"
+			[ "$m" = imqd ] && check_imqd_counters
+		else
+			anomaly "set-up of $m failed in shaped round $r"
+		fi
+		mode_stop
+	done
+done
 
 # Idle latency again, the consumers taking turns: a few microseconds matter here,
 # and the machine's state drifts more than that between one configuration's
