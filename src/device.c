@@ -464,15 +464,12 @@ device_read_failed(struct device *dev, int err)
  * read(2) per copy was a quarter of imqd's time with small packets). The
  * reads are non-blocking (RWF_NOWAIT): they run inside the call, in order,
  * and one that finds the device empty fails with EAGAIN instead of waiting.
- * Returns the number of reads that took a copy, or a negative errno when
- * io_uring cannot go on: the caller then reads with read(2); every copy a
- * completed read took has been handled.
+ * Returns 0, or a negative errno when io_uring cannot go on: the caller then
+ * reads with read(2); every copy a completed read took has been handled.
  */
 static int
 device_readback_uring(struct device *dev, int max, uint64_t now)
 {
-	int got = 0;
-
 	/*
 	 * As many reads as copies are expected (MAX, after a batch went in), or
 	 * when that is not known (DEVICE_READ_MAX) a few, doubling while all find
@@ -514,8 +511,6 @@ device_readback_uring(struct device *dev, int max, uint64_t now)
 			return -EOPNOTSUPP;
 		int err = 0;
 		for (unsigned i = 0; i < n; i++) {
-			if (res[i] >= 0)
-				got++;
 			if (res[i] >= TUNDEV_VNET_HDR)
 				device_copy_back(dev, dev->rdbufs[i] + TUNDEV_VNET_HDR,
 				                 (size_t)res[i] - TUNDEV_VNET_HDR, now);
@@ -527,27 +522,26 @@ device_readback_uring(struct device *dev, int max, uint64_t now)
 			return r < 0 ? r : -EIO;
 		if (err != 0) {
 			device_read_failed(dev, err);
-			return got;
+			return 0;
 		}
 		if (res[n - 1] < 0)
 			break; /* the device is empty */
 		max -= (int)n;
 		want = want * 2 < DEVICE_URING_READS ? want * 2 : DEVICE_URING_READS;
 	}
-	return got;
+	return 0;
 }
 
-/* Read back up to MAX copies, fewer when the device has no more; how many were read. */
-static int
+/* Read back up to MAX copies, fewer when the device has no more. */
+static void
 device_readback(struct device *dev, int max)
 {
 	uint64_t now = device_now_ns();
-	int got = 0;
 
 	if (dev->uring_on) {
 		int r = device_readback_uring(dev, max, now);
-		if (r >= 0)
-			return r;
+		if (r == 0)
+			return;
 		/* The ring's requests, if any were left, are cancelled with it; rdbufs stay. */
 		dev->uring_on = false;
 		io_uring_queue_exit(&dev->uring);
@@ -571,13 +565,11 @@ device_readback(struct device *dev, int max)
 				device_read_failed(dev, errno);
 			break;
 		}
-		got++;
 		if (n < TUNDEV_VNET_HDR)
 			continue;
 		device_copy_back(dev, dev->rdbuf + TUNDEV_VNET_HDR, (size_t)n - TUNDEV_VNET_HDR,
 		                 now);
 	}
-	return got;
 }
 
 static enum stats_failopen
@@ -995,17 +987,12 @@ device_packets_cb(void *arg, struct nfqueue_packet *pkts, size_t n)
 	int sent = device_send_staged(dev, k);
 	/*
 	 * Copies the qdisc let straight through are already waiting: spare a
-	 * wakeup. One read more than went in (in the same io_uring submission)
-	 * tells whether the device is now empty, as it is after a pass through
-	 * pfifo; only if it is not, the rest are read after the verdicts of these.
+	 * wakeup. Their verdicts go before the read that finds the device empty.
 	 */
-	int want = sent < DEVICE_URING_READS ? sent + 1 : sent;
-	int got = device_readback(dev, want);
+	device_readback(dev, sent);
 	nfqueue_flush(dev->nfq);
-	if (got == want) {
-		device_readback(dev, DEVICE_READ_MAX);
-		nfqueue_flush(dev->nfq);
-	}
+	device_readback(dev, DEVICE_READ_MAX);
+	nfqueue_flush(dev->nfq);
 }
 
 static void
