@@ -25,12 +25,23 @@ mkdir -p "$T_TMP/prom"
 # metric FILE NAME: the value of NAME{device="imq0"} in FILE.
 metric() { awk -v m="$2{device=\"imq0\"}" '$1 == m { print $2 }' "$1" 2>/dev/null; }
 
-topo_create
-ops_conf "$CONF" "$SOCK" "metrics-file = $PROM
+# conf CONTROL-SOCKET METRICS-FILE: the config, imq0 on queue 0, written every 1s.
+conf() {
+	ops_conf "$CONF" "$1" "metrics-file = $2
 metrics-interval = 1s" <<EOF
 [imq0]
 queues = 0
 EOF
+}
+
+# reload_to METRICS-FILE: a reload that also names another control socket.
+reload_to() {
+	conf "$T_TMP/new.sock" "$1"
+	out=$("$IMQCTL" -s "$SOCK" reload 2>&1) || mismatch "imqctl reload failed: $out"
+}
+
+topo_create
+conf "$SOCK" "$PROM"
 ops_start_imqd "$CONF" "$SOCK" 0
 [ -f "$PROM" ] || fail "no $PROM after start-up"
 assert_eq "mode of the metrics file" 644 "$(stat -c %a "$PROM")"
@@ -54,12 +65,7 @@ assert_eq "imqd_received_packets_total after the traffic" "$S_received" \
 assert_eq "imqd_received_packets_total = datagrams sent" "$N" "$(metric "$PROM" imqd_received_packets_total)"
 
 # A reload that moves the file and changes the control socket.
-ops_conf "$CONF" "$T_TMP/new.sock" "metrics-file = $PROM2
-metrics-interval = 1s" <<EOF
-[imq0]
-queues = 0
-EOF
-out=$("$IMQCTL" -s "$SOCK" reload 2>&1) || mismatch "imqctl reload failed: $out"
+reload_to "$PROM2"
 [ -f "$PROM2" ] || mismatch "no $PROM2 after the reload that names it"
 [ -e "$PROM" ] && mismatch "$PROM still there after the reload moved the metrics file"
 assert_eq "imqd_received_packets_total in the new file" "$N" "$(metric "$PROM2" imqd_received_packets_total)"
@@ -71,12 +77,7 @@ assert_eq "log lines: control-socket waits for a restart" 1 \
 # A file in a directory that is not there yet: said once, not every interval;
 # written as soon as the directory appears.
 PROM3=$T_TMP/later/imqd.prom
-ops_conf "$CONF" "$T_TMP/new.sock" "metrics-file = $PROM3
-metrics-interval = 1s" <<EOF
-[imq0]
-queues = 0
-EOF
-out=$("$IMQCTL" -s "$SOCK" reload 2>&1) || mismatch "imqctl reload failed: $out"
+reload_to "$PROM3"
 [ -e "$PROM2" ] && mismatch "$PROM2 still there after the reload named another file"
 sleep 3.5
 assert_eq "log lines: cannot write the file in a missing directory, over 3 intervals" 1 \
