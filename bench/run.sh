@@ -78,6 +78,7 @@ TMP=
 PIDS=()                       # background processes started here
 CONSUMER_PID=                 # nfq_bare or imqd of the current mode
 MODE=
+ROUND=
 IMQD_SOCK=
 RECORDS=
 ANOMALIES=
@@ -204,6 +205,12 @@ def ratio(a, b):
 def fmt(v, f="%.2f", none="-"):
     return none if v is None else f % v
 
+def paired(a, b):
+    """A / B for each round both have a number for, in round order."""
+    a, b = a or {}, b or {}
+    rs = (ratio(a[k], b[k]) for k in sorted(set(a) & set(b)))
+    return [x for x in rs if x is not None]
+
 def median_run(runs):
     """The run with the median throughput (lower median), the others' rates alongside."""
     if len(runs) == 1:
@@ -222,6 +229,7 @@ def report(records, anomalies, meta_path, out):
     for line in open(records):
         r = json.loads(line)
         reps.setdefault((r["mode"], r["test"]), []).append(r["data"])
+        r["data"]["round"] = r.get("round", 0)
     for (mode, test), runs in reps.items():
         if test == "ping_round":
             p50 = [r["p50_us"] for r in runs if "p50_us" in r]
@@ -231,11 +239,12 @@ def report(records, anomalies, meta_path, out):
                     "p50_us": statistics.median(p50), "p99_us": statistics.median(p99),
                     "rounds_p50_us": p50, "rounds_p99_us": p99}
             continue
+        # Rounds by number: a round in which a turn failed has no pair.
         if test == "udp_round":
-            modes.setdefault(mode, {})["udp_rounds"] = [r.get("pps") for r in runs]
+            modes.setdefault(mode, {})["udp_rounds"] = {r["round"]: r.get("pps") for r in runs}
             continue
         if test.startswith("tbfround_"):
-            srounds.setdefault(test[9:], {})[mode] = [r.get("bps") for r in runs]
+            srounds.setdefault(test[9:], {})[mode] = {r["round"]: r.get("bps") for r in runs}
             continue
         d = median_run(runs)
         if test.startswith("tbf_"):
@@ -276,8 +285,7 @@ def report(records, anomalies, meta_path, out):
                (b, fmt(r1), fmt(r8), fmt(i1), fmt(i8)))
         ru = ratios[a + "/" + b]["udp_pps"]
         # The interleaved rounds, when both took part: each round's ratio, their median.
-        xa, xb = M(a, "udp_rounds") or [], M(b, "udp_rounds") or []
-        rr = [x for x in (ratio(p, q) for p, q in zip(xa, xb)) if x is not None]
+        rr = paired(M(a, "udp_rounds"), M(b, "udp_rounds"))
         if rr:
             ru = statistics.median(rr)
             ratios[a + "/" + b]["udp_pps_rounds"] = rr
@@ -295,11 +303,11 @@ def report(records, anomalies, meta_path, out):
     # just before it, the median of those ratios per rate.
     sround = {}
     for rate, by in srounds.items():
-        rs = [ratio(a, b) for a, b in zip(by.get("imqd", []), by.get("ifb", []))]
-        rs = [x for x in rs if x is not None]
+        rs = paired(by.get("imqd"), by.get("ifb"))
         if rs:
             sround[rate] = {"ratio": statistics.median(rs), "rounds_ratio": rs,
-                            "ifb_bps": by.get("ifb"), "imqd_bps": by.get("imqd")}
+                            "ifb_bps": list((by.get("ifb") or {}).values()),
+                            "imqd_bps": list((by.get("imqd") or {}).values())}
     for a in ("imqd", "imqd-seg"):
         devs = {}
         rates = sorted(set(shaped) | (set(sround) if a == "imqd" else set()), key=int)
@@ -411,7 +419,7 @@ def report(records, anomalies, meta_path, out):
         P("UDP 64 B in the same rounds, kpps")
         for m in rounded:
             P("  %-12s %s" % (m, " ".join(fmt(None if v is None else v / 1e3, "%.0f")
-                                          for v in M(m, "udp_rounds") or [])))
+                                          for v in (M(m, "udp_rounds") or {}).values())))
     if "bare-tun" in modes:
         P()
         P("the design's floor (bare loop + TUN trip), idle latency p50/p99 and UDP pps")
@@ -442,7 +450,8 @@ PY
 lib() { python3 "$TMP/lib.py" "$@"; }
 
 # rec MODE TEST JSON: one measurement.
-rec() { printf '{"mode":"%s","test":"%s","data":%s}\n' "$1" "$2" "$3" >>"$RECORDS"; }
+# ROUND, when set, is the interleaved round the measurement belongs to.
+rec() { printf '{"mode":"%s","test":"%s","round":%d,"data":%s}\n' "$1" "$2" "${ROUND:-0}" "$3" >>"$RECORDS"; }
 # anomaly TEXT: something odd, reported at the end.
 anomaly() { log "ANOMALY: $*"; printf '%s: %s\n' "${MODE:-setup}" "$*" >>"$ANOMALIES"; }
 
@@ -824,10 +833,10 @@ print(json.dumps({"date": sys.argv[1], "kernel": os.uname().release, "cores": os
   "seconds": int(sys.argv[2]), "quick": sys.argv[3] == "1", "imqd": sys.argv[4],
   "git": sys.argv[5], "reps": int(sys.argv[7]), "loadavg": open("/proc/loadavg").read().split()[0:3],
   "tcp_streams": [1, 8], "shaped_streams": 4, "udp_payload": 64, "pings": int(sys.argv[6]),
-  "shaped_rounds": int(sys.argv[8]), "shaped_seconds": int(sys.argv[9])}))' \
+  "shaped_seconds": int(sys.argv[8])}))' \
 	"$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$T" "$QUICK" "$IMQD" \
 	"$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)" "$PINGS" "$REPS" \
-	"$SROUNDS" "$ST" >"$TMP/meta.json"
+	"$ST" >"$TMP/meta.json"
 
 topo_create || { echo "run.sh: cannot build the namespace testbed" >&2; exit 1; }
 
@@ -864,12 +873,17 @@ fi
 # Shaped rates again, IFB and imqd taking turns, longer runs: at 10 Mbit/s a
 # 5 s TCP run moves by 1-2% from one repetition to the next, on either
 # device, more than the 1% being measured.
-SROUND_MODES=
-for m in ifb imqd; do
-	[[ " $MODES " == *" $m "* ]] && { [ "$m" != imqd ] || [ "$HAVE_IMQD" = 1 ]; } && SROUND_MODES="$SROUND_MODES $m"
-done
+# present_modes M...: those of M in this run (imqd only when there is one).
+present_modes() {
+	local m
+	for m; do
+		[[ " $MODES " == *" $m "* ]] && { [ "$m" != imqd ] || [ "$HAVE_IMQD" = 1 ]; } && printf ' %s' "$m"
+	done
+}
+SROUND_MODES=$(present_modes ifb imqd)
 [ "$SROUND_MODES" = " ifb imqd" ] || SROUNDS=0
 for ((r = 1; r <= SROUNDS; r++)); do
+	ROUND=$r
 	log "== shaped round $r of $SROUNDS:$SROUND_MODES, ${ST} s per rate"
 	for m in $SROUND_MODES; do
 		if mode_start "$m"; then
@@ -881,17 +895,16 @@ for ((r = 1; r <= SROUNDS; r++)); do
 		mode_stop
 	done
 done
+ROUND=
 
 # Idle latency and small packets again, the consumers taking turns: a few
 # microseconds matter for latency, and the machine's state drifts more than
 # that between one configuration's turn and the next (and moves the UDP rate
 # by a third). Each round gives each its own set-up, 1000 pings and one UDP run.
-ROUND_MODES=
-for m in bare-gso bare-tun imqd; do
-	[[ " $MODES " == *" $m "* ]] && { [ "$m" != imqd ] || [ "$HAVE_IMQD" = 1 ]; } && ROUND_MODES="$ROUND_MODES $m"
-done
+ROUND_MODES=$(present_modes bare-gso bare-tun imqd)
 for ((r = 1; r <= ROUNDS; r++)); do
 	[ -n "$ROUND_MODES" ] || break
+	ROUND=$r
 	log "== latency and UDP round $r of $ROUNDS:$ROUND_MODES"
 	for m in $ROUND_MODES; do
 		if mode_start "$m"; then
@@ -903,6 +916,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		mode_stop
 	done
 done
+ROUND=
 
 log "done in $(($(date +%s) - START)) s"
 mkdir -p "$(dirname "$OUT")"
