@@ -260,12 +260,16 @@ ops_conf "$CONF" "$SOCK" <<EOF
 [imq0]
 queues = 0-1
 queue-maxlen = 512
+drop-timeout = 20s
 EOF
 out=$("$IMQCTL" -s "$SOCK" reload 2>&1) || mismatch "imqctl reload (queues 0-1) failed: $out"
 nsx "$GW" iptables -t mangle -A PREROUTING -i "$GW_IN" -p udp --dport "$((PORT + 1))" \
 	-j NFQUEUE --queue-num 1 --queue-bypass || fail "iptables NFQUEUE rule (queue 1) failed"
 nsx "$GW" tc qdisc del dev imq0 root
-nsx "$GW" tc qdisc add dev imq0 root tbf rate 500kbit burst 5k latency 20s ||
+# 200 kbit/s lets ~110 of these 200-byte datagrams out a second: queue 0's
+# 500 take ~4.5 s, so queue 1's copies are still behind them when counted,
+# however slow the build; all 750 take ~7 s, hence drop-timeout 20s.
+nsx "$GW" tc qdisc add dev imq0 root tbf rate 200kbit burst 5k latency 30s ||
 	fail "tc tbf on imq0 failed"
 ops_udp_recv f0 "$PORT" 500 25
 recv_f0=$OPS_RECV_PID
@@ -278,6 +282,7 @@ ops_conf "$CONF" "$SOCK" <<EOF
 [imq0]
 queues = 0-1
 queue-maxlen = 256
+drop-timeout = 20s
 EOF
 out=$("$IMQCTL" -s "$SOCK" reload 2>&1) || mismatch "imqctl reload (queue-maxlen 256, F) failed: $out"
 ops_udp_recv f1 "$((PORT + 1))" 250 25
