@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <event2/event.h>
 
@@ -449,6 +450,45 @@ main_events(struct imqd *imqd)
 		fatal("cannot start the status timer");
 }
 
+/*
+ * For -t: whether metrics-file can be written now. Not an error: imqd keeps
+ * trying and writes the file once its directory appears or becomes
+ * writable; but the administrator checking the file, or the journal of a
+ * service that checks it first, should hear of it. Writability is checked
+ * for whoever runs the check, which under imqd.service is the service's
+ * user in its sandbox.
+ */
+static void
+main_check_metrics_file(const struct conf *conf)
+{
+	const char *path = conf->metrics_file;
+	const char *slash, *what, *why = NULL;
+	char *dir;
+	struct stat st;
+
+	if (path == NULL || (slash = strrchr(path, '/')) == NULL)
+		return;
+	if ((dir = strndup(path, slash == path ? 1 : (size_t)(slash - path))) == NULL)
+		return;
+	what = dir;
+	if (stat(dir, &st) < 0)
+		why = strerror(errno);
+	else if (!S_ISDIR(st.st_mode))
+		why = strerror(ENOTDIR);
+	else if (access(dir, W_OK | X_OK) < 0)
+		why = strerror(errno);
+	else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		what = path;
+		why = strerror(EISDIR);
+	}
+	if (why != NULL)
+		fprintf(stderr,
+		        "imqd: warning: metrics-file %s cannot be written: %s: %s; imqd logs "
+		        "this once and writes the file once it can\n",
+		        path, what, why);
+	free(dir);
+}
+
 static int
 main_check(struct imqd *imqd, int mode)
 {
@@ -458,8 +498,10 @@ main_check(struct imqd *imqd, int mode)
 		return 1;
 	if (mode == 'T')
 		conf_print(conf, stdout);
-	else
+	else {
+		main_check_metrics_file(conf);
 		printf("configuration OK\n");
+	}
 	conf_free(conf);
 	return 0;
 }

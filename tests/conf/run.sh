@@ -68,6 +68,30 @@ for f in *.conf; do
 	check_bad "$f"
 done
 
+# metrics-file where it cannot be written yet: -t passes (imqd writes the
+# file once it can) and warns, naming the file and why.
+check_metrics()
+{
+	printf '[global]\nmetrics-file = %s\n[imq0]\nqueues = 0\n' "$1" >"$tmp/metrics.conf"
+	run -t "$tmp/metrics.conf"
+	if [ $rc -ne 0 ] || [ "$(cat "$tmp/out")" != "configuration OK" ] ||
+	    [ "$(cat "$tmp/err")" != "$2" ]; then
+		fail "metrics-file $1 (imqd -t: exit status $rc)"
+		cat "$tmp/out" "$tmp/err"
+		return
+	fi
+	passed=$((passed + 1))
+}
+mkdir "$tmp/metrics" || exit 2
+later="imqd logs this once and writes the file once it can"
+check_metrics "$tmp/metrics/m.prom" ""
+check_metrics "$tmp/nodir/m.prom" \
+	"imqd: warning: metrics-file $tmp/nodir/m.prom cannot be written: $tmp/nodir: No such file or directory; $later"
+check_metrics "$tmp/metrics.conf/m.prom" \
+	"imqd: warning: metrics-file $tmp/metrics.conf/m.prom cannot be written: $tmp/metrics.conf: Not a directory; $later"
+check_metrics "$tmp/metrics" \
+	"imqd: warning: metrics-file $tmp/metrics cannot be written: $tmp/metrics: Is a directory; $later"
+
 # The shipped example must stay valid.
 cd "$here/../../conf" || exit 2
 run -t imqd.conf
