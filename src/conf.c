@@ -126,6 +126,12 @@ struct conf_msg {
 	char *text;
 };
 
+/* A growing list of lines' texts: error messages, hook programs. */
+struct conf_msgs {
+	struct conf_msg *v;
+	size_t n, size;
+};
+
 /* Which device section first claimed a queue, for "already used by" errors. */
 struct conf_claim {
 	const struct conf_device *dev;
@@ -138,11 +144,6 @@ enum conf_section {
 	CONF_SEC_GLOBAL,
 	CONF_SEC_DEVICE,
 	CONF_SEC_BAD, /* after a broken header: its keys would only add noise */
-};
-
-struct conf_hookref {
-	int line;
-	char *prog;
 };
 
 struct conf_parser {
@@ -162,10 +163,8 @@ struct conf_parser {
 	uint32_t *owner; /* queue -> claim number + 1; 0: free */
 	struct conf_claim *claims;
 	size_t nclaims;
-	struct conf_msg *msgs;
-	size_t nmsgs, msgsize;
-	struct conf_hookref *hooks; /* hook programs, checked again for user once it is known */
-	size_t nhooks, hooksize;
+	struct conf_msgs msgs;
+	struct conf_msgs hooks; /* hook programs, checked again for user once it is known */
 	bool oom;
 	uint8_t qset[CONF_NQUEUES / 8];
 	char buf[CONF_MAX_LINE + 1];
@@ -207,6 +206,37 @@ conf_esc(char *buf, size_t size, const char *s)
 static void conf_err(struct conf_parser *p, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Add TEXT, of line LINE, to L. */
+static void
+conf_msgs_add(struct conf_parser *p, struct conf_msgs *l, int line, const char *text)
+{
+	if (l->n == l->size) {
+		size_t n = l->size ? l->size * 2 : 16;
+		struct conf_msg *v = realloc(l->v, n * sizeof(*v));
+		if (v == NULL) {
+			p->oom = true;
+			return;
+		}
+		l->v = v;
+		l->size = n;
+	}
+	struct conf_msg *m = &l->v[l->n];
+	if ((m->text = strdup(text)) == NULL) {
+		p->oom = true;
+		return;
+	}
+	m->line = line;
+	m->seq = l->n++;
+}
+
+static void
+conf_msgs_free(struct conf_msgs *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i].text);
+	free(l->v);
+}
+
 /* Errors are kept and printed sorted by line: some are found only at a section's end. */
 static void
 conf_err(struct conf_parser *p, int line, const char *fmt, ...)
@@ -217,23 +247,7 @@ conf_err(struct conf_parser *p, int line, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	if (p->nmsgs == p->msgsize) {
-		size_t n = p->msgsize ? p->msgsize * 2 : 16;
-		struct conf_msg *m = realloc(p->msgs, n * sizeof(*m));
-		if (m == NULL) {
-			p->oom = true;
-			return;
-		}
-		p->msgs = m;
-		p->msgsize = n;
-	}
-	struct conf_msg *m = &p->msgs[p->nmsgs];
-	if ((m->text = strdup(text)) == NULL) {
-		p->oom = true;
-		return;
-	}
-	m->line = line;
-	m->seq = p->nmsgs++;
+	conf_msgs_add(p, &p->msgs, line, text);
 }
 
 static void
@@ -260,19 +274,18 @@ conf_msg_cmp(const void *a, const void *b)
 static void
 conf_msgs_flush(struct conf_parser *p, FILE *err)
 {
-	if (p->nmsgs > 0)
-		qsort(p->msgs, p->nmsgs, sizeof(*p->msgs), conf_msg_cmp);
-	for (size_t i = 0; i < p->nmsgs; i++) {
-		struct conf_msg *m = &p->msgs[i];
+	if (p->msgs.n > 0)
+		qsort(p->msgs.v, p->msgs.n, sizeof(*p->msgs.v), conf_msg_cmp);
+	for (size_t i = 0; i < p->msgs.n; i++) {
+		const struct conf_msg *m = &p->msgs.v[i];
 		if (err != NULL && m->line > 0)
 			fprintf(err, "%s:%d: %s\n", p->path, m->line, m->text);
 		else if (err != NULL)
 			fprintf(err, "%s: %s\n", p->path, m->text);
-		free(m->text);
 	}
 	if (p->oom && err != NULL)
 		fprintf(err, "%s: out of memory\n", p->path);
-	free(p->msgs);
+	conf_msgs_free(&p->msgs);
 }
 
 /* Decimal digits at *S, at most LIMIT; *S is left after them. */
@@ -697,27 +710,6 @@ conf_hook_check(struct conf_parser *p, const char *prog)
 	return -1;
 }
 
-/* Remember hook program PROG, set on the current line, for conf_hooks_user. */
-static void
-conf_hook_note(struct conf_parser *p, const char *prog)
-{
-	if (p->nhooks == p->hooksize) {
-		size_t n = p->hooksize ? p->hooksize * 2 : 8;
-		struct conf_hookref *h = realloc(p->hooks, n * sizeof(*h));
-		if (h == NULL) {
-			p->oom = true;
-			return;
-		}
-		p->hooks = h;
-		p->hooksize = n;
-	}
-	if ((p->hooks[p->nhooks].prog = strdup(prog)) == NULL) {
-		p->oom = true;
-		return;
-	}
-	p->hooks[p->nhooks++].line = p->lineno;
-}
-
 /*
  * Hooks run as user, when one is set: checked as root, a program only root
  * may run would pass and then fail at every start (and a reload, checked as
@@ -731,7 +723,7 @@ conf_hooks_user(struct conf_parser *p)
 	int ngroups = 64;
 	char e[CONF_ESC_MAX + 8];
 
-	if (user == NULL || geteuid() != 0 || p->nhooks == 0)
+	if (user == NULL || geteuid() != 0 || p->hooks.n == 0)
 		return;
 	struct passwd *pw = getpwnam(user);
 	if (pw == NULL || pw->pw_uid == 0)
@@ -739,9 +731,9 @@ conf_hooks_user(struct conf_parser *p)
 	uid_t uid = pw->pw_uid;
 	if (getgrouplist(user, pw->pw_gid, groups, &ngroups) < 0)
 		ngroups = 64; /* more groups than that: the first 64 */
-	for (size_t i = 0; i < p->nhooks; i++) {
+	for (size_t i = 0; i < p->hooks.n; i++) {
 		struct stat st;
-		if (stat(p->hooks[i].prog, &st) < 0)
+		if (stat(p->hooks.v[i].text, &st) < 0)
 			continue;
 		mode_t bit = S_IXOTH;
 		if (st.st_uid == uid) {
@@ -752,9 +744,9 @@ conf_hooks_user(struct conf_parser *p)
 					bit = S_IXGRP;
 		}
 		if (!(st.st_mode & bit))
-			conf_err(p, p->hooks[i].line,
+			conf_err(p, p->hooks.v[i].line,
 			         "hook program %s is not executable by user %s, who runs the hooks",
-			         conf_esc(e, sizeof(e), p->hooks[i].prog), user);
+			         conf_esc(e, sizeof(e), p->hooks.v[i].text), user);
 	}
 }
 
@@ -773,7 +765,8 @@ conf_parse_hook(struct conf_parser *p, const struct conf_key *k, const char *v, 
 		conf_bad(p, k, v,
 		         n == 0 ? "expected a program and its arguments" : "a quote is not closed");
 	} else if (conf_hook_check(p, words) == 0) {
-		conf_hook_note(p, words);
+		/* Remembered for conf_hooks_user. */
+		conf_msgs_add(p, &p->hooks, p->lineno, words);
 		free(*out);
 		if ((*out = conf_hook_argv(words, len, n)) == NULL)
 			p->oom = true;
@@ -1159,14 +1152,12 @@ conf_parse(const char *name, const char *text, size_t len, FILE *err)
 			conf_err(p, 0, "no device sections");
 		conf_hooks_user(p);
 	}
-	if (p->nmsgs == 0 && !p->oom)
+	if (p->msgs.n == 0 && !p->oom)
 		conf = p->conf;
 	else
 		conf_free(p->conf);
 	conf_msgs_flush(p, err);
-	for (size_t i = 0; i < p->nhooks; i++)
-		free(p->hooks[i].prog);
-	free(p->hooks);
+	conf_msgs_free(&p->hooks);
 	free(p->owner);
 	free(p->claims);
 	free(p);
