@@ -8,8 +8,9 @@
 #include <stdio.h>
 
 #define CONF_DEFAULT_PATH "/etc/imqd.conf"
-#define CONF_IFNAMSIZ 16     /* IFNAMSIZ, including the NUL */
-#define CONF_MAX_DEVICES 256 /* device sections in one file */
+#define CONF_IFNAMSIZ 16      /* IFNAMSIZ, including the NUL */
+#define CONF_MAX_DEVICES 256  /* device sections in one file */
+#define CONF_MAX_HELD 4194304 /* packets one device may hold: queue-maxlen x its queues */
 
 enum conf_verdict {
 	CONF_ACCEPT,

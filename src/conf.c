@@ -924,6 +924,15 @@ conf_section_end(struct conf_parser *p)
 {
 	if (p->sec == CONF_SEC_DEVICE && p->keyline[CONF_KEY_QUEUES] == 0)
 		conf_err(p, p->secline, "[%s] has no queues", p->secname);
+	/* Every packet the device may hold has its slot from the start. */
+	if (p->sec == CONF_SEC_DEVICE && p->dev != NULL &&
+	    (uint64_t)p->dev->queue_maxlen * p->dev->nqueues > CONF_MAX_HELD)
+		conf_err(p, p->keyline[CONF_KEY_QUEUES],
+		         "[%s] would hold up to %" PRIu64
+		         " packets (queue-maxlen %u x %zu queues), "
+		         "more than %d: lower queue-maxlen",
+		         p->secname, (uint64_t)p->dev->queue_maxlen * p->dev->nqueues,
+		         (unsigned)p->dev->queue_maxlen, p->dev->nqueues, CONF_MAX_HELD);
 	if (p->discard)
 		conf_device_free(p->dev);
 	conf_free(p->scratch);

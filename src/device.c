@@ -1563,6 +1563,10 @@ device_start(struct event_base *base, const struct conf_device *cf)
 	device_copy_conf(dev, cf);
 	device_uring_open(dev);
 	dev->held = pending_new(device_capacity(cf));
+	if (dev->held == NULL)
+		log_err("%s: no memory for the table of %zu packets it may hold (queue-maxlen %u x "
+		        "%zu queues)",
+		        dev->name, device_capacity(cf), cf->queue_maxlen, cf->nqueues);
 	if (dev->held == NULL || device_set_queues(dev, cf) < 0 ||
 	    device_late_size(dev, device_capacity(cf)) < 0)
 		goto fail;

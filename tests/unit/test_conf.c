@@ -135,7 +135,7 @@ static const char all_keys[] = "# every key\n"
                                "mtu = 9000\n"
                                "overhead = 0\n"
                                "txqueuelen = 2k\n"
-                               "queue-maxlen = 1m\n"
+                               "queue-maxlen = 512k\n"
                                "on-overflow = drop\n"
                                "on-error = drop\n"
                                "drop-timeout = 250ms\n"
@@ -173,7 +173,7 @@ test_all_keys(void **state)
 	assert_int_equal(d->mtu, 9000);
 	assert_int_equal(d->overhead, 0);
 	assert_int_equal(d->txqueuelen, 2048);
-	assert_int_equal(d->queue_maxlen, 1048576);
+	assert_int_equal(d->queue_maxlen, 524288);
 	assert_int_equal(d->on_overflow, CONF_DROP);
 	assert_int_equal(d->on_error, CONF_DROP);
 	assert_int_equal(d->drop_timeout_ms, 250);
@@ -425,7 +425,8 @@ test_queue_lists(void **state)
 	assert_memory_equal(conf->devices->queues, want, sizeof(want));
 	conf_free(conf);
 
-	conf = parse("[imq0]\nqueues = 0-65535\n");
+	/* Every queue there is, at the most slots a device may have: 65536 x 64. */
+	conf = parse("[imq0]\nqueues = 0-65535\nqueue-maxlen = 64\n");
 	assert_non_null(conf);
 	assert_int_equal(conf->devices->nqueues, 65536);
 	assert_int_equal(conf->devices->queues[65535], 65535);
