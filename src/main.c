@@ -496,6 +496,12 @@ main_check(struct imqd *imqd, int mode)
 
 	if (conf == NULL)
 		return 1;
+	const char *why = conf->user != NULL ? privs_cannot(conf->user) : NULL;
+	if (why != NULL) {
+		fprintf(stderr, "%s: %s\n", imqd->path, why);
+		conf_free(conf);
+		return 1;
+	}
 	if (mode == 'T')
 		conf_print(conf, stdout);
 	else {
@@ -527,6 +533,9 @@ main(int argc, char **argv)
 	if (imqd.base == NULL)
 		fatal("cannot create the event loop");
 	main_signals(&imqd, sigs);
+	const char *why = imqd.conf->user != NULL ? privs_cannot(imqd.conf->user) : NULL;
+	if (why != NULL)
+		fatal("%s: %s", imqd.path, why);
 	/* Hooks run as the user from the first one on, before imqd itself switches. */
 	hook_set_user(imqd.conf->user);
 	for (const struct conf_device *cd = imqd.conf->devices; cd != NULL; cd = cd->next)
@@ -540,12 +549,15 @@ main(int argc, char **argv)
 		log_warnx("%s: control socket not available; imqctl will not work",
 		          imqd.conf->control_socket);
 	if (imqd.conf->user != NULL) {
-		if (privs_drop(imqd.conf->user) < 0) {
+		int rc = privs_drop(imqd.conf->user);
+		if (rc < 0) {
 			main_stop_devices(&imqd);
 			ctl_close(imqd.ctl);
 			fatal("not running as %s: exiting", imqd.conf->user);
 		}
-		log_info("running as %s with CAP_NET_ADMIN and CAP_NET_RAW only", imqd.conf->user);
+		if (rc == 0)
+			log_info("running as %s with CAP_NET_ADMIN and CAP_NET_RAW only",
+			         imqd.conf->user);
 	}
 	main_events(&imqd);
 	main_metrics_start(&imqd);

@@ -6,6 +6,7 @@
 #include <linux/capability.h>
 #include <pwd.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -37,6 +38,24 @@ privs_bound(void)
 	return 0;
 }
 
+const char *
+privs_cannot(const char *user)
+{
+	static char why[256];
+	struct passwd *pw = getpwnam(user);
+
+	if (pw == NULL)
+		snprintf(why, sizeof(why), "user %s does not exist", user);
+	else if (geteuid() == 0 || geteuid() == pw->pw_uid)
+		return NULL;
+	else
+		snprintf(why, sizeof(why),
+		         "user = %s: only root can switch users, and imqd runs as uid %u; leave "
+		         "user unset where the service manager starts imqd as its user",
+		         user, (unsigned)geteuid());
+	return why;
+}
+
 int
 privs_drop(const char *user)
 {
@@ -46,6 +65,8 @@ privs_drop(const char *user)
 		log_err("user %s does not exist", user);
 		return -1;
 	}
+	if (geteuid() != 0 && geteuid() == pw->pw_uid)
+		return 1;
 	if (privs_bound() < 0 || prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) {
 		log_warn("cannot limit capabilities");
 		return -1;

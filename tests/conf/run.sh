@@ -92,6 +92,33 @@ check_metrics "$tmp/metrics.conf/m.prom" \
 check_metrics "$tmp/metrics" \
 	"imqd: warning: metrics-file $tmp/metrics cannot be written: $tmp/metrics: Is a directory; $later"
 
+# user = X where imqd does not run as root: only X itself passes -t (the
+# shipped unit runs the check as the service's user before starting imqd).
+# As root the check runs as nobody; as anyone else, as that user.
+check_user()
+{
+	printf '[global]\nuser = %s\n[imq0]\nqueues = 0\n' "$1" >"$tmp/user.conf"
+	chmod 755 "$tmp" && chmod 644 "$tmp/user.conf" || exit 2
+	if [ "$(id -u)" = 0 ]; then
+		setpriv --reuid=nobody --regid=nogroup --clear-groups \
+			"$imqd" -t -c "$tmp/user.conf" >"$tmp/out" 2>"$tmp/err"
+	else
+		"$imqd" -t -c "$tmp/user.conf" >"$tmp/out" 2>"$tmp/err"
+	fi
+	rc=$?
+	if [ $rc -ne "$2" ] || [ "$(cat "$tmp/err")" != "$3" ]; then
+		fail "user = $1 (imqd -t not as root: exit status $rc)"
+		cat "$tmp/out" "$tmp/err"
+		return
+	fi
+	passed=$((passed + 1))
+}
+me=nobody
+[ "$(id -u)" = 0 ] || me=$(id -un)
+uid=$(id -u "$me")
+check_user "$me" 0 ""
+check_user root 1 "$tmp/user.conf: user = root: only root can switch users, and imqd runs as uid $uid; leave user unset where the service manager starts imqd as its user"
+
 # The shipped example must stay valid.
 cd "$here/../../conf" || exit 2
 run -t imqd.conf
