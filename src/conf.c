@@ -1,6 +1,7 @@
 /* imqd.conf: parsing, validation and printing of the configuration. */
 #include "conf.h"
 
+#include <sys/fsuid.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -713,14 +714,17 @@ conf_hook_check(struct conf_parser *p, const char *prog)
 /*
  * Hooks run as user, when one is set: checked as root, a program only root
  * may run would pass and then fail at every start (and a reload, checked as
- * the user, would refuse the same file). Mode bits, owner and groups.
+ * the user, would refuse the same file). So root checks as the user would:
+ * the file system identity and groups switched to the user's for an
+ * access(2) that counts them (directories on the way, ACLs, noexec
+ * mounts), then back.
  */
 static void
 conf_hooks_user(struct conf_parser *p)
 {
 	const char *user = p->conf->user;
-	gid_t groups[64];
-	int ngroups = 64;
+	gid_t groups[64], saved[256];
+	int ngroups = 64, nsaved;
 	char e[CONF_ESC_MAX + 8];
 
 	if (user == NULL || geteuid() != 0 || p->hooks.n == 0)
@@ -728,26 +732,23 @@ conf_hooks_user(struct conf_parser *p)
 	struct passwd *pw = getpwnam(user);
 	if (pw == NULL || pw->pw_uid == 0)
 		return;
-	uid_t uid = pw->pw_uid;
 	if (getgrouplist(user, pw->pw_gid, groups, &ngroups) < 0)
 		ngroups = 64; /* more groups than that: the first 64 */
+	if ((nsaved = getgroups(256, saved)) < 0 || setgroups((size_t)ngroups, groups) < 0)
+		return;
+	setfsgid(pw->pw_gid);
+	setfsuid(pw->pw_uid);
 	for (size_t i = 0; i < p->hooks.n; i++) {
-		struct stat st;
-		if (stat(p->hooks.v[i].text, &st) < 0)
+		if (faccessat(AT_FDCWD, p->hooks.v[i].text, X_OK, AT_EACCESS) == 0)
 			continue;
-		mode_t bit = S_IXOTH;
-		if (st.st_uid == uid) {
-			bit = S_IXUSR;
-		} else {
-			for (int g = 0; g < ngroups; g++)
-				if (groups[g] == st.st_gid)
-					bit = S_IXGRP;
-		}
-		if (!(st.st_mode & bit))
-			conf_err(p, p->hooks.v[i].line,
-			         "hook program %s is not executable by user %s, who runs the hooks",
-			         conf_esc(e, sizeof(e), p->hooks.v[i].text), user);
+		int err = errno;
+		conf_err(p, p->hooks.v[i].line,
+		         "hook program %s is not executable by user %s, who runs the hooks: %s",
+		         conf_esc(e, sizeof(e), p->hooks.v[i].text), user, strerror(err));
 	}
+	setfsuid(0);
+	setfsgid(0);
+	(void)setgroups((size_t)nsaved, saved); /* as root, back to what it was */
 }
 
 static int

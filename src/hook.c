@@ -63,6 +63,8 @@ hook_child(char *const argv[], const char *dev, const char *queues)
 	if (hook_user != NULL && geteuid() == 0 && privs_drop(hook_user) < 0)
 		_exit(126);
 	execve(argv[0], argv, environ);
+	/* The daemon sees only exit status 127: the reason is said here. */
+	log_err("cannot run hook program %s: %s", argv[0], strerror(errno));
 	_exit(127);
 }
 

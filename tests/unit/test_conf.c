@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <stdio.h>
@@ -690,11 +691,12 @@ test_hook_as_user(void **state)
 	assert_int_equal(chown(path, 0, 0), 0);
 	assert_int_equal(chmod(path, 0700), 0);
 
-	char text[160], expect[160];
+	char text[160], expect[192];
 	snprintf(text, sizeof(text), "[imq0]\nqueues = 0\nup = %s\n\n[global]\nuser = nobody\n",
 	         path);
 	snprintf(expect, sizeof(expect),
-	         "t.conf:3: hook program %s is not executable by user nobody, who runs the hooks\n",
+	         "t.conf:3: hook program %s is not executable by user nobody, who runs the hooks: "
+	         "Permission denied\n",
 	         path);
 	parse_bad(text, expect);
 	/* Root alone may run it, and imqd stays root: fine. */
@@ -709,6 +711,34 @@ test_hook_as_user(void **state)
 	assert_non_null(conf);
 	conf_free(conf);
 	unlink(path);
+
+	/* Executable by all, in a directory only root may enter: refused too. */
+	char dir[] = "/tmp/test_conf_hookdirXXXXXX", prog[64];
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(chmod(dir, 0700), 0);
+	snprintf(prog, sizeof(prog), "%s/up", dir);
+	fd = open(prog, O_WRONLY | O_CREAT | O_EXCL, 0755);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(chmod(prog, 0755), 0);
+	snprintf(text, sizeof(text), "[global]\nuser = nobody\n[imq0]\nqueues = 0\nup = %s\n",
+	         prog);
+	snprintf(expect, sizeof(expect),
+	         "t.conf:5: hook program %s is not executable by user nobody, who runs the hooks: "
+	         "Permission denied\n",
+	         prog);
+	parse_bad(text, expect);
+	/* Root's own groups are back: root reads the file as before. */
+	gid_t groups[64];
+	int n = getgroups(64, groups);
+	assert_true(n >= 0);
+	assert_int_equal(chmod(dir, 0711), 0);
+	conf = parse(text);
+	assert_non_null(conf);
+	conf_free(conf);
+	assert_int_equal(getgroups(64, groups), n);
+	unlink(prog);
+	rmdir(dir);
 }
 
 static void
