@@ -17,9 +17,10 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#define CONF_MAX_LINE 4096          /* bytes in a line, without its line end */
-#define CONF_MAX_SIZE (1024 * 1024) /* bounds memory for a file or a fuzzer input */
-#define CONF_ESC_MAX 64             /* values quoted in messages are cut here */
+#define CONF_MAX_NAME (NAME_MAX - 11) /* a path's last component, for NAME.tmp.XXXXXX */
+#define CONF_MAX_LINE 4096            /* bytes in a line, without its line end */
+#define CONF_MAX_SIZE (1024 * 1024)   /* bounds memory for a file or a fuzzer input */
+#define CONF_ESC_MAX 64               /* values quoted in messages are cut here */
 #define CONF_MSG_MAX 512
 #define CONF_NQUEUES 65536
 #define CONF_MAXKEYS 24
@@ -803,6 +804,17 @@ conf_parse_path(struct conf_parser *p, const struct conf_key *k, const char *v, 
 	}
 	if (strlen(v) > k->max) {
 		snprintf(why, sizeof(why), "longer than %u bytes", k->max);
+		conf_bad(p, k, v, why);
+		return -1;
+	}
+	const char *name = strrchr(v, '/') + 1;
+	if (*name == '\0') {
+		conf_bad(p, k, v, "expected a file name after the last '/'");
+		return -1;
+	}
+	/* Room for the ".tmp.XXXXXX" of the metrics file's temporary twin. */
+	if (strlen(name) > CONF_MAX_NAME) {
+		snprintf(why, sizeof(why), "its file name is longer than %d bytes", CONF_MAX_NAME);
 		conf_bad(p, k, v, why);
 		return -1;
 	}
