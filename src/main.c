@@ -26,6 +26,7 @@ struct imqd {
 	struct event_base *base;
 	const char *path;
 	struct conf *conf;
+	struct conf *started; /* the one imqd started with: socket, group and user stay its */
 	struct device *devs[MAIN_MAX_DEVICES];
 	size_t ndevs;
 	struct ctl *ctl;
@@ -198,18 +199,24 @@ main_metrics_remove(const char *path)
 		log_warn("cannot remove %s", path);
 }
 
-/* What a reload from OLD to NEXT cannot apply, and a metrics file no longer written. */
+/* A key a reload cannot apply: NEXT's value against the one in effect since the start. */
 static void
-main_reload_globals(const struct conf *old, const struct conf *next)
+main_restart_key(const char *key, const char *started, const char *next)
 {
-	if (!main_same(old->control_socket, next->control_socket))
-		log_warnx("control-socket changed: it takes effect when imqd restarts");
-	if (!main_same(old->control_group, next->control_group))
-		log_warnx("control-group changed: it takes effect when imqd restarts");
-	if (!main_same(old->user, next->user))
-		log_warnx("user changed: it takes effect when imqd restarts");
-	if (!main_same(old->metrics_file, next->metrics_file))
-		main_metrics_remove(old->metrics_file);
+	if (!main_same(started, next))
+		log_warnx("%s = %s takes effect when imqd restarts; until then it stays %s", key,
+		          next != NULL ? next : "(unset)", started != NULL ? started : "unset");
+}
+
+/* What a reload to NEXT cannot apply, and a metrics file no longer written. */
+static void
+main_reload_globals(const struct imqd *imqd, const struct conf *next)
+{
+	main_restart_key("control-socket", imqd->started->control_socket, next->control_socket);
+	main_restart_key("control-group", imqd->started->control_group, next->control_group);
+	main_restart_key("user", imqd->started->user, next->user);
+	if (!main_same(imqd->conf->metrics_file, next->metrics_file))
+		main_metrics_remove(imqd->conf->metrics_file);
 }
 
 /* 0, -1 if the file is not valid (nothing changed), -2 if it applied in part. */
@@ -228,8 +235,9 @@ main_reload(struct imqd *imqd, FILE *errout)
 	}
 	log_setup(main_level(imqd, next), next->log_target == CONF_LOG_SYSLOG);
 	int ret = main_apply(imqd, next, errout);
-	main_reload_globals(imqd->conf, next);
-	conf_free(imqd->conf);
+	main_reload_globals(imqd, next);
+	if (imqd->conf != imqd->started)
+		conf_free(imqd->conf);
 	imqd->conf = next;
 	main_metrics_start(imqd);
 	notify_ready(imqd->ndevs);
@@ -525,7 +533,7 @@ main(int argc, char **argv)
 		return main_check(&imqd, mode);
 	signal(SIGPIPE, SIG_IGN);
 	log_init("imqd", LOG_NOTICE + imqd.verbose, false);
-	imqd.conf = main_load(imqd.path, NULL);
+	imqd.conf = imqd.started = main_load(imqd.path, NULL);
 	if (imqd.conf == NULL)
 		fatal("%s: configuration not valid", imqd.path);
 	log_setup(main_level(&imqd, imqd.conf), imqd.conf->log_target == CONF_LOG_SYSLOG);
@@ -575,7 +583,9 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < 3; i++)
 		event_free(sigs[i]);
 	event_base_free(imqd.base);
-	conf_free(imqd.conf);
+	if (imqd.conf != imqd.started)
+		conf_free(imqd.conf);
+	conf_free(imqd.started);
 	log_notice("stopped");
 	return 0;
 }

@@ -4,8 +4,9 @@
 # following the traffic (800 datagrams through imq0: received_packets_total
 # 800, as imqctl counts them). A reload that moves the file writes the new one
 # and removes the old one (its counters would stand still); a reload that
-# changes control-socket, control-group or user says they wait for a restart
-# and the old socket keeps working. A file whose directory is missing is
+# changes control-socket, control-group or user says they wait for a restart,
+# again at each reload until the file names the running values again, and
+# the old socket keeps working. A file whose directory is missing is
 # reported once and written once the directory is there. SIGTERM removes the
 # file.
 # shellcheck source=lib.sh disable=SC2154 # S_* are set by imqd_counters
@@ -69,8 +70,8 @@ reload_to "$PROM2"
 [ -f "$PROM2" ] || mismatch "no $PROM2 after the reload that names it"
 [ -e "$PROM" ] && mismatch "$PROM still there after the reload moved the metrics file"
 assert_eq "imqd_received_packets_total in the new file" "$N" "$(metric "$PROM2" imqd_received_packets_total)"
-assert_eq "log lines: control-socket waits for a restart" 1 \
-	"$(ops_log_count "$IMQD_LOG" 'control-socket changed: it takes effect when imqd restarts')"
+WAITS="control-socket = $T_TMP/new.sock takes effect when imqd restarts; until then it stays $SOCK"
+assert_eq "log lines: control-socket waits for a restart" 1 "$(ops_log_count "$IMQD_LOG" "$WAITS")"
 "$IMQCTL" -s "$SOCK" show >/dev/null || mismatch "the running control socket stopped answering"
 [ -e "$T_TMP/new.sock" ] && mismatch "a control socket was made at the new path before a restart"
 
@@ -79,6 +80,8 @@ assert_eq "log lines: control-socket waits for a restart" 1 \
 PROM3=$T_TMP/later/imqd.prom
 reload_to "$PROM3"
 [ -e "$PROM2" ] && mismatch "$PROM2 still there after the reload named another file"
+assert_eq "log lines: control-socket still waits for a restart, after another reload" 2 \
+	"$(ops_log_count "$IMQD_LOG" "$WAITS")"
 sleep 3.5
 assert_eq "log lines: cannot write the file in a missing directory, over 3 intervals" 1 \
 	"$(ops_log_count "$IMQD_LOG" "cannot write $PROM3: No such file or directory")"
@@ -87,6 +90,11 @@ for _ in $(seq 30); do [ -f "$PROM3" ] && break; sleep 0.1; done
 [ -f "$PROM3" ] || mismatch "no $PROM3 within 3 s of its directory appearing"
 assert_eq "imqd_received_packets_total in the late file" "$N" "$(metric "$PROM3" imqd_received_packets_total)"
 assert_eq "log lines: writing the file again" 1 "$(ops_log_count "$IMQD_LOG" "writing $PROM3 again")"
+# Back to the socket in effect: nothing waits for a restart any more.
+conf "$SOCK" "$PROM3"
+out=$("$IMQCTL" -s "$SOCK" reload 2>&1) || mismatch "imqctl reload failed: $out"
+assert_eq "log lines: takes effect when imqd restarts, after a reload back to the socket in effect" 2 \
+	"$(ops_log_count "$IMQD_LOG" "takes effect when imqd restarts")"
 
 stop_imqd
 [ -e "$PROM3" ] && mismatch "$PROM3 still there after imqd stopped"
