@@ -1065,7 +1065,8 @@ device_release_all(struct device *dev, enum stats_failopen why)
 	while ((slot = pending_oldest(dev->held)) != PENDING_NONE) {
 		const struct pending_pkt *pp = pending_get(dev->held, slot);
 		struct device_queue *q = &dev->queues[pp->qidx];
-		q->c.held--;
+		/* held drops after the verdict is in the buffer: a flush the verdict
+		 * makes room with may batch-accept a queue only once nothing of it is held. */
 		if (why != STATS_FO_SHUTDOWN && dev->cf.on_error == CONF_DROP) {
 			q->c.dropped_error++;
 			nfqueue_verdict(dev->nfq, q->num, pp->id, NF_DROP, false, 0);
@@ -1073,6 +1074,7 @@ device_release_all(struct device *dev, enum stats_failopen why)
 			q->c.failopen[why]++;
 			device_accept(dev, q->num, pp->id, pp->mark);
 		}
+		q->c.held--;
 		device_late_add(dev, pp);
 		pending_remove(dev->held, slot);
 	}
@@ -1235,7 +1237,7 @@ device_health(struct device *dev)
 	}
 	/* Its qdisc was reset with it: no held copy will come back. */
 	device_release_all(dev, STATS_FO_DEVICE_DOWN);
-	if (state == 0 && ifindex == dev->ifindex) {
+	if (state == 0 && ifindex == dev->ifindex && dev->tunfd >= 0) {
 		/* The qdisc survives a down/up: bringing the link back is enough. */
 		if (tundev_setup(dev->name, dev->tunmtu, dev->cf.txqueuelen) == 0) {
 			log_notice("%s: was set down; up again, shaping resumed", dev->name);
@@ -1243,7 +1245,8 @@ device_health(struct device *dev)
 		}
 		return;
 	}
-	if (state < 0 || ifindex != dev->ifindex) {
+	/* Gone, replaced, or ours but not attached (an attach that failed half way). */
+	if (state < 0 || ifindex != dev->ifindex || dev->tunfd < 0) {
 		device_detach(dev);
 		if (device_attach(dev) == 0) {
 			log_notice("%s: recreated, shaping resumed", dev->name);
@@ -1685,8 +1688,8 @@ device_release_held(struct device *dev, struct device_queue *q)
 		const struct pending_pkt *pp = pending_get(dev->held, slot);
 		if (pp->qidx == qidx) {
 			q->c.failopen[STATS_FO_SHUTDOWN]++;
-			q->c.held--;
 			device_accept(dev, q->num, pp->id, pp->mark);
+			q->c.held--; /* after the verdict, as in device_release_all */
 			device_late_add(dev, pp);
 			pending_remove(dev->held, slot);
 		}
@@ -1823,6 +1826,9 @@ device_update(struct device *dev, const struct conf_device *cf)
 		return -1;
 	}
 	device_move_held(dev, next, oldnums);
+	/* Room for the new backlog's copies (gso, mtu and queue-maxlen size it). */
+	if (dev->inj != NULL)
+		inject_set_sndbuf(dev->inj, device_sndbuf(cf, pending_capacity(dev->held)));
 	/* Buffers for the longer messages a new copy range brings, before the kernel sends any. */
 	size_t msgsize;
 	int rcvbuf = device_nfq_sizes(dev, &msgsize);

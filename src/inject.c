@@ -36,6 +36,15 @@ struct inject {
 
 static const uint8_t inject_zeros[INJECT_MAX_PAD];
 
+void
+inject_set_sndbuf(struct inject *inj, int sndbuf)
+{
+	/* Every copy in the qdisc is charged to this buffer: size it for the whole backlog. */
+	if (setsockopt(inj->fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) < 0 &&
+	    setsockopt(inj->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)) < 0)
+		log_warn("packet socket: send buffer of %d bytes", sndbuf);
+}
+
 struct inject *
 inject_open(int ifindex, int sndbuf, size_t batch)
 {
@@ -59,10 +68,7 @@ inject_open(int ifindex, int sndbuf, size_t batch)
 	int one = 1;
 	if (setsockopt(inj->fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0)
 		goto free_inj;
-	/* Every copy in the qdisc is charged to this buffer: size it for the whole backlog. */
-	if (setsockopt(inj->fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) < 0 &&
-	    setsockopt(inj->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)) < 0)
-		log_warn("packet socket: send buffer of %d bytes", sndbuf);
+	inject_set_sndbuf(inj, sndbuf);
 	for (int i = 0; i < 2; i++) {
 		inj->addr[i].sll_family = AF_PACKET;
 		inj->addr[i].sll_protocol = htons(i == 0 ? ETH_P_IP : ETH_P_IPV6);
@@ -146,6 +152,14 @@ inject_prepare(struct inject *inj, const struct inject_pkt *p, size_t i)
 		inject_cmsg(m, s, SO_PRIORITY, p->priority);
 }
 
+/* An error of the device or the socket, which every copy meets alike. */
+static bool
+inject_errno_shared(int err)
+{
+	return err == ENXIO || err == ENETDOWN || err == ENODEV || err == EAGAIN ||
+	       err == EWOULDBLOCK;
+}
+
 void
 inject_send(struct inject *inj, struct inject_pkt *pkts, size_t n)
 {
@@ -161,18 +175,25 @@ inject_send(struct inject *inj, struct inject_pkt *pkts, size_t n)
 	 * those and drops the error: sending the copy again would queue it a
 	 * second time in a qdisc that just refused it (and count it twice in
 	 * tc's drops). Nearly always that refusal is the qdisc's (ENOBUFS; the
-	 * send buffer is sized for the whole backlog), so it is taken as that.
+	 * send buffer is sized for the whole backlog), so it is taken as that,
+	 * unless the next copy then fails at once for a reason that is the
+	 * device's or the socket's, not one copy's: that one stopped it too.
 	 */
+	size_t guessed = n;
 	while (i < n) {
 		int r = sendmmsg(inj->fd, &inj->msgs[i], (unsigned)(n - i), 0);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
+			if (guessed + 1 == i && inject_errno_shared(errno))
+				pkts[guessed].err = errno;
 			pkts[i++].err = errno;
 		} else {
 			i += (size_t)r;
-			if (i < n)
+			if (i < n) {
+				guessed = i;
 				pkts[i++].err = r == 0 ? EIO : ENOBUFS;
+			}
 		}
 	}
 }

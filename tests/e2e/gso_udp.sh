@@ -33,60 +33,16 @@ SEG6=1452
 SENDS=60 # of 40 segments each: 2400 datagrams
 TBF=(tbf rate 20mbit burst 32k latency 100ms)
 
-# udpgso.py send ADDR PORT SENDS SEGS SEGSIZE MBIT | recv PORT COUNT SECONDS
-cat >"$T_TMP/udpgso.py" <<'EOF'
-import json, socket, struct, sys, time
-if sys.argv[1] == "send":
-    addr, port, sends, segs, size, mbit = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), \
-        int(sys.argv[5]), int(sys.argv[6]), float(sys.argv[7])
-    s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET, socket.SOCK_DGRAM)
-    s.setsockopt(17, 103, size)  # SOL_UDP, UDP_SEGMENT: the kernel cuts each send
-    s.connect((addr, port))
-    start, sent, errors = time.time(), 0, 0
-    for i in range(sends):
-        buf = b"".join(struct.pack("!I", i * segs + k).ljust(size, b"\0") for k in range(segs))
-        try:
-            s.send(buf)
-        except OSError:
-            errors += 1
-        sent += len(buf)
-        pause = start + sent * 8 / (mbit * 1e6) - time.time()
-        if pause > 0:
-            time.sleep(pause)
-    print(json.dumps({"sent": sends * segs, "errors": errors}))
-else:
-    port, count, secs = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
-    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 << 20)
-    s.bind(("::", port))
-    print("listening", file=sys.stderr, flush=True)
-    seen, dups, nbytes, first, last = set(), 0, 0, None, None
-    end = time.time() + secs
-    while len(seen) < count and time.time() < end:
-        s.settimeout(max(0.01, min(2.0 if first else secs, end - time.time())))
-        try:
-            d = s.recv(65536)
-        except socket.timeout:
-            break
-        last = time.time()
-        first = first or last
-        n = struct.unpack("!I", d[:4])[0]
-        dups += n in seen
-        seen.add(n)
-        nbytes += len(d)
-    dur = last - first if first and last and last > first else 0
-    print(json.dumps({"received": len(seen), "duplicates": dups,
-                      "mbit": nbytes * 8 / dur / 1e6 if dur else 0}))
-EOF
+UDPGSO=$(dirname "$0")/../tools/udpgso.py
 
 # run NAME ADDR SEGSIZE MBIT [SENDS]: SENDS x 40 datagrams; sets R_RECEIVED, R_MBIT.
 run() {
 	local name=$1 addr=$2 size=$3 mbit=$4 sends=${5:-$SENDS}
-	bg "$DST" timeout 30 python3 "$T_TMP/udpgso.py" recv "$PORT" $((sends * 40)) 20 \
+	bg "$DST" timeout 30 python3 "$UDPGSO" recv "$PORT" $((sends * 40)) 20 \
 		>"$T_TMP/$name.recv.json" 2>"$T_TMP/$name.recv.err"
 	local rpid=$BG_PID i
 	for i in $(seq 50); do grep -q listening "$T_TMP/$name.recv.err" && break; sleep 0.1; done
-	timeout 30 ip netns exec "$SRC" python3 "$T_TMP/udpgso.py" send "$addr" "$PORT" "$sends" 40 \
+	timeout 30 ip netns exec "$SRC" python3 "$UDPGSO" send "$addr" "$PORT" "$sends" 40 \
 		"$size" "$mbit" >"$T_TMP/$name.send.json" || mismatch "$name: the UDP GSO sender failed"
 	wait_pid "$rpid" 30 || mismatch "$name: the receiver did not finish"
 	R_RECEIVED=$(json_field "$T_TMP/$name.recv.json" received)
@@ -178,7 +134,7 @@ check_nothing_queued
 nsx "$GW" tc qdisc del dev imq0 root 2>/dev/null
 nsx "$GW" tc qdisc add dev imq0 root tbf rate 20mbit burst 8k latency 50ms || fail "tc tbf on imq0 failed"
 for b in 1 2 3; do
-	timeout 10 ip netns exec "$SRC" python3 "$T_TMP/udpgso.py" send "$DST_IP" "$PORT" 6 40 1400 10000 \
+	timeout 10 ip netns exec "$SRC" python3 "$UDPGSO" send "$DST_IP" "$PORT" 6 40 1400 10000 \
 		>/dev/null || mismatch "burst $b: the sender failed"
 	start=$(date +%s%N)
 	for _ in $(seq 60); do
