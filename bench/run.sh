@@ -299,7 +299,9 @@ def report(records, anomalies, meta_path, out):
         target("unshaped TCP >= 85%% of %s and >= IFB (%s)" % (b, a), v, ok,
                "vs %s: 1 stream %s, 8 streams %s; vs IFB: %s, %s%s" %
                (b, fmt(r1), fmt(r8), fmt(i1), fmt(i8),
-                ", medians of the interleaved rounds" if rr1 and ri1 else ""))
+                "" if not (rr1 or rr8 or ri1 or ri8) else
+                ", medians of the interleaved rounds" if rr1 and rr8 and ri1 and ri8 else
+                ", medians of the interleaved rounds where both took part in them"))
         ru = ratios[a + "/" + b]["udp_pps"]
         # The interleaved rounds, when both took part: each round's ratio, their median.
         rr = paired(M(a, "udp_rounds"), M(b, "udp_rounds"))
@@ -412,19 +414,20 @@ def report(records, anomalies, meta_path, out):
             v = sround[rate]
             P("  %-6s Mbit/s  %s  (%s)" % (rate, fmt((v["ratio"] - 1) * 100, "%+.2f%%"),
                                           " ".join(fmt((x - 1) * 100, "%+.2f%%") for x in v["rounds_ratio"])))
-    trounded = [m for m, _ in NAMES if M(m, "tcp1_rounds")]
+    trounded = [m for m, _ in NAMES if M(m, "tcp1_rounds") or M(m, "tcp8_rounds")]
     if trounded:
         P()
-        P("unshaped TCP, configurations taking turns, Gbit/s per round, 1 stream | 8 streams")
+        P("unshaped TCP, configurations taking turns, Gbit/s by round, 1 stream | 8 streams")
+        by_round = lambda d: " ".join("%s:%s" % (r, fmt(None if v is None else v / 1e9))
+                                      for r, v in sorted((d or {}).items()))
         for m in trounded:
-            P("  %-12s %s | %s" % (m, *(" ".join(fmt(None if v is None else v / 1e9)
-                                                for v in (M(m, t) or {}).values())
-                                       for t in ("tcp1_rounds", "tcp8_rounds"))))
+            P("  %-12s %s | %s" % (m, by_round(M(m, "tcp1_rounds")), by_round(M(m, "tcp8_rounds"))))
         for b in ("bare-gso", "ifb"):
             k = "imqd/" + b
-            if "imqd" in trounded and b in trounded:
-                P("  %-12s %s | %s" % (k, *(" ".join(fmt(x) for x in g(ratios, k, t) or [])
-                                            for t in ("tcp1_rounds", "tcp8_rounds"))))
+            r1, r8 = g(ratios, k, "tcp1_rounds"), g(ratios, k, "tcp8_rounds")
+            if r1 or r8:
+                P("  %-12s %s | %s  (ratios of the rounds both took part in)" % (
+                    k, " ".join(fmt(x) for x in r1 or []), " ".join(fmt(x) for x in r8 or [])))
     if rss:
         P()
         P("imqd memory: VmRSS %s MB with %s packets held (idle %s MB, VmHWM %s MB)" % (
@@ -941,8 +944,9 @@ ROUND=
 # Unshaped TCP again, the bare F_GSO loop, IFB and imqd taking turns: a
 # single turn's 1-stream figure moves by 10-40% with the machine's state.
 TROUND_MODES=$(present_modes bare-gso ifb imqd)
+# Rounds pair imqd with the others: without imqd and one of them, none.
+case $TROUND_MODES in *imqd*) [ "$(wc -w <<<"$TROUND_MODES")" -ge 2 ] || TROUNDS=0 ;; *) TROUNDS=0 ;; esac
 for ((r = 1; r <= TROUNDS; r++)); do
-	[ -n "$TROUND_MODES" ] || break
 	ROUND=$r
 	log "== TCP round $r of $TROUNDS:$TROUND_MODES"
 	for m in $TROUND_MODES; do

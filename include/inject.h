@@ -32,8 +32,11 @@ struct inject *inject_open(int ifindex, int sndbuf, size_t batch);
 
 void inject_close(struct inject *inj);
 
-/* Size the send buffer to SNDBUF bytes (a reload changed the backlog or the copies' size). */
-void inject_set_sndbuf(struct inject *inj, int sndbuf);
+/*
+ * Raise the send buffer to SNDBUF bytes (a reload made the backlog longer or
+ * the copies larger); a smaller SNDBUF changes nothing.
+ */
+void inject_raise_sndbuf(struct inject *inj, int sndbuf);
 
 /* Send to IFINDEX from now on (imqN was recreated). */
 void inject_set_ifindex(struct inject *inj, int ifindex);

@@ -2,6 +2,8 @@
 #ifndef IMQD_PRIVS_H
 #define IMQD_PRIVS_H
 
+#include <stddef.h>
+
 /*
  * Switch to USER, keeping CAP_NET_ADMIN and CAP_NET_RAW (also for hooks): 0,
  * 1 when imqd already runs as USER (nothing switched), or -1 (logged).
@@ -10,5 +12,13 @@ int privs_drop(const char *user);
 
 /* Why imqd, as it runs now, cannot switch to USER; NULL when it can or already is USER. */
 const char *privs_cannot(const char *user);
+
+/*
+ * access(2) of PATHS[0..N) for MODE as USER would see them (its groups,
+ * directories on the way, ACLs, read-only and noexec mounts), from root: in
+ * a child that switches to USER. ERRS[i] is 0 or the errno. 0, or -1 when
+ * the check could not be made (not root, no such user, fork or switch failed).
+ */
+int privs_access_as(const char *user, const char *const *paths, size_t n, int mode, int *errs);
 
 #endif

@@ -1,7 +1,7 @@
 /* imqd.conf: parsing, validation and printing of the configuration. */
 #include "conf.h"
+#include "privs.h"
 
-#include <sys/fsuid.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -715,17 +715,13 @@ conf_hook_check(struct conf_parser *p, const char *prog)
 /*
  * Hooks run as user, when one is set: checked as root, a program only root
  * may run would pass and then fail at every start (and a reload, checked as
- * the user, would refuse the same file). So root checks as the user would:
- * the file system identity and groups switched to the user's for an
- * access(2) that counts them (directories on the way, ACLs, noexec
- * mounts), then back.
+ * the user, would refuse the same file). So root checks as the user, in a
+ * child switched to it: directories on the way, ACLs and noexec mounts count.
  */
 static void
 conf_hooks_user(struct conf_parser *p)
 {
 	const char *user = p->conf->user;
-	gid_t groups[64], saved[256];
-	int ngroups = 64, nsaved;
 	char e[CONF_ESC_MAX + 8];
 
 	if (user == NULL || geteuid() != 0 || p->hooks.n == 0)
@@ -733,23 +729,30 @@ conf_hooks_user(struct conf_parser *p)
 	struct passwd *pw = getpwnam(user);
 	if (pw == NULL || pw->pw_uid == 0)
 		return;
-	if (getgrouplist(user, pw->pw_gid, groups, &ngroups) < 0)
-		ngroups = 64; /* more groups than that: the first 64 */
-	if ((nsaved = getgroups(256, saved)) < 0 || setgroups((size_t)ngroups, groups) < 0)
-		return;
-	setfsgid(pw->pw_gid);
-	setfsuid(pw->pw_uid);
-	for (size_t i = 0; i < p->hooks.n; i++) {
-		if (faccessat(AT_FDCWD, p->hooks.v[i].text, X_OK, AT_EACCESS) == 0)
-			continue;
-		int err = errno;
-		conf_err(p, p->hooks.v[i].line,
-		         "hook program %s is not executable by user %s, who runs the hooks: %s",
-		         conf_esc(e, sizeof(e), p->hooks.v[i].text), user, strerror(err));
+	const char **paths = calloc(p->hooks.n, sizeof(*paths));
+	int *errs = calloc(p->hooks.n, sizeof(*errs));
+	if (paths == NULL || errs == NULL) {
+		p->oom = true;
+		goto done;
 	}
-	setfsuid(0);
-	setfsgid(0);
-	(void)setgroups((size_t)nsaved, saved); /* as root, back to what it was */
+	for (size_t i = 0; i < p->hooks.n; i++)
+		paths[i] = p->hooks.v[i].text;
+	bool checked = privs_access_as(user, paths, p->hooks.n, X_OK, errs) == 0;
+	for (size_t i = 0; i < p->hooks.n; i++) {
+		if (!checked)
+			conf_err(p, p->hooks.v[i].line,
+			         "cannot check whether user %s, who runs the hooks, may run hook "
+			         "program %s",
+			         user, conf_esc(e, sizeof(e), p->hooks.v[i].text));
+		else if (errs[i] != 0)
+			conf_err(
+			    p, p->hooks.v[i].line,
+			    "hook program %s is not executable by user %s, who runs the hooks: %s",
+			    conf_esc(e, sizeof(e), p->hooks.v[i].text), user, strerror(errs[i]));
+	}
+done:
+	free(paths);
+	free(errs);
 }
 
 static int
@@ -808,7 +811,7 @@ conf_parse_path(struct conf_parser *p, const struct conf_key *k, const char *v, 
 		return -1;
 	}
 	const char *name = strrchr(v, '/') + 1;
-	if (*name == '\0') {
+	if (*name == '\0' || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
 		conf_bad(p, k, v, "expected a file name after the last '/'");
 		return -1;
 	}

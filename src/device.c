@@ -1828,7 +1828,7 @@ device_update(struct device *dev, const struct conf_device *cf)
 	device_move_held(dev, next, oldnums);
 	/* Room for the new backlog's copies (gso, mtu and queue-maxlen size it). */
 	if (dev->inj != NULL)
-		inject_set_sndbuf(dev->inj, device_sndbuf(cf, pending_capacity(dev->held)));
+		inject_raise_sndbuf(dev->inj, device_sndbuf(cf, pending_capacity(dev->held)));
 	/* Buffers for the longer messages a new copy range brings, before the kernel sends any. */
 	size_t msgsize;
 	int rcvbuf = device_nfq_sizes(dev, &msgsize);

@@ -32,13 +32,18 @@ struct inject {
 	size_t batch;
 	struct mmsghdr *msgs;
 	struct inject_slot *slots;
+	int sndbuf; /* the send buffer asked for */
 };
 
 static const uint8_t inject_zeros[INJECT_MAX_PAD];
 
 void
-inject_set_sndbuf(struct inject *inj, int sndbuf)
+inject_raise_sndbuf(struct inject *inj, int sndbuf)
 {
+	/* Never lower: the copies already in the qdisc stay charged to it. */
+	if (sndbuf <= inj->sndbuf)
+		return;
+	inj->sndbuf = sndbuf;
 	/* Every copy in the qdisc is charged to this buffer: size it for the whole backlog. */
 	if (setsockopt(inj->fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) < 0 &&
 	    setsockopt(inj->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)) < 0)
@@ -68,7 +73,7 @@ inject_open(int ifindex, int sndbuf, size_t batch)
 	int one = 1;
 	if (setsockopt(inj->fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0)
 		goto free_inj;
-	inject_set_sndbuf(inj, sndbuf);
+	inject_raise_sndbuf(inj, sndbuf);
 	for (int i = 0; i < 2; i++) {
 		inj->addr[i].sll_family = AF_PACKET;
 		inj->addr[i].sll_protocol = htons(i == 0 ? ETH_P_IP : ETH_P_IPV6);

@@ -205,7 +205,7 @@ main_restart_key(const char *key, const char *started, const char *next)
 {
 	if (!main_same(started, next))
 		log_warnx("%s = %s takes effect when imqd restarts; until then it stays %s", key,
-		          next != NULL ? next : "(unset)", started != NULL ? started : "unset");
+		          next != NULL ? next : "unset", started != NULL ? started : "unset");
 }
 
 /* What a reload to NEXT cannot apply, and a metrics file no longer written. */
@@ -458,13 +458,26 @@ main_events(struct imqd *imqd)
 		fatal("cannot start the status timer");
 }
 
+/* 0 if DIR is writable for the user imqd runs as (CONF's user, when root checks), or the errno. */
+static int
+main_writable(const struct conf *conf, const char *dir)
+{
+	int err = 0;
+
+	if (conf->user != NULL && geteuid() == 0 &&
+	    privs_access_as(conf->user, &dir, 1, W_OK | X_OK, &err) == 0)
+		return err;
+	return access(dir, W_OK | X_OK) == 0 ? 0 : errno;
+}
+
 /*
  * For -t: whether metrics-file can be written now. Not an error: imqd keeps
  * trying and writes the file once its directory appears or becomes
  * writable; but the administrator checking the file, or the journal of a
  * service that checks it first, should hear of it. Writability is checked
- * for whoever runs the check, which under imqd.service is the service's
- * user in its sandbox.
+ * for the user imqd will run as: user, when root checks a file that sets
+ * it, else whoever runs the check (under imqd.service, the service's user
+ * in its sandbox).
  */
 static void
 main_check_metrics_file(const struct conf *conf)
@@ -473,6 +486,7 @@ main_check_metrics_file(const struct conf *conf)
 	const char *slash, *what, *why = NULL;
 	char *dir;
 	struct stat st;
+	int err;
 
 	if (path == NULL || (slash = strrchr(path, '/')) == NULL)
 		return;
@@ -483,8 +497,8 @@ main_check_metrics_file(const struct conf *conf)
 		why = strerror(errno);
 	else if (!S_ISDIR(st.st_mode))
 		why = strerror(ENOTDIR);
-	else if (access(dir, W_OK | X_OK) < 0)
-		why = strerror(errno);
+	else if ((err = main_writable(conf, dir)) != 0)
+		why = strerror(err);
 	else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
 		what = path;
 		why = strerror(EISDIR);

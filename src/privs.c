@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -54,6 +55,49 @@ privs_cannot(const char *user)
 		         "user unset where the service manager starts imqd as its user",
 		         user, (unsigned)geteuid());
 	return why;
+}
+
+int
+privs_access_as(const char *user, const char *const *paths, size_t n, int mode, int *errs)
+{
+	struct passwd *pw = getpwnam(user);
+	gid_t groups[64];
+	int ngroups = 64, fds[2];
+
+	if (pw == NULL || geteuid() != 0 || pipe(fds) < 0)
+		return -1;
+	if (getgrouplist(user, pw->pw_gid, groups, &ngroups) < 0)
+		ngroups = 64; /* more groups than that: the first 64 */
+	uid_t uid = pw->pw_uid;
+	gid_t gid = pw->pw_gid;
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(fds[0]);
+		if (setgroups((size_t)ngroups, groups) < 0 || setresgid(gid, gid, gid) < 0 ||
+		    setresuid(uid, uid, uid) < 0)
+			_exit(1);
+		for (size_t i = 0; i < n; i++) {
+			int err = access(paths[i], mode) == 0 ? 0 : errno;
+			if (write(fds[1], &err, sizeof(err)) != (ssize_t)sizeof(err))
+				_exit(1);
+		}
+		_exit(0);
+	}
+	close(fds[1]);
+	size_t got = 0;
+	while (pid > 0 && got < n) {
+		ssize_t r = read(fds[0], &errs[got], sizeof(*errs));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r != (ssize_t)sizeof(*errs))
+			break;
+		got++;
+	}
+	close(fds[0]);
+	int status = 0;
+	while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return pid > 0 && got == n && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
 int

@@ -72,7 +72,7 @@ done
 # file once it can) and warns, naming the file and why.
 check_metrics()
 {
-	printf '[global]\nmetrics-file = %s\n[imq0]\nqueues = 0\n' "$1" >"$tmp/metrics.conf"
+	printf '[global]\nmetrics-file = %s\n%s\n[imq0]\nqueues = 0\n' "$1" "${3:-}" >"$tmp/metrics.conf"
 	run -t "$tmp/metrics.conf"
 	if [ $rc -ne 0 ] || [ "$(cat "$tmp/out")" != "configuration OK" ] ||
 	    [ "$(cat "$tmp/err")" != "$2" ]; then
@@ -91,6 +91,12 @@ check_metrics "$tmp/metrics.conf/m.prom" \
 	"imqd: warning: metrics-file $tmp/metrics.conf/m.prom cannot be written: $tmp/metrics.conf: Not a directory; $later"
 check_metrics "$tmp/metrics" \
 	"imqd: warning: metrics-file $tmp/metrics cannot be written: $tmp/metrics: Is a directory; $later"
+# Checked by root for the user imqd will run as: nobody may not write there.
+if [ "$(id -u)" = 0 ]; then
+	check_metrics "$tmp/metrics/m.prom" \
+		"imqd: warning: metrics-file $tmp/metrics/m.prom cannot be written: $tmp/metrics: Permission denied; $later" \
+		"user = nobody"
+fi
 
 # user = X where imqd does not run as root: only X itself passes -t (the
 # shipped unit runs the check as the service's user before starting imqd).
@@ -100,8 +106,10 @@ check_user()
 	printf '[global]\nuser = %s\n[imq0]\nqueues = 0\n' "$1" >"$tmp/user.conf"
 	chmod 755 "$tmp" && chmod 644 "$tmp/user.conf" || exit 2
 	if [ "$(id -u)" = 0 ]; then
-		setpriv --reuid=nobody --regid=nogroup --clear-groups \
-			"$imqd" -t -c "$tmp/user.conf" >"$tmp/out" 2>"$tmp/err"
+		# A copy nobody can run, wherever the build is (/root is 0700).
+		cp "$imqd" "$tmp/imqd-copy" && chmod 755 "$tmp/imqd-copy" || exit 2
+		setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups \
+			"$tmp/imqd-copy" -t -c "$tmp/user.conf" >"$tmp/out" 2>"$tmp/err"
 	else
 		"$imqd" -t -c "$tmp/user.conf" >"$tmp/out" 2>"$tmp/err"
 	fi
