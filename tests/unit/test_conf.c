@@ -677,6 +677,19 @@ test_hook_not_executable(void **state)
 	unlink(path);
 }
 
+/* TEXT fails only for hook PROG at LINE, which user nobody may not run. */
+static void
+parse_not_runnable(const char *text, int line, const char *prog)
+{
+	char expect[192];
+
+	snprintf(expect, sizeof(expect),
+	         "t.conf:%d: hook program %s is not executable by user nobody, who runs the hooks: "
+	         "Permission denied\n",
+	         line, prog);
+	parse_bad(text, expect);
+}
+
 /* Hooks run as user: one only root may run is refused, wherever [global] is. */
 static void
 test_hook_as_user(void **state)
@@ -695,14 +708,10 @@ test_hook_as_user(void **state)
 	assert_int_equal(chown(path, 0, 0), 0);
 	assert_int_equal(chmod(path, 0700), 0);
 
-	char text[160], expect[192];
+	char text[160];
 	snprintf(text, sizeof(text), "[imq0]\nqueues = 0\nup = %s\n\n[global]\nuser = nobody\n",
 	         path);
-	snprintf(expect, sizeof(expect),
-	         "t.conf:3: hook program %s is not executable by user nobody, who runs the hooks: "
-	         "Permission denied\n",
-	         path);
-	parse_bad(text, expect);
+	parse_not_runnable(text, 3, path);
 	/* Root alone may run it, and imqd stays root: fine. */
 	snprintf(text, sizeof(text), "[imq0]\nqueues = 0\nup = %s\n", path);
 	struct conf *conf = parse(text);
@@ -727,11 +736,7 @@ test_hook_as_user(void **state)
 	assert_int_equal(chmod(prog, 0755), 0);
 	snprintf(text, sizeof(text), "[global]\nuser = nobody\n[imq0]\nqueues = 0\nup = %s\n",
 	         prog);
-	snprintf(expect, sizeof(expect),
-	         "t.conf:5: hook program %s is not executable by user nobody, who runs the hooks: "
-	         "Permission denied\n",
-	         prog);
-	parse_bad(text, expect);
+	parse_not_runnable(text, 5, prog);
 	assert_int_equal(chmod(dir, 0711), 0);
 	conf = parse(text);
 	assert_non_null(conf);
