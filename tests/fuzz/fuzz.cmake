@@ -11,7 +11,8 @@ if(IMQD_FUZZ)
   set(IMQD_FUZZ_DIR ${CMAKE_CURRENT_BINARY_DIR}/fuzz)
   set(IMQD_FUZZ_SOURCES
     ${PROJECT_SOURCE_DIR}/src/conf.c ${PROJECT_SOURCE_DIR}/src/flow.c
-    ${PROJECT_SOURCE_DIR}/src/pending.c ${PROJECT_SOURCE_DIR}/src/log.c)
+    ${PROJECT_SOURCE_DIR}/src/pending.c ${PROJECT_SOURCE_DIR}/src/log.c
+    ${PROJECT_SOURCE_DIR}/src/privs.c)
   file(GLOB IMQD_FUZZ_HEADERS ${PROJECT_SOURCE_DIR}/include/*.h)
   set(IMQD_FUZZ_FLAGS -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
       -D_GNU_SOURCE "-DIMQD_VERSION=\"fuzz\"" "-DIMQD_CONF_PATH=\"/dev/null\""

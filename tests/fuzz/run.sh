@@ -23,7 +23,7 @@ CLANG=${CLANG:-clang}
 mkdir -p "$dir" || exit 2
 dir=$(cd "$dir" && pwd)
 
-sources=("$root/src/conf.c" "$root/src/flow.c" "$root/src/pending.c" "$root/src/log.c")
+sources=("$root/src/conf.c" "$root/src/flow.c" "$root/src/pending.c" "$root/src/log.c" "$root/src/privs.c")
 # shellcheck disable=SC2054 # commas belong to the -fsanitize list
 flags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 	-D_GNU_SOURCE '-DIMQD_VERSION="fuzz"' '-DIMQD_CONF_PATH="/dev/null"' -I"$root/include")
