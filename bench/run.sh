@@ -714,18 +714,11 @@ measure_tcp1_and_loaded_ping() {
 }
 
 measure_tcp8() {
-	local a b r
-	for ((r = 1; r <= REPS; r++)); do
-		iperf_server || { anomaly "iperf3 server did not start"; return; }
-		a=$(snap)
-		iperf_client 8 0 "$TMP/tcp8.json"
-		b=$(snap)
-		wait "$IPERF_SRV" 2>/dev/null
-		rec "$MODE" tcp8 "$(with_cpu "$(lib iperf "$TMP/tcp8.json")" "$a" "$b" "$T")"
-	done
+	local r
+	for ((r = 1; r <= REPS; r++)); do measure_tcp_once 8 tcp8; done
 }
 
-# One TCP run of STREAMS streams recorded as TEST, for the interleaved rounds.
+# One TCP run of STREAMS streams recorded as TEST.
 measure_tcp_once() {   # measure_tcp_once STREAMS TEST
 	local a b
 	iperf_server || { anomaly "iperf3 server did not start"; return; }

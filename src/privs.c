@@ -39,6 +39,16 @@ privs_bound(void)
 	return 0;
 }
 
+/* Become USER (PW), with its supplementary groups: they may be what lets it read imqd.conf
+ * or the hooks. */
+static int
+privs_switch(const char *user, const struct passwd *pw)
+{
+	if (initgroups(user, pw->pw_gid) < 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0)
+		return -1;
+	return setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid);
+}
+
 const char *
 privs_cannot(const char *user)
 {
@@ -61,20 +71,14 @@ int
 privs_access_as(const char *user, const char *const *paths, size_t n, int mode, int *errs)
 {
 	struct passwd *pw = getpwnam(user);
-	gid_t groups[64];
-	int ngroups = 64, fds[2];
+	int fds[2];
 
 	if (pw == NULL || geteuid() != 0 || pipe(fds) < 0)
 		return -1;
-	if (getgrouplist(user, pw->pw_gid, groups, &ngroups) < 0)
-		ngroups = 64; /* more groups than that: the first 64 */
-	uid_t uid = pw->pw_uid;
-	gid_t gid = pw->pw_gid;
 	pid_t pid = fork();
 	if (pid == 0) {
 		close(fds[0]);
-		if (setgroups((size_t)ngroups, groups) < 0 || setresgid(gid, gid, gid) < 0 ||
-		    setresuid(uid, uid, uid) < 0)
+		if (privs_switch(user, pw) < 0)
 			_exit(1);
 		for (size_t i = 0; i < n; i++) {
 			int err = access(paths[i], mode) == 0 ? 0 : errno;
@@ -115,11 +119,7 @@ privs_drop(const char *user)
 		log_warn("cannot limit capabilities");
 		return -1;
 	}
-	uid_t uid = pw->pw_uid;
-	gid_t gid = pw->pw_gid;
-	/* Its supplementary groups too: they may be what lets it read imqd.conf or the hooks. */
-	if (initgroups(user, gid) < 0 || setresgid(gid, gid, gid) < 0 ||
-	    setresuid(uid, uid, uid) < 0) {
+	if (privs_switch(user, pw) < 0) {
 		log_warn("cannot switch to user %s", user);
 		return -1;
 	}
