@@ -1,0 +1,270 @@
+/* Packets in: hold each one and send its copies into imqN. */
+#include "device_int.h"
+
+#include <errno.h>
+#include <net/if.h>
+
+#include <linux/if_ether.h>
+#include <linux/netfilter.h>
+
+static enum stats_failopen
+device_errno_reason(int err)
+{
+	switch (err) {
+	case ENETDOWN:
+	case ENXIO:
+	case ENODEV:
+		return STATS_FO_DEVICE_DOWN;
+	case EMSGSIZE:
+		return STATS_FO_TOO_BIG;
+	case EAGAIN:
+	case ENOMEM:
+		return STATS_FO_NO_BUFFER;
+	default:
+		return STATS_FO_INJECT_ERROR;
+	}
+}
+
+static void
+device_count_in(struct device *dev, struct device_queue *q, const struct nfqueue_packet *p)
+{
+	q->c.received++;
+	q->c.received_bytes += p->len;
+	/* Ids the kernel skipped were packets it could not send us; it decided those itself. */
+	if (q->seen && p->id != q->next_id) {
+		uint32_t gap = p->id - q->next_id;
+		if (gap < 0x80000000u) {
+			q->c.id_gaps += gap;
+			log_limited(
+			    &dev->lim_verdict, LOG_WARNING,
+			    "%s: queue %u: kernel skipped %u packet ids (receive buffer overrun)",
+			    dev->name, q->num, gap);
+		}
+	}
+	q->seen = true;
+	q->next_id = p->id + 1;
+}
+
+/* MTU of the interface a packet uses: the size of the segments a GSO packet becomes. */
+uint32_t
+device_seg_mtu(struct device *dev, const struct nfqueue_packet *p)
+{
+	uint32_t ifindex = p->indev != 0 ? p->indev : p->outdev;
+	size_t i = ifindex % DEVICE_MTU_CACHE;
+	char name[IF_NAMESIZE];
+
+	if (ifindex == 0)
+		return 1500;
+	if (dev->mtus[i].ifindex != ifindex) {
+		dev->mtus[i].ifindex = ifindex;
+		dev->mtus[i].mtu = 1500;
+		if (if_indextoname(ifindex, name) != NULL) {
+			int mtu = tundev_mtu(name);
+			if (mtu >= DEVICE_MIN_SEG)
+				dev->mtus[i].mtu = (uint32_t)mtu;
+		}
+	}
+	return dev->mtus[i].mtu;
+}
+
+static int device_send_staged(struct device *dev, size_t k);
+
+/*
+ * Hold P and stage its copies in dev->ipkts from K on; returns where the next
+ * packet's go (K when P was decided at once). A batch that has no room for
+ * them is sent first, and what the qdisc let through read back.
+ */
+static size_t
+device_stage(struct device *dev, struct device_queue *q, struct nfqueue_packet *p, uint64_t now,
+             size_t k)
+{
+	uint32_t caplen = p->caplen < p->len ? p->caplen : p->len;
+	struct inject_pkt ip = {.mark = p->mark, .priority = p->priority};
+	struct flow_info fi;
+	uint32_t len = 0, copies = 1, extra = 0;
+
+	if (!dev->up) {
+		device_failopen(dev, q, p->id, p->mark, p->len, STATS_FO_DEVICE_DOWN);
+		return k;
+	}
+	/*
+	 * With copy = full a copy can still come up cut short: a packet queued
+	 * before a reload changed the copy range, or one longer than the range.
+	 * Its copy is padded as with copy = headers; it is shaped all the same.
+	 */
+	if (p->len > dev->maxlen) {
+		device_failopen(dev, q, p->id, p->mark, p->len, STATS_FO_TOO_BIG);
+		return k;
+	}
+	struct pending_pkt pp = {
+	    .id = p->id,
+	    .qidx = (uint16_t)(q - dev->queues),
+	    .len = p->len,
+	    .mark = p->mark,
+	    .t_ns = now,
+	};
+	if (!flow_parse(p->data, caplen, p->len, p->mark, &fi))
+		q->c.malformed++;
+	pp.flow = fi.key;
+	int ecn = flow_ecn(p->data, caplen);
+	pp.ecn = ecn < 0 ? FLOW_ECN_NOT_ECT : (uint8_t)ecn;
+	uint32_t seghdr = device_seg_hdrlen(dev, p, caplen, &fi);
+	uint32_t nsegs = device_nsegs(dev, p, seghdr);
+	len = device_gso_copy(dev, p, &fi, seghdr, nsegs, &pp, &ip);
+	if (len == 0 && (copies = device_split(dev, p, seghdr, nsegs, &len, &extra)) > 1) {
+		pp.split = true;
+		pp.nsegs = (uint16_t)copies;
+	}
+	if (len == 0) { /* one segment: its length and overhead, at most the device's MTU */
+		uint64_t wire = device_wire_len(dev, p, seghdr, 1);
+		len = wire < dev->tunmtu ? (uint32_t)wire : dev->tunmtu;
+	}
+	if (caplen > len)
+		caplen = len;
+	pp.hash = flow_copy_hash(p->data, caplen, len);
+	if (k + copies > DEVICE_BATCH) {
+		/*
+		 * Read back what the qdisc let straight through before more goes in:
+		 * TUN's ring holds txqueuelen copies. P is not held yet, so nothing
+		 * read back can decide it (a stale copy with P's hash would) and free
+		 * the slot its copies are about to name.
+		 */
+		device_readback(dev, device_send_staged(dev, k));
+		k = 0;
+	}
+	int slot = pending_add(dev->held, &pp);
+	if (slot == PENDING_NONE) {
+		device_failopen(dev, q, p->id, p->mark, p->len, STATS_FO_NO_BUFFER);
+		return k;
+	}
+	q->c.held++; /* the peaks are taken once the batch's copies are in (device_peaks) */
+	if (q->c.held >= dev->cf.queue_maxlen)
+		log_limited(&dev->lim_full, LOG_WARNING,
+		            "%s: queue %u is full (queue-maxlen %u): the kernel %s itself",
+		            dev->name, q->num, dev->cf.queue_maxlen,
+		            dev->cf.on_overflow == CONF_ACCEPT ? "passes new packets unshaped"
+		                                               : "drops new packets");
+	uint16_t proto = p->proto;
+	if (proto != ETH_P_IP && proto != ETH_P_IPV6)
+		proto = (caplen > 0 && p->data[0] >> 4 == 6) ? ETH_P_IPV6 : ETH_P_IP;
+	ip.data = p->data;
+	ip.caplen = caplen;
+	ip.proto = proto;
+	for (uint32_t i = 0; i < copies; i++, k++) {
+		dev->ipkts[k] = ip;
+		dev->ipkts[k].pad = len + (i < extra) - caplen;
+		dev->islot[k] = slot;
+	}
+	return k;
+}
+
+static void
+device_inject_result(struct device *dev, size_t k, size_t n)
+{
+	int slot = dev->islot[k];
+	int err = dev->ipkts[k].err;
+	const struct pending_pkt *pp;
+	struct device_queue *q;
+
+	if (err == 0 || slot == PENDING_NONE)
+		return;
+	pp = pending_get(dev->held, slot);
+	q = &dev->queues[pp->qidx];
+	if (pp->split) {
+		/* One copy of several failed: the packet is decided; the others are not its. */
+		for (size_t j = 0; j < n; j++)
+			if (dev->islot[j] == slot)
+				dev->islot[j] = PENDING_NONE;
+		device_late_add(dev, pp); /* its copies that went in still come back */
+	}
+	if (err == ENOBUFS) {
+		/* The qdisc refused the copy: the real packet meets the same fate. */
+		q->c.dropped_enqueue++;
+		nfqueue_verdict(dev->nfq, q->num, pp->id, NF_DROP, false, 0);
+	} else {
+		enum stats_failopen why = device_errno_reason(err);
+		if (why == STATS_FO_DEVICE_DOWN)
+			dev->next_health_ns = 0;
+		device_failopen(dev, q, pp->id, pp->mark, pp->len, why);
+	}
+	q->c.held--;
+	pending_remove(dev->held, slot);
+}
+
+/*
+ * Record the peaks of held packets, per queue and for the device, after a
+ * batch's copies went in: a packet whose copy the qdisc refused never waited.
+ */
+static void
+device_peaks(struct device *dev, size_t k)
+{
+	for (size_t i = 0; i < k; i++) {
+		if (dev->ipkts[i].err != 0 || dev->islot[i] == PENDING_NONE)
+			continue;
+		struct device_queue *q = &dev->queues[pending_get(dev->held, dev->islot[i])->qidx];
+		if (q->c.held > q->c.peak_held)
+			q->c.peak_held = q->c.held;
+	}
+	if (pending_count(dev->held) > dev->peak_held)
+		dev->peak_held = pending_count(dev->held);
+}
+
+/* Send the K copies staged and act on what the qdisc said of each; returns how many it took. */
+static int
+device_send_staged(struct device *dev, size_t k)
+{
+	int sent = 0;
+
+	if (k == 0)
+		return 0;
+	inject_send(dev->inj, dev->ipkts, k);
+	for (size_t i = 0; i < k; i++) {
+		sent += dev->ipkts[i].err == 0;
+		device_inject_result(dev, i, k);
+	}
+	device_peaks(dev, k);
+	return sent;
+}
+
+void
+device_packets_cb(void *arg, struct nfqueue_packet *pkts, size_t n)
+{
+	struct device *dev = arg;
+	uint64_t now = device_now_ns();
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct nfqueue_packet *p = &pkts[i];
+		struct device_queue *q = device_queue(dev, p->queue);
+
+		if (q == NULL) {
+			/* A queue unbound by a reload can still deliver what was in flight. */
+			device_accept(dev, p->queue, p->id, p->mark);
+			dev->gone.received++;
+			dev->gone.received_bytes += p->len;
+			dev->gone.failopen[STATS_FO_SHUTDOWN]++;
+			continue;
+		}
+		device_count_in(dev, q, p);
+		if (p->truncated) {
+			/* Its message was cut short (the copy range grew): it names the packet
+			 * only. */
+			device_failopen(dev, q, p->id, p->mark, p->len, STATS_FO_TOO_BIG);
+			continue;
+		}
+		if (dev->stopping || q->releasing) {
+			device_failopen(dev, q, p->id, p->mark, p->len, STATS_FO_SHUTDOWN);
+			continue;
+		}
+		k = device_stage(dev, q, p, now, k);
+	}
+	int sent = device_send_staged(dev, k);
+	/*
+	 * Copies the qdisc let straight through are already waiting: spare a
+	 * wakeup. Their verdicts go before the read that finds the device empty.
+	 */
+	device_readback(dev, sent);
+	nfqueue_flush(dev->nfq);
+	device_readback(dev, DEVICE_READ_MAX);
+	nfqueue_flush(dev->nfq);
+}
