@@ -25,9 +25,12 @@ struct flow_info {
 	uint32_t hdrlen;
 	uint32_t l4off; /* offset of the transport header */
 	uint32_t iplen; /* length the IP header declares */
-	/* TCP: the sequence number. UDP: the IP ID (IPv4) or the flow label (IPv6), which imqd
-	 * sets in its copies to tell whose segments come back. */
-	uint32_t tcpseq;
+	/*
+	 * Where a segment sits in its packet. TCP: the sequence number. UDP,
+	 * which has none: the IP ID (IPv4) or the flow label (IPv6), which imqd
+	 * sets in its GSO copies to tell whose segments come back.
+	 */
+	uint32_t seq;
 	bool tcp; /* a TCP segment (not a fragment) whose whole header is present */
 	bool udp; /* a UDP datagram (not a fragment) whose whole header is present */
 };

@@ -20,12 +20,12 @@ struct pending_pkt {
 	uint64_t hash; /* flow_copy_hash of the copy */
 	uint64_t flow; /* flow_info.key */
 	uint64_t t_ns; /* when it was held */
-	/* A copy sent whole as a TCP GSO packet, which the qdisc may split into segments: */
-	uint64_t conn;   /* flow_info.conn; 0 for other copies */
-	uint32_t tcpseq; /* its first sequence number */
-	uint32_t span;   /* sequence numbers its segments cover (UDP: IP IDs, or 1: a flow label) */
-	uint16_t nsegs;  /* segments it splits into */
-	uint16_t seen;   /* segments of it that came back so far */
+	/* A copy sent whole as a TCP or UDP GSO packet, which the qdisc may split into segments: */
+	uint64_t conn;      /* flow_info.conn; 0 for other copies */
+	uint32_t seq;       /* flow_info.seq of its first segment: TCP sequence number, UDP tag */
+	uint32_t span;      /* seq values its segments cover (UDP: IP IDs, or 1: a flow label) */
+	uint16_t nsegs;     /* segments it splits into */
+	uint16_t seen;      /* segments of it that came back so far */
 	uint64_t t_seg_ns;  /* when the first of them came back */
 	uint64_t t_last_ns; /* when the last so far came back */
 	uint64_t t_over_ns; /* when a later packet of its flow came back first; 0: none has */

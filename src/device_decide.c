@@ -177,7 +177,7 @@ device_segment_back(struct device *dev, const struct flow_info *fi, const uint8_
 	if (!(fi->tcp || fi->udp) || fi->iplen < fi->hdrlen)
 		return false;
 	/* TCP: by sequence number; UDP: by the IP ID or flow label of device_udp_tag. */
-	slot = pending_segment(dev->held, fi->conn, fi->tcpseq);
+	slot = pending_segment(dev->held, fi->conn, fi->seq);
 	if (slot == PENDING_NONE)
 		return false;
 	if (device_ce(pending_get(dev->held, slot), copy, n))
@@ -193,11 +193,11 @@ device_segment_back(struct device *dev, const struct flow_info *fi, const uint8_
 		/* All of it back, or (IPv4, whose segments are numbered) its last one. */
 		if (seen >= pp->nsegs)
 			device_decide(dev, slot, true, now, NULL);
-		else if (pp->span > 1 && fi->tcpseq - pp->tcpseq == pp->span - 1u)
+		else if (pp->span > 1 && fi->seq - pp->seq == pp->span - 1u)
 			device_decide_partial(dev, slot, now);
 		return true;
 	}
-	uint32_t end = fi->tcpseq + (fi->iplen - fi->hdrlen) - pp->tcpseq;
+	uint32_t end = fi->seq + (fi->iplen - fi->hdrlen) - pp->seq;
 	if (end >= pp->span) {
 		if (seen >= pp->nsegs)
 			device_decide(dev, slot, true, now, NULL);

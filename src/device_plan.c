@@ -56,14 +56,14 @@ device_udp_tag(struct device *dev, struct nfqueue_packet *p, struct pending_pkt 
 		h[11] = (uint8_t)~sum;
 		h[4] = (uint8_t)(id >> 8);
 		h[5] = (uint8_t)id;
-		pp->tcpseq = id;
+		pp->seq = id;
 		pp->span = pp->nsegs;
 	} else {
 		uint32_t label = dev->udp_label++ & 0xfffff;
 		h[1] = (uint8_t)((h[1] & 0xf0) | label >> 16);
 		h[2] = (uint8_t)(label >> 8);
 		h[3] = (uint8_t)label;
-		pp->tcpseq = label;
+		pp->seq = label;
 		pp->span = 1;
 	}
 }
@@ -112,7 +112,7 @@ device_gso_copy(struct device *dev, struct nfqueue_packet *p, const struct flow_
 	if (gso_size > UINT16_MAX || (span + gso_size - 1) / gso_size != total)
 		return 0;
 	pp->conn = fi->conn;
-	pp->tcpseq = fi->tcpseq;
+	pp->seq = fi->seq;
 	pp->span = span;
 	pp->nsegs = (uint16_t)total;
 	if (fi->udp)

@@ -22,7 +22,7 @@ struct flow_tuple {
 	uint32_t hdrlen; /* network and transport header bytes */
 	uint32_t l4off;
 	uint32_t iplen;
-	uint32_t tcpseq;
+	uint32_t seq;
 	bool tcp;
 };
 
@@ -49,8 +49,8 @@ flow_l4(const uint8_t *l4, size_t avail, struct flow_tuple *t)
 			uint32_t thl = (uint32_t)(l4[12] >> 4) * 4;
 			t->tcpflags = l4[13] & (TCP_FIN | TCP_SYN | TCP_RST);
 			t->hdrlen += thl;
-			t->tcpseq = (uint32_t)l4[4] << 24 | (uint32_t)l4[5] << 16 |
-			            (uint32_t)l4[6] << 8 | l4[7];
+			t->seq = (uint32_t)l4[4] << 24 | (uint32_t)l4[5] << 16 |
+			         (uint32_t)l4[6] << 8 | l4[7];
 			t->tcp = thl >= 20 && thl <= avail;
 		}
 		if (avail >= 4)
@@ -89,8 +89,7 @@ flow_ipv4(const uint8_t *p, size_t caplen, struct flow_tuple *t)
 	t->proto = p[9];
 	t->dscp = p[1] >> 2;
 	t->iplen = (uint32_t)(p[2] << 8 | p[3]);
-	t->tcpseq =
-	    (uint32_t)(p[4] << 8 | p[5]); /* the IP ID, for UDP; TCP's sequence number below */
+	t->seq = (uint32_t)(p[4] << 8 | p[5]); /* the IP ID, for UDP; TCP's sequence number below */
 	uint16_t frag = (uint16_t)(p[6] << 8 | p[7]);
 	if ((frag & 0x1fff) != 0) {
 		t->frag = 1;
@@ -117,7 +116,7 @@ flow_ipv6(const uint8_t *p, size_t caplen, struct flow_tuple *t)
 	memcpy(t->daddr, p + 24, 16);
 	t->dscp = (uint8_t)(((p[0] & 0x0f) << 4 | p[1] >> 4) >> 2);
 	t->iplen = 40 + (uint32_t)(p[4] << 8 | p[5]);
-	t->tcpseq = (uint32_t)(p[1] & 0x0f) << 16 | (uint32_t)p[2] << 8 | p[3]; /* flow label */
+	t->seq = (uint32_t)(p[1] & 0x0f) << 16 | (uint32_t)p[2] << 8 | p[3]; /* flow label */
 	uint8_t nh = p[6];
 	size_t off = 40;
 	/* A bounded walk over extension headers to the transport header. */
@@ -174,7 +173,7 @@ flow_parse(const uint8_t *pkt, size_t caplen, size_t len, uint32_t mark, struct 
 	fi->tcp = ok && t.proto == 6 && !t.frag && t.tcp;
 	fi->udp = ok && t.proto == 17 && !t.frag && t.l4off + 8 <= caplen;
 	if (fi->tcp || fi->udp) {
-		fi->tcpseq = t.tcpseq;
+		fi->seq = t.seq;
 		memset(&c, 0, sizeof(c));
 		memcpy(c.saddr, t.saddr, sizeof(c.saddr));
 		memcpy(c.daddr, t.daddr, sizeof(c.daddr));
@@ -183,7 +182,7 @@ flow_parse(const uint8_t *pkt, size_t caplen, size_t len, uint32_t mark, struct 
 		c.proto = t.proto;
 		fi->conn = XXH3_64bits(&c, sizeof(c));
 	}
-	t.hdrlen = t.l4off = t.iplen = t.tcpseq = 0;
+	t.hdrlen = t.l4off = t.iplen = t.seq = 0;
 	t.tcp = false;
 	fi->key = XXH3_64bits(&t, sizeof(t));
 	return ok;

@@ -298,7 +298,7 @@ pending_segment(const struct pending *p, uint64_t conn, uint32_t seq)
 	for (int32_t s = ix->fifos[f].head; s != PENDING_NONE;
 	     s = p->entries[s].link[PENDING_CONN].next) {
 		const struct pending_pkt *pp = &p->entries[s].pkt;
-		uint32_t off = seq - pp->tcpseq;
+		uint32_t off = seq - pp->seq;
 		if (off >= pp->span)
 			continue;
 		/*
@@ -312,7 +312,7 @@ pending_segment(const struct pending *p, uint64_t conn, uint32_t seq)
 			return s;
 		for (int32_t n = p->entries[s].link[PENDING_CONN].next; n != PENDING_NONE;
 		     n = p->entries[n].link[PENDING_CONN].next)
-			if (p->entries[n].pkt.tcpseq == seq)
+			if (p->entries[n].pkt.seq == seq)
 				return n;
 		return s;
 	}

@@ -158,14 +158,14 @@ op_hold(struct pending *p, struct model *m, struct input *in, uint32_t id)
 	      (ecn >= 0) == (caplen >= 2 && (copy[0] >> 4 == 4 || copy[0] >> 4 == 6)));
 	CHECK(flow_parse(copy, caplen, len, mark, &fi2) == ok && fi.key == fi2.key &&
 	      fi.hdrlen == fi2.hdrlen && fi.conn == fi2.conn && fi.tcp == fi2.tcp &&
-	      fi.udp == fi2.udp && fi.tcpseq == fi2.tcpseq);
+	      fi.udp == fi2.udp && fi.seq == fi2.seq);
 	CHECK(!fi.tcp || (ok && fi.l4off + 20 <= caplen && fi.hdrlen <= caplen));
 	CHECK(!fi.udp || (ok && fi.l4off + 8 <= caplen && !fi.tcp));
 	/* A tunnel's headers end inside the packet, past the outer UDP header. */
 	uint32_t th = flow_tunnel_hdrlen(copy, caplen, len, &fi);
 	CHECK(th == 0 || (fi.udp && th > fi.l4off + 8 && th <= len));
-	if ((fi.tcp || fi.udp) && pending_segment(p, fi.conn, fi.tcpseq) != PENDING_NONE)
-		pending_segment_seen(p, pending_segment(p, fi.conn, fi.tcpseq), id);
+	if ((fi.tcp || fi.udp) && pending_segment(p, fi.conn, fi.seq) != PENDING_NONE)
+		pending_segment_seen(p, pending_segment(p, fi.conn, fi.seq), id);
 	struct pending_pkt pp = {
 	    .id = id,
 	    .len = (uint32_t)len,
@@ -174,7 +174,7 @@ op_hold(struct pending *p, struct model *m, struct input *in, uint32_t id)
 	    .flow = fi.key,
 	    .t_ns = id,
 	    .conn = (fi.tcp || fi.udp) && hdr[2] > 0 ? fi.conn : 0,
-	    .tcpseq = fi.tcpseq,
+	    .seq = fi.seq,
 	    .span = hdr[2],
 	    .nsegs = 2,
 	};

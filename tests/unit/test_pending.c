@@ -189,7 +189,7 @@ test_flow_keys(void **state)
 	assert_int_equal(fa.l4off, 20);
 	assert_int_equal(fa.iplen, 60);
 	assert_true(fa.tcp);
-	assert_int_equal(fb.tcpseq, 0x7f000000u);
+	assert_int_equal(fb.seq, 0x7f000000u);
 	assert_true(fa.key == fb.key);
 	assert_true(fa.conn == fb.conn);
 	a[20 + 12] = 0x80; /* TCP data offset 32 bytes */
@@ -292,16 +292,11 @@ test_segments(void **state)
 	                        .hash = 11,
 	                        .flow = 5,
 	                        .conn = 7,
-	                        .tcpseq = 0xfffff000u,
+	                        .seq = 0xfffff000u,
 	                        .span = 0x2000,
 	                        .nsegs = 4};
-	struct pending_pkt b = {.id = 2,
-	                        .hash = 12,
-	                        .flow = 5,
-	                        .conn = 7,
-	                        .tcpseq = 0x1000,
-	                        .span = 0x2000,
-	                        .nsegs = 4};
+	struct pending_pkt b = {
+	    .id = 2, .hash = 12, .flow = 5, .conn = 7, .seq = 0x1000, .span = 0x2000, .nsegs = 4};
 	struct pending_pkt c = {.id = 3, .hash = 13, .flow = 5};
 
 	(void)state;
@@ -351,14 +346,9 @@ test_segments_padding(void **state)
 	struct pending *p = pending_new(8);
 	/* 0x1000 bytes of payload and 0x100 of padding in 17 segments of 0x100. */
 	struct pending_pkt a = {
-	    .id = 1, .hash = 1, .flow = 5, .conn = 7, .tcpseq = 0, .span = 0x1100, .nsegs = 17};
-	struct pending_pkt b = {.id = 2,
-	                        .hash = 2,
-	                        .flow = 5,
-	                        .conn = 7,
-	                        .tcpseq = 0x1000,
-	                        .span = 0x1100,
-	                        .nsegs = 17};
+	    .id = 1, .hash = 1, .flow = 5, .conn = 7, .seq = 0, .span = 0x1100, .nsegs = 17};
+	struct pending_pkt b = {
+	    .id = 2, .hash = 2, .flow = 5, .conn = 7, .seq = 0x1000, .span = 0x1100, .nsegs = 17};
 
 	(void)state;
 	int sa = pending_add(p, &a);
