@@ -260,9 +260,11 @@ void
 device_copy_conf(struct device *dev, const struct conf_device *cf)
 {
 	dev->maxlen = cf->gso ? DEVICE_GSO_MTU : cf->mtu;
-	dev->tunmtu = cf->gso ? DEVICE_GSO_MTU : cf->mtu + cf->overhead;
-	if (dev->tunmtu > DEVICE_GSO_MTU)
-		dev->tunmtu = DEVICE_GSO_MTU;
+	dev->plan.gso = cf->gso;
+	dev->plan.overhead = cf->overhead;
+	dev->plan.tunmtu = cf->gso ? DEVICE_GSO_MTU : cf->mtu + cf->overhead;
+	if (dev->plan.tunmtu > DEVICE_GSO_MTU)
+		dev->plan.tunmtu = DEVICE_GSO_MTU;
 	memset(dev->mtus, 0, sizeof(dev->mtus));
 	dev->cf = *cf;
 	dev->cf.queues = NULL;

@@ -29,19 +29,19 @@ device_check_params(struct device *dev)
 	unsigned mtu, txqlen;
 
 	if (tundev_params(dev->name, &mtu, &txqlen) < 0 ||
-	    (mtu == dev->tunmtu && txqlen == dev->cf.txqueuelen))
+	    (mtu == dev->plan.tunmtu && txqlen == dev->cf.txqueuelen))
 		return;
-	if (mtu != dev->tunmtu)
+	if (mtu != dev->plan.tunmtu)
 		log_limited(&dev->lim_mtu, LOG_WARNING,
 		            "%s: mtu was changed by hand to %u; setting it back to %u (set mtu in "
 		            "the configuration instead)",
-		            dev->name, mtu, dev->tunmtu);
+		            dev->name, mtu, dev->plan.tunmtu);
 	if (txqlen != dev->cf.txqueuelen)
 		log_limited(&dev->lim_txqlen, LOG_WARNING,
 		            "%s: txqueuelen was changed by hand to %u; setting it back to %u (set "
 		            "txqueuelen in the configuration instead)",
 		            dev->name, txqlen, dev->cf.txqueuelen);
-	if (tundev_setup(dev->name, dev->tunmtu, dev->cf.txqueuelen) < 0)
+	if (tundev_setup(dev->name, dev->plan.tunmtu, dev->cf.txqueuelen) < 0)
 		log_limited(&dev->lim_attach, LOG_ERR, "%s: cannot configure device: %s", dev->name,
 		            strerror(errno));
 }
@@ -79,7 +79,7 @@ device_health(struct device *dev)
 	device_release_all(dev, STATS_FO_DEVICE_DOWN);
 	if (state == 0 && ifindex == dev->ifindex && dev->tunfd >= 0) {
 		/* The qdisc survives a down/up: bringing the link back is enough. */
-		if (tundev_setup(dev->name, dev->tunmtu, dev->cf.txqueuelen) == 0) {
+		if (tundev_setup(dev->name, dev->plan.tunmtu, dev->cf.txqueuelen) == 0) {
 			log_notice("%s: was set down; up again, shaping resumed", dev->name);
 			dev->up = true;
 		}
@@ -129,7 +129,7 @@ device_attach(struct device *dev)
 			            dev->name, strerror(errno));
 		return -1;
 	}
-	if (tundev_setup(dev->name, dev->tunmtu, dev->cf.txqueuelen) < 0) {
+	if (tundev_setup(dev->name, dev->plan.tunmtu, dev->cf.txqueuelen) < 0) {
 		log_limited(&dev->lim_attach, LOG_ERR, "%s: cannot configure device: %s", dev->name,
 		            strerror(errno));
 		goto close_tun;
@@ -152,7 +152,7 @@ device_attach(struct device *dev)
 	if (dev->tun_ev == NULL || event_add(dev->tun_ev, NULL) < 0)
 		goto close_tun;
 	log_info("%s: %s, ifindex %d, mtu %u", dev->name, created ? "created" : "reattached",
-	         dev->ifindex, dev->tunmtu);
+	         dev->ifindex, dev->plan.tunmtu);
 	return 0;
 close_tun:
 	device_detach(dev);

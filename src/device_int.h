@@ -28,15 +28,55 @@
 #define DEVICE_LATE_CONN 0x9e3779b97f4a7c15ULL /* marks a connection's key in it */
 #define DEVICE_MS 1000000ULL                   /* a millisecond, in nanoseconds */
 #define DEVICE_HEALTH_MS 1000
-#define DEVICE_MSG_OVERHEAD 512   /* netlink headers and attributes around a payload */
-#define DEVICE_GSO_MTU 65535      /* imqN's MTU, and the longest GSO copy, with gso on */
-#define DEVICE_READ_BYTES 256     /* of each copy read back: enough to tell which it is */
-#define DEVICE_MTU_CACHE 64       /* ifindex -> MTU, for the segments of GSO packets */
-#define DEVICE_MIN_SEG 576        /* smallest interface MTU taken for segments */
-#define DEVICE_UDP_MAX_SEGS 128   /* segments of a UDP GSO copy, at most (UDP_MAX_SEGMENTS) */
-#define DEVICE_GSO_COPY_BYTES 128 /* copy-bytes that hold the headers of any GSO packet */
-#define DEVICE_URING_READS 64     /* reads of copies per io_uring submission, at most */
-#define DEVICE_URING_FIRST 4      /* the first submission's when how many is not known */
+#define DEVICE_MSG_OVERHEAD 512     /* netlink headers and attributes around a payload */
+#define DEVICE_GSO_MTU PLAN_GSO_MTU /* imqN's MTU with gso on */
+#define DEVICE_READ_BYTES 256       /* of each copy read back: enough to tell which it is */
+#define DEVICE_MTU_CACHE 64         /* ifindex -> MTU, for the segments of GSO packets */
+#define DEVICE_GSO_COPY_BYTES 128   /* copy-bytes that hold the headers of any GSO packet */
+#define DEVICE_URING_READS 64       /* reads of copies per io_uring submission, at most */
+#define DEVICE_URING_FIRST 4        /* the first submission's when how many is not known */
+
+/*
+ * device_plan.c: the copies a packet goes into imqN as (pure functions).
+ */
+#define PLAN_GSO_MTU 65535    /* the longest GSO copy */
+#define PLAN_MIN_SEG 576      /* smallest interface MTU taken for segments */
+#define PLAN_UDP_MAX_SEGS 128 /* segments of a UDP GSO copy, at most (UDP_MAX_SEGMENTS) */
+#define PLAN_MAX_COPIES 64    /* plain copies of one packet, at most */
+
+/* What copy planning needs of a device's configuration. */
+struct plan_conf {
+	bool gso;          /* GSO packets come whole: their copies count their segments */
+	uint32_t overhead; /* link-layer bytes counted per segment */
+	uint32_t tunmtu;   /* imqN's MTU: the longest copy */
+};
+
+/* The next tags for UDP GSO copies, whose segments carry no sequence number. */
+struct plan_tags {
+	uint32_t ip_id; /* IPv4: the first of an IP ID range */
+	uint32_t label; /* IPv6: a flow label */
+};
+
+/* The copies of one packet. */
+struct plan {
+	uint32_t len;    /* bytes of each copy */
+	uint32_t copies; /* 1, or one plain copy per segment (pending_pkt.split) */
+	uint32_t extra;  /* the first EXTRA copies are one byte longer */
+};
+
+/*
+ * Plan the copies of a packet of LEN bytes, CAPLEN of them at DATA, parsed
+ * into FI, whose segments on its interface are SEG_MTU bytes (0: it needs
+ * none). Fills OUT, the segment fields of PP (conn, seq, span, nsegs,
+ * split) and the GSO fields of IP; the IPv4 ID or IPv6 flow label at DATA is
+ * rewritten when a UDP GSO copy needs a tag.
+ */
+void plan_copies(const struct plan_conf *pc, struct plan_tags *tags, uint8_t *data, uint32_t caplen,
+                 uint32_t len, const struct flow_info *fi, uint32_t seg_mtu, struct pending_pkt *pp,
+                 struct inject_pkt *ip, struct plan *out);
+
+/* CSUM after a 16-bit word of what it covers changed from OLD to NEW (RFC 1624). */
+uint16_t plan_csum_update(uint16_t csum, uint16_t old, uint16_t new);
 
 struct device_queue {
 	uint16_t num;
@@ -86,8 +126,8 @@ struct device {
 	struct stats_counters *snap; /* per-queue copies for device_snapshot */
 	uint16_t *snap_queues;
 	char qdisc[32];
-	unsigned tunmtu; /* imqN's MTU: the longest copy */
-	unsigned maxlen; /* the longest packet that can be shaped */
+	struct plan_conf plan; /* imqN's MTU (the longest copy), overhead, gso */
+	unsigned maxlen;       /* the longest packet that can be shaped */
 	struct {
 		uint32_t ifindex;
 		uint32_t mtu;
@@ -97,8 +137,7 @@ struct device {
 	uint64_t timeouts_ns;       /* when timeouts were last logged */
 	uint64_t timeouts_unlogged; /* packets dropped by drop-timeout since */
 	int64_t partial_excess; /* bytes passed beyond what the qdisc sent, by partial GSO copies */
-	uint32_t udp_id;        /* next IP ID range for a UDP GSO copy */
-	uint32_t udp_label;     /* next IPv6 flow label for one */
+	struct plan_tags tags;  /* for UDP GSO copies */
 	size_t segmenting; /* held GSO copies with segments back (at least; see device_overdue) */
 	size_t overtaken;  /* held packets a later one of their flow overtook (at least) */
 	bool timer_fast;   /* the timer ticks every half reorder-window while some are */
@@ -129,19 +168,6 @@ void device_detach(struct device *dev);
 
 /* device_intake.c */
 void device_packets_cb(void *arg, struct nfqueue_packet *pkts, size_t n);
-uint32_t device_seg_mtu(struct device *dev, const struct nfqueue_packet *p);
-
-/* device_plan.c */
-uint32_t device_nsegs(struct device *dev, const struct nfqueue_packet *p, uint32_t hdrlen);
-uint64_t device_wire_len(struct device *dev, const struct nfqueue_packet *p, uint32_t hdrlen,
-                         uint32_t nsegs);
-uint32_t device_gso_copy(struct device *dev, struct nfqueue_packet *p, const struct flow_info *fi,
-                         uint32_t seghdr, uint32_t nsegs, struct pending_pkt *pp,
-                         struct inject_pkt *ip);
-uint32_t device_seg_hdrlen(struct device *dev, const struct nfqueue_packet *p, uint32_t caplen,
-                           const struct flow_info *fi);
-uint32_t device_split(struct device *dev, const struct nfqueue_packet *p, uint32_t hdrlen,
-                      uint32_t nsegs, uint32_t *len, uint32_t *extra);
 
 /* device_decide.c */
 void device_accept(struct device *dev, uint16_t queue, uint32_t id, uint32_t mark);

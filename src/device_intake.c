@@ -46,7 +46,7 @@ device_count_in(struct device *dev, struct device_queue *q, const struct nfqueue
 }
 
 /* MTU of the interface a packet uses: the size of the segments a GSO packet becomes. */
-uint32_t
+static uint32_t
 device_seg_mtu(struct device *dev, const struct nfqueue_packet *p)
 {
 	uint32_t ifindex = p->indev != 0 ? p->indev : p->outdev;
@@ -60,7 +60,7 @@ device_seg_mtu(struct device *dev, const struct nfqueue_packet *p)
 		dev->mtus[i].mtu = 1500;
 		if (if_indextoname(ifindex, name) != NULL) {
 			int mtu = tundev_mtu(name);
-			if (mtu >= DEVICE_MIN_SEG)
+			if (mtu >= PLAN_MIN_SEG)
 				dev->mtus[i].mtu = (uint32_t)mtu;
 		}
 	}
@@ -81,7 +81,7 @@ device_stage(struct device *dev, struct device_queue *q, struct nfqueue_packet *
 	uint32_t caplen = p->caplen < p->len ? p->caplen : p->len;
 	struct inject_pkt ip = {.mark = p->mark, .priority = p->priority};
 	struct flow_info fi;
-	uint32_t len = 0, copies = 1, extra = 0;
+	struct plan plan;
 
 	if (!dev->up) {
 		device_failopen(dev, q, p->id, p->mark, p->len, STATS_FO_DEVICE_DOWN);
@@ -108,21 +108,13 @@ device_stage(struct device *dev, struct device_queue *q, struct nfqueue_packet *
 	pp.flow = fi.key;
 	int ecn = flow_ecn(p->data, caplen);
 	pp.ecn = ecn < 0 ? FLOW_ECN_NOT_ECT : (uint8_t)ecn;
-	uint32_t seghdr = device_seg_hdrlen(dev, p, caplen, &fi);
-	uint32_t nsegs = device_nsegs(dev, p, seghdr);
-	len = device_gso_copy(dev, p, &fi, seghdr, nsegs, &pp, &ip);
-	if (len == 0 && (copies = device_split(dev, p, seghdr, nsegs, &len, &extra)) > 1) {
-		pp.split = true;
-		pp.nsegs = (uint16_t)copies;
-	}
-	if (len == 0) { /* one segment: its length and overhead, at most the device's MTU */
-		uint64_t wire = device_wire_len(dev, p, seghdr, 1);
-		len = wire < dev->tunmtu ? (uint32_t)wire : dev->tunmtu;
-	}
-	if (caplen > len)
-		caplen = len;
-	pp.hash = flow_copy_hash(p->data, caplen, len);
-	if (k + copies > DEVICE_BATCH) {
+	/* Only a packet that may be longer than a segment needs its interface's MTU. */
+	uint32_t seg_mtu = dev->cf.gso && p->len > PLAN_MIN_SEG ? device_seg_mtu(dev, p) : 0;
+	plan_copies(&dev->plan, &dev->tags, p->data, caplen, p->len, &fi, seg_mtu, &pp, &ip, &plan);
+	if (caplen > plan.len)
+		caplen = plan.len;
+	pp.hash = flow_copy_hash(p->data, caplen, plan.len);
+	if (k + plan.copies > DEVICE_BATCH) {
 		/*
 		 * Read back what the qdisc let straight through before more goes in:
 		 * TUN's ring holds txqueuelen copies. P is not held yet, so nothing
@@ -150,9 +142,9 @@ device_stage(struct device *dev, struct device_queue *q, struct nfqueue_packet *
 	ip.data = p->data;
 	ip.caplen = caplen;
 	ip.proto = proto;
-	for (uint32_t i = 0; i < copies; i++, k++) {
+	for (uint32_t i = 0; i < plan.copies; i++, k++) {
 		dev->ipkts[k] = ip;
-		dev->ipkts[k].pad = len + (i < extra) - caplen;
+		dev->ipkts[k].pad = plan.len + (i < plan.extra) - caplen;
 		dev->islot[k] = slot;
 	}
 	return k;

@@ -163,7 +163,7 @@ device_update(struct device *dev, const struct conf_device *cf)
 		log_warn("%s: cannot grow the receive buffers", dev->name);
 		ret = -1;
 	}
-	if (retune && tundev_setup(dev->name, dev->tunmtu, cf->txqueuelen) < 0) {
+	if (retune && tundev_setup(dev->name, dev->plan.tunmtu, cf->txqueuelen) < 0) {
 		log_warn("%s: cannot reconfigure device", dev->name);
 		ret = -1;
 	}
