@@ -138,7 +138,7 @@ device_params(const struct conf_device *cf)
 int
 device_bind(struct device *dev, struct device_queue *q)
 {
-	struct nfqueue_params params = device_params(&dev->cf);
+	struct nfqueue_params params = device_params(dev->conf);
 
 	if (nfqueue_bind(dev->nfq, q->num, &params) < 0) {
 		if (errno == EPERM)
@@ -220,8 +220,8 @@ device_capacity(const struct conf_device *cf)
 int
 device_nfq_sizes(const struct device *dev, size_t *msgsize)
 {
-	size_t copy = dev->cf.copy == CONF_COPY_HEADERS ? dev->cf.copy_bytes : dev->maxlen;
-	uint64_t rcvbuf = (uint64_t)device_capacity(&dev->cf) * (copy + 1024);
+	size_t copy = dev->conf->copy == CONF_COPY_HEADERS ? dev->conf->copy_bytes : dev->maxlen;
+	uint64_t rcvbuf = (uint64_t)device_capacity(dev->conf) * (copy + 1024);
 
 	if (rcvbuf < (8u << 20))
 		rcvbuf = 8u << 20;
@@ -256,9 +256,11 @@ device_open_nfq(struct device *dev)
 	return 0;
 }
 
+/* CF is the device's section from now on: the parameters the datapath derives from it too. */
 void
-device_copy_conf(struct device *dev, const struct conf_device *cf)
+device_use_conf(struct device *dev, const struct conf_device *cf)
 {
+	dev->conf = cf;
 	dev->maxlen = cf->gso ? DEVICE_GSO_MTU : cf->mtu;
 	dev->plan.gso = cf->gso;
 	dev->plan.overhead = cf->overhead;
@@ -266,11 +268,6 @@ device_copy_conf(struct device *dev, const struct conf_device *cf)
 	if (dev->plan.tunmtu > DEVICE_GSO_MTU)
 		dev->plan.tunmtu = DEVICE_GSO_MTU;
 	memset(dev->mtus, 0, sizeof(dev->mtus));
-	dev->cf = *cf;
-	dev->cf.queues = NULL;
-	dev->cf.up = NULL;
-	dev->cf.down = NULL;
-	dev->cf.next = NULL;
 }
 
 /*
@@ -280,12 +277,12 @@ device_copy_conf(struct device *dev, const struct conf_device *cf)
 int
 device_timer_start(struct device *dev)
 {
-	unsigned ms = dev->cf.drop_timeout_ms / 4;
+	unsigned ms = dev->conf->drop_timeout_ms / 4;
 	struct timeval tv;
 
-	dev->timer_fast = dev->overtaken > 0 && dev->cf.reorder_window_ms > 0;
-	if (dev->timer_fast && dev->cf.reorder_window_ms / 2 < ms)
-		ms = dev->cf.reorder_window_ms / 2;
+	dev->timer_fast = dev->overtaken > 0 && dev->conf->reorder_window_ms > 0;
+	if (dev->timer_fast && dev->conf->reorder_window_ms / 2 < ms)
+		ms = dev->conf->reorder_window_ms / 2;
 	if (ms < 10)
 		ms = 10;
 	if (ms > 250)
@@ -307,10 +304,9 @@ device_start(struct event_base *base, const struct conf_device *cf)
 	if (dev == NULL)
 		return NULL;
 	dev->base = base;
-	dev->conf = cf;
 	dev->tunfd = -1;
 	snprintf(dev->name, sizeof(dev->name), "%s", cf->name);
-	device_copy_conf(dev, cf);
+	device_use_conf(dev, cf);
 	device_uring_open(dev);
 	dev->held = pending_new(device_capacity(cf));
 	if (dev->held == NULL)
@@ -349,7 +345,7 @@ fail:
 void
 device_drain(struct device *dev, struct device_queue *q)
 {
-	struct nfqueue_params params = device_params(&dev->cf);
+	struct nfqueue_params params = device_params(dev->conf);
 
 	params.maxlen = 0;
 	params.fail_open = true;
@@ -369,7 +365,7 @@ device_drain(struct device *dev, struct device_queue *q)
 void
 device_recv_queued(struct device *dev)
 {
-	size_t passes = device_capacity(&dev->cf) / DEVICE_BATCH + 2;
+	size_t passes = device_capacity(dev->conf) / DEVICE_BATCH + 2;
 
 	while (passes-- > 0 && nfqueue_recv(dev->nfq) > 0)
 		;
@@ -406,7 +402,7 @@ device_stop(struct device *dev)
 	if (dev->timer_ev != NULL)
 		event_free(dev->timer_ev);
 	nfqueue_close(dev->nfq);
-	if (dev->tunfd >= 0 && !dev->cf.persist)
+	if (dev->tunfd >= 0 && !dev->conf->persist)
 		tundev_persist(dev->tunfd, false);
 	device_detach(dev);
 	inject_close(dev->inj);

@@ -9,9 +9,9 @@
 void
 device_accept(struct device *dev, uint16_t queue, uint32_t id, uint32_t mark)
 {
-	if (dev->cf.continue_mask != 0)
+	if (dev->conf->continue_mask != 0)
 		nfqueue_verdict(dev->nfq, queue, id, NF_REPEAT, true,
-		                (mark & ~dev->cf.continue_mask) | dev->cf.continue_mark);
+		                (mark & ~dev->conf->continue_mask) | dev->conf->continue_mark);
 	else
 		nfqueue_verdict(dev->nfq, queue, id, NF_ACCEPT, false, 0);
 }
@@ -20,7 +20,7 @@ void
 device_failopen(struct device *dev, struct device_queue *q, uint32_t id, uint32_t mark,
                 uint32_t len, enum stats_failopen why)
 {
-	if (dev->cf.on_error == CONF_DROP && why != STATS_FO_SHUTDOWN) {
+	if (dev->conf->on_error == CONF_DROP && why != STATS_FO_SHUTDOWN) {
 		q->c.dropped_error++;
 		nfqueue_verdict(dev->nfq, q->num, id, NF_DROP, false, 0);
 	} else {
@@ -30,7 +30,8 @@ device_failopen(struct device *dev, struct device_queue *q, uint32_t id, uint32_
 	if (why != STATS_FO_SHUTDOWN)
 		log_limited(&dev->lim_failopen, LOG_WARNING,
 		            "%s: queue %u: packet of %u bytes %s unshaped: %s", dev->name, q->num,
-		            len, dev->cf.on_error == CONF_DROP ? "dropped, not passed" : "passed",
+		            len,
+		            dev->conf->on_error == CONF_DROP ? "dropped, not passed" : "passed",
 		            stats_failopen_name(why));
 }
 
@@ -151,7 +152,7 @@ device_drop_older(struct device *dev, int slot, uint64_t now)
 {
 	int older;
 
-	if (dev->cf.reorder_window_ms == 0) {
+	if (dev->conf->reorder_window_ms == 0) {
 		while ((older = pending_flow_older(dev->held, slot)) != PENDING_NONE)
 			device_drop_overtaken(dev, older, now);
 		return;
@@ -252,7 +253,7 @@ device_release_all(struct device *dev, enum stats_failopen why)
 		struct device_queue *q = &dev->queues[pp->qidx];
 		/* held drops after the verdict is in the buffer: a flush the verdict
 		 * makes room with may batch-accept a queue only once nothing of it is held. */
-		if (why != STATS_FO_SHUTDOWN && dev->cf.on_error == CONF_DROP) {
+		if (why != STATS_FO_SHUTDOWN && dev->conf->on_error == CONF_DROP) {
 			q->c.dropped_error++;
 			nfqueue_verdict(dev->nfq, q->num, pp->id, NF_DROP, false, 0);
 		} else {
@@ -280,7 +281,7 @@ device_release_all(struct device *dev, enum stats_failopen why)
 static void
 device_overdue(struct device *dev, uint64_t now)
 {
-	uint64_t window = (uint64_t)dev->cf.reorder_window_ms * DEVICE_MS;
+	uint64_t window = (uint64_t)dev->conf->reorder_window_ms * DEVICE_MS;
 	size_t nseg = 0, nover = 0;
 	int slot, next;
 
@@ -314,7 +315,7 @@ device_overdue(struct device *dev, uint64_t now)
 void
 device_expire(struct device *dev, uint64_t now)
 {
-	uint64_t limit = (uint64_t)dev->cf.drop_timeout_ms * 1000000ULL;
+	uint64_t limit = (uint64_t)dev->conf->drop_timeout_ms * 1000000ULL;
 	uint64_t before = 0;
 	int slot;
 
@@ -341,7 +342,7 @@ device_expire(struct device *dev, uint64_t now)
 		log_notice("%s: %llu copies did not come back within %ums and were dropped "
 		           "(%llu in all)",
 		           dev->name, (unsigned long long)dev->timeouts_unlogged,
-		           dev->cf.drop_timeout_ms,
+		           dev->conf->drop_timeout_ms,
 		           (unsigned long long)(after + dev->gone.dropped_timeout));
 		dev->timeouts_ns = now;
 		dev->timeouts_unlogged = 0;

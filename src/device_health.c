@@ -15,7 +15,7 @@ device_hook(struct device *dev, char **argv, const char *what)
 	uint16_t nums[dev->nqueues > 0 ? dev->nqueues : 1];
 	for (size_t i = 0; i < dev->nqueues; i++)
 		nums[i] = dev->queues[i].num;
-	hook_run(argv, what, dev->name, nums, dev->nqueues, dev->cf.hook_timeout_ms);
+	hook_run(argv, what, dev->name, nums, dev->nqueues, dev->conf->hook_timeout_ms);
 	dev->hooked = true;
 }
 
@@ -29,19 +29,19 @@ device_check_params(struct device *dev)
 	unsigned mtu, txqlen;
 
 	if (tundev_params(dev->name, &mtu, &txqlen) < 0 ||
-	    (mtu == dev->plan.tunmtu && txqlen == dev->cf.txqueuelen))
+	    (mtu == dev->plan.tunmtu && txqlen == dev->conf->txqueuelen))
 		return;
 	if (mtu != dev->plan.tunmtu)
 		log_limited(&dev->lim_mtu, LOG_WARNING,
 		            "%s: mtu was changed by hand to %u; setting it back to %u (set mtu in "
 		            "the configuration instead)",
 		            dev->name, mtu, dev->plan.tunmtu);
-	if (txqlen != dev->cf.txqueuelen)
+	if (txqlen != dev->conf->txqueuelen)
 		log_limited(&dev->lim_txqlen, LOG_WARNING,
 		            "%s: txqueuelen was changed by hand to %u; setting it back to %u (set "
 		            "txqueuelen in the configuration instead)",
-		            dev->name, txqlen, dev->cf.txqueuelen);
-	if (tundev_setup(dev->name, dev->plan.tunmtu, dev->cf.txqueuelen) < 0)
+		            dev->name, txqlen, dev->conf->txqueuelen);
+	if (tundev_setup(dev->name, dev->plan.tunmtu, dev->conf->txqueuelen) < 0)
 		log_limited(&dev->lim_attach, LOG_ERR, "%s: cannot configure device: %s", dev->name,
 		            strerror(errno));
 }
@@ -71,15 +71,15 @@ device_health(struct device *dev)
 		log_warnx("%s: %s: %s until it is back", dev->name,
 		          state < 0 || ifindex != dev->ifindex ? "device is gone"
 		                                               : "device is down",
-		          dev->cf.on_error == CONF_DROP ? "dropping packets (on-error = drop)"
-		                                        : "passing packets unshaped");
+		          dev->conf->on_error == CONF_DROP ? "dropping packets (on-error = drop)"
+		                                           : "passing packets unshaped");
 		dev->up = false;
 	}
 	/* Its qdisc was reset with it: no held copy will come back. */
 	device_release_all(dev, STATS_FO_DEVICE_DOWN);
 	if (state == 0 && ifindex == dev->ifindex && dev->tunfd >= 0) {
 		/* The qdisc survives a down/up: bringing the link back is enough. */
-		if (tundev_setup(dev->name, dev->plan.tunmtu, dev->cf.txqueuelen) == 0) {
+		if (tundev_setup(dev->name, dev->plan.tunmtu, dev->conf->txqueuelen) == 0) {
 			log_notice("%s: was set down; up again, shaping resumed", dev->name);
 			dev->up = true;
 		}
@@ -116,7 +116,7 @@ device_attach(struct device *dev)
 	bool created;
 
 	/* Rate-limited: the health check retries every second while the device is gone. */
-	dev->tunfd = tundev_open(dev->name, dev->cf.persist, &created);
+	dev->tunfd = tundev_open(dev->name, dev->conf->persist, &created);
 	if (dev->tunfd < 0) {
 		if (errno == EINVAL && !created)
 			log_limited(
@@ -129,7 +129,7 @@ device_attach(struct device *dev)
 			            dev->name, strerror(errno));
 		return -1;
 	}
-	if (tundev_setup(dev->name, dev->plan.tunmtu, dev->cf.txqueuelen) < 0) {
+	if (tundev_setup(dev->name, dev->plan.tunmtu, dev->conf->txqueuelen) < 0) {
 		log_limited(&dev->lim_attach, LOG_ERR, "%s: cannot configure device: %s", dev->name,
 		            strerror(errno));
 		goto close_tun;
@@ -141,7 +141,7 @@ device_attach(struct device *dev)
 	}
 	if (dev->inj == NULL)
 		dev->inj =
-		    inject_open(dev->ifindex, device_sndbuf(&dev->cf, pending_capacity(dev->held)),
+		    inject_open(dev->ifindex, device_sndbuf(dev->conf, pending_capacity(dev->held)),
 		                DEVICE_BATCH);
 	if (dev->inj == NULL) {
 		log_warn("%s: cannot open packet socket", dev->name);

@@ -89,9 +89,10 @@ struct device_queue {
 
 struct device {
 	struct event_base *base;
-	struct conf_device cf;          /* scalars of the config; list pointers are not used */
-	const struct conf_device *conf; /* the section itself, for its hooks */
-	bool hooked;                    /* the up hook ran: run the down hook before removal */
+	/* Its section of the running configuration: main_apply replaces it (device_update,
+	 * device_set_conf) before the old configuration is freed. */
+	const struct conf_device *conf;
+	bool hooked; /* the up hook ran: run the down hook before removal */
 	char name[CONF_IFNAMSIZ];
 	int ifindex;
 	int tunfd;
@@ -151,7 +152,7 @@ int device_bind(struct device *dev, struct device_queue *q);
 int device_set_queues(struct device *dev, const struct conf_device *cf);
 size_t device_capacity(const struct conf_device *cf);
 int device_nfq_sizes(const struct device *dev, size_t *msgsize);
-void device_copy_conf(struct device *dev, const struct conf_device *cf);
+void device_use_conf(struct device *dev, const struct conf_device *cf);
 int device_timer_start(struct device *dev);
 void device_drain(struct device *dev, struct device_queue *q);
 void device_recv_queued(struct device *dev);

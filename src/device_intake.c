@@ -109,7 +109,7 @@ device_stage(struct device *dev, struct device_queue *q, struct nfqueue_packet *
 	int ecn = flow_ecn(p->data, caplen);
 	pp.ecn = ecn < 0 ? FLOW_ECN_NOT_ECT : (uint8_t)ecn;
 	/* Only a packet that may be longer than a segment needs its interface's MTU. */
-	uint32_t seg_mtu = dev->cf.gso && p->len > PLAN_MIN_SEG ? device_seg_mtu(dev, p) : 0;
+	uint32_t seg_mtu = dev->conf->gso && p->len > PLAN_MIN_SEG ? device_seg_mtu(dev, p) : 0;
 	plan_copies(&dev->plan, &dev->tags, p->data, caplen, p->len, &fi, seg_mtu, &pp, &ip, &plan);
 	if (caplen > plan.len)
 		caplen = plan.len;
@@ -130,12 +130,12 @@ device_stage(struct device *dev, struct device_queue *q, struct nfqueue_packet *
 		return k;
 	}
 	q->c.held++; /* the peaks are taken once the batch's copies are in (device_peaks) */
-	if (q->c.held >= dev->cf.queue_maxlen)
+	if (q->c.held >= dev->conf->queue_maxlen)
 		log_limited(&dev->lim_full, LOG_WARNING,
 		            "%s: queue %u is full (queue-maxlen %u): the kernel %s itself",
-		            dev->name, q->num, dev->cf.queue_maxlen,
-		            dev->cf.on_overflow == CONF_ACCEPT ? "passes new packets unshaped"
-		                                               : "drops new packets");
+		            dev->name, q->num, dev->conf->queue_maxlen,
+		            dev->conf->on_overflow == CONF_ACCEPT ? "passes new packets unshaped"
+		                                                  : "drops new packets");
 	uint16_t proto = p->proto;
 	if (proto != ETH_P_IP && proto != ETH_P_IPV6)
 		proto = (caplen > 0 && p->data[0] >> 4 == 6) ? ETH_P_IPV6 : ETH_P_IP;

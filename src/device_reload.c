@@ -132,8 +132,12 @@ device_update(struct device *dev, const struct conf_device *cf)
 	uint16_t *oldnums = calloc(oldn, sizeof(*oldnums));
 	int ret = 0;
 
+	const struct conf_device *old = dev->conf;
+	bool retune = cf->mtu != old->mtu || cf->overhead != old->overhead ||
+	              cf->txqueuelen != old->txqueuelen || cf->gso != old->gso;
+
 	/* The section of the running configuration from now on, whatever fails below. */
-	dev->conf = cf;
+	device_use_conf(dev, cf);
 	dev->incomplete = true;
 	if (oldnums == NULL) {
 		log_err("%s: out of memory; the new configuration is not applied", dev->name);
@@ -141,9 +145,6 @@ device_update(struct device *dev, const struct conf_device *cf)
 	}
 	for (size_t i = 0; i < oldn; i++)
 		oldnums[i] = dev->queues[i].num;
-	bool retune = cf->mtu != dev->cf.mtu || cf->overhead != dev->cf.overhead ||
-	              cf->txqueuelen != dev->cf.txqueuelen || cf->gso != dev->cf.gso;
-	device_copy_conf(dev, cf);
 	struct pending *next = device_next_held(dev, device_room(dev, cf));
 	if (next == NULL || device_late_size(dev, device_capacity(cf)) < 0 ||
 	    device_set_queues(dev, cf) < 0) {
