@@ -231,6 +231,13 @@ device_nfq_sizes(const struct device *dev, size_t *msgsize)
 	return (int)rcvbuf;
 }
 
+static void
+device_nfq_verdict(void *arg, uint16_t queue, uint32_t id, uint32_t verdict, bool set_mark,
+                   uint32_t mark)
+{
+	nfqueue_verdict(arg, queue, id, verdict, set_mark, mark);
+}
+
 static int
 device_open_nfq(struct device *dev)
 {
@@ -249,6 +256,7 @@ device_open_nfq(struct device *dev)
 		log_warn("%s: cannot open nfqueue socket", dev->name);
 		return -1;
 	}
+	dev->sink = (struct verdict_sink){device_nfq_verdict, dev->nfq};
 	dev->nfq_ev =
 	    event_new(dev->base, nfqueue_fd(dev->nfq), EV_READ | EV_PERSIST, device_nfq_cb, dev);
 	if (dev->nfq_ev == NULL || event_add(dev->nfq_ev, NULL) < 0)
@@ -385,6 +393,7 @@ device_stop(struct device *dev)
 		 * itself once drained, and would otherwise arrive behind them.
 		 */
 		device_release_all(dev, STATS_FO_SHUTDOWN);
+		nfqueue_flush(dev->nfq);
 		dev->stopping = true;
 		device_recv_queued(dev);
 		for (size_t i = 0; i < dev->nqueues; i++)
@@ -393,6 +402,7 @@ device_stop(struct device *dev)
 		while (nfqueue_recv(dev->nfq) > 0)
 			;
 		device_release_all(dev, STATS_FO_SHUTDOWN);
+		nfqueue_flush(dev->nfq);
 		for (size_t i = 0; i < dev->nqueues; i++)
 			if (dev->queues[i].bound)
 				nfqueue_unbind(dev->nfq, dev->queues[i].num);

@@ -10,10 +10,10 @@ void
 device_accept(struct device *dev, uint16_t queue, uint32_t id, uint32_t mark)
 {
 	if (dev->conf->continue_mask != 0)
-		nfqueue_verdict(dev->nfq, queue, id, NF_REPEAT, true,
-		                (mark & ~dev->conf->continue_mask) | dev->conf->continue_mark);
+		device_verdict(dev, queue, id, NF_REPEAT, true,
+		               (mark & ~dev->conf->continue_mask) | dev->conf->continue_mark);
 	else
-		nfqueue_verdict(dev->nfq, queue, id, NF_ACCEPT, false, 0);
+		device_verdict(dev, queue, id, NF_ACCEPT, false, 0);
 }
 
 void
@@ -22,7 +22,7 @@ device_failopen(struct device *dev, struct device_queue *q, uint32_t id, uint32_
 {
 	if (dev->conf->on_error == CONF_DROP && why != STATS_FO_SHUTDOWN) {
 		q->c.dropped_error++;
-		nfqueue_verdict(dev->nfq, q->num, id, NF_DROP, false, 0);
+		device_verdict(dev, q->num, id, NF_DROP, false, 0);
 	} else {
 		q->c.failopen[why]++;
 		device_accept(dev, q->num, id, mark);
@@ -73,7 +73,7 @@ device_decide(struct device *dev, int slot, bool accept, uint64_t now, uint64_t 
 		    us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
 	} else {
 		(*counter)++;
-		nfqueue_verdict(dev->nfq, q->num, pp->id, NF_DROP, false, 0);
+		device_verdict(dev, q->num, pp->id, NF_DROP, false, 0);
 		device_late_add(dev, pp);
 	}
 	q->c.held--;
@@ -161,8 +161,6 @@ device_drop_older(struct device *dev, int slot, uint64_t now)
 	     older = pending_flow_next(dev->held, older))
 		if (pending_mark_overtaken(dev->held, older, now))
 			dev->overtaken++;
-	if (dev->overtaken > 0 && !dev->timer_fast)
-		device_timer_start(dev);
 }
 
 /*
@@ -255,7 +253,7 @@ device_release_all(struct device *dev, enum stats_failopen why)
 		 * makes room with may batch-accept a queue only once nothing of it is held. */
 		if (why != STATS_FO_SHUTDOWN && dev->conf->on_error == CONF_DROP) {
 			q->c.dropped_error++;
-			nfqueue_verdict(dev->nfq, q->num, pp->id, NF_DROP, false, 0);
+			device_verdict(dev, q->num, pp->id, NF_DROP, false, 0);
 		} else {
 			q->c.failopen[why]++;
 			device_accept(dev, q->num, pp->id, pp->mark);
@@ -264,7 +262,6 @@ device_release_all(struct device *dev, enum stats_failopen why)
 		device_late_add(dev, pp);
 		pending_remove(dev->held, slot);
 	}
-	nfqueue_flush(dev->nfq);
 }
 
 /*

@@ -77,6 +77,7 @@ device_health(struct device *dev)
 	}
 	/* Its qdisc was reset with it: no held copy will come back. */
 	device_release_all(dev, STATS_FO_DEVICE_DOWN);
+	nfqueue_flush(dev->nfq);
 	if (state == 0 && ifindex == dev->ifindex && dev->tunfd >= 0) {
 		/* The qdisc survives a down/up: bringing the link back is enough. */
 		if (tundev_setup(dev->name, dev->plan.tunmtu, dev->conf->txqueuelen) == 0) {

@@ -78,6 +78,16 @@ void plan_copies(const struct plan_conf *pc, struct plan_tags *tags, uint8_t *da
 /* CSUM after a 16-bit word of what it covers changed from OLD to NEW (RFC 1624). */
 uint16_t plan_csum_update(uint16_t csum, uint16_t old, uint16_t new);
 
+/*
+ * Where verdicts go: the device's NFQUEUE socket, where they wait in a
+ * buffer until the event that decided them ends, or a unit test's recorder.
+ */
+struct verdict_sink {
+	void (*verdict)(void *arg, uint16_t queue, uint32_t id, uint32_t verdict, bool set_mark,
+	                uint32_t mark);
+	void *arg;
+};
+
 struct device_queue {
 	uint16_t num;
 	bool bound;     /* ours in the kernel: drain and unbind it when done */
@@ -103,6 +113,7 @@ struct device {
 	struct event *timer_ev;
 	uint64_t next_health_ns;
 	struct nfqueue *nfq;
+	struct verdict_sink sink; /* verdicts go to nfq */
 	struct inject *inj;
 	struct pending *held;
 	struct pending *spare; /* the next reload's table for held, made by device_prepare */
@@ -156,6 +167,14 @@ void device_use_conf(struct device *dev, const struct conf_device *cf);
 int device_timer_start(struct device *dev);
 void device_drain(struct device *dev, struct device_queue *q);
 void device_recv_queued(struct device *dev);
+
+/* Hand a verdict to DEV's sink. */
+static inline void
+device_verdict(struct device *dev, uint16_t queue, uint32_t id, uint32_t verdict, bool set_mark,
+               uint32_t mark)
+{
+	dev->sink.verdict(dev->sink.arg, queue, id, verdict, set_mark, mark);
+}
 
 /* device.c: the event callbacks the other files register */
 void device_tun_cb(evutil_socket_t fd, short what, void *arg);

@@ -172,7 +172,7 @@ device_inject_result(struct device *dev, size_t k, size_t n)
 	if (err == ENOBUFS) {
 		/* The qdisc refused the copy: the real packet meets the same fate. */
 		q->c.dropped_enqueue++;
-		nfqueue_verdict(dev->nfq, q->num, pp->id, NF_DROP, false, 0);
+		device_verdict(dev, q->num, pp->id, NF_DROP, false, 0);
 	} else {
 		enum stats_failopen why = device_errno_reason(err);
 		if (why == STATS_FO_DEVICE_DOWN)

@@ -93,12 +93,9 @@ device_readback_uring(struct device *dev, int max, uint64_t now)
 	return 0;
 }
 
-/* Read back up to MAX copies, fewer when the device has no more. */
-void
-device_readback(struct device *dev, int max)
+static void
+device_readback_copies(struct device *dev, int max, uint64_t now)
 {
-	uint64_t now = device_now_ns();
-
 	if (dev->uring_on) {
 		int r = device_readback_uring(dev, max, now);
 		if (r == 0)
@@ -149,4 +146,14 @@ device_uring_open(struct device *dev)
 		return;
 	}
 	dev->uring_on = true;
+}
+
+/* Read back up to MAX copies, fewer when the device has no more. */
+void
+device_readback(struct device *dev, int max)
+{
+	device_readback_copies(dev, max, device_now_ns());
+	/* Packets a later one of their flow overtook are decided within reorder-window. */
+	if (dev->overtaken > 0 && !dev->timer_fast)
+		device_timer_start(dev);
 }
