@@ -18,9 +18,16 @@ int tundev_setup(const char *name, unsigned mtu, unsigned txqueuelen);
 /* Mark the device behind FD persistent or not; 0 or -1. */
 int tundev_persist(int fd, bool persist);
 
-/* 1 if NAME exists and is up, 0 if it exists and is down, -1 if missing, 2 if it cannot tell (no
- * socket to ask with; errno says why); its ifindex in *IFINDEX. */
-int tundev_state(const char *name, int *ifindex);
+/* What tundev_state finds. */
+enum tundev_state {
+	TUNDEV_UP,
+	TUNDEV_DOWN,
+	TUNDEV_MISSING,
+	TUNDEV_UNKNOWN, /* no socket to ask with (EMFILE, ENOMEM): errno says why */
+};
+
+/* Whether NAME exists and is up; its ifindex in *IFINDEX. */
+enum tundev_state tundev_state(const char *name, int *ifindex);
 
 /* NAME's MTU and transmit queue length; 0 or -1. */
 int tundev_params(const char *name, unsigned *mtu, unsigned *txqueuelen);

@@ -50,15 +50,15 @@ void
 device_health(struct device *dev)
 {
 	int ifindex;
-	int state = tundev_state(dev->name, &ifindex);
+	enum tundev_state state = tundev_state(dev->name, &ifindex);
 
-	if (state == 2) {
+	if (state == TUNDEV_UNKNOWN) {
 		/* Not knowing is no reason to take the device down: ask again next time. */
 		log_limited(&dev->lim_attach, LOG_ERR, "%s: cannot check the device: %s", dev->name,
 		            strerror(errno));
 		return;
 	}
-	if (state == 1 && ifindex == dev->ifindex && dev->tunfd >= 0) {
+	if (state == TUNDEV_UP && ifindex == dev->ifindex && dev->tunfd >= 0) {
 		if (dev->tun_ev != NULL && !event_pending(dev->tun_ev, EV_READ, NULL))
 			event_add(dev->tun_ev, NULL);
 		device_check_params(dev);
@@ -69,8 +69,8 @@ device_health(struct device *dev)
 	}
 	if (dev->up) {
 		log_warnx("%s: %s: %s until it is back", dev->name,
-		          state < 0 || ifindex != dev->ifindex ? "device is gone"
-		                                               : "device is down",
+		          state == TUNDEV_MISSING || ifindex != dev->ifindex ? "device is gone"
+		                                                             : "device is down",
 		          dev->conf->on_error == CONF_DROP ? "dropping packets (on-error = drop)"
 		                                           : "passing packets unshaped");
 		dev->up = false;
@@ -78,7 +78,7 @@ device_health(struct device *dev)
 	/* Its qdisc was reset with it: no held copy will come back. */
 	device_release_all(dev, STATS_FO_DEVICE_DOWN);
 	nfqueue_flush(dev->nfq);
-	if (state == 0 && ifindex == dev->ifindex && dev->tunfd >= 0) {
+	if (state == TUNDEV_DOWN && ifindex == dev->ifindex && dev->tunfd >= 0) {
 		/* The qdisc survives a down/up: bringing the link back is enough. */
 		if (tundev_setup(dev->name, dev->plan.tunmtu, dev->conf->txqueuelen) == 0) {
 			log_notice("%s: was set down; up again, shaping resumed", dev->name);
@@ -87,7 +87,7 @@ device_health(struct device *dev)
 		return;
 	}
 	/* Gone, replaced, or ours but not attached (an attach that failed half way). */
-	if (state < 0 || ifindex != dev->ifindex || dev->tunfd < 0) {
+	if (state == TUNDEV_MISSING || ifindex != dev->ifindex || dev->tunfd < 0) {
 		device_detach(dev);
 		if (device_attach(dev) == 0) {
 			log_notice("%s: recreated, shaping resumed", dev->name);
@@ -135,7 +135,7 @@ device_attach(struct device *dev)
 		            strerror(errno));
 		goto close_tun;
 	}
-	if (tundev_state(dev->name, &dev->ifindex) != 1) {
+	if (tundev_state(dev->name, &dev->ifindex) != TUNDEV_UP) {
 		log_limited(&dev->lim_attach, LOG_ERR, "%s: cannot find the device it set up: %s",
 		            dev->name, strerror(errno));
 		goto close_tun;

@@ -186,24 +186,26 @@ tundev_params(const char *name, unsigned *mtu, unsigned *txqueuelen)
 	return ret;
 }
 
-int
+enum tundev_state
 tundev_state(const char *name, int *ifindex)
 {
 	struct ifreq ifr;
-	int fd, ret;
+	enum tundev_state ret;
+	int fd;
 
 	*ifindex = (int)if_nametoindex(name);
 	if (*ifindex == 0)
-		return errno == ENODEV ? -1 : 2; /* 2: no socket to ask with (EMFILE, ENOMEM) */
+		return errno == ENODEV ? TUNDEV_MISSING : TUNDEV_UNKNOWN;
+	/* It exists: without a socket to ask for its flags, take it as up. */
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return 1;
+		return TUNDEV_UP;
 	memset(&ifr, 0, sizeof(ifr));
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
 	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
-		ret = errno == ENODEV ? -1 : 1;
+		ret = errno == ENODEV ? TUNDEV_MISSING : TUNDEV_UP;
 	else
-		ret = (ifr.ifr_flags & IFF_UP) ? 1 : 0;
+		ret = (ifr.ifr_flags & IFF_UP) ? TUNDEV_UP : TUNDEV_DOWN;
 	close(fd);
 	return ret;
 }
