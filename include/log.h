@@ -28,6 +28,9 @@ void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Log at LOG_CRIT and exit(1): start-up failures and impossible states only. */
 void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
+/* Now on the monotonic clock, in nanoseconds. */
+uint64_t log_now_ns(void);
+
 /* Rate limit for one kind of per-packet event: at most one line per interval. */
 struct log_limit {
 	uint64_t last_ns;    /* when the last line went out */

@@ -5,17 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-
-uint64_t
-device_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 struct device_queue *
 device_queue(struct device *dev, uint16_t num)
@@ -35,7 +25,7 @@ device_queue(struct device *dev, uint16_t num)
 }
 
 static void
-device_nfq_error(void *arg, uint32_t seq, int err)
+device_nfq_error_cb(void *arg, uint32_t seq, int err)
 {
 	struct device *dev = arg;
 
@@ -45,7 +35,7 @@ device_nfq_error(void *arg, uint32_t seq, int err)
 }
 
 static void
-device_nfq_overrun(void *arg)
+device_nfq_overrun_cb(void *arg)
 {
 	struct device *dev = arg;
 
@@ -56,7 +46,7 @@ device_nfq_overrun(void *arg)
 
 /* Nothing of QUEUE is held: every packet received from it has its verdict. */
 static bool
-device_nfq_settled(void *arg, uint16_t queue)
+device_nfq_settled_cb(void *arg, uint16_t queue)
 {
 	struct device *dev = arg;
 	const struct device_queue *q = device_queue(dev, queue);
@@ -97,7 +87,7 @@ static void
 device_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct device *dev = arg;
-	uint64_t now = device_now_ns();
+	uint64_t now = log_now_ns();
 
 	(void)fd;
 	(void)what;
@@ -113,7 +103,7 @@ device_timer_cb(evutil_socket_t fd, short what, void *arg)
 	log_limit_flush(&dev->lim_full);
 	log_limit_flush(&dev->lim_ecn);
 	if (now >= dev->next_health_ns) {
-		dev->next_health_ns = now + DEVICE_HEALTH_MS * 1000000ULL;
+		dev->next_health_ns = now + DEVICE_HEALTH_MS * DEVICE_MS;
 		memset(dev->mtus, 0, sizeof(dev->mtus));
 		device_health(dev);
 	}
@@ -232,8 +222,8 @@ device_nfq_sizes(const struct device *dev, size_t *msgsize)
 }
 
 static void
-device_nfq_verdict(void *arg, uint16_t queue, uint32_t id, uint32_t verdict, bool set_mark,
-                   uint32_t mark)
+device_nfq_verdict_cb(void *arg, uint16_t queue, uint32_t id, uint32_t verdict, bool set_mark,
+                      uint32_t mark)
 {
 	nfqueue_verdict(arg, queue, id, verdict, set_mark, mark);
 }
@@ -242,10 +232,10 @@ static int
 device_open_nfq(struct device *dev)
 {
 	struct nfqueue_ops ops = {
-	    .packets = device_packets_cb,
-	    .error = device_nfq_error,
-	    .overrun = device_nfq_overrun,
-	    .settled = device_nfq_settled,
+	    .packets = device_nfq_packets_cb,
+	    .error = device_nfq_error_cb,
+	    .overrun = device_nfq_overrun_cb,
+	    .settled = device_nfq_settled_cb,
 	    .arg = dev,
 	};
 	size_t msgsize;
@@ -256,7 +246,7 @@ device_open_nfq(struct device *dev)
 		log_warn("%s: cannot open nfqueue socket", dev->name);
 		return -1;
 	}
-	dev->sink = (struct verdict_sink){device_nfq_verdict, dev->nfq};
+	dev->sink = (struct verdict_sink){device_nfq_verdict_cb, dev->nfq};
 	dev->nfq_ev =
 	    event_new(dev->base, nfqueue_fd(dev->nfq), EV_READ | EV_PERSIST, device_nfq_cb, dev);
 	if (dev->nfq_ev == NULL || event_add(dev->nfq_ev, NULL) < 0)

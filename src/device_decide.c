@@ -312,7 +312,7 @@ device_overdue(struct device *dev, uint64_t now)
 void
 device_expire(struct device *dev, uint64_t now)
 {
-	uint64_t limit = (uint64_t)dev->conf->drop_timeout_ms * 1000000ULL;
+	uint64_t limit = (uint64_t)dev->conf->drop_timeout_ms * DEVICE_MS;
 	uint64_t before = 0;
 	int slot;
 

@@ -156,7 +156,6 @@ struct device {
 };
 
 /* device.c */
-uint64_t device_now_ns(void);
 struct device_queue *device_queue(struct device *dev, uint16_t num);
 struct nfqueue_params device_params(const struct conf_device *cf);
 int device_bind(struct device *dev, struct device_queue *q);
@@ -187,7 +186,7 @@ int device_attach(struct device *dev);
 void device_detach(struct device *dev);
 
 /* device_intake.c */
-void device_packets_cb(void *arg, struct nfqueue_packet *pkts, size_t n);
+void device_nfq_packets_cb(void *arg, struct nfqueue_packet *pkts, size_t n);
 
 /* device_decide.c */
 void device_accept(struct device *dev, uint16_t queue, uint32_t id, uint32_t mark);

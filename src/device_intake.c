@@ -219,10 +219,10 @@ device_send_staged(struct device *dev, size_t k)
 }
 
 void
-device_packets_cb(void *arg, struct nfqueue_packet *pkts, size_t n)
+device_nfq_packets_cb(void *arg, struct nfqueue_packet *pkts, size_t n)
 {
 	struct device *dev = arg;
-	uint64_t now = device_now_ns();
+	uint64_t now = log_now_ns();
 	size_t k = 0;
 
 	for (size_t i = 0; i < n; i++) {

@@ -152,7 +152,7 @@ device_uring_open(struct device *dev)
 void
 device_readback(struct device *dev, int max)
 {
-	device_readback_copies(dev, max, device_now_ns());
+	device_readback_copies(dev, max, log_now_ns());
 	/* Packets a later one of their flow overtook are decided within reorder-window. */
 	if (dev->overtaken > 0 && !dev->timer_fast)
 		device_timer_start(dev);

@@ -96,7 +96,7 @@ fatal(const char *fmt, ...)
 	exit(1);
 }
 
-static uint64_t
+uint64_t
 log_now_ns(void)
 {
 	struct timespec ts;
