@@ -382,7 +382,7 @@ device_stop(struct device *dev)
 		 * Held packets first: they are older than any the kernel passes
 		 * itself once drained, and would otherwise arrive behind them.
 		 */
-		device_release_all(dev, STATS_FO_SHUTDOWN);
+		device_release(dev, -1, STATS_FO_SHUTDOWN);
 		nfqueue_flush(dev->nfq);
 		dev->stopping = true;
 		device_recv_queued(dev);
@@ -391,7 +391,7 @@ device_stop(struct device *dev)
 				device_drain(dev, &dev->queues[i]);
 		while (nfqueue_recv(dev->nfq) > 0)
 			;
-		device_release_all(dev, STATS_FO_SHUTDOWN);
+		device_release(dev, -1, STATS_FO_SHUTDOWN);
 		nfqueue_flush(dev->nfq);
 		for (size_t i = 0; i < dev->nqueues; i++)
 			if (dev->queues[i].bound)

@@ -238,17 +238,25 @@ device_copy_back(struct device *dev, const uint8_t *copy, size_t n, uint64_t now
 	device_decide(dev, slot, true, now, NULL);
 }
 
-/* Accept everything held: the copies are gone or no longer matter. */
+/*
+ * Let the packets held for queue QIDX (all of them when QIDX < 0) go without
+ * their copies, which are gone or no longer matter: accepted, or dropped by
+ * on-error = drop unless imqd is letting go of them on purpose (WHY is
+ * STATS_FO_SHUTDOWN: a stop, or a queue a reload releases).
+ */
 void
-device_release_all(struct device *dev, enum stats_failopen why)
+device_release(struct device *dev, int qidx, enum stats_failopen why)
 {
-	int slot;
+	int slot, next;
 
 	if (dev->held == NULL)
 		return;
-	while ((slot = pending_oldest(dev->held)) != PENDING_NONE) {
+	for (slot = pending_oldest(dev->held); slot != PENDING_NONE; slot = next) {
 		const struct pending_pkt *pp = pending_get(dev->held, slot);
 		struct device_queue *q = &dev->queues[pp->qidx];
+		next = pending_next(dev->held, slot);
+		if (qidx >= 0 && pp->qidx != qidx)
+			continue;
 		/* held drops after the verdict is in the buffer: a flush the verdict
 		 * makes room with may batch-accept a queue only once nothing of it is held. */
 		if (why != STATS_FO_SHUTDOWN && dev->conf->on_error == CONF_DROP) {

@@ -193,7 +193,7 @@ void device_accept(struct device *dev, uint16_t queue, uint32_t id, uint32_t mar
 void device_failopen(struct device *dev, struct device_queue *q, uint32_t id, uint32_t mark,
                      uint32_t len, enum stats_failopen why);
 void device_copy_back(struct device *dev, const uint8_t *copy, size_t n, uint64_t now);
-void device_release_all(struct device *dev, enum stats_failopen why);
+void device_release(struct device *dev, int qidx, enum stats_failopen why);
 void device_expire(struct device *dev, uint64_t now);
 
 /* device_late.c */

@@ -3,28 +3,6 @@
 
 #include <stdlib.h>
 
-/* Accept what Q still holds: unbinding makes the kernel drop whatever is left in it. */
-static void
-device_release_held(struct device *dev, struct device_queue *q)
-{
-	uint16_t qidx = (uint16_t)(q - dev->queues);
-	int slot = pending_oldest(dev->held);
-
-	while (slot != PENDING_NONE) {
-		int next = pending_next(dev->held, slot);
-		const struct pending_pkt *pp = pending_get(dev->held, slot);
-		if (pp->qidx == qidx) {
-			q->c.failopen[STATS_FO_SHUTDOWN]++;
-			device_accept(dev, q->num, pp->id, pp->mark);
-			q->c.held--; /* after the verdict, as in device_release_all */
-			device_late_add(dev, pp);
-			pending_remove(dev->held, slot);
-		}
-		slot = next;
-	}
-	nfqueue_flush(dev->nfq);
-}
-
 void
 device_release_queues(struct device *dev, const struct conf_device *cf)
 {
@@ -35,8 +13,12 @@ device_release_queues(struct device *dev, const struct conf_device *cf)
 			kept = kept || cf->queues[j] == q->num;
 		if (kept || !q->bound)
 			continue;
-		/* As at shutdown: what it holds first, then what is still queued, unshaped. */
-		device_release_held(dev, q);
+		/*
+		 * As at shutdown: what it holds first, then what is still queued,
+		 * unshaped; unbinding makes the kernel drop whatever is left of it.
+		 */
+		device_release(dev, (int)i, STATS_FO_SHUTDOWN);
+		nfqueue_flush(dev->nfq);
 		q->releasing = true;
 		device_recv_queued(dev);
 		device_drain(dev, q);

@@ -378,11 +378,11 @@ test_release_all(void **state)
 	hold_udp(f, a, 1000, 1, 101, 0);
 	hold_udp(f, b, 2000, 2, 102, 0);
 	f->conf.on_error = CONF_DROP;
-	device_release_all(f->dev, STATS_FO_SHUTDOWN);
+	device_release(f->dev, -1, STATS_FO_SHUTDOWN);
 	assert_verdicts((uint32_t[]){101, 102}, (uint32_t[]){NF_ACCEPT, NF_ACCEPT}, 2);
 	assert_int_equal(counters(f)->failopen[STATS_FO_SHUTDOWN], 2);
 	hold_udp(f, a, 1000, 1, 103, 0);
-	device_release_all(f->dev, STATS_FO_DEVICE_DOWN);
+	device_release(f->dev, -1, STATS_FO_DEVICE_DOWN);
 	assert_int_equal(recs[2].verdict, NF_DROP);
 	assert_int_equal(counters(f)->dropped_error, 1);
 	assert_int_equal(counters(f)->held, 0);
