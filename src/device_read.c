@@ -12,8 +12,17 @@
 static void
 device_read_failed(struct device *dev, int err)
 {
-	/* Stop polling, let the health check act. */
-	log_limited(&dev->lim_read, LOG_ERR, "%s: reading copies: %s", dev->name, strerror(err));
+	/*
+	 * Stop polling, let the health check act. A deleted imqN detaches its
+	 * fd (EBADFD) or is gone (ENXIO, ENODEV, EIO): the health check's
+	 * warning says so, in words a reader understands; anything else is
+	 * an error of its own.
+	 */
+	if (err == EBADFD || err == ENXIO || err == ENODEV || err == EIO)
+		log_debug("%s: reading copies: %s", dev->name, strerror(err));
+	else
+		log_limited(&dev->lim_read, LOG_ERR, "%s: reading copies: %s", dev->name,
+		            strerror(err));
 	if (dev->tun_ev != NULL)
 		event_del(dev->tun_ev);
 	dev->next_health_ns = 0;

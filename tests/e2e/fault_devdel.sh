@@ -63,6 +63,12 @@ assert_eq "A: dropped_error (on-error = accept)" 0 "$S_dropped_error"
 lf_assert_log "A: device loss logged" 'imq0: device is gone'
 lf_assert_log "A: unshaped packets logged" 'passed unshaped: device_down'
 lf_assert_log "A: recreation logged" 'imq0: recreated'
+# The deletion is told by the warning above, not by an error about the fd it detached.
+if grep -q 'reading copies' "$IMQD_LOG"; then
+	mismatch "A: an error about reading copies was logged: $(grep -m 1 'reading copies' "$IMQD_LOG")"
+else
+	pass_msg "A: no error about reading copies from the deleted device"
+fi
 check_counters
 check_nothing_queued
 a_sent=$(lf_sent 9111) a_got=$(json_field "$T_TMP/del.json" received) a_fo=${S_failopen_device_down:-0}
