@@ -17,10 +17,6 @@ struct device *device_start(struct event_base *base, const struct conf_device *c
 /* Run the down hook, accept everything held, unbind the queues, remove imqN unless it persists. */
 void device_stop(struct device *dev);
 
-/* Before a reload releases any queue: allocate what device_update(DEV, CONF) needs, so that a
- * queue moving from another device is bound again at once (what fails here, it allocates). */
-void device_prepare(struct device *dev, const struct conf_device *conf);
-
 /* First half of a reload: unbind the queues CONF no longer lists, so another device may take them.
  */
 void device_release_queues(struct device *dev, const struct conf_device *conf);

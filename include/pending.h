@@ -33,13 +33,16 @@ struct pending_pkt {
 
 #define PENDING_NONE (-1)
 
-/* A table for at most CAPACITY held packets; everything allocated here, none per packet. */
-struct pending *pending_new(size_t capacity);
+/*
+ * A table for at most LIMIT held packets. It starts small and grows as
+ * packets are held, never per packet: a doubling now and then.
+ */
+struct pending *pending_new(size_t limit);
 
 /* Free the table (held packets are forgotten: decide them first). */
 void pending_free(struct pending *p);
 
-/* Hold PKT; returns its slot, or PENDING_NONE when the table is full. */
+/* Hold PKT; returns its slot, or PENDING_NONE when the table is full (or cannot grow). */
 int pending_add(struct pending *p, const struct pending_pkt *pkt);
 
 /* The held packet in SLOT. */
@@ -64,6 +67,9 @@ int pending_segment(const struct pending *p, uint64_t conn, uint32_t seq);
 /* Count one more segment of SLOT back, at NOW; returns how many have come back. */
 unsigned pending_segment_seen(struct pending *p, int slot, uint64_t now);
 
+/* SLOT's packet is of the queue at QIDX in its device's list (the list changed). */
+void pending_set_qidx(struct pending *p, int slot, uint16_t qidx);
+
 /* Note that (part of) SLOT's copy came back marked Congestion Experienced. */
 void pending_mark_ce(struct pending *p, int slot);
 
@@ -80,7 +86,20 @@ int pending_next(const struct pending *p, int slot);
 /* Number of packets held. */
 size_t pending_count(const struct pending *p);
 
-/* Maximum number of packets the table can hold. */
+/* Packets the table has room for now, without growing. */
 size_t pending_capacity(const struct pending *p);
+
+/* Packets the table may hold. */
+size_t pending_limit(const struct pending *p);
+
+/* Let the table hold LIMIT packets (never fewer than it holds now). */
+void pending_set_limit(struct pending *p, size_t limit);
+
+/*
+ * Give memory back when far fewer packets are held than there is room for:
+ * 1 if the table was rebuilt smaller, 0 if not worth it, -1 when out of
+ * memory. Slots change: call it only where no slot is kept.
+ */
+int pending_compact(struct pending *p);
 
 #endif

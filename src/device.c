@@ -105,6 +105,10 @@ device_timer_cb(evutil_socket_t fd, short what, void *arg)
 	if (now >= dev->next_health_ns) {
 		dev->next_health_ns = now + DEVICE_HEALTH_MS * DEVICE_MS;
 		memset(dev->mtus, 0, sizeof(dev->mtus));
+		/* Memory follows what is held: a table left large by a backlog shrinks. */
+		if (pending_compact(dev->held) > 0)
+			log_debug("%s: held-packet table now has room for %zu", dev->name,
+			          pending_capacity(dev->held));
 		device_health(dev);
 	}
 	if (dev->timer_fast && dev->overtaken == 0)
@@ -312,7 +316,7 @@ device_start(struct event_base *base, const struct conf_device *cf)
 		        "%zu queues)",
 		        dev->name, device_capacity(cf), cf->queue_maxlen, cf->nqueues);
 	if (dev->held == NULL || device_set_queues(dev, cf) < 0 ||
-	    device_late_size(dev, device_capacity(cf)) < 0)
+	    device_late_size(dev, pending_capacity(dev->held)) < 0)
 		goto fail;
 	if (device_attach(dev) < 0 || device_open_nfq(dev) < 0 || device_timer_start(dev) < 0)
 		goto fail;
@@ -407,7 +411,6 @@ device_stop(struct device *dev)
 	device_detach(dev);
 	inject_close(dev->inj);
 	pending_free(dev->held);
-	pending_free(dev->spare);
 	free(dev->queues);
 	free(dev->snap);
 	free(dev->snap_queues);

@@ -141,9 +141,8 @@ device_attach(struct device *dev)
 		goto close_tun;
 	}
 	if (dev->inj == NULL)
-		dev->inj =
-		    inject_open(dev->ifindex, device_sndbuf(dev->conf, pending_capacity(dev->held)),
-		                DEVICE_BATCH);
+		dev->inj = inject_open(
+		    dev->ifindex, device_sndbuf(dev->conf, pending_limit(dev->held)), DEVICE_BATCH);
 	if (dev->inj == NULL) {
 		log_warn("%s: cannot open packet socket", dev->name);
 		goto close_tun;

@@ -19,11 +19,12 @@
 #include "stats.h"
 #include "tundev.h"
 
-#define DEVICE_BATCH 64       /* packets per receive pass */
-#define DEVICE_READ_MAX 1024  /* copies read back per wakeup */
-#define DEVICE_HOLD_RING 4096 /* recent hold times kept for percentiles */
-#define DEVICE_LATE_MIN 4096  /* least slots for copies given up on (late, not stray) */
-#define DEVICE_LATE_WAYS 8    /* entries per bucket of that table */
+#define DEVICE_BATCH 64            /* packets per receive pass */
+#define DEVICE_READ_MAX 1024       /* copies read back per wakeup */
+#define DEVICE_HOLD_RING 4096      /* recent hold times kept for percentiles */
+#define DEVICE_LATE_MIN 4096       /* least slots for copies given up on (late, not stray) */
+#define DEVICE_LATE_WAYS 8         /* entries per bucket of that table */
+#define DEVICE_LATE_MAX (1u << 24) /* most slots of it */
 #define DEVICE_LOG_NS (10ULL * 1000000000ULL)  /* drop-timeout lines: at most one per 10 s */
 #define DEVICE_LATE_CONN 0x9e3779b97f4a7c15ULL /* marks a connection's key in it */
 #define DEVICE_MS 1000000ULL                   /* a millisecond, in nanoseconds */
@@ -116,8 +117,7 @@ struct device {
 	struct verdict_sink sink; /* verdicts go to nfq */
 	struct inject *inj;
 	struct pending *held;
-	struct pending *spare; /* the next reload's table for held, made by device_prepare */
-	bool incomplete;       /* an update ran out of memory: the next reload applies it again */
+	bool incomplete; /* an update ran out of memory: the next reload applies it again */
 	struct device_queue *queues; /* sorted by num */
 	size_t nqueues;
 	uint64_t peak_held;

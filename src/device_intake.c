@@ -130,6 +130,9 @@ device_stage(struct device *dev, struct device_queue *q, struct nfqueue_packet *
 		return k;
 	}
 	q->c.held++; /* the peaks are taken once the batch's copies are in (device_peaks) */
+	/* The late table keeps twice as many entries as the held table has room for. */
+	if (pending_capacity(dev->held) * 2 > dev->nlate && dev->nlate < DEVICE_LATE_MAX)
+		(void)device_late_size(dev, pending_capacity(dev->held));
 	if (q->c.held >= dev->conf->queue_maxlen)
 		log_limited(&dev->lim_full, LOG_WARNING,
 		            "%s: queue %u is full (queue-maxlen %u): the kernel %s itself",

@@ -48,7 +48,7 @@ device_late_size(struct device *dev, size_t capacity)
 	uint64_t *old = dev->late;
 	size_t oldn = dev->nlate;
 
-	while (n < 2 * capacity && n < ((size_t)1 << 24))
+	while (n < 2 * capacity && n < DEVICE_LATE_MAX)
 		n *= 2;
 	if (n <= oldn)
 		return 0;

@@ -50,61 +50,29 @@ device_room(struct device *dev, const struct conf_device *cf)
 }
 
 /*
- * The table the held packets move to on a reload: the one device_prepare
- * made, or a new one; at least as large as what is held now.
- */
-static struct pending *
-device_next_held(struct device *dev, size_t capacity)
-{
-	struct pending *p = dev->spare;
-
-	dev->spare = NULL;
-	if (capacity < pending_count(dev->held))
-		capacity = pending_count(dev->held);
-	if (p != NULL && pending_capacity(p) >= capacity)
-		return p;
-	pending_free(p);
-	return pending_new(capacity);
-}
-
-void
-device_prepare(struct device *dev, const struct conf_device *cf)
-{
-	size_t capacity = device_room(dev, cf);
-
-	pending_free(dev->spare);
-	if (capacity < pending_count(dev->held))
-		capacity = pending_count(dev->held);
-	dev->spare = pending_new(capacity);
-	(void)device_late_size(dev, capacity);
-}
-
-/*
- * Move the held packets into NEXT, in the same order, with the indexes of
- * their queues in the new list (OLDNUMS: the queues of the old one). A packet
- * whose queue is gone is accepted (device_release_queues accepts those first).
+ * The held packets index the queue list OLDNUMS was: point them at the same
+ * queues in the new one. A packet whose queue is gone is accepted
+ * (device_release_queues lets those go first).
  */
 static void
-device_move_held(struct device *dev, struct pending *next, const uint16_t *oldnums)
+device_requeue_held(struct device *dev, const uint16_t *oldnums)
 {
-	int slot;
+	int slot, next;
 
-	while ((slot = pending_oldest(dev->held)) != PENDING_NONE) {
-		struct pending_pkt pp = *pending_get(dev->held, slot);
-		/* Held packets index the old list: pp.qidx < n. */
-		struct device_queue *q = device_queue(dev, oldnums[pp.qidx]);
-		pending_remove(dev->held, slot);
-		if (q == NULL) {
-			device_accept(dev, oldnums[pp.qidx], pp.id, pp.mark);
-			dev->gone.held--;
-			dev->gone.failopen[STATS_FO_SHUTDOWN]++;
+	for (slot = pending_oldest(dev->held); slot != PENDING_NONE; slot = next) {
+		const struct pending_pkt *pp = pending_get(dev->held, slot);
+		struct device_queue *q = device_queue(dev, oldnums[pp->qidx]);
+		next = pending_next(dev->held, slot);
+		if (q != NULL) {
+			pending_set_qidx(dev->held, slot, (uint16_t)(q - dev->queues));
 			continue;
 		}
-		pp.qidx = (uint16_t)(q - dev->queues);
-		pending_add(next, &pp);
+		device_accept(dev, oldnums[pp->qidx], pp->id, pp->mark);
+		dev->gone.held--;
+		dev->gone.failopen[STATS_FO_SHUTDOWN]++;
+		device_late_add(dev, pp);
+		pending_remove(dev->held, slot);
 	}
-	pending_free(dev->held);
-	dev->held = next;
 }
 
 int
@@ -127,18 +95,17 @@ device_update(struct device *dev, const struct conf_device *cf)
 	}
 	for (size_t i = 0; i < oldn; i++)
 		oldnums[i] = dev->queues[i].num;
-	struct pending *next = device_next_held(dev, device_room(dev, cf));
-	if (next == NULL || device_late_size(dev, device_capacity(cf)) < 0 ||
-	    device_set_queues(dev, cf) < 0) {
+	if (device_set_queues(dev, cf) < 0) {
 		log_err("%s: out of memory for the new queues; they are not bound", dev->name);
-		pending_free(next);
 		free(oldnums);
 		return -1;
 	}
-	device_move_held(dev, next, oldnums);
+	device_requeue_held(dev, oldnums);
+	/* The table grows as packets are held: nothing to allocate now, however large. */
+	pending_set_limit(dev->held, device_room(dev, cf));
 	/* Room for the new backlog's copies (gso, mtu and queue-maxlen size it). */
 	if (dev->inj != NULL)
-		inject_raise_sndbuf(dev->inj, device_sndbuf(cf, pending_capacity(dev->held)));
+		inject_raise_sndbuf(dev->inj, device_sndbuf(cf, pending_limit(dev->held)));
 	/* Buffers for the longer messages a new copy range brings, before the kernel sends any. */
 	size_t msgsize;
 	int rcvbuf = device_nfq_sizes(dev, &msgsize);

@@ -133,20 +133,15 @@ main_changes(const struct imqd *imqd, const struct device *dev, const struct con
  * Apply NEXT in place. A device that cannot be started or changed in full
  * is named on ERROUT (the imqctl client, if any) and the rest still applies.
  * A queue that moves from one device to another passes unshaped between its
- * release and its bind, so little may happen in between: the devices that
- * change make their tables first, removed devices stop (hooks, TUN devices)
- * before any queue is released, and new devices start last.
+ * release and its bind, so little may happen in between: removed devices
+ * stop (hooks, TUN devices) before any queue is released, and new devices
+ * start last.
  */
 static int
 main_apply(struct imqd *imqd, struct conf *next, FILE *errout)
 {
 	int ret = 0;
 
-	for (size_t i = 0; i < imqd->ndevs; i++) {
-		const struct conf_device *cd = conf_device_find(next, device_name(imqd->devs[i]));
-		if (cd != NULL && main_changes(imqd, imqd->devs[i], cd))
-			device_prepare(imqd->devs[i], cd);
-	}
 	for (size_t i = imqd->ndevs; i-- > 0;) {
 		const char *name = device_name(imqd->devs[i]);
 		if (conf_device_find(next, name) != NULL)

@@ -10,9 +10,14 @@
  * the qdisc dropped) and the global FIFO (timeouts, shutdown). A copy sent as
  * a TCP GSO packet is also on its connection's FIFO, which finds it again
  * from any of the segments the qdisc may cut it into.
- * Slots and FIFO heads come from arrays sized at creation; free ones are chained.
+ * Slots and FIFO heads come from arrays that start small and double when
+ * full, up to the table's limit: memory follows what is held, not what
+ * could be. Free ones are chained.
  */
 enum { PENDING_FLOW, PENDING_CONN, PENDING_NINDEX };
+
+#define PENDING_MIN 16              /* slots of a new table */
+#define PENDING_MAX (INT32_MAX / 4) /* slots of any table, at most */
 
 struct pending_link {
 	int32_t prev, next;
@@ -44,8 +49,9 @@ struct pending {
 	struct pending_entry *entries;
 	int32_t *hbuckets; /* copy hash -> entry chain */
 	struct pending_index index[PENDING_NINDEX];
-	size_t nbuckets; /* power of two, for every table */
-	size_t capacity;
+	size_t nbuckets; /* power of two, at least twice the capacity, for every table */
+	size_t capacity; /* slots allocated */
+	size_t limit;    /* slots it may grow to */
 	size_t count;
 	uint64_t seq;
 	int32_t free_entry;
@@ -59,10 +65,39 @@ pending_bucket(const struct pending *p, uint64_t h)
 	return (size_t)((h ^ (h >> 32)) & (p->nbuckets - 1));
 }
 
-static int32_t *
-pending_buckets(size_t n)
+/* Put every entry and FIFO in use (among the first N) into the buckets, all empty before. */
+static void
+pending_rehash(struct pending *p, size_t n)
 {
-	int32_t *b = malloc(n * sizeof(*b));
+	for (int32_t s = p->ghead; s != PENDING_NONE; s = p->entries[s].gnext) {
+		size_t b = pending_bucket(p, p->entries[s].pkt.hash);
+		p->entries[s].hnext = p->hbuckets[b];
+		p->hbuckets[b] = s;
+	}
+	for (int x = 0; x < PENDING_NINDEX; x++) {
+		struct pending_index *ix = &p->index[x];
+		for (size_t f = 0; f < n; f++) {
+			if (ix->fifos[f].head == PENDING_NONE)
+				continue;
+			size_t b = pending_bucket(p, ix->fifos[f].key);
+			ix->fifos[f].hnext = ix->buckets[b];
+			ix->buckets[b] = (int32_t)f;
+		}
+	}
+}
+
+/* The slots of a new table: PENDING_MIN, or LIMIT when that is less. */
+static size_t
+pending_first_capacity(size_t limit)
+{
+	return limit < PENDING_MIN ? limit : PENDING_MIN;
+}
+
+/* Bucket array of N entries, all empty; NULL when out of memory. */
+static int32_t *
+pending_buckets_new(int32_t *old, size_t n)
+{
+	int32_t *b = realloc(old, n * sizeof(*b));
 
 	if (b != NULL)
 		for (size_t i = 0; i < n; i++)
@@ -70,35 +105,90 @@ pending_buckets(size_t n)
 	return b;
 }
 
+/*
+ * Make room for CAPACITY packets: grow the arrays, chain the new slots and
+ * FIFOs as free, and, where the bucket arrays grow too, put every entry and
+ * FIFO in use back into its bucket. Slots keep their numbers. 0 or -1 (out of
+ * memory: the table is as it was, maybe with longer arrays).
+ */
+static int
+pending_grow(struct pending *p, size_t capacity)
+{
+	size_t old = p->capacity, nb = p->nbuckets;
+
+	while (nb < capacity * 2)
+		nb <<= 1;
+	struct pending_entry *e = realloc(p->entries, capacity * sizeof(*e));
+	if (e == NULL)
+		return -1;
+	p->entries = e;
+	for (int x = 0; x < PENDING_NINDEX; x++) {
+		struct pending_fifo *f = realloc(p->index[x].fifos, capacity * sizeof(*f));
+		if (f == NULL)
+			return -1;
+		p->index[x].fifos = f;
+	}
+	if (nb != p->nbuckets) {
+		int32_t *hb = pending_buckets_new(NULL, nb);
+		int32_t *ib[PENDING_NINDEX];
+		int x;
+		for (x = 0; x < PENDING_NINDEX; x++)
+			if ((ib[x] = pending_buckets_new(NULL, nb)) == NULL)
+				break;
+		if (hb == NULL || x < PENDING_NINDEX) {
+			free(hb);
+			while (x-- > 0)
+				free(ib[x]);
+			return -1;
+		}
+		free(p->hbuckets);
+		p->hbuckets = hb;
+		for (x = 0; x < PENDING_NINDEX; x++) {
+			free(p->index[x].buckets);
+			p->index[x].buckets = ib[x];
+		}
+		p->nbuckets = nb;
+		pending_rehash(p, old);
+	}
+	for (size_t i = old; i < capacity; i++) {
+		p->entries[i].hnext = i + 1 < capacity ? (int32_t)(i + 1) : p->free_entry;
+		for (int x = 0; x < PENDING_NINDEX; x++) {
+			struct pending_index *ix = &p->index[x];
+			ix->fifos[i].head = PENDING_NONE;
+			ix->fifos[i].hnext = i + 1 < capacity ? (int32_t)(i + 1) : ix->free;
+		}
+	}
+	if (capacity > old) {
+		p->free_entry = (int32_t)old;
+		for (int x = 0; x < PENDING_NINDEX; x++)
+			p->index[x].free = (int32_t)old;
+	}
+	p->capacity = capacity;
+	return 0;
+}
+
 struct pending *
-pending_new(size_t capacity)
+pending_new(size_t limit)
 {
 	struct pending *p = calloc(1, sizeof(*p));
 
-	if (p == NULL || capacity == 0 || capacity > INT32_MAX / 4)
+	if (p == NULL || limit == 0 || limit > PENDING_MAX)
 		goto fail;
-	p->capacity = capacity;
+	p->limit = limit;
 	p->nbuckets = 16;
-	while (p->nbuckets < capacity * 2)
-		p->nbuckets <<= 1;
-	p->entries = calloc(capacity, sizeof(*p->entries));
-	p->hbuckets = pending_buckets(p->nbuckets);
-	if (p->entries == NULL || p->hbuckets == NULL)
+	p->free_entry = PENDING_NONE;
+	p->ghead = p->gtail = PENDING_NONE;
+	p->hbuckets = pending_buckets_new(NULL, p->nbuckets);
+	if (p->hbuckets == NULL)
 		goto fail;
 	for (int x = 0; x < PENDING_NINDEX; x++) {
-		struct pending_index *ix = &p->index[x];
-		ix->fifos = calloc(capacity, sizeof(*ix->fifos));
-		ix->buckets = pending_buckets(p->nbuckets);
-		if (ix->fifos == NULL || ix->buckets == NULL)
+		p->index[x].free = PENDING_NONE;
+		p->index[x].buckets = pending_buckets_new(NULL, p->nbuckets);
+		if (p->index[x].buckets == NULL)
 			goto fail;
-		for (size_t i = 0; i < capacity; i++)
-			ix->fifos[i].hnext = i + 1 < capacity ? (int32_t)(i + 1) : PENDING_NONE;
-		ix->free = 0;
 	}
-	for (size_t i = 0; i < capacity; i++)
-		p->entries[i].hnext = i + 1 < capacity ? (int32_t)(i + 1) : PENDING_NONE;
-	p->free_entry = 0;
-	p->ghead = p->gtail = PENDING_NONE;
+	if (pending_grow(p, pending_first_capacity(limit)) < 0)
+		goto fail;
 	return p;
 fail:
 	pending_free(p);
@@ -193,6 +283,10 @@ pending_fifo_unlink(struct pending *p, int x, int32_t s)
 int
 pending_add(struct pending *p, const struct pending_pkt *pkt)
 {
+	if (p->free_entry == PENDING_NONE && p->capacity < p->limit) {
+		size_t more = p->capacity * 2 < p->limit ? p->capacity * 2 : p->limit;
+		(void)pending_grow(p, more);
+	}
 	int32_t s = p->free_entry;
 
 	if (s == PENDING_NONE)
@@ -333,6 +427,12 @@ pending_segment_seen(struct pending *p, int slot, uint64_t now)
 }
 
 void
+pending_set_qidx(struct pending *p, int slot, uint16_t qidx)
+{
+	p->entries[slot].pkt.qidx = qidx;
+}
+
+void
 pending_mark_ce(struct pending *p, int slot)
 {
 	p->entries[slot].pkt.ce = true;
@@ -371,4 +471,41 @@ size_t
 pending_capacity(const struct pending *p)
 {
 	return p->capacity;
+}
+
+size_t
+pending_limit(const struct pending *p)
+{
+	return p->limit;
+}
+
+void
+pending_set_limit(struct pending *p, size_t limit)
+{
+	p->limit = limit < p->count ? p->count : limit > PENDING_MAX ? PENDING_MAX : limit;
+}
+
+int
+pending_compact(struct pending *p)
+{
+	size_t want = pending_first_capacity(p->limit);
+
+	while (want < p->count * 2)
+		want *= 2;
+	if (want * 4 > p->capacity)
+		return 0;
+	struct pending *n = pending_new(p->limit);
+	if (n == NULL || (want > n->capacity && pending_grow(n, want) < 0)) {
+		pending_free(n);
+		return -1;
+	}
+	/* Oldest first: each flow's and connection's FIFO keeps its order. */
+	for (int32_t s = p->ghead; s != PENDING_NONE; s = p->entries[s].gnext)
+		pending_add(n, &p->entries[s].pkt);
+	n->seq = p->seq;
+	struct pending tmp = *p;
+	*p = *n;
+	*n = tmp;
+	pending_free(n);
+	return 1;
 }

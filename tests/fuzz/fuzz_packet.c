@@ -229,7 +229,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	m.cap = (size_t)c % FUZZ_MAX_CAP + 1;
 	struct pending *p = pending_new(m.cap);
-	CHECK(p != NULL && pending_capacity(p) == m.cap);
+	CHECK(p != NULL && pending_limit(p) == m.cap);
 	while ((c = take_byte(&in)) >= 0) {
 		int k;
 		const uint8_t *bytes;

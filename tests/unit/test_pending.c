@@ -170,6 +170,86 @@ test_random_model(void **state)
 	pending_free(p);
 }
 
+/* Ids in holding order, walked from the oldest. */
+static size_t
+held_ids(const struct pending *p, uint32_t *ids, size_t max)
+{
+	size_t n = 0;
+
+	for (int s = pending_oldest(p); s != PENDING_NONE && n < max; s = pending_next(p, s))
+		ids[n++] = pending_get(p, s)->id;
+	return n;
+}
+
+/*
+ * A table grows from a few slots to its limit as packets are held, and gives
+ * memory back once they are gone; matching, flow order and holding order are
+ * the same all along.
+ */
+static void
+test_grow_and_compact(void **state)
+{
+	enum { LIMIT = 5000, KEEP = 100 };
+	struct pending *p = pending_new(LIMIT);
+	static uint32_t ids[LIMIT];
+
+	(void)state;
+	assert_non_null(p);
+	assert_int_equal(pending_limit(p), LIMIT);
+	assert_true(pending_capacity(p) < LIMIT);
+	for (uint32_t id = 1; id <= LIMIT; id++) {
+		struct pending_pkt pp = {.id = id, .hash = id % 97, .flow = id % 13};
+		if (id % 5 == 0) {
+			pp.conn = 1 + id % 3;
+			pp.seq = id * 100;
+			pp.span = 100;
+		}
+		assert_int_not_equal(pending_add(p, &pp), PENDING_NONE);
+	}
+	assert_int_equal(pending_capacity(p), LIMIT);
+	assert_int_equal(pending_add(p, &(struct pending_pkt){.id = 9999}), PENDING_NONE);
+	assert_int_equal(held_ids(p, ids, LIMIT), LIMIT);
+	for (uint32_t i = 0; i < LIMIT; i++)
+		assert_int_equal(ids[i], i + 1);
+	/* The oldest of each hash first; each flow's head is its oldest packet. */
+	for (uint64_t h = 0; h < 97; h++)
+		assert_int_equal(pending_get(p, pending_match(p, h))->id, h == 0 ? 97 : h);
+	int s = pending_match(p, 1); /* id 1, flow 1: the head of its flow */
+	assert_int_equal(pending_flow_older(p, s), PENDING_NONE);
+	assert_int_equal(pending_get(p, pending_flow_next(p, s))->id, 14);
+	assert_int_equal(pending_get(p, pending_segment(p, 1 + 4000 % 3, 400050))->id, 4000);
+
+	/* Let all but the newest KEEP go, then compact. */
+	for (uint32_t i = 0; i < LIMIT - KEEP; i++)
+		pending_remove(p, pending_oldest(p));
+	size_t before = pending_capacity(p);
+	assert_int_equal(pending_compact(p), 1);
+	assert_true(pending_capacity(p) < before / 4);
+	assert_true(pending_capacity(p) >= KEEP);
+	assert_int_equal(pending_count(p), KEEP);
+	assert_int_equal(pending_limit(p), LIMIT);
+	assert_int_equal(held_ids(p, ids, LIMIT), KEEP);
+	for (uint32_t i = 0; i < KEEP; i++)
+		assert_int_equal(ids[i], LIMIT - KEEP + 1 + i);
+	for (uint64_t h = 0; h < 97; h++) {
+		uint32_t oldest = LIMIT - KEEP + 1;
+		while (oldest % 97 != h)
+			oldest++;
+		assert_int_equal(pending_get(p, pending_match(p, h))->id, oldest);
+	}
+	s = pending_match(p, (LIMIT - KEEP + 1) % 97);
+	assert_int_equal(pending_flow_older(p, s), PENDING_NONE);
+	assert_int_equal(pending_get(p, pending_segment(p, 1 + 5000 % 3, 500050))->id, 5000);
+	assert_int_equal(pending_compact(p), 0);
+	/* It grows again up to its limit; a limit below what it holds is what it holds. */
+	for (uint32_t id = LIMIT + 1; pending_count(p) < LIMIT; id++)
+		assert_int_not_equal(pending_add(p, &(struct pending_pkt){.id = id, .hash = id}),
+		                     PENDING_NONE);
+	pending_set_limit(p, 10);
+	assert_int_equal(pending_limit(p), LIMIT);
+	pending_free(p);
+}
+
 static void
 test_flow_keys(void **state)
 {
@@ -390,6 +470,7 @@ main(void)
 	    cmocka_unit_test(test_flow_order),
 	    cmocka_unit_test(test_capacity_and_reuse),
 	    cmocka_unit_test(test_random_model),
+	    cmocka_unit_test(test_grow_and_compact),
 	    cmocka_unit_test(test_flow_keys),
 	    cmocka_unit_test(test_copy_hash),
 	    cmocka_unit_test(test_copy_hash_ecn),
