@@ -91,6 +91,14 @@ device_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	/*
+	 * A copy the qdisc released decides its packet, never a timeout: read
+	 * every copy waiting in the TUN ring before anything expires. After a
+	 * stall (imqd stopped, a hook that ran long) the ring can hold far more
+	 * than the wakeups that follow would read before this timer runs.
+	 */
+	if (dev->up && dev->tunfd >= 0 && pending_count(dev->held) > 0)
+		device_readback(dev, (int)dev->conf->txqueuelen + DEVICE_READ_MAX);
 	device_expire(dev, now);
 	log_limit_flush(&dev->lim_failopen);
 	log_limit_flush(&dev->lim_order);

@@ -14,6 +14,7 @@ set(IMQD_FAULT_TESTS
   ctl_abuse
   nofile
   nouring
+  stall
   valgrind)
 
 foreach(t ${IMQD_FAULT_TESTS})
