@@ -24,6 +24,7 @@
 #define NFQUEUE_VBUF_SIZE (64 * 1024)
 #define NFQUEUE_VMSG_MAX 64 /* bytes of one verdict message, with mark */
 #define NFQUEUE_BIND_TIMEOUT_MS 2000
+#define NFQUEUE_STUCK_MAX (64u << 20) /* verdicts kept after failed sends, at most */
 /* Each receive buffer starts aligned for the netlink headers in it. */
 #define NFQUEUE_ALIGN(n) (((n) + 7) & ~(size_t)7)
 
@@ -42,11 +43,14 @@ struct nfqueue {
 	size_t npkts;
 	uint8_t *vbuf; /* verdicts waiting to be sent */
 	size_t vlen;
-	size_t vn;         /* verdicts in vbuf */
-	int vqueue;        /* the queue they are all for, -1 if for several */
-	bool vplain;       /* all of them NF_ACCEPT without a mark, in rising id order */
-	uint32_t vlast;    /* the last id among them */
-	bool nobatch;      /* verdicts were lost once: no batch may cover their packets */
+	size_t vn;      /* verdicts in vbuf */
+	int vqueue;     /* the queue they are all for, -1 if for several */
+	bool vplain;    /* all of them NF_ACCEPT without a mark, in rising id order */
+	uint32_t vlast; /* the last id among them */
+	bool nobatch;   /* verdicts wait in stuck: no batch may cover their packets */
+	uint8_t *stuck; /* verdict messages a send failed to deliver, oldest first */
+	size_t stuck_len;
+	size_t stuck_cap;
 	uint64_t batched;  /* verdicts sent inside NFQNL_MSG_VERDICT_BATCH messages */
 	uint32_t wait_seq; /* config request nfqueue_bind waits for */
 	int wait_err;      /* its answer (errno, 0 for success), -1 while none yet */
@@ -149,6 +153,7 @@ nfqueue_close(struct nfqueue *nfq)
 	free(nfq->iovs);
 	free(nfq->pkts);
 	free(nfq->vbuf);
+	free(nfq->stuck);
 	free(nfq);
 }
 
@@ -458,27 +463,102 @@ nfqueue_collapse(struct nfqueue *nfq)
 	nfq->batched += nfq->vn;
 }
 
+/* Send LEN bytes of whole verdict messages at BUF; retries a short while. 0 or -1. */
+static int
+nfqueue_send_verdicts(struct nfqueue *nfq, const uint8_t *buf, size_t len)
+{
+	for (int tries = 0; tries < 100; tries++) {
+		if (mnl_socket_sendto(nfq->nl, buf, len) >= 0)
+			return 0;
+		if (errno != EAGAIN && errno != ENOBUFS && errno != EINTR && errno != ENOMEM)
+			return -1;
+		if (tries > 0)
+			usleep(100);
+	}
+	return -1;
+}
+
+/* Keep the verdicts in vbuf for a later flush, after those already kept. */
+static void
+nfqueue_keep(struct nfqueue *nfq)
+{
+	if (nfq->stuck_len + nfq->vlen > nfq->stuck_cap) {
+		size_t cap = nfq->stuck_cap ? nfq->stuck_cap * 2 : NFQUEUE_VBUF_SIZE;
+		while (cap < nfq->stuck_len + nfq->vlen)
+			cap *= 2;
+		uint8_t *b = cap <= NFQUEUE_STUCK_MAX ? realloc(nfq->stuck, cap) : NULL;
+		if (b == NULL) {
+			/* Their packets stay queued in the kernel until the queue is unbound. */
+			log_err("nfqueue: %zu bytes of verdicts lost: no memory to keep them",
+			        nfq->vlen);
+			nfq->vlen = 0;
+			return;
+		}
+		nfq->stuck = b;
+		nfq->stuck_cap = cap;
+	}
+	memcpy(nfq->stuck + nfq->stuck_len, nfq->vbuf, nfq->vlen);
+	nfq->stuck_len += nfq->vlen;
+	nfq->vlen = 0;
+}
+
+/*
+ * Send the verdicts kept after failed sends, a buffer's worth of whole
+ * messages at a time, oldest first; 0 once none is left, else -1.
+ */
+static int
+nfqueue_send_stuck(struct nfqueue *nfq)
+{
+	size_t off = 0;
+
+	while (off < nfq->stuck_len) {
+		const struct nlmsghdr *nlh = (const void *)(nfq->stuck + off);
+		size_t len = 0;
+		while (off + len < nfq->stuck_len &&
+		       len + NLMSG_ALIGN(nlh->nlmsg_len) <= NFQUEUE_VBUF_SIZE) {
+			len += NLMSG_ALIGN(nlh->nlmsg_len);
+			nlh = (const void *)(nfq->stuck + off + len);
+		}
+		if (nfqueue_send_verdicts(nfq, nfq->stuck + off, len) < 0)
+			break;
+		off += len;
+	}
+	memmove(nfq->stuck, nfq->stuck + off, nfq->stuck_len - off);
+	nfq->stuck_len -= off;
+	if (nfq->stuck_len > 0)
+		return -1;
+	if (nfq->nobatch)
+		log_notice("nfqueue: the verdicts kept after failed sends are delivered");
+	nfq->nobatch = false;
+	return 0;
+}
+
 int
 nfqueue_flush(struct nfqueue *nfq)
 {
+	if (nfq->stuck_len > 0 && nfqueue_send_stuck(nfq) < 0) {
+		/* Newer verdicts wait behind them: packets leave in the order decided. */
+		nfq->vn = 0;
+		nfqueue_keep(nfq);
+		return -1;
+	}
 	if (nfq->vlen == 0)
 		return 0;
 	nfqueue_collapse(nfq);
 	nfq->vn = 0;
-	/* Verdicts that never reach the kernel strand packets in its queue: retry hard. */
-	for (int tries = 0; tries < 100; tries++) {
-		if (mnl_socket_sendto(nfq->nl, nfq->vbuf, nfq->vlen) >= 0) {
-			nfq->vlen = 0;
-			return 0;
-		}
-		if (errno != EAGAIN && errno != ENOBUFS && errno != EINTR && errno != ENOMEM)
-			break;
-		if (tries > 0)
-			usleep(100);
+	if (nfqueue_send_verdicts(nfq, nfq->vbuf, nfq->vlen) == 0) {
+		nfq->vlen = 0;
+		return 0;
 	}
-	log_warn("nfqueue: sending %zu bytes of verdicts", nfq->vlen);
-	nfq->vlen = 0;
+	/*
+	 * Verdicts that never reach the kernel strand packets in its queue:
+	 * keep them and send them with the next flush (the device's timer
+	 * flushes every tick). Until then no batch verdict may cover their
+	 * packets, drops among them.
+	 */
+	log_warn("nfqueue: sending %zu bytes of verdicts; keeping them to send again", nfq->vlen);
 	nfq->nobatch = true;
+	nfqueue_keep(nfq);
 	return -1;
 }
 

@@ -15,6 +15,7 @@ set(IMQD_FAULT_TESTS
   nofile
   nouring
   stall
+  verdicts
   valgrind)
 
 foreach(t ${IMQD_FAULT_TESTS})
