@@ -446,8 +446,9 @@ nfqueue_verdict(struct nfqueue *nfq, uint16_t queue, uint32_t id, uint32_t verdi
  * queue that has nothing else undecided, go as one NFQNL_MSG_VERDICT_BATCH:
  * the kernel accepts every packet of the queue up to the last id, in id
  * order, which are then exactly these. One message instead of one per
- * packet. Not after verdicts were lost: their packets (drops among them)
- * are still in the kernel's queue, and a batch would accept them.
+ * packet. Not while verdicts a send failed to deliver wait to be sent
+ * again: their packets (drops among them) are still in the kernel's queue,
+ * and a batch would accept them.
  */
 static void
 nfqueue_collapse(struct nfqueue *nfq)
