@@ -51,9 +51,10 @@ struct nfqueue {
 	uint8_t *stuck; /* verdict messages a send failed to deliver, oldest first */
 	size_t stuck_len;
 	size_t stuck_cap;
-	uint64_t batched;  /* verdicts sent inside NFQNL_MSG_VERDICT_BATCH messages */
-	uint32_t wait_seq; /* config request nfqueue_bind waits for */
-	int wait_err;      /* its answer (errno, 0 for success), -1 while none yet */
+	uint64_t batched;         /* verdicts sent inside NFQNL_MSG_VERDICT_BATCH messages */
+	struct log_limit lim_bad; /* packet messages that name no packet */
+	uint32_t wait_seq;        /* config request nfqueue_bind waits for */
+	int wait_err;             /* its answer (errno, 0 for success), -1 while none yet */
 };
 
 static void
@@ -316,8 +317,19 @@ nfqueue_packet_msg(struct nfqueue *nfq, const struct nlmsghdr *nlh, bool truncat
 	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*nfg)))
 		return;
 	mnl_attr_parse(nlh, sizeof(*nfg), nfqueue_attr_cb, attr);
-	if (attr[NFQA_PACKET_HDR] == NULL)
+	if (attr[NFQA_PACKET_HDR] == NULL) {
+		/*
+		 * No packet id: the packet can get no verdict of its own. A kernel
+		 * always sends the header first; should one not, the packet stays
+		 * queued until a batch verdict for its queue accepts it (fail-open)
+		 * or the queue is unbound (dropped). Said, never silently.
+		 */
+		log_limited(&nfq->lim_bad, LOG_ERR,
+		            "nfqueue: queue %u: a packet message without a packet header; its "
+		            "packet waits for a later batch verdict",
+		            ntohs(nfg->res_id));
 		return;
+	}
 	const struct nfqnl_msg_packet_hdr *ph = mnl_attr_get_payload(attr[NFQA_PACKET_HDR]);
 	struct nfqueue_packet *p = &nfq->pkts[nfq->npkts];
 
