@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # A copy the qdisc released decides its packet, never drop-timeout, however
 # long imqd was stalled before it read the copy back.
-#  1. SIGSTOP for 6 s (longer than drop-timeout, 5 s) while 900 small
-#     datagrams go through a 2 Mbit/s tbf that releases them all within a
-#     second: every datagram arrives, none dropped_timeout or unmatched.
-#  2. A reload that starts imq1 with an up hook taking 6 s, while a burst of
-#     3000 datagrams goes through imq0's tbf (txqueuelen 4000 holds what it
-#     releases meanwhile): every datagram arrives.
+#  1. SIGSTOP for 6 s (longer than drop-timeout, 5 s) just after imqd took
+#     in 3000 small datagrams, which a 2 Mbit/s tbf releases within 1.3 s
+#     into the TUN ring (txqueuelen 4000): every datagram arrives, none
+#     dropped_timeout or unmatched. A pass reads at most 1024 copies: before
+#     the fix, the timer expired the packets of the copies still in the ring.
+#  2. A reload that starts imq1 with an up hook taking 6 s, just after the
+#     same burst went into imq0's tbf: every datagram arrives.
 # Both times the counters balance and nothing is left queued.
 . "$(dirname "$0")/lib.sh"
 e2e_init fault_stall
@@ -23,7 +24,7 @@ nsx "$GW" iptables -t mangle -A PREROUTING -i "$GW_IN" -p udp -m multiport --dpo
 
 # recv_start PORT N NAME: a receiver of N numbered datagrams in dst.
 recv_start() {
-	bg "$DST" timeout 40 "$UDPSEQ" recv -p "$1" -n "$2" -t 30 -w 5 -i >"$T_TMP/recv-$3.json"
+	bg "$DST" timeout 40 "$UDPSEQ" recv -p "$1" -n "$2" -t 30 -w 10 -i >"$T_TMP/recv-$3.json"
 	RECV_PID=$BG_PID
 	wait_listen "$DST" udp "$1"
 }
@@ -36,18 +37,29 @@ recv_check() {
 	assert_eq "$1: duplicates at dst" 0 "$(json_field "$T_TMP/recv-$1.json" duplicates)"
 }
 
+# burst PORT N NAME: N datagrams of 64 bytes at 20,000/s (0.15 s; the tbf takes 1.3 s).
+burst() {
+	timeout 20 ip netns exec "$SRC" "$UDPSEQ" send -d "$DST_IP" -p "$1" -n "$2" -s 64 -r 20000 \
+		-t 10 >"$T_TMP/send-$3.json" || fail "$3: udpseq send failed"
+	sleep 0.05
+}
+
+# stalled NAME: the burst must still be in the kernel queue when imqd stalls.
+stalled() {
+	local q
+	q=$(queued_now)
+	assert_eq "$1: datagrams sent" "$N" "$(json_field "$T_TMP/send-$1.json" sent)"
+	assert_ge "$1: packets held when imqd stalled" 1500 "$q"
+}
+
 # 1. SIGSTOP while the copies are in the qdisc and the TUN ring.
-N=900
+N=3000
 recv_start "$PORT" "$N" stop
-bg "$SRC" timeout 20 "$UDPSEQ" send -d "$DST_IP" -p "$PORT" -n "$N" -s 64 -r 20000 -t 10 \
-	>"$T_TMP/send-stop.json"
-send_pid=$BG_PID
-sleep 0.1
+burst "$PORT" "$N" stop
 kill -STOP "$IMQD_PID" || fail "cannot stop imqd"
+stalled stop
 sleep 6
 kill -CONT "$IMQD_PID" || fail "cannot continue imqd"
-wait_pid "$send_pid" 20 || fail "stop: udpseq send failed"
-assert_eq "stop: datagrams sent" "$N" "$(json_field "$T_TMP/send-stop.json" sent)"
 recv_check stop "$N"
 check_counters
 assert_eq "stop: dropped_timeout" 0 "$S_dropped_timeout"
@@ -64,13 +76,9 @@ queues = 1
 up = /bin/sleep 6
 EOF
 recv_start "$PORT2" "$N2" hook
-bg "$SRC" timeout 20 "$UDPSEQ" send -d "$DST_IP" -p "$PORT2" -n "$N2" -s 64 -r 20000 -t 10 \
-	>"$T_TMP/send-hook.json"
-send_pid=$BG_PID
-sleep 0.05
+burst "$PORT2" "$N2" hook
 kill -HUP "$IMQD_PID" || fail "cannot send SIGHUP to imqd"
-wait_pid "$send_pid" 20 || fail "hook: udpseq send failed"
-assert_eq "hook: datagrams sent" "$N2" "$(json_field "$T_TMP/send-hook.json" sent)"
+N=$N2 stalled hook
 recv_check hook "$N2"
 check_counters
 assert_eq "hook: dropped_timeout" 0 "$S_dropped_timeout"
