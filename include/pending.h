@@ -89,6 +89,23 @@ size_t pending_count(const struct pending *p);
 /* Packets the table has room for now, without growing. */
 size_t pending_capacity(const struct pending *p);
 
+/*
+ * Memory every held packet costs, in all: its slot, its FIFOs, its share
+ * of the buckets, and the entries imqd keeps of it when it is given up on.
+ */
+#define PENDING_SLOT_BYTES 240
+
+/*
+ * Let the tables of the process together grow to BYTES of memory (at
+ * PENDING_SLOT_BYTES a packet): a table that would pass it holds no more
+ * packets, and its device fails them open or drops them as configured,
+ * rather than the process outgrowing its memory limit.
+ */
+void pending_set_budget(size_t bytes);
+
+/* Packets the tables of the process may hold together. */
+size_t pending_budget_slots(void);
+
 /* Packets the table may hold. */
 size_t pending_limit(const struct pending *p);
 

@@ -2,6 +2,7 @@
 #include "device_int.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,13 +111,17 @@ device_timer_cb(evutil_socket_t fd, short what, void *arg)
 	log_limit_flush(&dev->lim_txqlen);
 	log_limit_flush(&dev->lim_full);
 	log_limit_flush(&dev->lim_ecn);
+	log_limit_flush(&dev->lim_mem);
 	if (now >= dev->next_health_ns) {
 		dev->next_health_ns = now + DEVICE_HEALTH_MS * DEVICE_MS;
 		memset(dev->mtus, 0, sizeof(dev->mtus));
 		/* Memory follows what is held: a table left large by a backlog shrinks. */
-		if (pending_compact(dev->held) > 0)
+		if (pending_compact(dev->held) > 0) {
 			log_debug("%s: held-packet table now has room for %zu", dev->name,
 			          pending_capacity(dev->held));
+			/* The freed arrays may sit inside the heap: hand their pages back too. */
+			malloc_trim(0);
+		}
 		device_health(dev);
 	}
 	if (dev->timer_fast && dev->overtaken == 0)

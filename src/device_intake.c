@@ -126,6 +126,12 @@ device_stage(struct device *dev, struct device_queue *q, struct nfqueue_packet *
 	}
 	int slot = pending_add(dev->held, &pp);
 	if (slot == PENDING_NONE) {
+		if (pending_count(dev->held) < pending_limit(dev->held))
+			log_limited(
+			    &dev->lim_mem, LOG_WARNING,
+			    "%s: no memory to hold more packets (%zu held; imqd's tables may "
+			    "hold %zu in all within its memory limit)",
+			    dev->name, pending_count(dev->held), pending_budget_slots());
 		device_failopen(dev, q, p->id, p->mark, p->len, STATS_FO_NO_BUFFER);
 		return k;
 	}

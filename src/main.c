@@ -15,12 +15,16 @@
 #include "device.h"
 #include "hook.h"
 #include "log.h"
+#include "memlimit.h"
 #include "notify.h"
+#include "pending.h"
 #include "privs.h"
 #include "rules.h"
 #include "stats.h"
 
 #define MAIN_MAX_DEVICES CTL_MAX_DEVICES
+#define MAIN_MEM_RESERVE (16u << 20) /* memory for all but the held-packet tables */
+#define MAIN_MEM_MIN (1u << 20)      /* the tables' budget, at least */
 
 struct imqd {
 	struct event_base *base;
@@ -95,6 +99,32 @@ main_load(const char *path, FILE *errout)
 	}
 	free(text);
 	return conf;
+}
+
+/*
+ * The held-packet tables may take half of the memory the process may use
+ * beyond MAIN_MEM_RESERVE: a backlog that would take more fails open (or is
+ * dropped, with on-error = drop) rather than get imqd killed by its memory
+ * limit. Read again at each reload: a limit set since then counts.
+ */
+static void
+main_budget(const struct conf *conf)
+{
+	uint64_t limit = memlimit_bytes();
+	uint64_t bytes = limit > MAIN_MEM_RESERVE ? (limit - MAIN_MEM_RESERVE) / 2 : 0;
+	size_t want = 0;
+
+	if (bytes < MAIN_MEM_MIN)
+		bytes = MAIN_MEM_MIN;
+	pending_set_budget(bytes > SIZE_MAX ? SIZE_MAX : (size_t)bytes);
+	for (const struct conf_device *cd = conf->devices; cd != NULL; cd = cd->next)
+		want += (size_t)cd->queue_maxlen * cd->nqueues;
+	if (want > pending_budget_slots())
+		log_notice(
+		    "memory limit %llu MB: imqd holds at most %zu packets in all (queue-maxlen "
+		    "allows %zu); more are passed unshaped (no_buffer), or dropped with "
+		    "on-error = drop",
+		    (unsigned long long)(limit >> 20), pending_budget_slots(), want);
 }
 
 static void
@@ -229,6 +259,7 @@ main_reload(struct imqd *imqd, FILE *errout)
 		return -1;
 	}
 	log_setup(main_level(imqd, next), next->log_target == CONF_LOG_SYSLOG);
+	main_budget(next);
 	int ret = main_apply(imqd, next, errout);
 	main_reload_globals(imqd, next);
 	if (imqd->conf != imqd->started)
@@ -546,6 +577,7 @@ main(int argc, char **argv)
 	if (imqd.conf == NULL)
 		fatal("%s: configuration not valid", imqd.path);
 	log_setup(main_level(&imqd, imqd.conf), imqd.conf->log_target == CONF_LOG_SYSLOG);
+	main_budget(imqd.conf);
 	imqd.base = event_base_new();
 	if (imqd.base == NULL)
 		fatal("cannot create the event loop");

@@ -19,6 +19,10 @@ enum { PENDING_FLOW, PENDING_CONN, PENDING_NINDEX };
 #define PENDING_MIN 16              /* slots of a new table */
 #define PENDING_MAX (INT32_MAX / 4) /* slots of any table, at most */
 
+/* Slots of every table together, and how many there may be (pending_set_budget). */
+static size_t pending_total;
+static size_t pending_budget = PENDING_MAX;
+
 struct pending_link {
 	int32_t prev, next;
 	int32_t fifo; /* index in the index's fifos[], PENDING_NONE when not on one */
@@ -44,6 +48,12 @@ struct pending_index {
 	int32_t *buckets;
 	int32_t free;
 };
+
+/* A slot, two FIFOs, three buckets' worth of two, two late-table entries: PENDING_SLOT_BYTES. */
+_Static_assert(sizeof(struct pending_entry) + PENDING_NINDEX * sizeof(struct pending_fifo) +
+                       (1 + PENDING_NINDEX) * 2 * sizeof(int32_t) + 2 * sizeof(uint64_t) <=
+                   PENDING_SLOT_BYTES,
+               "PENDING_SLOT_BYTES is below what a held packet costs");
 
 struct pending {
 	struct pending_entry *entries;
@@ -116,6 +126,10 @@ pending_grow(struct pending *p, size_t capacity)
 {
 	size_t old = p->capacity, nb = p->nbuckets;
 
+	/* Every table of the process together stays within the budget. */
+	if (capacity > old && pending_total + (capacity - old) > pending_budget)
+		return -1;
+
 	while (nb < capacity * 2)
 		nb <<= 1;
 	struct pending_entry *e = realloc(p->entries, capacity * sizeof(*e));
@@ -163,6 +177,7 @@ pending_grow(struct pending *p, size_t capacity)
 		for (int x = 0; x < PENDING_NINDEX; x++)
 			p->index[x].free = (int32_t)old;
 	}
+	pending_total += capacity - old;
 	p->capacity = capacity;
 	return 0;
 }
@@ -200,6 +215,7 @@ pending_free(struct pending *p)
 {
 	if (p == NULL)
 		return;
+	pending_total -= p->capacity;
 	free(p->entries);
 	free(p->hbuckets);
 	for (int x = 0; x < PENDING_NINDEX; x++) {
@@ -471,6 +487,22 @@ size_t
 pending_capacity(const struct pending *p)
 {
 	return p->capacity;
+}
+
+void
+pending_set_budget(size_t bytes)
+{
+	size_t slots = bytes / PENDING_SLOT_BYTES;
+
+	pending_budget = slots < PENDING_MIN   ? PENDING_MIN
+	                 : slots > PENDING_MAX ? PENDING_MAX
+	                                       : slots;
+}
+
+size_t
+pending_budget_slots(void)
+{
+	return pending_budget;
 }
 
 size_t

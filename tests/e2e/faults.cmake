@@ -16,6 +16,7 @@ set(IMQD_FAULT_TESTS
   nouring
   stall
   verdicts
+  memory
   valgrind)
 
 foreach(t ${IMQD_FAULT_TESTS})

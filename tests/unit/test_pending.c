@@ -250,6 +250,33 @@ test_grow_and_compact(void **state)
 	pending_free(p);
 }
 
+/* Every table of the process together stays within the memory budget, freed slots return to it. */
+static void
+test_budget(void **state)
+{
+	(void)state;
+	pending_set_budget(100 * PENDING_SLOT_BYTES);
+	assert_int_equal(pending_budget_slots(), 100);
+	struct pending *a = pending_new(1000), *b = pending_new(1000);
+	assert_non_null(a);
+	assert_non_null(b);
+	uint32_t na = 0, nb = 0;
+	while (pending_add(a, &(struct pending_pkt){.id = na, .hash = na}) != PENDING_NONE)
+		na++;
+	/* Doublings from 16: a stops at 64, the last that fits beside b's 16. */
+	assert_int_equal(na, 64);
+	while (pending_add(b, &(struct pending_pkt){.id = nb, .hash = nb}) != PENDING_NONE)
+		nb++;
+	assert_int_equal(nb, 32);
+	assert_true(pending_capacity(a) + pending_capacity(b) <= 100);
+	pending_free(a);
+	while (pending_add(b, &(struct pending_pkt){.id = nb, .hash = nb}) != PENDING_NONE)
+		nb++;
+	assert_int_equal(nb, 64);
+	pending_free(b);
+	pending_set_budget(SIZE_MAX);
+}
+
 static void
 test_flow_keys(void **state)
 {
@@ -471,6 +498,7 @@ main(void)
 	    cmocka_unit_test(test_capacity_and_reuse),
 	    cmocka_unit_test(test_random_model),
 	    cmocka_unit_test(test_grow_and_compact),
+	    cmocka_unit_test(test_budget),
 	    cmocka_unit_test(test_flow_keys),
 	    cmocka_unit_test(test_copy_hash),
 	    cmocka_unit_test(test_copy_hash_ecn),
