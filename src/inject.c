@@ -15,6 +15,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <liburing.h>
+
 #include "log.h"
 
 struct inject_slot {
@@ -33,6 +35,10 @@ struct inject {
 	struct mmsghdr *msgs;
 	struct inject_slot *slots;
 	int sndbuf; /* the send buffer asked for */
+	/* Sends of a batch in one system call, each with its own result; off: sendmmsg. */
+	struct io_uring ring;
+	bool ring_on;
+	bool ring_broken; /* a wait failed: off from the next batch on */
 };
 
 static const uint8_t inject_zeros[INJECT_MAX_PAD];
@@ -79,6 +85,7 @@ inject_open(int ifindex, int sndbuf, size_t batch)
 		inj->addr[i].sll_protocol = htons(i == 0 ? ETH_P_IP : ETH_P_IPV6);
 	}
 	inject_set_ifindex(inj, ifindex);
+	inj->ring_on = io_uring_queue_init((unsigned)batch, &inj->ring, 0) == 0;
 	return inj;
 free_inj:
 	inject_close(inj);
@@ -90,6 +97,8 @@ inject_close(struct inject *inj)
 {
 	if (inj == NULL)
 		return;
+	if (inj->ring_on)
+		io_uring_queue_exit(&inj->ring);
 	if (inj->fd > 0)
 		close(inj->fd);
 	free(inj->msgs);
@@ -165,15 +174,70 @@ inject_errno_shared(int err)
 	       err == EWOULDBLOCK;
 }
 
-void
-inject_send(struct inject *inj, struct inject_pkt *pkts, size_t n)
+/*
+ * Send the N prepared copies through io_uring: one system call, and each
+ * copy gets its own result, where sendmmsg stops at the first copy the qdisc
+ * refuses (a full qdisc under a flood then costs a system call per copy).
+ * The sends run in order inside the call: MSG_DONTWAIT makes a full send
+ * buffer an error (EAGAIN) instead of a wait. 0, or a negative errno when
+ * io_uring cannot send: nothing was sent then.
+ */
+static int
+inject_send_uring(struct inject *inj, struct inject_pkt *pkts, size_t n)
+{
+	struct io_uring_cqe *cqe;
+	size_t seen = 0, refused = 0;
+	int r;
+
+	for (size_t k = 0; k < n; k++) {
+		/* The submission queue is empty here: a batch goes in whole. */
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&inj->ring);
+		if (sqe == NULL)
+			return -EBUSY;
+		io_uring_prep_sendmsg(sqe, inj->fd, &inj->msgs[k].msg_hdr, MSG_DONTWAIT);
+		io_uring_sqe_set_data64(sqe, k);
+	}
+	do
+		r = io_uring_submit(&inj->ring);
+	while (r == -EINTR);
+	if (r < 0)
+		return r;
+	for (size_t k = 0; k < n; k++)
+		pkts[k].err = k < (size_t)r ? EINPROGRESS : EIO; /* EIO: not submitted */
+	/* Every submitted send is waited for: a completion left over would name a later copy. */
+	while (seen < (size_t)r) {
+		int w = io_uring_wait_cqe(&inj->ring, &cqe);
+		if (w == -EINTR)
+			continue;
+		if (w < 0) {
+			/* Broken: the sends not heard of count as failed; the next batch uses
+			 * sendmmsg. */
+			for (size_t k = 0; k < n; k++)
+				if (pkts[k].err == EINPROGRESS)
+					pkts[k].err = EIO;
+			inj->ring_broken = true;
+			return 0;
+		}
+		uint64_t k = io_uring_cqe_get_data64(cqe);
+		if (k < n) {
+			pkts[k].err = cqe->res < 0 ? -cqe->res : 0;
+			refused += cqe->res == -EINVAL || cqe->res == -EOPNOTSUPP;
+		}
+		io_uring_cqe_seen(&inj->ring, cqe);
+		seen++;
+	}
+	/* A kernel without IORING_OP_SENDMSG refuses every send alike: none went out. */
+	if (refused == n)
+		return -pkts[0].err;
+	return 0;
+}
+
+/* Send the N prepared copies with sendmmsg, which stops at the first failure. */
+static void
+inject_send_mmsg(struct inject *inj, struct inject_pkt *pkts, size_t n)
 {
 	size_t i = 0;
 
-	for (size_t k = 0; k < n; k++) {
-		inject_prepare(inj, &pkts[k], k);
-		pkts[k].err = 0;
-	}
 	/*
 	 * sendmmsg stops at the first failure. When it failed first, its errno
 	 * is that copy's. When some went before it, the kernel reports only
@@ -201,4 +265,28 @@ inject_send(struct inject *inj, struct inject_pkt *pkts, size_t n)
 			}
 		}
 	}
+}
+
+void
+inject_send(struct inject *inj, struct inject_pkt *pkts, size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		inject_prepare(inj, &pkts[k], k);
+		pkts[k].err = 0;
+	}
+	if (inj->ring_on) {
+		int r = inject_send_uring(inj, pkts, n);
+		if (r == 0 && !inj->ring_broken)
+			return;
+		inj->ring_on = false;
+		io_uring_queue_exit(&inj->ring);
+		log_notice(
+		    "packet socket: io_uring sends failed (%s): sending copies with sendmmsg",
+		    strerror(r < 0 ? -r : EIO));
+		if (r == 0)
+			return; /* this batch's results are in */
+		for (size_t k = 0; k < n; k++)
+			pkts[k].err = 0;
+	}
+	inject_send_mmsg(inj, pkts, n);
 }
