@@ -12,6 +12,7 @@ enum stats_failopen {
 	STATS_FO_NO_BUFFER,    /* send buffer full (EAGAIN) or no room in the held table */
 	STATS_FO_INJECT_ERROR, /* any other error from the packet socket */
 	STATS_FO_SHUTDOWN,     /* still held when imqd stopped or the device was removed */
+	STATS_FO_OVERFLOW,     /* its queue held queue-maxlen packets (on-overflow = accept) */
 	STATS_FO_MAX,
 };
 
@@ -23,14 +24,19 @@ struct stats_counters {
 	uint64_t accepted_bytes;
 	uint64_t dropped_enqueue; /* qdisc refused the copy (ENOBUFS) */
 	uint64_t dropped_order; /* a later copy of its flow came back first, its own not in time */
-	uint64_t dropped_timeout;        /* copy did not come back within drop-timeout */
-	uint64_t dropped_error;          /* injection failed and on-error = drop */
-	uint64_t dropped_ecn;            /* the qdisc marked the copy CE: cannot mark the packet */
+	uint64_t dropped_timeout;  /* copy did not come back within drop-timeout */
+	uint64_t dropped_error;    /* injection failed and on-error = drop */
+	uint64_t dropped_ecn;      /* the qdisc marked the copy CE: cannot mark the packet */
+	uint64_t dropped_overflow; /* its queue held queue-maxlen packets (on-overflow = drop) */
 	uint64_t failopen[STATS_FO_MAX]; /* accepted unshaped, by reason */
 	uint64_t held;                   /* waiting for their copy now */
 	uint64_t peak_held;
-	uint64_t partial;        /* GSO copies the qdisc cut up and sent only in part */
-	uint64_t id_gaps;        /* packet ids the kernel skipped (it decided those itself) */
+	uint64_t partial; /* GSO copies the qdisc cut up and sent only in part */
+	uint64_t id_gaps; /* packet ids the kernel skipped (it decided those itself) */
+	/* Of those, the kernel passed (on-overflow = accept) or dropped them: imqd's receive
+	 * buffer was full. Not in received: imqd never saw them. */
+	uint64_t kernel_passed;
+	uint64_t kernel_dropped;
 	uint64_t malformed;      /* not a parsable IPv4/IPv6 packet; still shaped */
 	uint64_t verdict_errors; /* verdicts the kernel refused */
 };

@@ -129,13 +129,26 @@ device_timer_cb(evutil_socket_t fd, short what, void *arg)
 	nfqueue_flush(dev->nfq);
 }
 
+/*
+ * How queue Q is bound under DEV's configuration. The kernel passes (or
+ * drops) a packet by itself, counted nowhere, when its queue is full; so
+ * imqd keeps queue-maxlen itself (device_stage) and gives the kernel room
+ * for that many held packets (more, while a reload's shrink drains) and
+ * every message its receive buffer can hold besides: the kernel's queue is
+ * never full while imqd runs. What cannot reach imqd because the buffer is
+ * full still takes a packet id, which imqd counts (device_count_in);
+ * on-overflow decides it, as NFQA_CFG_F_FAIL_OPEN.
+ */
 struct nfqueue_params
-device_params(const struct conf_device *cf)
+device_params(const struct device *dev, const struct device_queue *q)
 {
+	const struct conf_device *cf = dev->conf;
+	uint64_t held = q != NULL && q->c.held > cf->queue_maxlen ? q->c.held : cf->queue_maxlen;
+	uint64_t maxlen = held + dev->nfq_slack;
 	struct nfqueue_params p = {
 	    .copy_range = cf->copy == CONF_COPY_HEADERS ? cf->copy_bytes
 	                                                : (cf->gso ? DEVICE_GSO_MTU : cf->mtu),
-	    .maxlen = cf->queue_maxlen,
+	    .maxlen = maxlen > UINT32_MAX ? UINT32_MAX : (uint32_t)maxlen,
 	    .fail_open = cf->on_overflow == CONF_ACCEPT,
 	    .gso = cf->gso,
 	};
@@ -145,7 +158,7 @@ device_params(const struct conf_device *cf)
 int
 device_bind(struct device *dev, struct device_queue *q)
 {
-	struct nfqueue_params params = device_params(dev->conf);
+	struct nfqueue_params params = device_params(dev, q);
 
 	if (nfqueue_bind(dev->nfq, q->num, &params) < 0) {
 		if (errno == EPERM)
@@ -175,6 +188,9 @@ device_sum(struct stats_counters *t, const struct stats_counters *c)
 		t->failopen[i] += c->failopen[i];
 	t->held += c->held;
 	t->id_gaps += c->id_gaps;
+	t->kernel_passed += c->kernel_passed;
+	t->kernel_dropped += c->kernel_dropped;
+	t->dropped_overflow += c->dropped_overflow;
 	t->malformed += c->malformed;
 	t->partial += c->partial;
 	t->verdict_errors += c->verdict_errors;
@@ -225,7 +241,7 @@ device_capacity(const struct conf_device *cf)
 
 /* The longest message the queues can send up, and the receive buffer for a full backlog. */
 int
-device_nfq_sizes(const struct device *dev, size_t *msgsize)
+device_nfq_sizes(struct device *dev, size_t *msgsize)
 {
 	size_t copy = dev->conf->copy == CONF_COPY_HEADERS ? dev->conf->copy_bytes : dev->maxlen;
 	uint64_t rcvbuf = (uint64_t)device_capacity(dev->conf) * (copy + 1024);
@@ -235,6 +251,8 @@ device_nfq_sizes(const struct device *dev, size_t *msgsize)
 	if (rcvbuf > (1u << 30))
 		rcvbuf = 1u << 30;
 	*msgsize = copy + DEVICE_MSG_OVERHEAD;
+	/* The kernel doubles the buffer asked for, and lets one message past it. */
+	dev->nfq_slack = 2 * rcvbuf / DEVICE_MIN_TRUESIZE + 1;
 	return (int)rcvbuf;
 }
 
@@ -360,7 +378,7 @@ fail:
 void
 device_drain(struct device *dev, struct device_queue *q)
 {
-	struct nfqueue_params params = device_params(dev->conf);
+	struct nfqueue_params params = device_params(dev, q);
 
 	params.maxlen = 0;
 	params.fail_open = true;

@@ -30,6 +30,7 @@
 #define DEVICE_MS 1000000ULL                   /* a millisecond, in nanoseconds */
 #define DEVICE_HEALTH_MS 1000
 #define DEVICE_MSG_OVERHEAD 512     /* netlink headers and attributes around a payload */
+#define DEVICE_MIN_TRUESIZE 512     /* receive-buffer bytes a packet message takes, at least */
 #define DEVICE_GSO_MTU PLAN_GSO_MTU /* imqN's MTU with gso on */
 #define DEVICE_READ_BYTES 256       /* of each copy read back: enough to tell which it is */
 #define DEVICE_MTU_CACHE 64         /* ifindex -> MTU, for the segments of GSO packets */
@@ -114,6 +115,7 @@ struct device {
 	struct event *timer_ev;
 	uint64_t next_health_ns;
 	struct nfqueue *nfq;
+	uint64_t nfq_slack;       /* messages its receive buffer can hold, at most */
 	struct verdict_sink sink; /* verdicts go to nfq */
 	struct inject *inj;
 	struct pending *held;
@@ -157,11 +159,11 @@ struct device {
 
 /* device.c */
 struct device_queue *device_queue(struct device *dev, uint16_t num);
-struct nfqueue_params device_params(const struct conf_device *cf);
+struct nfqueue_params device_params(const struct device *dev, const struct device_queue *q);
 int device_bind(struct device *dev, struct device_queue *q);
 int device_set_queues(struct device *dev, const struct conf_device *cf);
 size_t device_capacity(const struct conf_device *cf);
-int device_nfq_sizes(const struct device *dev, size_t *msgsize);
+int device_nfq_sizes(struct device *dev, size_t *msgsize);
 void device_use_conf(struct device *dev, const struct conf_device *cf);
 int device_timer_start(struct device *dev);
 void device_drain(struct device *dev, struct device_queue *q);

@@ -30,15 +30,23 @@ device_count_in(struct device *dev, struct device_queue *q, const struct nfqueue
 {
 	q->c.received++;
 	q->c.received_bytes += p->len;
-	/* Ids the kernel skipped were packets it could not send us; it decided those itself. */
+	/*
+	 * Ids the kernel skipped were packets it could not send us (the receive
+	 * buffer was full); it decided those itself, as on-overflow says.
+	 */
 	if (q->seen && p->id != q->next_id) {
 		uint32_t gap = p->id - q->next_id;
 		if (gap < 0x80000000u) {
+			bool pass = dev->conf->on_overflow == CONF_ACCEPT;
 			q->c.id_gaps += gap;
-			log_limited(
-			    &dev->lim_verdict, LOG_WARNING,
-			    "%s: queue %u: kernel skipped %u packet ids (receive buffer overrun)",
-			    dev->name, q->num, gap);
+			if (pass)
+				q->c.kernel_passed += gap;
+			else
+				q->c.kernel_dropped += gap;
+			log_limited(&dev->lim_verdict, LOG_WARNING,
+			            "%s: queue %u: the kernel %s %u packets itself: imqd's receive "
+			            "buffer was full",
+			            dev->name, q->num, pass ? "passed unshaped" : "dropped", gap);
 		}
 	}
 	q->seen = true;
@@ -65,6 +73,28 @@ device_seg_mtu(struct device *dev, const struct nfqueue_packet *p)
 		}
 	}
 	return dev->mtus[i].mtu;
+}
+
+/*
+ * Q holds queue-maxlen packets: P goes on unshaped or is dropped, as
+ * on-overflow says, and is counted; the kernel's own queue is longer
+ * (device_params), so this is where a full queue is decided.
+ */
+static void
+device_overflow(struct device *dev, struct device_queue *q, const struct nfqueue_packet *p)
+{
+	bool pass = dev->conf->on_overflow == CONF_ACCEPT;
+
+	if (pass) {
+		q->c.failopen[STATS_FO_OVERFLOW]++;
+		device_accept(dev, q->num, p->id, p->mark);
+	} else {
+		q->c.dropped_overflow++;
+		device_verdict(dev, q->num, p->id, NF_DROP, false, 0);
+	}
+	log_limited(&dev->lim_full, LOG_WARNING,
+	            "%s: queue %u is full (queue-maxlen %u): %s new packets", dev->name, q->num,
+	            dev->conf->queue_maxlen, pass ? "passing unshaped" : "dropping");
 }
 
 static int device_send_staged(struct device *dev, size_t k);
@@ -94,6 +124,10 @@ device_stage(struct device *dev, struct device_queue *q, struct nfqueue_packet *
 	 */
 	if (p->len > dev->maxlen) {
 		device_failopen(dev, q, p->id, p->mark, p->len, STATS_FO_TOO_BIG);
+		return k;
+	}
+	if (q->c.held >= dev->conf->queue_maxlen) {
+		device_overflow(dev, q, p);
 		return k;
 	}
 	struct pending_pkt pp = {
@@ -139,12 +173,6 @@ device_stage(struct device *dev, struct device_queue *q, struct nfqueue_packet *
 	/* The late table keeps twice as many entries as the held table has room for. */
 	if (pending_capacity(dev->held) * 2 > dev->nlate && dev->nlate < DEVICE_LATE_MAX)
 		(void)device_late_size(dev, pending_capacity(dev->held));
-	if (q->c.held >= dev->conf->queue_maxlen)
-		log_limited(&dev->lim_full, LOG_WARNING,
-		            "%s: queue %u is full (queue-maxlen %u): the kernel %s itself",
-		            dev->name, q->num, dev->conf->queue_maxlen,
-		            dev->conf->on_overflow == CONF_ACCEPT ? "passes new packets unshaped"
-		                                                  : "drops new packets");
 	uint16_t proto = p->proto;
 	if (proto != ETH_P_IP && proto != ETH_P_IPV6)
 		proto = (caplen > 0 && p->data[0] >> 4 == 6) ? ETH_P_IPV6 : ETH_P_IP;

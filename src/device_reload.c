@@ -121,7 +121,7 @@ device_update(struct device *dev, const struct conf_device *cf)
 		tundev_persist(dev->tunfd, cf->persist);
 	for (size_t i = 0; i < dev->nqueues; i++) {
 		struct device_queue *q = &dev->queues[i];
-		struct nfqueue_params params = device_params(cf);
+		struct nfqueue_params params = device_params(dev, q);
 		/* New queues, and any a reload before could not bind. */
 		if (q->bound)
 			nfqueue_set_params(dev->nfq, q->num, &params);

@@ -380,8 +380,9 @@ main_status_cb(evutil_socket_t fd, short what, void *arg)
 	for (size_t i = 0; i < imqd->ndevs; i++) {
 		device_totals(imqd->devs[i], &c);
 		held += c.held;
-		drops += stats_dropped_total(&c);
-		failopen += stats_failopen_total(&c);
+		/* What the kernel decided without imqd counts too: nothing passes unsaid. */
+		drops += stats_dropped_total(&c) + c.kernel_dropped;
+		failopen += stats_failopen_total(&c) + c.kernel_passed;
 	}
 	notify_status(imqd->ndevs, held, drops, failopen);
 	notify_watchdog();

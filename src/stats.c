@@ -13,7 +13,7 @@
 static const char *const stats_failopen_names[STATS_FO_MAX] = {
     [STATS_FO_DEVICE_DOWN] = "device_down", [STATS_FO_TOO_BIG] = "too_big",
     [STATS_FO_NO_BUFFER] = "no_buffer",     [STATS_FO_INJECT_ERROR] = "inject_error",
-    [STATS_FO_SHUTDOWN] = "shutdown",
+    [STATS_FO_SHUTDOWN] = "shutdown",       [STATS_FO_OVERFLOW] = "overflow",
 };
 
 /* The drop counters by the reason used in every output. */
@@ -26,6 +26,7 @@ static const struct stats_drop {
     {"timeout", offsetof(struct stats_counters, dropped_timeout)},
     {"error", offsetof(struct stats_counters, dropped_error)},
     {"ecn", offsetof(struct stats_counters, dropped_ecn)},
+    {"overflow", offsetof(struct stats_counters, dropped_overflow)},
 };
 #define STATS_NDROPS (sizeof(stats_drops) / sizeof(stats_drops[0]))
 
@@ -142,6 +143,11 @@ stats_text_counters(const struct stats_counters *c, const char *ind, FILE *out)
 		        c->failopen[i]);
 	fprintf(out, ")\n%s%-10s %12" PRIu64 " pkts  (peak %" PRIu64 ")\n", ind, "held", c->held,
 	        c->peak_held);
+	fprintf(out,
+	        "%s%-10s %12" PRIu64 " pkts  (passed %" PRIu64 ", dropped %" PRIu64
+	        ": the kernel decided them, imqd's receive buffer full)\n",
+	        ind, "bypassed", c->kernel_passed + c->kernel_dropped, c->kernel_passed,
+	        c->kernel_dropped);
 	fprintf(out, "%s%-10s %12" PRIu64 " pkts\n", ind, "partial", c->partial);
 	fprintf(out, "%s%-10s id_gaps %" PRIu64 ", malformed %" PRIu64 ", verdict_errors %" PRIu64,
 	        ind, "anomalies", c->id_gaps, c->malformed, c->verdict_errors);
@@ -326,11 +332,13 @@ json_counters(struct json *j, const struct stats_counters *c)
 	json_u64(j, "received_bytes", c->received_bytes);
 	json_u64(j, "accepted", c->accepted);
 	json_u64(j, "accepted_bytes", c->accepted_bytes);
+	json_u64(j, "dropped", stats_dropped_total(c));
 	json_u64(j, "dropped_enqueue", c->dropped_enqueue);
 	json_u64(j, "dropped_order", c->dropped_order);
 	json_u64(j, "dropped_timeout", c->dropped_timeout);
 	json_u64(j, "dropped_error", c->dropped_error);
 	json_u64(j, "dropped_ecn", c->dropped_ecn);
+	json_u64(j, "dropped_overflow", c->dropped_overflow);
 	json_u64(j, "failopen", stats_failopen_total(c));
 	json_open(j, "failopen_reasons", '{');
 	for (int i = 0; i < STATS_FO_MAX; i++)
@@ -340,6 +348,8 @@ json_counters(struct json *j, const struct stats_counters *c)
 	json_u64(j, "peak_held", c->peak_held);
 	json_u64(j, "partial", c->partial);
 	json_u64(j, "id_gaps", c->id_gaps);
+	json_u64(j, "kernel_passed", c->kernel_passed);
+	json_u64(j, "kernel_dropped", c->kernel_dropped);
 	json_u64(j, "malformed", c->malformed);
 	json_u64(j, "verdict_errors", c->verdict_errors);
 }
@@ -424,7 +434,8 @@ static const struct prom_family {
      "Packets dropped: enqueue (qdisc refused the copy), order (a later copy of the flow came "
      "back first, and its own not within reorder-window), timeout (copy did not come back "
      "within drop-timeout), error (injection failed and on-error = drop), ecn (the qdisc "
-     "marked the copy Congestion Experienced).",
+     "marked the copy Congestion Experienced), overflow (its queue held queue-maxlen packets "
+     "and on-overflow = drop).",
      PROM_DROPPED, 0},
     {"failopen_packets_total", "counter",
      "Packets accepted without passing through imqN, by reason.", PROM_FAILOPEN, 0},
@@ -438,6 +449,14 @@ static const struct prom_family {
      PROM_FIELD, offsetof(struct stats_counters, partial)},
     {"id_gaps_total", "counter", "Packet ids the kernel skipped (it decided those itself).",
      PROM_FIELD, offsetof(struct stats_counters, id_gaps)},
+    {"kernel_passed_packets_total", "counter",
+     "Packets the kernel passed unshaped without imqd: its receive buffer was full "
+     "(on-overflow = accept).",
+     PROM_FIELD, offsetof(struct stats_counters, kernel_passed)},
+    {"kernel_dropped_packets_total", "counter",
+     "Packets the kernel dropped without imqd: its receive buffer was full "
+     "(on-overflow = drop).",
+     PROM_FIELD, offsetof(struct stats_counters, kernel_dropped)},
     {"malformed_packets_total", "counter",
      "Packets that were not parsable IPv4/IPv6 (still shaped).", PROM_FIELD,
      offsetof(struct stats_counters, malformed)},

@@ -82,7 +82,8 @@ assert_gt "1: id_gaps counted" 0 "$gaps1"
 assert_eq "1: imqd received + id_gaps = sent" "$SENT" "$((S_received - recv_before + gaps1))"
 assert_eq "1: user_dropped (on-overflow = accept: the kernel passed them)" "$ud_before" "$(lf_nfq 0 7)"
 assert_eq "1: datagrams at dst (imqd's and the kernel's accepts)" "$SENT" "$GOT"
-lf_assert_log "1: skipped ids logged" 'kernel skipped [0-9]+ packet ids'
+lf_assert_log "1: skipped ids logged" 'the kernel passed unshaped [0-9]+ packets itself'
+assert_eq "1: kernel_passed = id_gaps" "$gaps1" "$((S_kernel_passed))"
 acc_sent=$SENT acc_got=$GOT
 stop_imqd
 
@@ -98,6 +99,7 @@ ud2=$(($(lf_nfq 0 7) - ud_before))
 log "2: netlink drops $(lf_nl_drops "$IMQD_PID" "$sock"), id_gaps $gaps2, user_dropped $ud2"
 assert_gt "2: id_gaps counted" 0 "$gaps2"
 assert_eq "2: id_gaps = kernel user_dropped" "$ud2" "$gaps2"
+assert_eq "2: kernel_dropped = id_gaps" "$gaps2" "$S_kernel_dropped"
 assert_eq "2: imqd received + id_gaps = sent" "$SENT" "$((S_received + gaps2))"
 assert_eq "2: datagrams at dst = imqd accepted + failopen" "$((S_accepted + S_failopen))" "$GOT"
 stop_imqd

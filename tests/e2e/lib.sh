@@ -383,8 +383,8 @@ devs = [d for d in doc.get("devices", []) if d.get("name") == sys.argv[2]]
 if not devs:
     sys.exit("no device %s in imqctl output" % sys.argv[2])
 d = devs[0]
-need = ("received", "accepted", "dropped_enqueue", "dropped_order", "dropped_timeout",
-        "dropped_error", "failopen", "held")
+need = ("received", "accepted", "dropped", "dropped_enqueue", "dropped_order",
+        "dropped_timeout", "dropped_error", "failopen", "held")
 missing = [k for k in need if not isinstance(d.get(k), int)]
 if missing:
     sys.exit("imqctl stats -j: %s lacks numeric %s" % (sys.argv[2], ", ".join(missing)))
@@ -397,9 +397,7 @@ for k, v in fo.items():
     out["failopen_" + k] = v
 out["queue_peak_held_max"] = max((int(q.get("peak_held", 0)) for q in d.get("per_queue", [])),
                                  default=0)
-out["dropped"] = sum(int(d.get(k, 0)) for k in
-                     ("dropped_enqueue", "dropped_order", "dropped_timeout", "dropped_error",
-                      "dropped_ecn"))
+out["dropped"] = int(d["dropped"])
 for k, v in out.items():
     if isinstance(v, bool):
         v = int(v)

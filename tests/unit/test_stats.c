@@ -45,6 +45,9 @@ fill(struct stats_counters *c, uint64_t base)
 	c->malformed = base + 23;
 	c->verdict_errors = base + 24;
 	c->partial = base + 25;
+	c->dropped_overflow = base + 26;
+	c->kernel_passed = base + 27;
+	c->kernel_dropped = base + 28;
 }
 
 static void
@@ -275,6 +278,7 @@ test_failopen(void **state)
 	assert_string_equal(stats_failopen_name(STATS_FO_NO_BUFFER), "no_buffer");
 	assert_string_equal(stats_failopen_name(STATS_FO_INJECT_ERROR), "inject_error");
 	assert_string_equal(stats_failopen_name(STATS_FO_SHUTDOWN), "shutdown");
+	assert_string_equal(stats_failopen_name(STATS_FO_OVERFLOW), "overflow");
 	assert_int_equal(stats_failopen_total(&c), 15);
 }
 
@@ -295,7 +299,10 @@ test_text(void **state)
 	    text, "\n  batched               4 pkts  (accepted in batch verdict messages)\n"));
 	assert_non_null(strstr(text, "hold time  p50 120us, p99 900us, max 2.50s\n"));
 	assert_non_null(strstr(text, "(device_down 320, too_big 322, no_buffer 324, inject_error "
-	                             "326, shutdown 328)\n"));
+	                             "326, shutdown 328, overflow 330)\n"));
+	assert_non_null(strstr(text, "ecn 318, overflow 352)\n"));
+	assert_non_null(strstr(text, "\n  bypassed            710 pkts  (passed 354, dropped 356: the "
+	                             "kernel decided them, imqd's receive buffer full)\n"));
 	free(text);
 }
 
@@ -335,11 +342,12 @@ test_json_exact(void **state)
 	                         .verdicts_batched = 10};
 	static const char *counters =
 	    "\"received\":1,\"received_bytes\":60,\"accepted\":0,\"accepted_bytes\":0,"
-	    "\"dropped_enqueue\":0,\"dropped_order\":0,\"dropped_timeout\":0,"
-	    "\"dropped_error\":0,\"dropped_ecn\":0,\"failopen\":2,\"failopen_reasons\":{\"device_"
-	    "down\":0,"
-	    "\"too_big\":2,\"no_buffer\":0,\"inject_error\":0,\"shutdown\":0},\"held\":0,"
-	    "\"peak_held\":0,\"partial\":0,\"id_gaps\":0,\"malformed\":0,\"verdict_errors\":0";
+	    "\"dropped\":0,\"dropped_enqueue\":0,\"dropped_order\":0,\"dropped_timeout\":0,"
+	    "\"dropped_error\":0,\"dropped_ecn\":0,\"dropped_overflow\":0,\"failopen\":2,"
+	    "\"failopen_reasons\":{\"device_down\":0,\"too_big\":2,\"no_buffer\":0,"
+	    "\"inject_error\":0,\"shutdown\":0,\"overflow\":0},\"held\":0,\"peak_held\":0,"
+	    "\"partial\":0,\"id_gaps\":0,\"kernel_passed\":0,\"kernel_dropped\":0,"
+	    "\"malformed\":0,\"verdict_errors\":0";
 	char expect[2048];
 	char *text;
 
@@ -379,7 +387,7 @@ test_json_valid(void **state)
 	assert_string_equal(squeezed, compact);
 	assert_non_null(strstr(pretty, "\n  \"devices\": [\n    {\n      \"name\": \"imq0\",\n"));
 	assert_non_null(strstr(pretty, "\n      \"queues\": [0, 1],\n"));
-	assert_non_null(strstr(compact, "\"failopen\":1620,"));
+	assert_non_null(strstr(compact, "\"failopen\":1950,"));
 	free(squeezed);
 	free(compact);
 	free(pretty);
