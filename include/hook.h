@@ -1,14 +1,32 @@
-/* Device hooks: programs run when imqN comes up or goes away. */
+/* Device hooks: programs run when imqN comes up or goes away, beside the event loop. */
 #ifndef IMQD_HOOK_H
 #define IMQD_HOOK_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-/* Run ARGV (no shell) with IMQ_DEV=DEV and IMQ_QUEUES set, killing it after TIMEOUT_MS; returns its
- * exit status, -1 if it could not run or was killed. Logs failures with WHAT ("up", "down"). */
+struct event_base;
+
+/* Run hooks from BASE's loop: each is watched there, none is waited for (the loop goes on). */
+void hook_init(struct event_base *base);
+
+/*
+ * Run ARGV (no shell) with IMQ_DEV=DEV and IMQ_QUEUES set, killing it and
+ * what it started after TIMEOUT_MS. It starts once the hooks queued before
+ * it for DEV have ended, so a device's hooks run one at a time and in
+ * order; other devices' hooks and the datapath do not wait. Its exit
+ * status, or why it failed, is logged with WHAT ("up", "down"). KEEP_FD
+ * (-1: none) is closed once it has ended: a down hook keeps the TUN fd, and
+ * so the device, until then. 0, or -1 when it cannot be queued (logged).
+ */
 int hook_run(char *const argv[], const char *what, const char *dev, const uint16_t *queues,
-             size_t nqueues, unsigned timeout_ms);
+             size_t nqueues, unsigned timeout_ms, int keep_fd);
+
+/* Hooks queued or running now. */
+size_t hook_pending(void);
+
+/* Run every queued hook to its end, waiting for each (at exit, once the loop has stopped). */
+void hook_finish(void);
 
 /* Run hooks as USER with CAP_NET_ADMIN and CAP_NET_RAW only, while imqd is still root (NULL: as
  * imqd). */

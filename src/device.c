@@ -366,7 +366,7 @@ device_start(struct event_base *base, const struct conf_device *cf)
 		log_warnx("%s: copy-bytes %u may cut the headers of GSO packets, which then go in "
 		          "as plain copies (a tbf with a smaller burst drops them); use %u or more",
 		          dev->name, cf->copy_bytes, DEVICE_GSO_COPY_BYTES);
-	device_hook(dev, cf->up, "up");
+	device_hook(dev, cf->up, "up", -1);
 	dev->hooked = true;
 	return dev;
 fail:
@@ -410,8 +410,6 @@ device_stop(struct device *dev)
 {
 	if (dev == NULL)
 		return;
-	if (dev->hooked && dev->conf != NULL)
-		device_hook(dev, dev->conf->down, "down");
 	if (dev->nfq != NULL) {
 		/*
 		 * Held packets first: they are older than any the kernel passes
@@ -439,7 +437,18 @@ device_stop(struct device *dev)
 	nfqueue_close(dev->nfq);
 	if (dev->tunfd >= 0 && !dev->conf->persist)
 		tundev_persist(dev->tunfd, false);
+	/*
+	 * The down hook runs beside the loop, after the queues went: it keeps
+	 * the TUN fd, so the device is there until it has ended.
+	 */
+	int keep = -1;
+	if (dev->hooked && dev->conf != NULL && dev->conf->down != NULL) {
+		keep = dev->tunfd;
+		dev->tunfd = -1;
+	}
 	device_detach(dev);
+	if (dev->hooked && dev->conf != NULL)
+		device_hook(dev, dev->conf->down, "down", keep);
 	inject_close(dev->inj);
 	pending_free(dev->held);
 	free(dev->queues);

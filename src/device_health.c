@@ -8,14 +8,17 @@
 #include "hook.h"
 
 void
-device_hook(struct device *dev, char **argv, const char *what)
+device_hook(struct device *dev, char **argv, const char *what, int keep_fd)
 {
-	if (argv == NULL)
+	if (argv == NULL) {
+		if (keep_fd >= 0)
+			close(keep_fd);
 		return;
+	}
 	uint16_t nums[dev->nqueues > 0 ? dev->nqueues : 1];
 	for (size_t i = 0; i < dev->nqueues; i++)
 		nums[i] = dev->queues[i].num;
-	hook_run(argv, what, dev->name, nums, dev->nqueues, dev->conf->hook_timeout_ms);
+	hook_run(argv, what, dev->name, nums, dev->nqueues, dev->conf->hook_timeout_ms, keep_fd);
 	dev->hooked = true;
 }
 
@@ -92,7 +95,7 @@ device_health(struct device *dev)
 		if (device_attach(dev) == 0) {
 			log_notice("%s: recreated, shaping resumed", dev->name);
 			dev->up = true;
-			device_hook(dev, dev->conf->up, "up");
+			device_hook(dev, dev->conf->up, "up", -1);
 		}
 	}
 }

@@ -181,7 +181,8 @@ device_verdict(struct device *dev, uint16_t queue, uint32_t id, uint32_t verdict
 void device_tun_cb(evutil_socket_t fd, short what, void *arg);
 
 /* device_health.c */
-void device_hook(struct device *dev, char **argv, const char *what);
+/* Queue hook ARGV of DEV; KEEP_FD (-1: none) is closed once it ended. */
+void device_hook(struct device *dev, char **argv, const char *what, int keep_fd);
 void device_health(struct device *dev);
 int device_sndbuf(const struct conf_device *cf, size_t capacity);
 int device_attach(struct device *dev);

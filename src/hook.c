@@ -1,15 +1,19 @@
-/* Device hooks: programs run when imqN comes up or goes away. */
+/* Device hooks: programs run when imqN comes up or goes away, beside the event loop. */
 #include "hook.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <event2/event.h>
 
 #include "log.h"
 #include "privs.h"
@@ -68,64 +72,273 @@ hook_child(char *const argv[], const char *dev, const char *queues)
 	_exit(127);
 }
 
-/* Wait for PID up to TIMEOUT_MS; 1 when it exited (*STATUS set), 0 on timeout. */
+/* The queue of hooks, each started as a child and watched from the event loop. */
+struct hook_job {
+	char **argv; /* a copy: the configuration it came from may be gone before it runs */
+	char *what;
+	char *dev;
+	char *queues; /* IMQ_QUEUES */
+	unsigned timeout_ms;
+	pid_t pid;               /* 0 until started */
+	int pidfd;               /* readable once the child exited */
+	int keep_fd;             /* closed once it ended, -1 if none */
+	struct event *exit_ev;   /* on pidfd */
+	struct event *expire_ev; /* hook-timeout */
+	struct hook_job *next;
+};
+
+static struct event_base *hook_base;
+static struct hook_job *hook_jobs; /* in the order they were queued */
+
+void
+hook_init(struct event_base *base)
+{
+	hook_base = base;
+}
+
+static void
+hook_job_free(struct hook_job *j)
+{
+	if (j == NULL)
+		return;
+	for (size_t i = 0; j->argv != NULL && j->argv[i] != NULL; i++)
+		free(j->argv[i]);
+	free(j->argv);
+	free(j->what);
+	free(j->dev);
+	free(j->queues);
+	if (j->exit_ev != NULL)
+		event_free(j->exit_ev);
+	if (j->expire_ev != NULL)
+		event_free(j->expire_ev);
+	if (j->pidfd >= 0)
+		close(j->pidfd);
+	if (j->keep_fd >= 0)
+		close(j->keep_fd);
+	free(j);
+}
+
+static struct hook_job *
+hook_job_new(char *const argv[], const char *what, const char *dev, const uint16_t *queues,
+             size_t nqueues, unsigned timeout_ms, int keep_fd)
+{
+	struct hook_job *j = calloc(1, sizeof(*j));
+	size_t n = 0;
+
+	if (j == NULL)
+		return NULL;
+	j->pidfd = -1;
+	j->keep_fd = keep_fd;
+	j->timeout_ms = timeout_ms;
+	while (argv[n] != NULL)
+		n++;
+	j->argv = calloc(n + 1, sizeof(*j->argv));
+	j->what = strdup(what);
+	j->dev = strdup(dev);
+	j->queues = hook_queues(queues, nqueues);
+	if (j->argv == NULL || j->what == NULL || j->dev == NULL || j->queues == NULL)
+		goto fail;
+	for (size_t i = 0; i < n; i++)
+		if ((j->argv[i] = strdup(argv[i])) == NULL)
+			goto fail;
+	return j;
+fail:
+	hook_job_free(j);
+	return NULL;
+}
+
+/* Log how J's child ended: STATUS as waitpid gave it, or KILLED by its timeout. */
+static void
+hook_report(const struct hook_job *j, int status, bool killed)
+{
+	if (killed)
+		log_err("%s: %s hook %s killed after %ums", j->dev, j->what, j->argv[0],
+		        j->timeout_ms);
+	else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		log_info("%s: %s hook %s done", j->dev, j->what, j->argv[0]);
+	else if (WIFEXITED(status))
+		log_err("%s: %s hook %s failed with exit status %d", j->dev, j->what, j->argv[0],
+		        WEXITSTATUS(status));
+	else
+		log_err("%s: %s hook %s killed by signal %d", j->dev, j->what, j->argv[0],
+		        WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+/* Start J's child; 0, or -1 when it could not be (logged). */
 static int
-hook_wait(pid_t pid, unsigned timeout_ms, int *status)
+hook_spawn(struct hook_job *j)
+{
+	fflush(NULL);
+	j->pid = fork();
+	if (j->pid < 0) {
+		log_warn("%s: %s hook %s: fork", j->dev, j->what, j->argv[0]);
+		return -1;
+	}
+	if (j->pid == 0)
+		hook_child(j->argv, j->dev, j->queues);
+	setpgid(j->pid, j->pid); /* as the child does: whichever runs first */
+	return 0;
+}
+
+static void hook_schedule(void);
+
+/* J's child ended, or (KILLED) overran its time and was killed; reap it and start the next. */
+static void
+hook_done(struct hook_job *j, bool killed)
+{
+	int status = 0;
+
+	if (killed && kill(-j->pid, SIGKILL) < 0)
+		kill(j->pid, SIGKILL);
+	while (waitpid(j->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	hook_report(j, status, killed);
+	for (struct hook_job **p = &hook_jobs; *p != NULL; p = &(*p)->next)
+		if (*p == j) {
+			*p = j->next;
+			break;
+		}
+	hook_job_free(j);
+	hook_schedule();
+}
+
+static void
+hook_exit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	hook_done(arg, false);
+}
+
+static void
+hook_expire_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	hook_done(arg, true);
+}
+
+/*
+ * Watch J's child from the loop: its pidfd turns readable when it exits, a
+ * timer ends it after its timeout. 0, or -1 when it cannot be watched.
+ */
+static int
+hook_watch(struct hook_job *j)
+{
+	struct timeval tv = {j->timeout_ms / 1000, (j->timeout_ms % 1000) * 1000};
+
+	j->pidfd = (int)syscall(SYS_pidfd_open, j->pid, 0);
+	if (j->pidfd < 0)
+		return -1;
+	j->exit_ev = event_new(hook_base, j->pidfd, EV_READ, hook_exit_cb, j);
+	j->expire_ev = evtimer_new(hook_base, hook_expire_cb, j);
+	if (j->exit_ev == NULL || j->expire_ev == NULL || event_add(j->exit_ev, NULL) < 0 ||
+	    event_add(j->expire_ev, &tv) < 0)
+		return -1;
+	return 0;
+}
+
+/* Wait for J's child, killing it after its timeout (no loop to watch it from). */
+static void
+hook_wait(struct hook_job *j)
 {
 	struct timespec tick = {0, 5 * 1000000L};
+	int status = 0;
 
-	for (unsigned waited = 0; waited <= timeout_ms; waited += 5) {
-		pid_t r = waitpid(pid, status, WNOHANG);
-		if (r == pid)
-			return 1;
-		if (r < 0 && errno != EINTR)
-			return 1;
+	for (unsigned waited = 0; waited <= j->timeout_ms; waited += 5) {
+		pid_t r = waitpid(j->pid, &status, WNOHANG);
+		if (r == j->pid || (r < 0 && errno != EINTR)) {
+			hook_report(j, status, false);
+			return;
+		}
 		nanosleep(&tick, NULL);
 	}
-	return 0;
+	if (kill(-j->pid, SIGKILL) < 0)
+		kill(j->pid, SIGKILL);
+	waitpid(j->pid, &status, 0);
+	hook_report(j, status, true);
+}
+
+/* Start every queued hook whose device has no hook running or queued before it. */
+static void
+hook_schedule(void)
+{
+	struct hook_job *j = hook_jobs, *next;
+
+	for (; j != NULL; j = next) {
+		next = j->next;
+		if (j->pid != 0)
+			continue;
+		bool blocked = false;
+		for (struct hook_job *o = hook_jobs; o != j; o = o->next)
+			blocked = blocked || strcmp(o->dev, j->dev) == 0;
+		if (blocked)
+			continue;
+		if (hook_spawn(j) == 0 && hook_watch(j) == 0)
+			continue;
+		/* Not started, or started but not watchable: wait for it here. */
+		if (j->pid > 0)
+			hook_wait(j);
+		for (struct hook_job **p = &hook_jobs; *p != NULL; p = &(*p)->next)
+			if (*p == j) {
+				*p = j->next;
+				break;
+			}
+		hook_job_free(j);
+		next = hook_jobs; /* the list changed: look again from the start */
+	}
 }
 
 int
 hook_run(char *const argv[], const char *what, const char *dev, const uint16_t *queues,
-         size_t nqueues, unsigned timeout_ms)
+         size_t nqueues, unsigned timeout_ms, int keep_fd)
 {
-	int status = 0;
-	pid_t pid;
+	struct hook_job *j, **tail;
 
-	if (argv == NULL || argv[0] == NULL)
+	if (argv == NULL || argv[0] == NULL) {
+		if (keep_fd >= 0)
+			close(keep_fd);
 		return 0;
-	char *qbuf = hook_queues(queues, nqueues);
-	if (qbuf == NULL) {
+	}
+	if ((j = hook_job_new(argv, what, dev, queues, nqueues, timeout_ms, keep_fd)) == NULL) {
 		log_warn("%s: %s hook %s", dev, what, argv[0]);
+		if (keep_fd >= 0)
+			close(keep_fd);
 		return -1;
 	}
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		log_warn("%s: %s hook %s: fork", dev, what, argv[0]);
-		free(qbuf);
-		return -1;
-	}
-	if (pid == 0)
-		hook_child(argv, dev, qbuf);
-	free(qbuf);
-	setpgid(pid, pid); /* as the child does: whichever runs first */
-	if (!hook_wait(pid, timeout_ms, &status)) {
-		if (kill(-pid, SIGKILL) < 0)
-			kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
-		log_err("%s: %s hook %s killed after %ums", dev, what, argv[0], timeout_ms);
-		return -1;
-	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-		log_info("%s: %s hook %s done", dev, what, argv[0]);
-		return 0;
-	}
-	if (WIFEXITED(status))
-		log_err("%s: %s hook %s failed with exit status %d", dev, what, argv[0],
-		        WEXITSTATUS(status));
+	for (tail = &hook_jobs; *tail != NULL; tail = &(*tail)->next)
+		;
+	*tail = j;
+	if (hook_base != NULL)
+		hook_schedule();
 	else
-		log_err("%s: %s hook %s killed by signal %d", dev, what, argv[0],
-		        WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		hook_finish();
+	return 0;
+}
+
+size_t
+hook_pending(void)
+{
+	size_t n = 0;
+
+	for (const struct hook_job *j = hook_jobs; j != NULL; j = j->next)
+		n++;
+	return n;
+}
+
+void
+hook_finish(void)
+{
+	struct hook_job *j;
+
+	while ((j = hook_jobs) != NULL) {
+		if (j->pid == 0 && hook_spawn(j) < 0) {
+			hook_jobs = j->next;
+			hook_job_free(j);
+			continue;
+		}
+		hook_wait(j);
+		hook_jobs = j->next;
+		hook_job_free(j);
+	}
 }

@@ -127,12 +127,14 @@ main_budget(const struct conf *conf)
 		    (unsigned long long)(limit >> 20), pending_budget_slots(), want);
 }
 
+/* At exit: stop every device, then run the down hooks that queued, and wait for them. */
 static void
 main_stop_devices(struct imqd *imqd)
 {
 	while (imqd->ndevs > 0) {
 		device_stop(imqd->devs[--imqd->ndevs]);
 	}
+	hook_finish();
 }
 
 static int
@@ -583,6 +585,7 @@ main(int argc, char **argv)
 	if (imqd.base == NULL)
 		fatal("cannot create the event loop");
 	main_signals(&imqd, sigs);
+	hook_init(imqd.base);
 	const char *why = imqd.conf->user != NULL ? privs_cannot(imqd.conf->user) : NULL;
 	if (why != NULL)
 		fatal("%s: %s", imqd.path, why);

@@ -2,7 +2,8 @@
 # in part and the counters reloads leave, device hooks,
 # persistent devices, sd_notify, least privilege. Root only, like the rest of
 # tests/e2e; helpers in lib.sh and lib_ops.sh.
-foreach(t reload_traffic reload_partial reload_move reload_sizes metrics_file hooks persist notify caps)
+foreach(t reload_traffic reload_partial reload_move reload_sizes metrics_file hooks hook_async persist notify
+          caps)
   add_test(NAME e2e_${t}
            COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/${t}.sh)
   set_tests_properties(e2e_${t} PROPERTIES
