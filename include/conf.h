@@ -8,9 +8,10 @@
 #include <stdio.h>
 
 #define CONF_DEFAULT_PATH "/etc/imqd.conf"
-#define CONF_IFNAMSIZ 16      /* IFNAMSIZ, including the NUL */
-#define CONF_MAX_DEVICES 256  /* device sections in one file */
-#define CONF_MAX_HELD 4194304 /* packets one device may hold: queue-maxlen x its queues */
+#define CONF_IFNAMSIZ 16           /* IFNAMSIZ, including the NUL */
+#define CONF_MAX_DEVICES 256       /* device sections in one file */
+#define CONF_MAX_HELD 4194304      /* packets one device may hold: queue-maxlen x its queues */
+#define CONF_MAX_HELD_ALL 16777216 /* packets all devices together may hold */
 
 enum conf_verdict {
 	CONF_ACCEPT,
@@ -47,6 +48,8 @@ struct conf_device {
 	unsigned copy_bytes;    /* bytes copied when copy = headers */
 	uint32_t continue_mark; /* 0/0: plain NF_ACCEPT verdicts */
 	uint32_t continue_mask;
+	uint32_t ecn_mark; /* 0/0: a packet whose copy came back CE is dropped */
+	uint32_t ecn_mask;
 	bool persist; /* keep imqN across restarts */
 	char **up;    /* NULL or argv, NULL-terminated */
 	char **down;

@@ -31,8 +31,9 @@ struct stats_counters {
 	uint64_t failopen[STATS_FO_MAX]; /* accepted unshaped, by reason */
 	uint64_t held;                   /* waiting for their copy now */
 	uint64_t peak_held;
-	uint64_t partial; /* GSO copies the qdisc cut up and sent only in part */
-	uint64_t id_gaps; /* packet ids the kernel skipped (it decided those itself) */
+	uint64_t marked_ecn; /* of the accepted, those that left marked CE (ecn-mark) */
+	uint64_t partial;    /* GSO copies the qdisc cut up and sent only in part */
+	uint64_t id_gaps;    /* packet ids the kernel skipped (it decided those itself) */
 	/* Of those, the kernel passed (on-overflow = accept) or dropped them: imqd's receive
 	 * buffer was full. Not in received: imqd never saw them. */
 	uint64_t kernel_passed;

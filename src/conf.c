@@ -87,6 +87,7 @@ static const struct conf_key conf_device_keys[] = {
     {"copy", CONF_T_COPY, DEV(copy), 0, 0},
     {"copy-bytes", CONF_T_COUNT, DEV(copy_bytes), 40, 65535},
     {"continue-mark", CONF_T_MARK, DEV(continue_mark), 0, 0},
+    {"ecn-mark", CONF_T_MARK, DEV(ecn_mark), 0, 0},
     {"persist", CONF_T_BOOL, DEV(persist), 0, 0},
     {"up", CONF_T_HOOK, DEV(up), 0, 0},
     {"down", CONF_T_HOOK, DEV(down), 0, 0},
@@ -102,6 +103,10 @@ static const struct conf_key conf_global_keys[] = {
     {"metrics-interval", CONF_T_DURATION, GLB(metrics_interval_ms), 1000, 3600000},
     {"user", CONF_T_USER, GLB(user), 0, 0},
 };
+
+/* A mark key's field is its mark, and the field after it its mask. */
+_Static_assert(DEV(continue_mask) == DEV(continue_mark) + sizeof(uint32_t), "mark pair");
+_Static_assert(DEV(ecn_mask) == DEV(ecn_mark) + sizeof(uint32_t), "mark pair");
 
 #define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
 _Static_assert(NKEYS(conf_device_keys) <= CONF_MAXKEYS, "CONF_MAXKEYS too small");
@@ -529,8 +534,10 @@ conf_parse_mark(struct conf_parser *p, const struct conf_key *k, const char *v,
 		conf_bad(p, k, v, "the mark is zero: the queue rule would match the packet again");
 		return -1;
 	}
-	d->continue_mark = mark;
-	d->continue_mask = mask;
+	/* The mask is the field after the mark (conf_mark_pair). */
+	uint32_t *pair = (uint32_t *)((char *)d + k->off);
+	pair[0] = mark;
+	pair[1] = mask;
 	return 0;
 }
 
@@ -934,13 +941,55 @@ conf_new(const char *path)
 	return c;
 }
 
+/*
+ * All devices together may hold CONF_MAX_HELD_ALL packets: named at the
+ * section of the first device that passes it.
+ */
+static void
+conf_held_all(struct conf_parser *p)
+{
+	uint64_t all = 0;
+
+	for (const struct conf_device *d = p->conf->devices; d != NULL; d = d->next) {
+		all += (uint64_t)d->queue_maxlen * d->nqueues;
+		if (all > CONF_MAX_HELD_ALL) {
+			conf_err(p, d->line,
+			         "[%s]: the devices up to this one would hold up to %" PRIu64
+			         " packets (queue-maxlen x queues, summed), more than %d in all: "
+			         "lower queue-maxlen",
+			         d->name, all, CONF_MAX_HELD_ALL);
+			return;
+		}
+	}
+}
+
+/* The index of device key NAME in conf_device_keys (keyline's index). */
+static size_t
+conf_device_key(const char *name)
+{
+	size_t i = 0;
+
+	while (i < NKEYS(conf_device_keys) - 1 && strcmp(conf_device_keys[i].name, name) != 0)
+		i++;
+	return i;
+}
+
 /* Checks done when a section ends: only then is a missing key known. */
 static void
 conf_section_end(struct conf_parser *p)
 {
 	if (p->sec == CONF_SEC_DEVICE && p->keyline[CONF_KEY_QUEUES] == 0)
 		conf_err(p, p->secline, "[%s] has no queues", p->secname);
-	/* Every packet the device may hold has its slot from the start. */
+	/* Both marks are set by verdicts on the same packets: their bits must not mix. */
+	if (p->sec == CONF_SEC_DEVICE && p->dev != NULL &&
+	    (p->dev->ecn_mask & p->dev->continue_mask) != 0)
+		conf_err(p, p->keyline[conf_device_key("ecn-mark")],
+		         "ecn-mark 0x%" PRIx32 "/0x%" PRIx32
+		         " shares bits with continue-mark 0x%" PRIx32 "/0x%" PRIx32
+		         ": give them masks of their own",
+		         p->dev->ecn_mark, p->dev->ecn_mask, p->dev->continue_mark,
+		         p->dev->continue_mask);
+	/* A bound on what the device's table may grow to (it grows as packets are held). */
 	if (p->sec == CONF_SEC_DEVICE && p->dev != NULL &&
 	    (uint64_t)p->dev->queue_maxlen * p->dev->nqueues > CONF_MAX_HELD)
 		conf_err(p, p->keyline[CONF_KEY_QUEUES],
@@ -1175,6 +1224,8 @@ conf_parse(const char *name, const char *text, size_t len, FILE *err)
 		conf_lines(p, text, len);
 		if (!p->seen_device)
 			conf_err(p, 0, "no device sections");
+		if (p->msgs.n == 0)
+			conf_held_all(p); /* a sum of devices that are each valid */
 		conf_hooks_user(p);
 	}
 	if (p->msgs.n == 0 && !p->oom)
@@ -1320,7 +1371,7 @@ conf_key_unset(const struct conf_key *k, const void *obj)
 
 	switch (k->type) {
 	case CONF_T_MARK:
-		return ((const struct conf_device *)obj)->continue_mask == 0;
+		return ((const uint32_t *)f)[1] == 0;
 	case CONF_T_HOOK:
 		return *(char **const *)f == NULL;
 	case CONF_T_PATH:
@@ -1358,7 +1409,8 @@ conf_print_key(FILE *out, const struct conf_key *k, const void *obj)
 		fputs(*(const bool *)f ? "yes" : "no", out);
 		break;
 	case CONF_T_MARK:
-		fprintf(out, "0x%" PRIx32 "/0x%" PRIx32, d->continue_mark, d->continue_mask);
+		fprintf(out, "0x%" PRIx32 "/0x%" PRIx32, ((const uint32_t *)f)[0],
+		        ((const uint32_t *)f)[1]);
 		break;
 	case CONF_T_HOOK:
 		conf_print_hook(out, *(char **const *)f);
@@ -1428,6 +1480,7 @@ conf_device_changed(const struct conf_device *a, const struct conf_device *b)
 	       a->reorder_window_ms != b->reorder_window_ms || a->gso != b->gso ||
 	       a->copy != b->copy || a->copy_bytes != b->copy_bytes ||
 	       a->continue_mark != b->continue_mark || a->continue_mask != b->continue_mask ||
+	       a->ecn_mark != b->ecn_mark || a->ecn_mask != b->ecn_mask ||
 	       a->persist != b->persist || conf_argv_differ(a->up, b->up) ||
 	       conf_argv_differ(a->down, b->down) || a->hook_timeout_ms != b->hook_timeout_ms;
 }

@@ -191,6 +191,7 @@ device_sum(struct stats_counters *t, const struct stats_counters *c)
 	t->kernel_passed += c->kernel_passed;
 	t->kernel_dropped += c->kernel_dropped;
 	t->dropped_overflow += c->dropped_overflow;
+	t->marked_ecn += c->marked_ecn;
 	t->malformed += c->malformed;
 	t->partial += c->partial;
 	t->verdict_errors += c->verdict_errors;

@@ -16,6 +16,22 @@ device_accept(struct device *dev, uint16_t queue, uint32_t id, uint32_t mark)
 		device_verdict(dev, queue, id, NF_ACCEPT, false, 0);
 }
 
+/*
+ * Accept a packet whose copy the qdisc marked Congestion Experienced, with
+ * ecn-mark set: it re-runs the chain carrying the ecn mark (and the continue
+ * mark, if any), where a rule ahead of the queue rule sets CE in its header
+ * (-j TOS --set-tos 0x03/0x03) and the queue rule lets it by.
+ */
+static void
+device_accept_marked(struct device *dev, uint16_t queue, uint32_t id, uint32_t mark)
+{
+	const struct conf_device *cf = dev->conf;
+
+	mark = (mark & ~cf->continue_mask) | cf->continue_mark;
+	mark = (mark & ~cf->ecn_mask) | cf->ecn_mark;
+	device_verdict(dev, queue, id, NF_REPEAT, true, mark);
+}
+
 void
 device_failopen(struct device *dev, struct device_queue *q, uint32_t id, uint32_t mark,
                 uint32_t len, enum stats_failopen why)
@@ -46,28 +62,35 @@ device_ce(const struct pending_pkt *pp, const uint8_t *copy, size_t n)
 /*
  * Decide a held packet: verdict, counters, and forget it. A packet whose copy
  * the qdisc marked CE (an AQM such as fq_codel or cake, which marks where it
- * would drop) cannot be marked itself: a verdict can only replace a packet
- * whole, and imqd has its headers only. It is dropped, the signal the qdisc
- * gives a packet without ECN, so the sender still slows down.
+ * would drop) leaves marked CE too with ecn-mark set (device_accept_marked).
+ * Without it imqd cannot mark the packet: a verdict can only replace a packet
+ * whole, and imqd has its headers only. It is dropped then, the signal the
+ * qdisc gives a packet without ECN, so the sender still slows down.
  */
 static void
 device_decide(struct device *dev, int slot, bool accept, uint64_t now, uint64_t *counter)
 {
 	const struct pending_pkt *pp = pending_get(dev->held, slot);
 	struct device_queue *q = &dev->queues[pp->qidx];
+	bool marked = accept && pp->ce;
 
-	if (accept && pp->ce) {
-		accept = false;
+	if (marked && dev->conf->ecn_mask == 0) {
+		accept = marked = false;
 		counter = &q->c.dropped_ecn;
 		log_limited(&dev->lim_ecn, LOG_NOTICE,
 		            "%s: the qdisc marked a copy Congestion Experienced (ECN): dropping "
-		            "its packet instead, as imqd cannot mark it",
+		            "its packet instead (set ecn-mark to pass the mark on)",
 		            dev->name);
 	}
 	if (accept) {
 		q->c.accepted++;
 		q->c.accepted_bytes += pp->len;
-		device_accept(dev, q->num, pp->id, pp->mark);
+		if (marked) {
+			q->c.marked_ecn++;
+			device_accept_marked(dev, q->num, pp->id, pp->mark);
+		} else {
+			device_accept(dev, q->num, pp->id, pp->mark);
+		}
 		uint64_t us = (now - pp->t_ns) / 1000;
 		dev->hold_us[dev->hold_n++ % DEVICE_HOLD_RING] =
 		    us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
@@ -116,8 +139,8 @@ device_decide_partial(struct device *dev, int slot, uint64_t now)
 
 	q->c.partial++;
 	device_late_add(dev, pp); /* its other segments may still come */
-	if (pp->ce) {
-		/* Marked: dropped either way, and counted as such by device_decide. */
+	if (pp->ce && dev->conf->ecn_mask == 0) {
+		/* Marked, and no ecn-mark: dropped either way, counted as such by device_decide. */
 		dev->partial_excess = under;
 		device_decide(dev, slot, true, now, NULL);
 		return;

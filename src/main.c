@@ -540,6 +540,19 @@ main_check_metrics_file(const struct conf *conf)
 	free(dir);
 }
 
+/* For -t: what a device without ecn-mark does with a CE mark from its qdisc. */
+static void
+main_check_ecn(const struct conf *conf)
+{
+	for (const struct conf_device *cd = conf->devices; cd != NULL; cd = cd->next)
+		if (cd->ecn_mask == 0)
+			fprintf(stderr,
+			        "imqd: note: %s has no ecn-mark: a packet whose copy its qdisc marks "
+			        "Congestion Experienced (fq_codel, cake, red ecn) is dropped; set "
+			        "ecn-mark to pass the mark on (imqd.conf(5))\n",
+			        cd->name);
+}
+
 static int
 main_check(struct imqd *imqd, int mode)
 {
@@ -557,6 +570,7 @@ main_check(struct imqd *imqd, int mode)
 		conf_print(conf, stdout);
 	else {
 		main_check_metrics_file(conf);
+		main_check_ecn(conf);
 		printf("configuration OK\n");
 	}
 	conf_free(conf);

@@ -20,6 +20,8 @@ rules_run(const struct conf_device *cd, size_t i)
 static void
 rules_target(const struct conf_device *cd, size_t i, size_t n, FILE *out)
 {
+	if (cd->ecn_mask != 0)
+		fprintf(out, " -m mark ! --mark 0x%x/0x%x", cd->ecn_mark, cd->ecn_mask);
 	if (cd->continue_mask != 0)
 		fprintf(out, " -m mark ! --mark 0x%x/0x%x", cd->continue_mark, cd->continue_mask);
 	if (n > 1)
@@ -37,11 +39,24 @@ rules_chain(const struct conf_device *cd, const char *chain, const char *dir, FI
 	static const char *const tools[] = {"iptables", "ip6tables"};
 
 	for (size_t t = 0; t < 2; t++) {
+		/* A packet the verdict sent back with the ecn mark: CE in its header (checksum
+		 * too). */
+		if (cd->ecn_mask != 0)
+			fprintf(out,
+			        "%s -t mangle -A %s %s IFACE -m mark --mark 0x%x/0x%x -j TOS "
+			        "--set-tos 0x03/0x03\n",
+			        tools[t], chain, dir, cd->ecn_mark, cd->ecn_mask);
 		for (size_t i = 0, n; i < cd->nqueues; i += n) {
 			n = rules_run(cd, i);
 			fprintf(out, "%s -t mangle -A %s %s IFACE", tools[t], chain, dir);
 			rules_target(cd, i, n, out);
 		}
+		/* The mark served its purpose: another device's queue rule must see the packet. */
+		if (cd->ecn_mask != 0)
+			fprintf(out,
+			        "%s -t mangle -A %s %s IFACE -m mark --mark 0x%x/0x%x -j MARK "
+			        "--set-xmark 0x0/0x%x\n",
+			        tools[t], chain, dir, cd->ecn_mark, cd->ecn_mask, cd->ecn_mask);
 	}
 }
 
@@ -67,6 +82,13 @@ rules_device(const struct conf_device *cd, FILE *out)
 		        "# Rules after these see each packet once it is shaped "
 		        "(continue-mark 0x%x/0x%x).\n",
 		        cd->continue_mark, cd->continue_mask);
+	if (cd->ecn_mask != 0)
+		fprintf(
+		    out,
+		    "# In this order: a packet whose copy the qdisc marked Congestion Experienced\n"
+		    "# comes back with ecn-mark 0x%x/0x%x, gets CE set by the TOS rule, passes\n"
+		    "# the queue rule, and loses the mark again.\n",
+		    cd->ecn_mark, cd->ecn_mask);
 }
 
 int

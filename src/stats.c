@@ -148,6 +148,8 @@ stats_text_counters(const struct stats_counters *c, const char *ind, FILE *out)
 	        ": the kernel decided them, imqd's receive buffer full)\n",
 	        ind, "bypassed", c->kernel_passed + c->kernel_dropped, c->kernel_passed,
 	        c->kernel_dropped);
+	fprintf(out, "%s%-10s %12" PRIu64 " pkts  (accepted marked Congestion Experienced)\n", ind,
+	        "marked_ecn", c->marked_ecn);
 	fprintf(out, "%s%-10s %12" PRIu64 " pkts\n", ind, "partial", c->partial);
 	fprintf(out, "%s%-10s id_gaps %" PRIu64 ", malformed %" PRIu64 ", verdict_errors %" PRIu64,
 	        ind, "anomalies", c->id_gaps, c->malformed, c->verdict_errors);
@@ -339,6 +341,7 @@ json_counters(struct json *j, const struct stats_counters *c)
 	json_u64(j, "dropped_error", c->dropped_error);
 	json_u64(j, "dropped_ecn", c->dropped_ecn);
 	json_u64(j, "dropped_overflow", c->dropped_overflow);
+	json_u64(j, "marked_ecn", c->marked_ecn);
 	json_u64(j, "failopen", stats_failopen_total(c));
 	json_open(j, "failopen_reasons", '{');
 	for (int i = 0; i < STATS_FO_MAX; i++)
@@ -443,6 +446,10 @@ static const struct prom_family {
      offsetof(struct stats_counters, held)},
     {"peak_held_packets", "gauge", "Most packets waiting for their copy at once.", PROM_FIELD,
      offsetof(struct stats_counters, peak_held)},
+    {"marked_ecn_packets_total", "counter",
+     "Packets accepted marked Congestion Experienced, as the qdisc marked their copy "
+     "(ecn-mark).",
+     PROM_FIELD, offsetof(struct stats_counters, marked_ecn)},
     {"partial_packets_total", "counter",
      "GSO copies the qdisc cut into segments and sent only in part (each then accepted or "
      "dropped whole).",

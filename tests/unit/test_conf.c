@@ -412,6 +412,25 @@ test_marks(void **state)
 	          "the mark has bits outside the mask\n");
 	parse_bad("[imq0]\nqueues = 0\ncontinue-mark = 1/0\n",
 	          "t.conf:3: bad value \"1/0\" for continue-mark: the mask is zero\n");
+	/* ecn-mark takes the same values, and its own bits. */
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		struct conf *conf = parse_dev_key("ecn-mark", good[i].value);
+		assert_non_null(conf);
+		assert_int_equal(conf->devices->ecn_mark, good[i].mark);
+		assert_int_equal(conf->devices->ecn_mask, good[i].mask);
+		assert_int_equal(conf->devices->continue_mask, 0);
+		conf_free(conf);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_null(parse_dev_key("ecn-mark", bad[i]));
+	struct conf *both =
+	    parse("[imq0]\nqueues = 0\ncontinue-mark = 0x1/0x1\necn-mark = 0x2/0x2\n");
+	assert_non_null(both);
+	conf_free(both);
+	parse_bad(
+	    "[imq0]\nqueues = 0\nup = /bin/true\necn-mark = 0x2/0x6\ncontinue-mark = 0x4/0x4\n",
+	    "t.conf:4: ecn-mark 0x2/0x6 shares bits with continue-mark 0x4/0x4: give them "
+	    "masks of their own\n");
 }
 
 static void
@@ -878,6 +897,7 @@ test_print_format(void **state)
 	                          "copy = headers\n"
 	                          "copy-bytes = 128\n"
 	                          "continue-mark = 0x10/0xff\n"
+	                          "# ecn-mark =\n"
 	                          "persist = no\n"
 	                          "up = /bin/true \"a b\"\n"
 	                          "# down =\n"
@@ -911,6 +931,7 @@ test_device_changed(void **state)
 	    BASE "copy-bytes = 40",
 	    BASE "continue-mark = 1",
 	    BASE "continue-mark = 2/2",
+	    BASE "ecn-mark = 4/4",
 	    BASE "persist = yes",
 	    BASE "down = /bin/true",
 	    BASE "hook-timeout = 1s",

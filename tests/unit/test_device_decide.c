@@ -285,6 +285,43 @@ test_ce_mark(void **state)
 }
 
 /*
+ * With ecn-mark, a marked copy's packet is accepted to re-run the chain with
+ * the ecn mark (and the continue mark), where a rule sets CE in its header.
+ */
+static void
+test_ce_mark_passed(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t a[COPY], b[COPY];
+
+	f->conf.ecn_mark = 0x200;
+	f->conf.ecn_mask = 0x300;
+	hold_udp(f, a, 1000, 1, 75, 0);
+	a[1] |= FLOW_ECN_CE;
+	device_copy_back(f->dev, a, sizeof(a), 1 * MS);
+	assert_int_equal(nrecs, 1);
+	assert_int_equal(recs[0].verdict, NF_REPEAT);
+	assert_true(recs[0].set_mark);
+	assert_int_equal(recs[0].mark, 0x200);
+	assert_int_equal(counters(f)->marked_ecn, 1);
+	assert_int_equal(counters(f)->accepted, 1);
+	assert_int_equal(counters(f)->dropped_ecn, 0);
+	/* An unmarked copy's packet goes on as always; with continue-mark both marks are set. */
+	f->conf.continue_mark = 0x10;
+	f->conf.continue_mask = 0x10;
+	hold_udp(f, b, 1000, 2, 76, 0);
+	hold_udp(f, a, 2000, 3, 77, 0);
+	device_copy_back(f->dev, b, sizeof(b), 2 * MS);
+	a[1] |= FLOW_ECN_CE;
+	device_copy_back(f->dev, a, sizeof(a), 3 * MS);
+	assert_int_equal(nrecs, 3);
+	assert_int_equal(recs[1].mark, 0x10);
+	assert_int_equal(recs[2].verdict, NF_REPEAT);
+	assert_int_equal(recs[2].mark, 0x210);
+	assert_int_equal(counters(f)->marked_ecn, 2);
+}
+
+/*
  * The head (100 bytes, as read back) of segment K, of GSO_SIZE bytes of
  * payload, of the TCP GSO copy held from SEQ, at BUF.
  */
@@ -402,6 +439,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_stray, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_continue_mark, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ce_mark, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ce_mark_passed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_gso_segments_whole, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_gso_partial, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_release_all, setup, teardown),

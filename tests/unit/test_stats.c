@@ -48,6 +48,7 @@ fill(struct stats_counters *c, uint64_t base)
 	c->dropped_overflow = base + 26;
 	c->kernel_passed = base + 27;
 	c->kernel_dropped = base + 28;
+	c->marked_ecn = base + 29;
 }
 
 static void
@@ -301,8 +302,11 @@ test_text(void **state)
 	assert_non_null(strstr(text, "(device_down 320, too_big 322, no_buffer 324, inject_error "
 	                             "326, shutdown 328, overflow 330)\n"));
 	assert_non_null(strstr(text, "ecn 318, overflow 352)\n"));
-	assert_non_null(strstr(text, "\n  bypassed            710 pkts  (passed 354, dropped 356: the "
-	                             "kernel decided them, imqd's receive buffer full)\n"));
+	assert_non_null(strstr(
+	    text, "\n  marked_ecn          358 pkts  (accepted marked Congestion Experienced)\n"));
+	assert_non_null(strstr(text,
+	                       "\n  bypassed            710 pkts  (passed 354, dropped 356: the "
+	                       "kernel decided them, imqd's receive buffer full)\n"));
 	free(text);
 }
 
@@ -343,7 +347,8 @@ test_json_exact(void **state)
 	static const char *counters =
 	    "\"received\":1,\"received_bytes\":60,\"accepted\":0,\"accepted_bytes\":0,"
 	    "\"dropped\":0,\"dropped_enqueue\":0,\"dropped_order\":0,\"dropped_timeout\":0,"
-	    "\"dropped_error\":0,\"dropped_ecn\":0,\"dropped_overflow\":0,\"failopen\":2,"
+	    "\"dropped_error\":0,\"dropped_ecn\":0,\"dropped_overflow\":0,\"marked_ecn\":0,"
+	    "\"failopen\":2,"
 	    "\"failopen_reasons\":{\"device_down\":0,\"too_big\":2,\"no_buffer\":0,"
 	    "\"inject_error\":0,\"shutdown\":0,\"overflow\":0},\"held\":0,\"peak_held\":0,"
 	    "\"partial\":0,\"id_gaps\":0,\"kernel_passed\":0,\"kernel_dropped\":0,"
