@@ -9,7 +9,9 @@
  *
  * build: cc -O2 -std=c11 -Wall -Wextra udpflood.c
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
