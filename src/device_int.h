@@ -136,6 +136,7 @@ struct device {
 	/* Reads of copies in batches, one system call each; without it, read(2) per copy. */
 	struct io_uring uring;
 	bool uring_on;
+	unsigned passthrough; /* copies the last read right after a batch found */
 	uint8_t (*rdbufs)[TUNDEV_VNET_HDR + DEVICE_READ_BYTES]; /* DEVICE_URING_READS of them */
 	struct stats_counters *snap; /* per-queue copies for device_snapshot */
 	uint16_t *snap_queues;

@@ -41,11 +41,18 @@ static int
 device_readback_uring(struct device *dev, int max, uint64_t now)
 {
 	/*
-	 * As many reads as copies are expected (MAX, after a batch went in), or
-	 * when that is not known (DEVICE_READ_MAX) a few, doubling while all find
-	 * a copy: a read that finds the device empty is cheap, 63 of them not.
+	 * A few reads, doubling while all find a copy: a read that finds the
+	 * device empty is cheap, 63 of them not. Right after a batch went in
+	 * (MAX below DEVICE_READ_MAX: the copies sent), as many as the qdisc let
+	 * straight through last time, and a quarter more: all of a batch under
+	 * pfifo, next to none under a rate limit that holds them.
 	 */
-	unsigned want = max < DEVICE_READ_MAX ? DEVICE_URING_READS : DEVICE_URING_FIRST;
+	bool after_send = max < DEVICE_READ_MAX;
+	unsigned want = DEVICE_URING_FIRST, found = 0;
+	if (after_send && dev->passthrough + dev->passthrough / 4 + 1 > want)
+		want = dev->passthrough + dev->passthrough / 4 + 1;
+	if (want > DEVICE_URING_READS)
+		want = DEVICE_URING_READS;
 
 	while (max > 0) {
 		unsigned n = (unsigned)max < want ? (unsigned)max : want;
@@ -81,10 +88,11 @@ device_readback_uring(struct device *dev, int max, uint64_t now)
 			return -EOPNOTSUPP;
 		int err = 0;
 		for (unsigned i = 0; i < n; i++) {
-			if (res[i] >= TUNDEV_VNET_HDR)
+			if (res[i] >= TUNDEV_VNET_HDR) {
 				device_copy_back(dev, dev->rdbufs[i] + TUNDEV_VNET_HDR,
 				                 (size_t)res[i] - TUNDEV_VNET_HDR, now);
-			else if (res[i] < 0 && res[i] != -EAGAIN && res[i] != -EINTR && err == 0)
+				found++;
+			} else if (res[i] < 0 && res[i] != -EAGAIN && res[i] != -EINTR && err == 0)
 				err = -res[i];
 		}
 		/* Reads that did not go in, or did not complete at once, are not waited for. */
@@ -99,6 +107,8 @@ device_readback_uring(struct device *dev, int max, uint64_t now)
 		max -= (int)n;
 		want = want * 2 < DEVICE_URING_READS ? want * 2 : DEVICE_URING_READS;
 	}
+	if (after_send)
+		dev->passthrough = found;
 	return 0;
 }
 
