@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# imqd under a flood of small packets, against IFB and a bare NFQUEUE loop.
+#
+# usage: sudo bench/flood.sh [--imqd PATH] [--rounds N] [--time SECONDS] [--out FILE.json]
+#
+# A 64-byte UDP flood (8 flows, as fast as src sends) from src through gw to
+# dst; each round runs every configuration once, taking turns:
+#   bare            bench/nfq_bare -b: an accept loop, the intake ceiling
+#   ifb-QDISC       gw's ingress redirected to ifb0 with QDISC
+#   imqd-QDISC      gw's ingress queued to imqd, QDISC on imq0
+#   imqd-htb-drop   the same with on-overflow = drop
+# QDISC: pfifo (limit 10000), tbf 20mbit, htb 20mbit whose priority class
+# takes 200 pings a second beside the flood in the bulk class. Each run
+# records what src sent, what dst got, imqd's intake (packets it took from
+# the queue) and CPU time, and for htb the pings' loss and round trips.
+# bench/flood_report.py prints the table; the JSON lines go to --out.
+# Traffic goes only to addresses inside the namespaces made here; every
+# process, namespace and rule made here is removed on exit.
+set -u
+
+BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$BENCH_DIR/.." && pwd)
+IMQD=$ROOT/build/imqd
+ROUNDS=3
+SECS=4
+OUT=$BENCH_DIR/flood.json
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--imqd) IMQD=$2; shift ;;
+	--rounds) ROUNDS=$2; shift ;;
+	--time) SECS=$2; shift ;;
+	--out) OUT=$2; shift ;;
+	-h | --help) sed -n '4p' "$0" | sed 's/^# //'; exit 0 ;;
+	*) echo "flood.sh: unknown argument $1" >&2; exit 2 ;;
+	esac
+	shift
+done
+case $ROUNDS$SECS in *[!0-9]* | 0*) echo "flood.sh: --rounds and --time want whole numbers" >&2; exit 2 ;; esac
+export IMQD IMQCTL=${IMQCTL:-$(dirname "$IMQD")/imqctl}
+export UDPSEQ=${UDPSEQ:-$(dirname "$IMQD")/tests/e2e/udpseq}
+
+. "$ROOT/tests/e2e/lib.sh"
+e2e_init bench_flood $((ROUNDS * 120 + 120))
+cc -O2 -std=c11 -Wall -Wextra -o "$T_TMP/udpflood" "$BENCH_DIR/udpflood.c" &&
+	cc -O2 -std=c11 -Wall -Wextra -pthread -o "$T_TMP/nfq_bare" "$BENCH_DIR/nfq_bare.c" \
+		-lmnl -lnetfilter_queue || fail "cannot build udpflood and nfq_bare"
+PORT=9700
+PINGS=$((SECS * 200 - 100))
+: >"$OUT" || fail "cannot write $OUT"
+topo_create
+
+# htb_tree DEV: 20mbit; pings to the priority class 1:10, the rest to 1:20.
+htb_tree() {
+	nsx "$GW" tc qdisc replace dev "$1" root handle 1: htb default 20 &&
+		nsx "$GW" tc class add dev "$1" parent 1: classid 1:1 htb rate 20mbit &&
+		nsx "$GW" tc class add dev "$1" parent 1:1 classid 1:10 htb rate 2mbit ceil 20mbit prio 0 &&
+		nsx "$GW" tc class add dev "$1" parent 1:1 classid 1:20 htb rate 18mbit ceil 20mbit prio 1 &&
+		nsx "$GW" tc qdisc add dev "$1" parent 1:10 pfifo limit 100 &&
+		nsx "$GW" tc qdisc add dev "$1" parent 1:20 pfifo limit 1000 &&
+		nsx "$GW" tc filter add dev "$1" parent 1: protocol ip prio 1 u32 match ip protocol 1 0xff \
+			flowid 1:10 || fail "htb on $1 failed"
+}
+
+# qdisc DEV QDISC
+qdisc() {
+	case $2 in
+	pfifo) nsx "$GW" tc qdisc replace dev "$1" root pfifo limit 10000 ;;
+	tbf) nsx "$GW" tc qdisc replace dev "$1" root tbf rate 20mbit burst 32k limit 64k ;;
+	htb) htb_tree "$1" ;;
+	esac || fail "qdisc $2 on $1 failed"
+}
+
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+# flood MODE ROUND PID: one measured run, with PID the consumer (imqd, nfq_bare, or empty).
+flood() {
+	local mode=$1 round=$2 pid=$3 rx ping_pid="" r0=0 r1=0 c0=0 c1=0
+	bg "$DST" timeout $((SECS + 20)) "$T_TMP/udpflood" -l -p "$PORT" -t $((SECS + 2)) -w 10 -i 2 \
+		>"$T_TMP/rx.json"
+	rx=$BG_PID
+	sleep 0.5
+	if [ "${mode#imqd}" != "$mode" ]; then imqd_counters; r0=$S_received; fi
+	[ -n "$pid" ] && c0=$(cpu_ticks "$pid")
+	bg "$SRC" timeout $((SECS + 10)) "$T_TMP/udpflood" -d "$DST_IP" -p "$PORT" -s 64 -t "$SECS" -F 8 \
+		>"$T_TMP/tx.json"
+	local tx=$BG_PID
+	if [ "${mode%htb*}" != "$mode" ]; then
+		sleep 0.3
+		bg "$SRC" timeout $((SECS + 10)) ping -n -i 0.005 -c "$PINGS" -W 1 "$DST_IP" >"$T_TMP/ping.txt" 2>&1
+		ping_pid=$BG_PID
+	fi
+	wait_pid "$tx" $((SECS + 10))
+	[ -n "$pid" ] && c1=$(cpu_ticks "$pid")
+	if [ "${mode#imqd}" != "$mode" ]; then imqd_counters; r1=$S_received; fi
+	[ -n "$ping_pid" ] && wait_pid "$ping_pid" $((SECS + 10))
+	wait_pid "$rx" $((SECS + 20))
+	python3 "$BENCH_DIR/flood_report.py" record --mode "$mode" --round "$round" --secs "$SECS" \
+		--tx "$T_TMP/tx.json" --rx "$T_TMP/rx.json" --intake $((r1 - r0)) \
+		--cpu-ticks $((c1 - c0)) --hz "$(getconf CLK_TCK)" \
+		${ping_pid:+--ping "$T_TMP/ping.txt" --pings "$PINGS"} >>"$OUT" ||
+		fail "$mode: cannot record the run"
+	log "$mode (round $round): $(tail -n 1 "$OUT")"
+}
+
+for ((round = 1; round <= ROUNDS; round++)); do
+	# The ceiling: a bare accept loop.
+	nsx "$GW" "$T_TMP/nfq_bare" -b -q 0 >/dev/null 2>&1 &
+	bare=$!
+	T_PIDS+=("$bare")
+	sleep 0.3
+	nsx "$GW" iptables -t mangle -A PREROUTING -i "$GW_IN" -j NFQUEUE --queue-num 0 --queue-bypass
+	flood bare "$round" "$bare"
+	nsx "$GW" iptables -t mangle -F PREROUTING
+	kill "$bare"
+	wait "$bare" 2>/dev/null
+	for q in pfifo tbf htb; do
+		# IFB.
+		nsx "$GW" ip link add ifb0 type ifb && nsx "$GW" ip link set ifb0 up || fail "ifb0 failed"
+		qdisc ifb0 "$q"
+		nsx "$GW" tc qdisc add dev "$GW_IN" handle ffff: ingress &&
+			nsx "$GW" tc filter add dev "$GW_IN" parent ffff: protocol all prio 1 u32 match u32 0 0 \
+				action mirred egress redirect dev ifb0 || fail "IFB redirect failed"
+		flood "ifb-$q" "$round" ""
+		nsx "$GW" tc qdisc del dev "$GW_IN" ingress
+		nsx "$GW" ip link del ifb0
+		# imqd, and for htb with on-overflow = drop too.
+		for policy in accept drop; do
+			[ "$policy" = drop ] && [ "$q" != htb ] && continue
+			start_imqd 0 "on-overflow = $policy"
+			qdisc imq0 "$q"
+			nsx "$GW" iptables -t mangle -A PREROUTING -i "$GW_IN" -j NFQUEUE --queue-num 0 --queue-bypass
+			mode=imqd-$q
+			[ "$policy" = drop ] && mode=imqd-$q-drop
+			flood "$mode" "$round" "$IMQD_PID"
+			nsx "$GW" iptables -t mangle -F PREROUTING
+			stop_imqd
+		done
+	done
+done
+python3 "$BENCH_DIR/flood_report.py" report "$OUT"
+finish
