@@ -105,7 +105,8 @@ flood() {
 
 for ((round = 1; round <= ROUNDS; round++)); do
 	# The ceiling: a bare accept loop.
-	nsx "$GW" "$T_TMP/nfq_bare" -b -q 0 >/dev/null 2>&1 &
+	# ip netns exec execs the loop: $! is its pid, to stop it and read its CPU time.
+	ip netns exec "$GW" "$T_TMP/nfq_bare" -b -q 0 >/dev/null 2>&1 &
 	bare=$!
 	T_PIDS+=("$bare")
 	sleep 0.3
