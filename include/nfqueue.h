@@ -40,9 +40,9 @@ struct nfqueue_ops {
 	void (*error)(void *arg, uint32_t seq, int err);
 	/* The receive buffer overflowed: the kernel decided some packets itself. */
 	void (*overrun)(void *arg);
-	/* Whether every packet of QUEUE received so far has its verdict in the batch or sent:
+	/* Whether every packet of QUEUE up to id LAST has its verdict in the batch or sent:
 	 * the batch may then go as one NFQNL_MSG_VERDICT_BATCH. NULL: never. */
-	bool (*settled)(void *arg, uint16_t queue);
+	bool (*settled)(void *arg, uint16_t queue, uint32_t last);
 	void *arg;
 };
 

@@ -45,14 +45,32 @@ device_nfq_overrun_cb(void *arg)
 	            dev->name);
 }
 
-/* Nothing of QUEUE is held: every packet received from it has its verdict. */
+/*
+ * Every packet of QUEUE up to id LAST has its verdict (in the buffer or
+ * sent): nothing of the queue is held, or the oldest packet it holds came
+ * after LAST. The kernel's queue then holds nothing up to LAST but the
+ * packets the buffer accepts. Held packets are in holding order, which is
+ * each queue's id order; the look for the queue's oldest is bounded, and
+ * not finding it is a no.
+ */
 static bool
-device_nfq_settled_cb(void *arg, uint16_t queue)
+device_nfq_settled_cb(void *arg, uint16_t queue, uint32_t last)
 {
 	struct device *dev = arg;
 	const struct device_queue *q = device_queue(dev, queue);
+	int slot = pending_oldest(dev->held);
 
-	return q != NULL && q->bound && q->c.held == 0;
+	if (q == NULL || !q->bound)
+		return false;
+	if (q->c.held == 0)
+		return true;
+	for (int n = 0; slot != PENDING_NONE && n < DEVICE_BATCH; n++) {
+		const struct pending_pkt *pp = pending_get(dev->held, slot);
+		if (&dev->queues[pp->qidx] == q)
+			return (int32_t)(pp->id - last) > 0;
+		slot = pending_next(dev->held, slot);
+	}
+	return false;
 }
 
 static void

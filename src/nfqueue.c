@@ -455,7 +455,9 @@ nfqueue_verdict(struct nfqueue *nfq, uint16_t queue, uint32_t id, uint32_t verdi
 
 /*
  * Verdicts that are all NF_ACCEPT without a mark, in id order, for one
- * queue that has nothing else undecided, go as one NFQNL_MSG_VERDICT_BATCH:
+ * queue that has nothing else undecided up to the last of them (packets
+ * still held are all later: a FIFO qdisc releases the oldest first), go as
+ * one NFQNL_MSG_VERDICT_BATCH:
  * the kernel accepts every packet of the queue up to the last id, in id
  * order, which are then exactly these. One message instead of one per
  * packet. Not while verdicts a send failed to deliver wait to be sent
@@ -466,7 +468,8 @@ static void
 nfqueue_collapse(struct nfqueue *nfq)
 {
 	if (nfq->vn < 2 || !nfq->vplain || nfq->vqueue < 0 || nfq->nobatch ||
-	    nfq->ops.settled == NULL || !nfq->ops.settled(nfq->ops.arg, (uint16_t)nfq->vqueue))
+	    nfq->ops.settled == NULL ||
+	    !nfq->ops.settled(nfq->ops.arg, (uint16_t)nfq->vqueue, nfq->vlast))
 		return;
 	struct nlmsghdr *nlh =
 	    nfq_nlmsg_put((char *)nfq->vbuf, NFQNL_MSG_VERDICT_BATCH, (uint16_t)nfq->vqueue);
