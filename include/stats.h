@@ -49,6 +49,15 @@ struct stats_hold {
 	uint64_t max_us;
 };
 
+/* Buckets of the hold-time histogram with an upper bound; one more counts the rest (+Inf). */
+#define STATS_HOLD_BOUNDS 16
+
+/* Hold times of every packet accepted after shaping, since the device started. */
+struct stats_hold_hist {
+	uint64_t bucket[STATS_HOLD_BOUNDS + 1]; /* per bucket, not cumulative; the last is +Inf */
+	uint64_t sum_us;
+};
+
 /* A read-only view of one device for the control socket and metrics. */
 struct stats_device {
 	const char *name;
@@ -59,10 +68,14 @@ struct stats_device {
 	const struct stats_counters *queue_counters; /* nqueues entries */
 	struct stats_counters total;
 	struct stats_hold hold;
+	struct stats_hold_hist hold_hist;
 	uint64_t stray;            /* packets read from imqN that imqd never sent */
 	uint64_t unmatched;        /* copies whose held packet was already decided */
 	uint64_t verdicts_batched; /* accepts sent inside one batch verdict message each pass */
 };
+
+/* Count a hold time of US microseconds in H. */
+void stats_hold_observe(struct stats_hold_hist *h, uint64_t us);
 
 /* Sum of C over every failopen reason. */
 uint64_t stats_failopen_total(const struct stats_counters *c);

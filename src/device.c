@@ -556,6 +556,7 @@ device_snapshot(struct device *dev, struct stats_device *out)
 	out->nqueues = dev->nqueues;
 	out->queue_counters = dev->snap;
 	device_hold_stats(dev, &out->hold);
+	out->hold_hist = dev->hold_hist;
 	out->stray = dev->stray;
 	out->unmatched = dev->unmatched;
 	out->verdicts_batched = dev->nfq != NULL ? nfqueue_batched(dev->nfq) : 0;

@@ -94,6 +94,7 @@ device_decide(struct device *dev, int slot, bool accept, uint64_t now, uint64_t 
 		uint64_t us = (now - pp->t_ns) / 1000;
 		dev->hold_us[dev->hold_n++ % DEVICE_HOLD_RING] =
 		    us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+		stats_hold_observe(&dev->hold_hist, us);
 	} else {
 		(*counter)++;
 		device_verdict(dev, q->num, pp->id, NF_DROP, false, 0);

@@ -128,6 +128,7 @@ struct device {
 	uint64_t unmatched;
 	uint32_t hold_us[DEVICE_HOLD_RING];
 	size_t hold_n;
+	struct stats_hold_hist hold_hist;
 	uint64_t *late; /* hashes of copies given up on: twice the capacity, a power of two */
 	size_t nlate;
 	struct inject_pkt ipkts[DEVICE_BATCH];

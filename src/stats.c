@@ -30,6 +30,24 @@ static const struct stats_drop {
 };
 #define STATS_NDROPS (sizeof(stats_drops) / sizeof(stats_drops[0]))
 
+#ifndef IMQD_VERSION
+#define IMQD_VERSION "unknown"
+#endif
+
+/*
+ * Upper bounds of the hold-time buckets, from an idle pass through imqd
+ * (tens of microseconds) to drop-timeout's default (5 s) and beyond.
+ */
+static const struct {
+	uint64_t us;
+	const char *le; /* the bound in seconds, as the le label shows it */
+} stats_hold_bounds[STATS_HOLD_BOUNDS] = {
+    {100, "0.0001"},  {250, "0.00025"}, {500, "0.0005"},  {1000, "0.001"},
+    {2500, "0.0025"}, {5000, "0.005"},  {10000, "0.01"},  {25000, "0.025"},
+    {50000, "0.05"},  {100000, "0.1"},  {250000, "0.25"}, {500000, "0.5"},
+    {1000000, "1"},   {2500000, "2.5"}, {5000000, "5"},   {10000000, "10"},
+};
+
 static uint64_t
 stats_field(const struct stats_counters *c, size_t offset)
 {
@@ -52,6 +70,18 @@ stats_queue(const struct stats_device *dev, size_t i)
 	if (dev->queue_counters == NULL || i >= dev->nqueues)
 		return NULL;
 	return &dev->queue_counters[i];
+}
+
+void
+stats_hold_observe(struct stats_hold_hist *h, uint64_t us)
+{
+	size_t i = 0;
+
+	/* Most holds are short: a scan from the bottom ends in the first few buckets. */
+	while (i < STATS_HOLD_BOUNDS && us > stats_hold_bounds[i].us)
+		i++;
+	h->bucket[i]++;
+	h->sum_us += us;
 }
 
 uint64_t
@@ -554,19 +584,57 @@ prom_family_print(const struct prom_family *f, const struct stats_device *devs, 
 	}
 }
 
+/* Microseconds as exact decimal seconds; a double would print 1e-06 style noise. */
+static void
+prom_seconds(FILE *out, uint64_t us)
+{
+	fprintf(out, "%" PRIu64 ".%06" PRIu64 "\n", us / 1000000, us % 1000000);
+}
+
+/* The hold times as a histogram: cumulative buckets, their sum and count. */
+static void
+prom_hold_histogram(const struct stats_device *devs, size_t ndevs, FILE *out)
+{
+	prom_header(out, "imqd_", "hold_seconds", "histogram",
+	            "Time from queueing to verdict of the packets accepted after their copy came "
+	            "back from the qdisc.");
+	for (size_t i = 0; i < ndevs; i++) {
+		const struct stats_hold_hist *h = &devs[i].hold_hist;
+		uint64_t n = 0;
+
+		for (size_t b = 0; b <= STATS_HOLD_BOUNDS; b++) {
+			n += h->bucket[b];
+			prom_sample_start(out, "imqd_", "hold_seconds_bucket", &devs[i], -1);
+			fprintf(out, ",le=\"%s\"} %" PRIu64 "\n",
+			        b < STATS_HOLD_BOUNDS ? stats_hold_bounds[b].le : "+Inf", n);
+		}
+		prom_sample_start(out, "imqd_", "hold_seconds_sum", &devs[i], -1);
+		fputs("} ", out);
+		prom_seconds(out, h->sum_us);
+		prom_sample_start(out, "imqd_", "hold_seconds_count", &devs[i], -1);
+		fprintf(out, "} %" PRIu64 "\n", n);
+	}
+}
+
+/* One device-only counter family: VALUE of each device. */
+static void
+prom_device_counter(const struct stats_device *devs, size_t ndevs, const char *name,
+                    const char *help, size_t offset, FILE *out)
+{
+	prom_header(out, "imqd_", name, "counter", help);
+	for (size_t i = 0; i < ndevs; i++) {
+		uint64_t v;
+
+		memcpy(&v, (const char *)&devs[i] + offset, sizeof(v));
+		prom_sample_start(out, "imqd_", name, &devs[i], -1);
+		fprintf(out, "} %" PRIu64 "\n", v);
+	}
+}
+
 /* Families that exist for whole devices only. */
 static void
 prom_device_families(const struct stats_device *devs, size_t ndevs, FILE *out)
 {
-	static const struct {
-		const char *label;
-		size_t offset;
-	} quantiles[] = {
-	    {"0.5", offsetof(struct stats_hold, p50_us)},
-	    {"0.99", offsetof(struct stats_hold, p99_us)},
-	    {"1", offsetof(struct stats_hold, max_us)},
-	};
-
 	prom_header(out, "imqd_", "device_info", "gauge",
 	            "Always 1; the labels give the device's state and root qdisc.");
 	for (size_t i = 0; i < ndevs; i++) {
@@ -577,42 +645,26 @@ prom_device_families(const struct stats_device *devs, size_t ndevs, FILE *out)
 		prom_label_value(out, devs[i].qdisc);
 		fputs("\"} 1\n", out);
 	}
-	prom_header(out, "imqd_", "stray_packets_total", "counter",
-	            "Packets read from imqN that imqd never sent.");
-	for (size_t i = 0; i < ndevs; i++) {
-		prom_sample_start(out, "imqd_", "stray_packets_total", &devs[i], -1);
-		fprintf(out, "} %" PRIu64 "\n", devs[i].stray);
-	}
-	prom_header(out, "imqd_", "unmatched_copies_total", "counter",
-	            "Copies whose held packet was already decided.");
-	for (size_t i = 0; i < ndevs; i++) {
-		prom_sample_start(out, "imqd_", "unmatched_copies_total", &devs[i], -1);
-		fprintf(out, "} %" PRIu64 "\n", devs[i].unmatched);
-	}
-	prom_header(out, "imqd_", "verdicts_batched_total", "counter",
-	            "Packets accepted by one NFQUEUE batch verdict message for all of a pass.");
-	for (size_t i = 0; i < ndevs; i++) {
-		prom_sample_start(out, "imqd_", "verdicts_batched_total", &devs[i], -1);
-		fprintf(out, "} %" PRIu64 "\n", devs[i].verdicts_batched);
-	}
-	prom_header(out, "imqd_", "hold_seconds", "gauge",
-	            "Time packets released recently were held, by quantile (1 = maximum).");
-	for (size_t i = 0; i < ndevs; i++) {
-		for (size_t k = 0; k < sizeof(quantiles) / sizeof(quantiles[0]); k++) {
-			uint64_t us;
-
-			memcpy(&us, (const char *)&devs[i].hold + quantiles[k].offset, sizeof(us));
-			prom_sample_start(out, "imqd_", "hold_seconds", &devs[i], -1);
-			/* Exact decimal seconds; a double would print 1e-06 style noise. */
-			fprintf(out, ",quantile=\"%s\"} %" PRIu64 ".%06" PRIu64 "\n",
-			        quantiles[k].label, us / 1000000, us % 1000000);
-		}
-	}
+	prom_device_counter(devs, ndevs, "stray_packets_total",
+	                    "Packets read from imqN that imqd never sent.",
+	                    offsetof(struct stats_device, stray), out);
+	prom_device_counter(devs, ndevs, "unmatched_copies_total",
+	                    "Copies whose held packet was already decided.",
+	                    offsetof(struct stats_device, unmatched), out);
+	prom_device_counter(
+	    devs, ndevs, "verdicts_batched_total",
+	    "Packets accepted by one NFQUEUE batch verdict message for all of a pass.",
+	    offsetof(struct stats_device, verdicts_batched), out);
+	prom_hold_histogram(devs, ndevs, out);
 }
 
 void
 stats_print_prometheus(const struct stats_device *devs, size_t ndevs, FILE *out)
 {
+	prom_header(out, "imqd_", "build_info", "gauge", "Always 1; the version label is imqd's.");
+	fputs("imqd_build_info{version=\"", out);
+	prom_label_value(out, IMQD_VERSION);
+	fputs("\"} 1\n", out);
 	prom_device_families(devs, ndevs, out);
 	for (size_t i = 0; i < PROM_NFAMILIES; i++)
 		prom_family_print(&prom_families[i], devs, ndevs, 0, out);

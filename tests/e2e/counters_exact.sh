@@ -176,18 +176,22 @@ def parse(text):
         except ValueError:
             errs.append("%d: value %r not numeric" % (n, value))
             continue
-        f = fams.get(name)
+        fam = name
+        m = re.match(r"(.+)_(bucket|sum|count)$", name)
+        if name not in fams and m and fams.get(m.group(1), {}).get("TYPE") == "histogram":
+            fam = m.group(1)
+        f = fams.get(fam)
         if not f or "TYPE" not in f or "HELP" not in f:
             errs.append("%d: sample of %s before its HELP and TYPE" % (n, name))
             f = fams.setdefault(name, {})
         if f.get("TYPE") == "counter" and not name.endswith("_total"):
             errs.append("%d: counter %s does not end in _total" % (n, name))
-        if name != current:
-            if name in done:
-                errs.append("%d: samples of %s are not together" % (n, name))
+        if fam != current:
+            if fam in done:
+                errs.append("%d: samples of %s are not together" % (n, fam))
             if current is not None:
                 done.add(current)
-            current = name
+            current = fam
         key = (name, tuple(sorted(labels.items())))
         if key in samples.setdefault(name, {}):
             errs.append("%d: series %s%s twice" % (n, name, labels))
@@ -222,8 +226,9 @@ def expected(doc):
         put("imqd_unmatched_copies_total", dl, d["unmatched"])
         put("imqd_verdicts_batched_total", dl, d["verdicts_batched"])
         put("imqd_device_info", dict(dl, state=d["state"], qdisc=d["qdisc"]), 1)
-        for q, k in (("0.5", "p50"), ("0.99", "p99"), ("1", "max")):
-            put("imqd_hold_seconds", dict(dl, quantile=q), d["hold_us"][k] / 1e6)
+        # Every packet accepted after shaping is one hold time in the histogram.
+        put("imqd_hold_seconds_count", dl, d["accepted"])
+        put("imqd_hold_seconds_bucket", dict(dl, le="+Inf"), d["accepted"])
     return want
 
 text = open(sys.argv[1]).read()

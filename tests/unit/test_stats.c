@@ -83,6 +83,12 @@ setup(void **state)
 	};
 	add(&devs[0].total, &imq0_qc[0]);
 	add(&devs[0].total, &imq0_qc[1]);
+	/* On a bound (inclusive), just above one, in the middle, and above the last. */
+	stats_hold_observe(&devs[0].hold_hist, 50);
+	stats_hold_observe(&devs[0].hold_hist, 100);
+	stats_hold_observe(&devs[0].hold_hist, 101);
+	stats_hold_observe(&devs[0].hold_hist, 3000000);
+	stats_hold_observe(&devs[0].hold_hist, 20000000);
 	devs[1] = (struct stats_device){
 	    .name = "imq1",
 	    .state = "down",
@@ -435,6 +441,24 @@ struct prom_family {
 	char type[16];
 };
 
+/* True when the sample name N bytes at P belongs to family F (histograms: _bucket, _sum, _count).
+ */
+static bool
+prom_of_family(const struct prom_family *f, const char *p, size_t n)
+{
+	static const char *const suffixes[] = {"_bucket", "_sum", "_count"};
+	size_t len = strlen(f->name);
+
+	if (n == len)
+		return strncmp(f->name, p, n) == 0 && strcmp(f->type, "histogram") != 0;
+	if (n < len || strncmp(f->name, p, len) != 0 || strcmp(f->type, "histogram") != 0)
+		return false;
+	for (size_t i = 0; i < 3; i++)
+		if (n - len == strlen(suffixes[i]) && strncmp(p + len, suffixes[i], n - len) == 0)
+			return true;
+	return false;
+}
+
 /* Check the exposition format: families once, HELP then TYPE then their samples, together. */
 static void
 assert_prometheus(const char *text)
@@ -473,7 +497,8 @@ assert_prometheus(const char *text)
 			assert_true(strlen(cur->name) == n && strncmp(cur->name, buf + 7, n) == 0);
 			assert_string_equal(cur->type, "");
 			p = buf + 8 + n;
-			assert_true(strcmp(p, "counter") == 0 || strcmp(p, "gauge") == 0);
+			assert_true(strcmp(p, "counter") == 0 || strcmp(p, "gauge") == 0 ||
+			            strcmp(p, "histogram") == 0);
 			strcpy(cur->type, p);
 			if (strcmp(p, "counter") == 0)
 				assert_string_equal(cur->name + strlen(cur->name) - 6, "_total");
@@ -484,7 +509,7 @@ assert_prometheus(const char *text)
 		n = prom_name(buf, true);
 		assert_non_null(cur);
 		assert_string_not_equal(cur->type, "");
-		assert_true(strlen(cur->name) == n && strncmp(cur->name, buf, n) == 0);
+		assert_true(prom_of_family(cur, buf, n));
 		p = buf + n;
 		if (*p == '{') {
 			do {
@@ -541,10 +566,21 @@ test_prometheus(void **state)
 	                       "\nimqd_queue_failopen_packets_total{device=\"imq1\",queue=\"4\","
 	                       "reason=\"shutdown\"} 1014\n"));
 	assert_non_null(strstr(text, "\n# TYPE imqd_held_packets gauge\n"));
+	assert_non_null(strstr(text, "\n# TYPE imqd_hold_seconds histogram\n"));
+	assert_non_null(strstr(text,
+	                       "\nimqd_hold_seconds_bucket{device=\"imq0\",le=\"0.0001\"} 2\n"
+	                       "imqd_hold_seconds_bucket{device=\"imq0\",le=\"0.00025\"} 3\n"));
+	assert_non_null(strstr(text, "\nimqd_hold_seconds_bucket{device=\"imq0\",le=\"2.5\"} 3\n"
+	                             "imqd_hold_seconds_bucket{device=\"imq0\",le=\"5\"} 4\n"
+	                             "imqd_hold_seconds_bucket{device=\"imq0\",le=\"10\"} 4\n"
+	                             "imqd_hold_seconds_bucket{device=\"imq0\",le=\"+Inf\"} 5\n"
+	                             "imqd_hold_seconds_sum{device=\"imq0\"} 23.000251\n"
+	                             "imqd_hold_seconds_count{device=\"imq0\"} 5\n"));
+	assert_non_null(strstr(text, "\nimqd_hold_seconds_count{device=\"imq1\"} 0\n"));
+	assert_null(strstr(text, "quantile"));
 	assert_non_null(
-	    strstr(text, "\nimqd_hold_seconds{device=\"imq0\",quantile=\"0.5\"} 0.000120\n"));
-	assert_non_null(
-	    strstr(text, "\nimqd_hold_seconds{device=\"imq0\",quantile=\"1\"} 2.500000\n"));
+	    strstr(text, "# TYPE imqd_build_info gauge\nimqd_build_info{version=\"" IMQD_VERSION
+	                 "\"} 1\n"));
 	assert_non_null(strstr(text, "\nimqd_stray_packets_total{device=\"imq0\"} 2\n"));
 	assert_non_null(strstr(text, "\nimqd_verdicts_batched_total{device=\"imq0\"} 4\n"));
 	assert_non_null(
