@@ -1,4 +1,4 @@
-/* Logging to stderr or syslog, with levels and per-event rate limits. */
+/* Logging to stderr (the journal, with priorities) or syslog, with levels and rate limits. */
 #ifndef IMQD_LOG_H
 #define IMQD_LOG_H
 
@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <syslog.h>
 
-/* Start logging as IDENT to syslog (USE_SYSLOG) or stderr, showing priorities <= LEVEL. */
+/* Log as IDENT to syslog or stderr (lines "<N>"-prefixed if the journal), priorities <= LEVEL. */
 void log_init(const char *ident, int level, bool use_syslog);
 
 /* Change the level and target of an initialised log. */

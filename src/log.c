@@ -1,18 +1,40 @@
-/* Logging to stderr or syslog, with levels and per-event rate limits. */
+/* Logging to stderr (the journal, with priorities) or syslog, with levels and rate limits. */
 #include "log.h"
 
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define LOG_LIMIT_NS (10ULL * 1000000000ULL)
 
 static int log_level = LOG_NOTICE;
 static bool log_syslog;
+static bool log_journal; /* stderr is a journal stream: lines start with <priority> */
 static const char *log_ident = "imqd";
+
+/* True when stderr is the stream systemd named in JOURNAL_STREAM ("device:inode"). */
+static bool
+log_stderr_is_journal(void)
+{
+	const char *env = getenv("JOURNAL_STREAM");
+	uintmax_t dev, ino;
+	struct stat st;
+	int end = 0;
+
+	/* Children inherit the variable: only a stderr that still is that stream is the journal. */
+	if (env == NULL || sscanf(env, "%ju:%ju%n", &dev, &ino, &end) != 2 || env[end] != '\0')
+		return false;
+	if (fstat(STDERR_FILENO, &st) == -1)
+		return false;
+	return (uintmax_t)st.st_dev == dev && (uintmax_t)st.st_ino == ino;
+}
 
 void
 log_init(const char *ident, int level, bool use_syslog)
@@ -20,6 +42,7 @@ log_init(const char *ident, int level, bool use_syslog)
 	log_ident = ident;
 	log_level = -1;
 	log_syslog = false;
+	log_journal = log_stderr_is_journal();
 	log_setup(level, use_syslog);
 }
 
@@ -51,9 +74,11 @@ log_vmsg(int pri, const char *fmt, va_list ap)
 	}
 	/* One write per line so lines of concurrent writers do not interleave. */
 	char line[1024];
-	int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	int pre = log_journal ? snprintf(line, sizeof(line), "<%d>", LOG_PRI(pri)) : 0;
+	int n = vsnprintf(line + pre, sizeof(line) - (size_t)pre - 1, fmt, ap);
 	if (n < 0)
 		return;
+	n += pre;
 	if ((size_t)n > sizeof(line) - 2)
 		n = sizeof(line) - 2;
 	line[n++] = '\n';

@@ -533,10 +533,9 @@ main_check_metrics_file(const struct conf *conf)
 		why = strerror(EISDIR);
 	}
 	if (why != NULL)
-		fprintf(stderr,
-		        "imqd: warning: metrics-file %s cannot be written: %s: %s; imqd logs "
-		        "this once and writes the file once it can\n",
-		        path, what, why);
+		log_warnx("imqd: warning: metrics-file %s cannot be written: %s: %s; imqd logs "
+		          "this once and writes the file once it can",
+		          path, what, why);
 	free(dir);
 }
 
@@ -556,13 +555,16 @@ main_check_ecn(const struct conf *conf)
 static int
 main_check(struct imqd *imqd, int mode)
 {
-	struct conf *conf = conf_load(imqd->path, stderr);
+	struct conf *conf;
 
-	if (conf == NULL)
+	/* Through the log, so that under systemd (ExecStartPre) errors reach the journal as such.
+	 */
+	log_init("imqd", LOG_NOTICE, false);
+	if ((conf = main_load(imqd->path, NULL)) == NULL)
 		return 1;
 	const char *why = conf->user != NULL ? privs_cannot(conf->user) : NULL;
 	if (why != NULL) {
-		fprintf(stderr, "%s: %s\n", imqd->path, why);
+		log_err("%s: %s", imqd->path, why);
 		conf_free(conf);
 		return 1;
 	}
