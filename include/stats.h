@@ -89,6 +89,9 @@ const char *stats_failopen_name(enum stats_failopen reason);
 /* One line per device, "imq0 up tbf queues 0-3", to OUT (imqctl show). */
 void stats_print_summary(const struct stats_device *devs, size_t ndevs, FILE *out);
 
+/* The same as JSON, {"devices":[{"name":...,"state":...,"qdisc":...,"queues":[...]}]}. */
+void stats_print_summary_json(const struct stats_device *devs, size_t ndevs, int pretty, FILE *out);
+
 /* Human-readable table of DEVS (like tc -s) to OUT. */
 void stats_print_text(const struct stats_device *devs, size_t ndevs, FILE *out);
 

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "json.h"
+
 static const char *const stats_failopen_names[STATS_FO_MAX] = {
     [STATS_FO_DEVICE_DOWN] = "device_down", [STATS_FO_TOO_BIG] = "too_big",
     [STATS_FO_NO_BUFFER] = "no_buffer",     [STATS_FO_INJECT_ERROR] = "inject_error",
@@ -224,139 +226,6 @@ stats_print_text(const struct stats_device *devs, size_t ndevs, FILE *out)
 	}
 }
 
-/* A JSON writer that places commas, newlines and indentation. */
-struct json {
-	FILE *out;
-	int pretty;
-	int depth;
-	int need_comma; /* something was written in the current container */
-};
-
-/* Length of the valid UTF-8 sequence at P, 0 if it is not one (P is NUL-terminated). */
-static size_t
-json_utf8_len(const unsigned char *p)
-{
-	uint32_t cp;
-	size_t n;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		n = 2, cp = p[0] & 0x1f;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		n = 3, cp = p[0] & 0x0f;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		n = 4, cp = p[0] & 0x07;
-	else
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
-/* S as a JSON string; bytes that are not UTF-8 become U+FFFD so the output stays valid. */
-static void
-json_string(FILE *out, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)(s != NULL ? s : "");
-
-	fputc('"', out);
-	while (*p != '\0') {
-		size_t n = json_utf8_len(p);
-
-		if (n == 0) {
-			fputs("\\ufffd", out);
-			p++;
-			continue;
-		}
-		if (n > 1) {
-			fwrite(p, 1, n, out);
-			p += n;
-			continue;
-		}
-		switch (*p) {
-		case '"':
-			fputs("\\\"", out);
-			break;
-		case '\\':
-			fputs("\\\\", out);
-			break;
-		case '\n':
-			fputs("\\n", out);
-			break;
-		case '\r':
-			fputs("\\r", out);
-			break;
-		case '\t':
-			fputs("\\t", out);
-			break;
-		default:
-			if (*p < 0x20)
-				fprintf(out, "\\u%04x", *p);
-			else
-				fputc(*p, out);
-			break;
-		}
-		p++;
-	}
-	fputc('"', out);
-}
-
-/* Start a member (KEY) or an array element (KEY NULL). */
-static void
-json_item(struct json *j, const char *key)
-{
-	if (j->need_comma)
-		fputc(',', j->out);
-	if (j->pretty && j->depth > 0)
-		fprintf(j->out, "\n%*s", j->depth * 2, "");
-	if (key != NULL) {
-		json_string(j->out, key);
-		fputs(j->pretty ? ": " : ":", j->out);
-	}
-	j->need_comma = 1;
-}
-
-static void
-json_open(struct json *j, const char *key, char bracket)
-{
-	json_item(j, key);
-	fputc(bracket, j->out);
-	j->depth++;
-	j->need_comma = 0;
-}
-
-static void
-json_close(struct json *j, char bracket)
-{
-	j->depth--;
-	/* Empty containers stay on one line: {} and []. */
-	if (j->pretty && j->need_comma)
-		fprintf(j->out, "\n%*s", j->depth * 2, "");
-	fputc(bracket, j->out);
-	j->need_comma = 1;
-}
-
-static void
-json_u64(struct json *j, const char *key, uint64_t v)
-{
-	json_item(j, key);
-	fprintf(j->out, "%" PRIu64, v);
-}
-
-static void
-json_str(struct json *j, const char *key, const char *s)
-{
-	json_item(j, key);
-	json_string(j->out, s);
-}
-
 static void
 json_counters(struct json *j, const struct stats_counters *c)
 {
@@ -387,10 +256,10 @@ json_counters(struct json *j, const struct stats_counters *c)
 	json_u64(j, "verdict_errors", c->verdict_errors);
 }
 
+/* The members that say what a device is: name, state, qdisc, queues. */
 static void
-json_device(struct json *j, const struct stats_device *dev)
+json_device_head(struct json *j, const struct stats_device *dev)
 {
-	json_open(j, NULL, '{');
 	json_str(j, "name", dev->name);
 	json_str(j, "state", dev->state);
 	json_str(j, "qdisc", dev->qdisc);
@@ -400,6 +269,13 @@ json_device(struct json *j, const struct stats_device *dev)
 	for (size_t q = 0; q < dev->nqueues && dev->queues != NULL; q++)
 		fprintf(j->out, "%s%u", q == 0 ? "" : j->pretty ? ", " : ",", dev->queues[q]);
 	fputc(']', j->out);
+}
+
+static void
+json_device(struct json *j, const struct stats_device *dev)
+{
+	json_open(j, NULL, '{');
+	json_device_head(j, dev);
 	json_counters(j, &dev->total);
 	json_u64(j, "stray", dev->stray);
 	json_u64(j, "unmatched", dev->unmatched);
@@ -427,12 +303,31 @@ json_device(struct json *j, const struct stats_device *dev)
 void
 stats_print_json(const struct stats_device *devs, size_t ndevs, int pretty, FILE *out)
 {
-	struct json j = {.out = out, .pretty = pretty};
+	struct json j;
 
+	json_init(&j, out, pretty);
 	json_open(&j, NULL, '{');
 	json_open(&j, "devices", '[');
 	for (size_t i = 0; i < ndevs; i++)
 		json_device(&j, &devs[i]);
+	json_close(&j, ']');
+	json_close(&j, '}');
+	fputc('\n', out);
+}
+
+void
+stats_print_summary_json(const struct stats_device *devs, size_t ndevs, int pretty, FILE *out)
+{
+	struct json j;
+
+	json_init(&j, out, pretty);
+	json_open(&j, NULL, '{');
+	json_open(&j, "devices", '[');
+	for (size_t i = 0; i < ndevs; i++) {
+		json_open(&j, NULL, '{');
+		json_device_head(&j, &devs[i]);
+		json_close(&j, '}');
+	}
 	json_close(&j, ']');
 	json_close(&j, '}');
 	fputc('\n', out);
