@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "conf.h"
+#include "rules.h"
 
 struct event_base;
 struct stats_device;
@@ -20,8 +21,8 @@ struct ctl_ops {
 	 * changed; -2: applied except what ERR names.
 	 */
 	int (*reload)(void *arg, FILE *err);
-	/* Print the iptables/ip6tables rules for DEV (all if NULL) to OUT; -1 if DEV is unknown. */
-	int (*rules)(void *arg, const char *dev, FILE *out);
+	/* Print the rules for DEV (all if NULL) in FORMAT to OUT; -1 if DEV is unknown. */
+	int (*rules)(void *arg, const char *dev, enum rules_format format, FILE *out);
 	void *arg;
 };
 

@@ -58,6 +58,8 @@ struct ctl {
 /* Format of an answer built from a snapshot. */
 enum ctl_format {
 	CTL_SHOW,
+	CTL_SHOW_JSON,
+	CTL_SHOW_JSON_PRETTY,
 	CTL_TEXT,
 	CTL_JSON,
 	CTL_JSON_PRETTY,
@@ -73,6 +75,7 @@ struct ctl_request {
 	ctl_handler handler;
 	bool takes_dev;
 	enum ctl_format format;
+	enum rules_format rules_format;
 };
 
 static int ctl_req_snapshot(struct ctl *, const struct ctl_request *, const char *, FILE *,
@@ -81,13 +84,18 @@ static int ctl_req_reload(struct ctl *, const struct ctl_request *, const char *
 static int ctl_req_rules(struct ctl *, const struct ctl_request *, const char *, FILE *, char **);
 
 static const struct ctl_request ctl_requests[] = {
-    {"show", ctl_req_snapshot, true, CTL_SHOW},
-    {"stats", ctl_req_snapshot, true, CTL_TEXT},
-    {"stats-json", ctl_req_snapshot, true, CTL_JSON},
-    {"stats-json-pretty", ctl_req_snapshot, true, CTL_JSON_PRETTY},
-    {"stats-prometheus", ctl_req_snapshot, true, CTL_PROMETHEUS},
-    {"reload", ctl_req_reload, false, 0},
-    {"rules", ctl_req_rules, true, 0},
+    {"show", ctl_req_snapshot, true, CTL_SHOW, 0},
+    {"show-json", ctl_req_snapshot, true, CTL_SHOW_JSON, 0},
+    {"show-json-pretty", ctl_req_snapshot, true, CTL_SHOW_JSON_PRETTY, 0},
+    {"stats", ctl_req_snapshot, true, CTL_TEXT, 0},
+    {"stats-json", ctl_req_snapshot, true, CTL_JSON, 0},
+    {"stats-json-pretty", ctl_req_snapshot, true, CTL_JSON_PRETTY, 0},
+    {"stats-prometheus", ctl_req_snapshot, true, CTL_PROMETHEUS, 0},
+    {"reload", ctl_req_reload, false, 0, 0},
+    {"rules", ctl_req_rules, true, 0, RULES_IPTABLES},
+    {"rules-json", ctl_req_rules, true, 0, RULES_JSON},
+    {"rules-json-pretty", ctl_req_rules, true, 0, RULES_JSON_PRETTY},
+    {"rules-nft", ctl_req_rules, true, 0, RULES_NFT},
 };
 
 static void ctl_accept_cb(evutil_socket_t, short, void *);
@@ -122,6 +130,10 @@ ctl_req_snapshot(struct ctl *ctl, const struct ctl_request *req, const char *dev
 	switch (req->format) {
 	case CTL_SHOW:
 		stats_print_summary(ctl->snap, n, out);
+		break;
+	case CTL_SHOW_JSON:
+	case CTL_SHOW_JSON_PRETTY:
+		stats_print_summary_json(ctl->snap, n, req->format == CTL_SHOW_JSON_PRETTY, out);
 		break;
 	case CTL_TEXT:
 		stats_print_text(ctl->snap, n, out);
@@ -160,12 +172,11 @@ static int
 ctl_req_rules(struct ctl *ctl, const struct ctl_request *req, const char *dev, FILE *out,
               char **cause)
 {
-	(void)req;
 	if (ctl->ops.rules == NULL) {
 		*cause = strdup("not supported");
 		return -1;
 	}
-	if (ctl->ops.rules(ctl->ops.arg, dev, out) == -1) {
+	if (ctl->ops.rules(ctl->ops.arg, dev, req->rules_format, out) == -1) {
 		if (dev == NULL || asprintf(cause, "unknown device %s", dev) == -1)
 			*cause = strdup("rules failed");
 		return -1;

@@ -319,11 +319,11 @@ main_ctl_reload(void *arg, FILE *err)
 }
 
 static int
-main_rules(void *arg, const char *dev, FILE *out)
+main_rules(void *arg, const char *dev, enum rules_format format, FILE *out)
 {
 	struct imqd *imqd = arg;
 
-	return rules_print(imqd->conf, dev, out);
+	return rules_print(imqd->conf, dev, format, out);
 }
 
 static void

@@ -97,11 +97,15 @@ fake_reload(void *arg, FILE *err)
 }
 
 static int
-fake_rules(void *arg, const char *dev, FILE *out)
+fake_rules(void *arg, const char *dev, enum rules_format format, FILE *out)
 {
 	(void)arg;
 	if (dev != NULL && strcmp(dev, "imq0") != 0 && strcmp(dev, "imq1") != 0)
 		return -1;
+	if (format != RULES_IPTABLES) {
+		fprintf(out, "format %d\n", (int)format);
+		return 0;
+	}
 	fprintf(out, "-A POSTROUTING -o eth0 -j NFQUEUE --queue-balance 0:1 # %s\n",
 	        dev != NULL ? dev : "all");
 	return 0;
@@ -368,6 +372,13 @@ test_requests(void **state)
 	assert_answer(fx, "rules\n",
 	              "ok\n-A POSTROUTING -o eth0 -j NFQUEUE --queue-balance 0:1 # all\n");
 	assert_answer(fx, "rules imq9\n", "error unknown device imq9\n");
+	assert_answer(fx, "rules-nft imq0\n", "ok\nformat 3\n");
+	assert_answer(fx, "rules-json\n", "ok\nformat 1\n");
+	assert_answer(fx, "rules-json-pretty imq9\n", "error unknown device imq9\n");
+	assert_answer(fx, "show-json imq0\n",
+	              "ok\n{\"devices\":[{\"name\":\"imq0\",\"state\":\"up\",\"qdisc\":\"tbf\","
+	              "\"queues\":[0,1]}]}\n");
+	assert_answer(fx, "show-json-pretty imq9\n", "error unknown device imq9\n");
 	/* Anything after the newline is ignored. */
 	assert_answer(fx, "show imq0\nshow imq1\n", "ok\nimq0 up tbf queues 0-1\n");
 }
