@@ -1,4 +1,4 @@
-/* imqctl: ask a running imqd for its devices and counters, or to reload. */
+/* imqctl: ask a running imqd for its devices, counters and rules, or to reload. */
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -12,7 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "ctl.h"
+#include "log.h"
+#include "rules.h"
 
 #ifndef IMQD_VERSION
 #define IMQD_VERSION "unknown"
@@ -30,24 +33,42 @@ enum imqctl_format {
 static const struct imqctl_command {
 	const char *name;
 	bool takes_dev;
+	bool json;       /* -j and -p apply */
+	bool prometheus; /* -o prometheus applies */
 } imqctl_commands[] = {
-    {"show", true},
-    {"stats", true},
-    {"reload", false},
-    {"rules", true},
+    {"show", true, true, false},
+    {"stats", true, true, true},
+    {"reload", false, false, false},
+    {"rules", true, true, false},
+};
+
+/* What the command line asks for. */
+struct imqctl_args {
+	const struct imqctl_command *cmd;
+	const char *path;   /* control socket */
+	const char *config; /* rules -c: read this file instead of asking imqd */
+	const char *dev;
+	enum imqctl_format format;
+	bool pretty;
+	bool nft; /* rules --nft */
 };
 
 static void
 imqctl_usage(FILE *out, bool full)
 {
-	fputs("usage: imqctl [-jp] [-o text|json|prometheus] [-s socket] command [device]\n", out);
+	fputs("usage: imqctl [-jpV] [-o text|json|prometheus] [-s socket] command [device]\n"
+	      "       imqctl [-jp] [--nft] -c file rules [device]\n",
+	      out);
 	if (!full)
 		return;
 	fprintf(out, "commands:\n"
 	             "  show [device]     devices, their state, root qdisc and queues\n"
-	             "  stats [device]    counters (-j: JSON, -p: indented, -o: format)\n"
+	             "  stats [device]    counters (-o prometheus: Prometheus text format)\n"
 	             "  reload            reload imqd.conf\n"
-	             "  rules [device]    the iptables rules that send traffic to imqd\n");
+	             "  rules [device]    the iptables rules that send traffic to imqd\n"
+	             "                    (--nft: as an nftables table; -c file: for that\n"
+	             "                    configuration, without asking imqd)\n"
+	             "-j: JSON, -p: indented JSON, for show, stats and rules\n");
 }
 
 static void __attribute__((noreturn, format(printf, 1, 2))) imqctl_usage_error(const char *fmt, ...)
@@ -75,18 +96,20 @@ imqctl_valid_dev(const char *dev)
 	return true;
 }
 
-/* The request line for COMMAND [DEV] in FORMAT, newline included, into LINE. */
+/* The request line for A's command, device and format, newline included, into LINE. */
 static void
-imqctl_request(char *line, size_t size, const char *command, const char *dev,
-               enum imqctl_format format, bool pretty)
+imqctl_request(char *line, size_t size, const struct imqctl_args *a)
 {
-	const char *name = command;
+	const char *suffix = "";
 
-	if (strcmp(command, "stats") == 0 && format == IMQCTL_JSON)
-		name = pretty ? "stats-json-pretty" : "stats-json";
-	else if (strcmp(command, "stats") == 0 && format == IMQCTL_PROMETHEUS)
-		name = "stats-prometheus";
-	snprintf(line, size, "%s%s%s\n", name, dev != NULL ? " " : "", dev != NULL ? dev : "");
+	if (a->nft)
+		suffix = "-nft";
+	else if (a->format == IMQCTL_JSON)
+		suffix = a->pretty ? "-json-pretty" : "-json";
+	else if (a->format == IMQCTL_PROMETHEUS)
+		suffix = "-prometheus";
+	snprintf(line, size, "%s%s%s%s\n", a->cmd->name, suffix, a->dev != NULL ? " " : "",
+	         a->dev != NULL ? a->dev : "");
 }
 
 static int
@@ -240,69 +263,134 @@ imqctl_format(bool json, bool pretty, enum imqctl_format output)
 	return output;
 }
 
-int
-main(int argc, char **argv)
+/* Refuse the options that A's command does not take. */
+static void
+imqctl_check_options(const struct imqctl_args *a)
+{
+	const struct imqctl_command *cmd = a->cmd;
+
+	if (a->format == IMQCTL_JSON && !cmd->json)
+		imqctl_usage_error("-j and -p do not apply to %s", cmd->name);
+	if (a->format == IMQCTL_PROMETHEUS && !cmd->prometheus)
+		imqctl_usage_error("-o prometheus applies to stats only");
+	if (a->format == IMQCTL_TEXT && !cmd->json)
+		imqctl_usage_error("-o does not apply to %s", cmd->name);
+	if (a->nft && strcmp(cmd->name, "rules") != 0)
+		imqctl_usage_error("--nft applies to rules only");
+	if (a->nft && a->format != IMQCTL_UNSET && a->format != IMQCTL_TEXT)
+		imqctl_usage_error("--nft conflicts with -j, -p and -o");
+	if (a->config != NULL && strcmp(cmd->name, "rules") != 0)
+		imqctl_usage_error("-c applies to rules only");
+}
+
+/* rules -c FILE: the rules for the configuration in FILE, from imqctl itself; the exit code. */
+static int
+imqctl_rules_local(const struct imqctl_args *a)
+{
+	enum rules_format format = RULES_IPTABLES;
+	struct conf *conf;
+	int rc = 0;
+
+	log_init("imqctl", LOG_WARNING, false);
+	if ((conf = conf_load(a->config, stderr)) == NULL)
+		return 1;
+	if (a->nft)
+		format = RULES_NFT;
+	else if (a->format == IMQCTL_JSON)
+		format = a->pretty ? RULES_JSON_PRETTY : RULES_JSON;
+	if (rules_print(conf, a->dev, format, stdout) == -1) {
+		fprintf(stderr, "imqctl: %s: unknown device %s\n", a->config, a->dev);
+		rc = 1;
+	} else if (fflush(stdout) == EOF || ferror(stdout)) {
+		fprintf(stderr, "imqctl: stdout: %s\n", strerror(errno));
+		rc = 1;
+	}
+	conf_free(conf);
+	return rc;
+}
+
+/* The command line into A; usage errors exit 2, -h and -V exit 0. */
+static void
+imqctl_parse_args(int argc, char **argv, struct imqctl_args *a)
 {
 	static const struct option longopts[] = {
 	    {"socket", required_argument, NULL, 's'},
+	    {"config", required_argument, NULL, 'c'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"pretty", no_argument, NULL, 'p'},
 	    {"output", required_argument, NULL, 'o'},
+	    {"nft", no_argument, NULL, 'N'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
-	const struct imqctl_command *cmd;
 	enum imqctl_format output = IMQCTL_UNSET;
-	const char *path, *dev = NULL;
-	bool json = false, pretty = false;
-	char line[CTL_MAX_REQUEST], *ans;
-	size_t len;
-	int ch, fd, rc;
+	bool json = false;
+	int ch;
 
-	if ((path = getenv("IMQD_SOCKET")) == NULL || *path == '\0')
-		path = CTL_DEFAULT_PATH;
-	while ((ch = getopt_long(argc, argv, "s:jpo:h", longopts, NULL)) != -1) {
+	if ((a->path = getenv("IMQD_SOCKET")) == NULL || *a->path == '\0')
+		a->path = CTL_DEFAULT_PATH;
+	while ((ch = getopt_long(argc, argv, "s:c:jpo:hV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
-			path = optarg;
+			a->path = optarg;
+			break;
+		case 'c':
+			a->config = optarg;
 			break;
 		case 'j':
 			json = true;
 			break;
 		case 'p':
-			pretty = true;
+			a->pretty = true;
 			break;
 		case 'o':
 			output = imqctl_parse_format(optarg);
 			break;
+		case 'N':
+			a->nft = true;
+			break;
 		case 'h':
 			imqctl_usage(stdout, true);
-			return 0;
+			exit(0);
 		case 'V':
 			puts("imqctl " IMQD_VERSION);
-			return 0;
+			exit(0);
 		default:
 			imqctl_usage(stderr, false);
-			return 2;
+			exit(2);
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (argc < 1)
 		imqctl_usage_error("no command");
-	if ((cmd = imqctl_command(argv[0])) == NULL)
+	if ((a->cmd = imqctl_command(argv[0])) == NULL)
 		imqctl_usage_error("unknown command %s", argv[0]);
-	if (argc > 2 || (argc == 2 && !cmd->takes_dev))
-		imqctl_usage_error("too many arguments for %s", cmd->name);
+	if (argc > 2 || (argc == 2 && !a->cmd->takes_dev))
+		imqctl_usage_error("too many arguments for %s", a->cmd->name);
 	if (argc == 2 && !imqctl_valid_dev(argv[1]))
 		imqctl_usage_error("invalid device name %s", argv[1]);
-	dev = argc == 2 ? argv[1] : NULL;
-	output = imqctl_format(json, pretty, output);
-	if (output != IMQCTL_UNSET && output != IMQCTL_TEXT && strcmp(cmd->name, "stats") != 0)
-		imqctl_usage_error("-j, -p and -o apply to stats only");
+	a->dev = argc == 2 ? argv[1] : NULL;
+	a->format = imqctl_format(json, a->pretty, output);
+	imqctl_check_options(a);
+}
 
-	imqctl_request(line, sizeof(line), cmd->name, dev, output, pretty);
+int
+main(int argc, char **argv)
+{
+	struct imqctl_args args = {0};
+	const char *path;
+	char line[CTL_MAX_REQUEST], *ans;
+	size_t len;
+	int fd, rc;
+
+	imqctl_parse_args(argc, argv, &args);
+	if (args.config != NULL)
+		return imqctl_rules_local(&args);
+	path = args.path;
+
+	imqctl_request(line, sizeof(line), &args);
 	if ((fd = imqctl_connect(path)) == -1) {
 		const char *hint = errno == EACCES || errno == EPERM
 		                       ? "only root and members of imqd's control-group may use it"

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# cli.sh IMQCTL IMQD: imqctl's command line without a running imqd: -V,
+# usage errors (exit 2), rules -c FILE in each format against the files
+# beside this script, its errors (exit 1), and show -j reaching for a
+# socket instead of refusing -j.
+set -u
+NAME=imqctl_cli
+HERE=$(cd "$(dirname "$0")" && pwd)
+FAILS=()
+
+fail() { printf 'FAIL: %s: %s\n' "$NAME" "$*"; exit 1; }
+mismatch() { printf '[%s] MISMATCH: %s\n' "$NAME" "$*" >&2; FAILS+=("$*"); }
+ok() { printf '[%s] ok: %s\n' "$NAME" "$*" >&2; }
+
+IMQCTL=${1:-}
+IMQD=${2:-}
+[ -x "$IMQCTL" ] && [ -x "$IMQD" ] || fail "usage: cli.sh IMQCTL IMQD"
+command -v python3 >/dev/null 2>&1 || fail "required tool 'python3' not found"
+TMP=$(mktemp -d "/tmp/imqd-cli.$$.XXXXXX") || fail "mktemp failed"
+trap 'rm -rf "$TMP"' EXIT
+trap 'exit 130' INT TERM HUP
+export IMQD_SOCKET=$TMP/no-imqd.sock
+
+# run WANT_STATUS WHAT ARGS...: imqctl ARGS exits WANT_STATUS; output in $TMP/out, $TMP/err.
+run() {
+	local want=$1 what=$2 rc
+	shift 2
+	timeout 10 "$IMQCTL" "$@" >"$TMP/out" 2>"$TMP/err"
+	rc=$?
+	if [ "$rc" = "$want" ]; then
+		ok "$what: exit $rc"
+		return 0
+	fi
+	mismatch "$what: imqctl $* exited $rc, expected $want ($(head -n 1 "$TMP/err"))"
+	return 1
+}
+
+# same WHAT FILE: $TMP/out is FILE.
+same() {
+	if cmp -s "$TMP/out" "$2"; then ok "$1: as in $(basename "$2")"; else
+		diff -u "$2" "$TMP/out" >&2
+		mismatch "$1: output differs from $(basename "$2")"
+	fi
+}
+
+# 1. The version, as imqd's.
+want=$("$IMQD" -V) || fail "imqd -V failed"
+for opt in -V --version; do
+	run 0 "imqctl $opt" "$opt" && [ "$(cat "$TMP/out")" = "imqctl ${want#imqd }" ] &&
+		ok "imqctl $opt prints $(cat "$TMP/out")" ||
+		mismatch "imqctl $opt printed '$(cat "$TMP/out")', imqd -V '$want'"
+done
+
+# 2. Options a command does not take are usage errors.
+run 2 "-j with reload" -j reload
+run 2 "-o prometheus with show" -o prometheus show
+run 2 "-o prometheus with rules" -o prometheus rules
+run 2 "--nft with stats" --nft stats
+run 2 "--nft with -j" --nft -j rules
+run 2 "-c with show" -c "$HERE/rules.conf" show
+run 2 "an unknown option" --frobnicate show
+
+# 3. rules -c FILE, without imqd, in each format.
+conf=$HERE/rules.conf
+run 0 "rules -c" rules -c "$conf" && same "rules -c" "$HERE/rules.txt"
+run 0 "rules -c -j" -j rules -c "$conf" && same "rules -c -j" "$HERE/rules.json"
+run 0 "rules -c --nft" rules --nft -c "$conf" && same "rules -c --nft" "$HERE/rules.nft"
+run 0 "rules -c -p" -p rules -c "$conf"
+if python3 -c 'import json, sys; a, b = (json.load(open(f)) for f in sys.argv[1:]); sys.exit(a != b)' \
+	"$TMP/out" "$HERE/rules.json"; then
+	ok "rules -p is rules -j indented"
+else
+	mismatch "rules -c -p is not the same JSON as rules -c -j"
+fi
+run 0 "rules -c imq1" rules -c "$conf" imq1
+grep -q '^# imq0' "$TMP/out" && mismatch "rules -c FILE imq1 printed imq0's rules"
+grep -q -- '--queue-num 6' "$TMP/out" && ok "rules -c FILE imq1 has imq1's rules" ||
+	mismatch "rules -c FILE imq1 lacks queue 6"
+
+# 4. Errors: a file with errors, an unknown device, a missing file.
+printf '[imq0]\nqueues = 0\nrate = 1mbit\n' >"$TMP/bad.conf"
+run 1 "rules -c with an invalid file" rules -c "$TMP/bad.conf"
+grep -q "^$TMP/bad.conf:3: " "$TMP/err" && ok "the error names the file and line" ||
+	mismatch "rules -c bad.conf: no $TMP/bad.conf:3: error ($(head -n 1 "$TMP/err"))"
+[ -s "$TMP/out" ] && mismatch "rules -c with an invalid file printed rules"
+run 1 "rules -c FILE for an unknown device" rules -c "$conf" imq9
+grep -q "unknown device imq9" "$TMP/err" || mismatch "no 'unknown device imq9' message"
+run 1 "rules -c with a missing file" rules -c "$TMP/missing.conf"
+
+# 5. -j and -p for show and rules go to imqd (none here), not to the usage.
+run 1 "show -j without imqd" -j show
+grep -q "is imqd running" "$TMP/err" || mismatch "show -j: $(head -n 1 "$TMP/err")"
+run 1 "rules -p without imqd" -p rules imq0
+
+if [ "${#FAILS[@]}" -eq 0 ]; then
+	printf 'PASS: %s\n' "$NAME"
+	exit 0
+fi
+IFS=';'
+printf 'FAIL: %s: %s\n' "$NAME" "${FAILS[*]}"
+exit 1
