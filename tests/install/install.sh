@@ -3,7 +3,10 @@
 # temporary DESTDIR installs exactly the files of expected-files.txt (the
 # programs, man pages, systemd unit, sysusers file and the example
 # /etc/imqd.conf); the unit starts the installed imqd; installing again over
-# an edited etc/imqd.conf keeps the edits.
+# an edited etc/imqd.conf keeps the edits. With --prefix /usr/local the unit
+# and sysusers file go under /usr/local too, and the unit runs
+# /usr/local/sbin/imqd with /usr/local/etc/imqd.conf. Run as root, it also
+# installs as an unprivileged user (nobody) into a DESTDIR of that user's.
 set -u
 NAME=install_files
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -23,12 +26,32 @@ trap 'rm -rf "$TMP"' EXIT
 trap 'exit 130' INT TERM HUP
 ROOT=$TMP/root
 
-# run_install WHAT: cmake --install into $ROOT; its output in $TMP/WHAT.log.
+# run_install WHAT [PREFIX [DESTDIR]]: cmake --install into DESTDIR ($ROOT)
+# with PREFIX (/usr); its output in $TMP/WHAT.log.
 run_install() {
-	if ! DESTDIR=$ROOT timeout 120 cmake --install "$BUILD" --prefix /usr >"$TMP/$1.log" 2>&1; then
+	local prefix=${2:-/usr} dest=${3:-$ROOT}
+	if ! DESTDIR=$dest timeout 120 cmake --install "$BUILD" --prefix "$prefix" >"$TMP/$1.log" 2>&1; then
 		cat "$TMP/$1.log" >&2
-		fail "$1: cmake --install $BUILD --prefix /usr failed"
+		fail "$1: cmake --install $BUILD --prefix $prefix failed"
 	fi
+}
+
+# check_unit WHAT UNIT DEST PREFIX: every program UNIT runs and the file it
+# gives -c are installed under DEST, in PREFIX.
+check_unit() {
+	local what=$1 unit=$2 dest=$3 prefix=$4 paths p
+	[ -f "$unit" ] || { mismatch "$what: no unit at ${unit#"$dest"}"; return; }
+	paths=$(sed -n 's/^Exec[A-Za-z]*=[-@:+!]*//p' "$unit" | tr ' ' '\n' | grep '^/' | sort -u)
+	[ -n "$paths" ] || { mismatch "$what: the unit names no file"; return; }
+	for p in $paths; do
+		if [ ! -e "$dest$p" ]; then
+			mismatch "$what: the unit names $p, which this install did not put in place"
+		elif [[ $p != "$prefix"/* ]] && ! { [ "$prefix" = /usr ] && [[ $p == /etc/* ]]; }; then
+			mismatch "$what: the unit names $p, outside the prefix $prefix"
+		else
+			ok "$what: the unit names $p, installed"
+		fi
+	done
 }
 
 # 1. A fresh install: the list of files.
@@ -51,17 +74,7 @@ if [ -f "$ROOT/etc/imqd.conf" ] && [ -f "$SRC/conf/imqd.conf" ]; then
 		mismatch "etc/imqd.conf differs from the example conf/imqd.conf"
 fi
 # The unit must start the imqd this install put in place.
-unit=$ROOT/lib/systemd/system/imqd.service
-if [ -f "$unit" ]; then
-	exe=$(sed -n 's/^ExecStart=[-@:+!]*\([^ ]*\).*/\1/p' "$unit" | head -n 1)
-	if [ -z "$exe" ]; then
-		mismatch "imqd.service has no ExecStart="
-	elif [ -x "$ROOT$exe" ]; then
-		ok "imqd.service starts $exe, which is installed"
-	else
-		mismatch "imqd.service starts $exe, which this install (prefix /usr) did not put in place"
-	fi
-fi
+check_unit "prefix /usr" "$ROOT/lib/systemd/system/imqd.service" "$ROOT" /usr
 
 # 2. Again, over an edited etc/imqd.conf: the edits stay.
 if [ -f "$ROOT/etc/imqd.conf" ]; then
@@ -78,6 +91,40 @@ if [ -f "$ROOT/etc/imqd.conf" ]; then
 	cmp -s "$TMP/installed" "$TMP/installed2" || mismatch "the second install changed the list of files"
 else
 	mismatch "no etc/imqd.conf installed: cannot check that a reinstall keeps an edited one"
+fi
+
+# 3. Another prefix: the unit and the sysusers entry go under it, where
+# systemd looks too, and the unit runs that prefix's imqd and imqd.conf.
+run_install local /usr/local "$TMP/local"
+for p in usr/local/lib/systemd/system/imqd.service usr/local/lib/sysusers.d/imqd.conf \
+	usr/local/etc/imqd.conf usr/local/sbin/imqd; do
+	[ -f "$TMP/local/$p" ] && ok "prefix /usr/local: $p" || mismatch "prefix /usr/local: no $p"
+done
+leaked=$(cd "$TMP/local" && find . -type f ! -path './usr/local/*' | sed 's|^\./||')
+[ -z "$leaked" ] || mismatch "prefix /usr/local: installed outside it: $(tr '\n' ' ' <<<"$leaked")"
+check_unit "prefix /usr/local" "$TMP/local/usr/local/lib/systemd/system/imqd.service" \
+	"$TMP/local" /usr/local
+
+# 4. As an unprivileged user into a DESTDIR of its own. cmake --install also
+# writes the manifest and the unit it makes into the build directory, which
+# a user's own build lets it do: make those two writable for nobody here.
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null 2>&1; then
+	mkdir -p "$TMP/user" "$BUILD/imqd-install"
+	touch "$BUILD/install_manifest.txt"
+	chown -R nobody "$TMP/user" "$BUILD/imqd-install" "$BUILD/install_manifest.txt"
+	chmod 755 "$TMP"
+	if setpriv --reuid=nobody --regid=nogroup --clear-groups env DESTDIR="$TMP/user/root" \
+		timeout 120 cmake --install "$BUILD" --prefix /usr >"$TMP/user.log" 2>&1; then
+		n=$(cd "$TMP/user/root" && find . -type f | wc -l)
+		[ "$n" -eq "$(wc -l <"$TMP/expected")" ] && ok "as nobody: $n files installed into DESTDIR" ||
+			mismatch "as nobody: $n files installed, expected $(wc -l <"$TMP/expected")"
+	else
+		cat "$TMP/user.log" >&2
+		mismatch "as nobody: cmake --install into a DESTDIR failed"
+	fi
+	chown -R root "$BUILD/imqd-install" "$BUILD/install_manifest.txt"
+else
+	ok "not root: this run itself is an install as an unprivileged user"
 fi
 
 if [ "${#FAILS[@]}" -eq 0 ]; then
