@@ -36,17 +36,17 @@ run_install() {
 	fi
 }
 
-# check_unit WHAT UNIT DEST PREFIX: every program UNIT runs and the file it
-# gives -c are installed under DEST, in PREFIX.
+# check_unit WHAT UNIT DEST PREFIX CONF: every program UNIT runs and the
+# file it gives -c are installed under DEST, in PREFIX or CONF itself.
 check_unit() {
-	local what=$1 unit=$2 dest=$3 prefix=$4 paths p
+	local what=$1 unit=$2 dest=$3 prefix=$4 conf=$5 paths p
 	[ -f "$unit" ] || { mismatch "$what: no unit at ${unit#"$dest"}"; return; }
 	paths=$(sed -n 's/^Exec[A-Za-z]*=[-@:+!]*//p' "$unit" | tr ' ' '\n' | grep '^/' | sort -u)
 	[ -n "$paths" ] || { mismatch "$what: the unit names no file"; return; }
 	for p in $paths; do
 		if [ ! -e "$dest$p" ]; then
 			mismatch "$what: the unit names $p, which this install did not put in place"
-		elif [[ $p != "$prefix"/* ]] && ! { [ "$prefix" = /usr ] && [[ $p == /etc/* ]]; }; then
+		elif [[ $p != "$prefix"/* ]] && [ "$p" != "$conf" ]; then
 			mismatch "$what: the unit names $p, outside the prefix $prefix"
 		else
 			ok "$what: the unit names $p, installed"
@@ -74,7 +74,7 @@ if [ -f "$ROOT/etc/imqd.conf" ] && [ -f "$SRC/conf/imqd.conf" ]; then
 		mismatch "etc/imqd.conf differs from the example conf/imqd.conf"
 fi
 # The unit must start the imqd this install put in place.
-check_unit "prefix /usr" "$ROOT/lib/systemd/system/imqd.service" "$ROOT" /usr
+check_unit "prefix /usr" "$ROOT/lib/systemd/system/imqd.service" "$ROOT" /usr /etc/imqd.conf
 
 # 2. Again, over an edited etc/imqd.conf: the edits stay.
 if [ -f "$ROOT/etc/imqd.conf" ]; then
@@ -95,15 +95,22 @@ fi
 
 # 3. Another prefix: the unit and the sysusers entry go under it, where
 # systemd looks too, and the unit runs that prefix's imqd and imqd.conf.
+# The configuration goes under the prefix unless the build was configured
+# with an absolute CMAKE_INSTALL_SYSCONFDIR (as Debian's build is, /etc).
+confdir=$(sed -n 's/^CMAKE_INSTALL_SYSCONFDIR:[A-Z]*=//p' "$BUILD/CMakeCache.txt")
+case ${confdir:=etc} in
+/*) conf=$confdir/imqd.conf ;;
+*) conf=/usr/local/$confdir/imqd.conf ;;
+esac
 run_install local /usr/local "$TMP/local"
 for p in usr/local/lib/systemd/system/imqd.service usr/local/lib/sysusers.d/imqd.conf \
-	usr/local/etc/imqd.conf usr/local/sbin/imqd; do
+	"${conf#/}" usr/local/sbin/imqd; do
 	[ -f "$TMP/local/$p" ] && ok "prefix /usr/local: $p" || mismatch "prefix /usr/local: no $p"
 done
-leaked=$(cd "$TMP/local" && find . -type f ! -path './usr/local/*' | sed 's|^\./||')
+leaked=$(cd "$TMP/local" && find . -type f ! -path './usr/local/*' ! -path ".$conf" | sed 's|^\./||')
 [ -z "$leaked" ] || mismatch "prefix /usr/local: installed outside it: $(tr '\n' ' ' <<<"$leaked")"
 check_unit "prefix /usr/local" "$TMP/local/usr/local/lib/systemd/system/imqd.service" \
-	"$TMP/local" /usr/local
+	"$TMP/local" /usr/local "$conf"
 
 # 4. As an unprivileged user into a DESTDIR of its own. cmake --install also
 # writes the manifest and the unit it makes into the build directory, which
