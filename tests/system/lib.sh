@@ -121,7 +121,7 @@ sys_cgroups() {
 # sys_boot NETNS: boot SYS_ROOT as a container in NETNS (its network is the
 # namespace's) with systemd as PID 1, and wait for it to be up (60 s).
 sys_boot() {
-	local ns=$1 i state
+	local ns=$1 i p state
 	sys_need systemd-nspawn nsenter findmnt pgrep
 	T_ATEXIT+=(sys_halt)
 	sys_cgroups
@@ -137,17 +137,22 @@ sys_boot() {
 		--system-call-filter=bpf \
 		--console=read-only </dev/null >"$T_TMP/console.log" 2>&1 &
 	SYS_NSPAWN=$!
+	# The container's PID 1 is the child of nspawn that is pid 1 in its own
+	# namespace (nspawn's other, short-lived child is not).
 	for i in $(seq 100); do
-		SYS_LEADER=$(pgrep -P "$SYS_NSPAWN" | head -n 1)
+		for p in $(pgrep -P "$SYS_NSPAWN"); do
+			awk '/^NSpid:/ { exit !(NF > 2 && $NF == 1) }' "/proc/$p/status" 2>/dev/null &&
+				SYS_LEADER=$p
+		done
 		[ -n "$SYS_LEADER" ] && break
 		kill -0 "$SYS_NSPAWN" 2>/dev/null || break
 		sleep 0.1
 	done
 	[ -n "$SYS_LEADER" ] || { tail -n 20 "$T_TMP/console.log" >&2; fail "systemd-nspawn did not start a container"; }
-	# systemctl answers once PID 1 listens on its private socket.
+	# "offline" until PID 1 listens on its private socket.
 	for i in $(seq 600); do
 		state=$(ctr systemctl is-system-running 2>/dev/null)
-		case $state in initializing | starting | '') sleep 0.1 ;; *) break ;; esac
+		case $state in offline | initializing | starting | '') sleep 0.1 ;; *) break ;; esac
 	done
 	if [ "$state" != running ]; then
 		ctr systemctl --failed --no-pager >&2
