@@ -4,7 +4,8 @@
 # it; the kernel accepts all of it, or (built without nft_queue, as the
 # kernel the project is tested on) refuses only the queue statements. With
 # each queue statement replaced by a counter the table loads, and the
-# continue-mark guard counts unmarked packets and passes over marked ones.
+# continue-mark guard counts unmarked packets and passes over marked ones;
+# with ecn-mark, the rules that set CE and clear the mark load as well.
 # What this cannot check without nft_queue: that the queue statements send
 # packets to imqd. Exit 77 (skipped) without root or nft.
 set -u
@@ -68,6 +69,20 @@ nsx ping -n -q -c 2 -i 0.2 -W 1 -m 256 127.0.0.1 >/dev/null || mismatch "ping -m
 counts=$(nsx nft list table inet imqd | awk '/meta mark/ { for (i = 1; i <= NF; i++) if ($i == "packets") print $(i + 1) }')
 [ "$counts" = $'6\n6' ] && ok "guarded rules counted the 6 unmarked packets of each chain, not the 4 marked" ||
 	mismatch "guarded rules counted $(tr '\n' ' ' <<<"$counts")packets, expected 6 in each chain"
+
+# 3. With ecn-mark: the CE and mark-clearing rules load too.
+"$IMQCTL" rules --nft -c "$HERE/rules-ecn.conf" | sed 's/IFACE/lo/' >"$TMP/ecn.nft" ||
+	fail "imqctl rules --nft (ecn-mark) failed"
+nsx nft delete table inet imqd
+sed 's/queue flags bypass to [0-9-]*/counter/' "$TMP/ecn.nft" >"$TMP/ecn-counter.nft"
+nsx nft -f "$TMP/ecn-counter.nft" || fail "the ecn-mark table with counters does not load"
+listing=$(nsx nft list table inet imqd)
+for want in 'iifname "lo" meta mark & 0x00000200 == 0x00000200 ip ecn set ce' \
+	'iifname "lo" meta mark & 0x00000200 == 0x00000200 ip6 ecn set ce' \
+	'iifname "lo" meta mark & 0x00000200 != 0x00000200 counter' \
+	'oifname "lo" meta mark & 0x00000200 == 0x00000200 meta mark set meta mark & 0xfffffdff'; do
+	grep -qF "$want" <<<"$listing" && ok "ecn-mark: $want" || mismatch "ecn-mark: not in nft's listing: $want"
+done
 
 if [ "${#FAILS[@]}" -eq 0 ]; then
 	printf 'PASS: %s\n' "$NAME"
