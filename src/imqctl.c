@@ -309,6 +309,21 @@ imqctl_rules_local(const struct imqctl_args *a)
 	return rc;
 }
 
+/* The command and device after the options into A. */
+static void
+imqctl_parse_command(int argc, char **argv, struct imqctl_args *a)
+{
+	if (argc < 1)
+		imqctl_usage_error("no command");
+	if ((a->cmd = imqctl_command(argv[0])) == NULL)
+		imqctl_usage_error("unknown command %s", argv[0]);
+	if (argc > 2 || (argc == 2 && !a->cmd->takes_dev))
+		imqctl_usage_error("too many arguments for %s", a->cmd->name);
+	if (argc == 2 && !imqctl_valid_dev(argv[1]))
+		imqctl_usage_error("invalid device name %s", argv[1]);
+	a->dev = argc == 2 ? argv[1] : NULL;
+}
+
 /* The command line into A; usage errors exit 2, -h and -V exit 0. */
 static void
 imqctl_parse_args(int argc, char **argv, struct imqctl_args *a)
@@ -361,17 +376,7 @@ imqctl_parse_args(int argc, char **argv, struct imqctl_args *a)
 			exit(2);
 		}
 	}
-	argc -= optind;
-	argv += optind;
-	if (argc < 1)
-		imqctl_usage_error("no command");
-	if ((a->cmd = imqctl_command(argv[0])) == NULL)
-		imqctl_usage_error("unknown command %s", argv[0]);
-	if (argc > 2 || (argc == 2 && !a->cmd->takes_dev))
-		imqctl_usage_error("too many arguments for %s", a->cmd->name);
-	if (argc == 2 && !imqctl_valid_dev(argv[1]))
-		imqctl_usage_error("invalid device name %s", argv[1]);
-	a->dev = argc == 2 ? argv[1] : NULL;
+	imqctl_parse_command(argc - optind, argv + optind, a);
 	a->format = imqctl_format(json, a->pretty, output);
 	imqctl_check_options(a);
 }
