@@ -12,6 +12,9 @@
 # shellcheck disable=SC2034,SC2154 # variables set here are used by the tests, S_* by eval
 set -u
 
+# shellcheck source=netns.sh
+. "$(dirname "${BASH_SOURCE[0]}")/netns.sh"
+
 E2E_NS_PREFIX=ie            # namespaces are ie<pid><role>, e.g. ie4242g
 E2E_DEFAULT_LIMIT=150       # self-imposed deadline (s); ctest's TIMEOUT is above it
 
@@ -66,7 +69,7 @@ e2e_init() {
 	trap 'log "interrupted"; T_FAILS+=("interrupted"); exit 130' INT TERM HUP
 	[ "$(id -u)" -eq 0 ] || fail "must run as root (network namespaces, iptables, tc)"
 	local t
-	for t in ip tc iptables ip6tables iperf3 python3 timeout ss ping; do
+	for t in ip tc iptables ip6tables iperf3 python3 timeout ss ping flock; do
 		command -v "$t" >/dev/null 2>&1 || fail "required tool '$t' not found (install it: see tests/e2e/README.md)"
 	done
 	for t in IMQD IMQCTL UDPSEQ; do
@@ -75,8 +78,10 @@ e2e_init() {
 	done
 	T_TMP=$(mktemp -d "/tmp/imqd-e2e.$$.$T_NAME.XXXXXX") || fail "mktemp failed"
 	sweep_stale
-	# Subnet octet and IPv6 group: per run, so two runs never look alike in logs.
-	X=$(( $$ % 200 + 20 ))
+	# Subnet octet and IPv6 group: no two tests running at once share one,
+	# so their addresses never look alike in logs and captures.
+	netns_slot || fail "no free address slot in $NETNS_SLOT_DIR"
+	X=$NETNS_SLOT
 	# Fail cleanly (with clean-up) before ctest's harder timeout would kill us.
 	# `read -t` on a FIFO nobody writes is a builtin: the watchdog has no child
 	# process to leave behind when it is killed.
@@ -92,20 +97,13 @@ e2e_init() {
 	T_WATCHDOG=$!
 }
 
-# Remove namespaces left by earlier runs that were killed with no chance to
-# clean up (SIGKILL): only ie<pid>* whose pid no longer runs.
+# Remove namespaces and temporary directories left by earlier runs that were
+# killed with no chance to clean up (SIGKILL): only those whose pid no longer runs.
 sweep_stale() {
-	local ns pid p
-	for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
-		[[ $ns =~ ^${E2E_NS_PREFIX}([0-9]+)[a-z][0-9]?$ ]] || continue
-		pid=${BASH_REMATCH[1]}
-		[ "$pid" = "$$" ] && continue
-		kill -0 "$pid" 2>/dev/null && continue
-		log "removing stale namespace $ns of dead run $pid"
-		for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-		ip netns delete "$ns" 2>/dev/null
+	local ns dir pid
+	for ns in $(netns_sweep "$E2E_NS_PREFIX"); do
+		log "removed stale namespace $ns of a dead run"
 	done
-	local dir
 	for dir in /tmp/imqd-e2e.*.*.*; do
 		[[ $dir =~ ^/tmp/imqd-e2e\.([0-9]+)\. ]] || continue
 		pid=${BASH_REMATCH[1]}
@@ -116,7 +114,7 @@ sweep_stale() {
 }
 
 cleanup() {
-	local rc=$? p ns i
+	local rc=$? p i
 	trap - EXIT INT TERM HUP
 	set +e
 	if [ -n "$T_WATCHDOG" ]; then
@@ -137,11 +135,9 @@ cleanup() {
 	sleep 0.2
 	for p in "${T_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
 	# Whatever still runs inside our namespaces was started by this test.
-	for ns in "${T_NS[@]}"; do
-		for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-	done
+	netns_delete "${T_NS[@]}"
 	wait 2>/dev/null
-	for ns in "${T_NS[@]}"; do ip netns delete "$ns" 2>/dev/null; done
+	netns_slot_free
 	for p in "${T_MOUNTS[@]}"; do umount "$p" 2>/dev/null; done
 	for p in "${T_ATEXIT[@]}"; do eval "$p" 2>/dev/null; done
 	# An exit that did not go through finish/fail still gets its line.
@@ -184,28 +180,16 @@ wait_pid() {
 # ns_new ROLE VAR: create namespace ie<pid>ROLE, store its name in VAR.
 ns_new() {
 	local ns=$E2E_NS_PREFIX$$$1
-	ip netns add "$ns" || fail "cannot create namespace $ns"
-	printf -v "$2" '%s' "$ns"
 	T_NS+=("$ns")
-	nsx "$ns" ip link set lo up
-	# No DAD: IPv6 addresses must work at once. Defaults first, then devices.
-	nsx "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 \
-		net.ipv6.conf.all.accept_ra=0 net.ipv6.conf.default.accept_ra=0 >/dev/null
+	netns_add "$ns" || fail "cannot create namespace $ns"
+	printf -v "$2" '%s' "$ns"
 }
 
 # link_pair NS_A IF_A NS_B IF_B: a veth pair, one end in each namespace, both up.
-link_pair() {
-	ip link add "$2" netns "$1" type veth peer name "$4" netns "$3" ||
-		fail "cannot create veth $1/$2 <-> $3/$4"
-	nsx "$1" ip link set "$2" up
-	nsx "$3" ip link set "$4" up
-}
+link_pair() { netns_veth "$@" || fail "cannot create veth $1/$2 <-> $3/$4"; }
 
 # addr NS IF V4/LEN V6/LEN
-addr() {
-	nsx "$1" ip addr add "$3" dev "$2" || fail "cannot add $3 on $1/$2"
-	nsx "$1" ip -6 addr add "$4" dev "$2" nodad || fail "cannot add $4 on $1/$2"
-}
+addr() { netns_addr "$@" || fail "cannot add $3 and $4 on $1/$2"; }
 
 # topo_create [NSRC]: src(s) -> gw -> dst. Sets SRC GW DST (SRC2 with NSRC=2),
 # GW_IN (gw's interface towards src), GW_IN2, GW_OUT (towards dst), and the
@@ -218,8 +202,7 @@ topo_create() {
 	GW_IN=gs0 GW_OUT=gd0
 	SRC_IP=10.$X.1.2 GW_IN_IP=10.$X.1.1 GW_OUT_IP=10.$X.2.1 DST_IP=10.$X.2.2
 	SRC6=fd00:$X:1::2 DST6=fd00:$X:2::2
-	nsx "$GW" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 >/dev/null ||
-		fail "cannot enable forwarding in $GW"
+	netns_forward "$GW" || fail "cannot enable forwarding in $GW"
 	link_pair "$SRC" s0 "$GW" gs0
 	link_pair "$GW" gd0 "$DST" d0
 	addr "$SRC" s0 "$SRC_IP/24" "$SRC6/64"
@@ -250,25 +233,10 @@ topo_create() {
 }
 
 # ping_ok NS ADDR: one reply within a few tries.
-ping_ok() {
-	local i
-	for i in 1 2 3 4 5; do
-		timeout 3 ip netns exec "$1" ping -n -q -c 1 -W 1 "$2" >/dev/null 2>&1 && return 0
-		sleep 0.2
-	done
-	return 1
-}
+ping_ok() { netns_ping "$@"; }
 
 # wait_listen NS tcp|udp PORT: until a socket listens there (5 s).
-wait_listen() {
-	local i flag=-t
-	[ "$2" = udp ] && flag=-u
-	for i in $(seq 50); do
-		[ -n "$(nsx "$1" ss -H -l -n "$flag" "sport = :$3" 2>/dev/null)" ] && return 0
-		sleep 0.1
-	done
-	fail "nothing listens on $2 port $3 in $1 after 5 s"
-}
+wait_listen() { netns_wait_listen "$1" "$2" "$3" 5 || fail "nothing listens on $2 port $3 in $1 after 5 s"; }
 
 # ---------------------------------------------------------------- imqd
 
