@@ -1,21 +1,35 @@
 #!/usr/bin/env python3
-# UDP GSO sender and receiver of numbered datagrams, for tests/e2e:
-#   udpgso.py send ADDR PORT SENDS SEGS SEGSIZE MBIT
-#     SENDS sends of SEGS datagrams of SEGSIZE bytes each, cut by the kernel
-#     (UDP_SEGMENT, as QUIC stacks use), paced to MBIT; prints {"sent", "errors"}.
-#   udpgso.py recv PORT COUNT SECONDS
-#     until COUNT datagrams or SECONDS (2 s quiet after the first); prints
-#     {"received", "duplicates", "mbit"}.
-import json, socket, struct, sys, time
-if sys.argv[1] == "send":
-    addr, port, sends, segs, size, mbit = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), \
-        int(sys.argv[5]), int(sys.argv[6]), float(sys.argv[7])
+"""UDP GSO sender and receiver of numbered datagrams, for tests/e2e.
+
+  udpgso.py send ADDR PORT SENDS SEGS SEGSIZE MBIT
+      SENDS sends of SEGS datagrams of SEGSIZE bytes each, cut by the kernel
+      (UDP_SEGMENT, as QUIC stacks use), paced to MBIT; prints {"sent", "errors"}.
+  udpgso.py recv PORT COUNT SECONDS
+      Says "listening" on stderr once bound, then receives until COUNT
+      datagrams or SECONDS (2 s quiet after the first); prints
+      {"received", "duplicates", "mbit"}.
+"""
+import json
+import socket
+import struct
+import sys
+import time
+
+SOL_UDP, UDP_SEGMENT = 17, 103
+
+
+def batch(i, segs, size):
+    """Send I's buffer: SEGS datagrams of SIZE bytes, numbered from I * SEGS."""
+    return b"".join(struct.pack("!I", i * segs + k).ljust(size, b"\0") for k in range(segs))
+
+
+def send(addr, port, sends, segs, size, mbit):
     s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET, socket.SOCK_DGRAM)
-    s.setsockopt(17, 103, size)  # SOL_UDP, UDP_SEGMENT: the kernel cuts each send
+    s.setsockopt(SOL_UDP, UDP_SEGMENT, size)  # the kernel cuts each send
     s.connect((addr, port))
     start, sent, errors = time.time(), 0, 0
     for i in range(sends):
-        buf = b"".join(struct.pack("!I", i * segs + k).ljust(size, b"\0") for k in range(segs))
+        buf = batch(i, segs, size)
         try:
             s.send(buf)
         except OSError:
@@ -24,9 +38,10 @@ if sys.argv[1] == "send":
         pause = start + sent * 8 / (mbit * 1e6) - time.time()
         if pause > 0:
             time.sleep(pause)
-    print(json.dumps({"sent": sends * segs, "errors": errors}))
-else:
-    port, count, secs = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+    return {"sent": sends * segs, "errors": errors}
+
+
+def recv(port, count, secs):
     s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 << 20)
     s.bind(("::", port))
@@ -46,5 +61,19 @@ else:
         seen.add(n)
         nbytes += len(d)
     dur = last - first if first and last and last > first else 0
-    print(json.dumps({"received": len(seen), "duplicates": dups,
-                      "mbit": nbytes * 8 / dur / 1e6 if dur else 0}))
+    return {"received": len(seen), "duplicates": dups, "mbit": nbytes * 8 / dur / 1e6 if dur else 0}
+
+
+def main(argv):
+    if len(argv) == 8 and argv[1] == "send":
+        out = send(argv[2], int(argv[3]), int(argv[4]), int(argv[5]), int(argv[6]), float(argv[7]))
+    elif len(argv) == 5 and argv[1] == "recv":
+        out = recv(int(argv[2]), int(argv[3]), float(argv[4]))
+    else:
+        sys.exit("usage: udpgso.py send ADDR PORT SENDS SEGS SEGSIZE MBIT | recv PORT COUNT SECONDS")
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
