@@ -7,11 +7,9 @@
 # packets accepted by imqd, none passed unshaped.
 # shellcheck source=lib.sh disable=SC2154 # S_* are set by imqd_counters
 . "$(dirname "$0")/lib.sh"
-# shellcheck source=lib_ops.sh
-. "$(dirname "$0")/lib_ops.sh"
 e2e_init caps
 
-ops_tool useradd userdel setpriv getent
+need_tools useradd userdel setpriv getent
 CONF=$T_TMP/imqd.conf
 RATE=10 # Mbit/s
 TBF=(tbf rate "${RATE}mbit" burst 32k latency 100ms)
@@ -22,7 +20,7 @@ CAPS=0000000000003000 # CAP_NET_ADMIN (12) | CAP_NET_RAW (13)
 USER_NAME=imqdtest$$
 
 # The user goes after imqd (userdel refuses a user with running processes).
-ops_at_exit 'ops_kill_imqd; getent passwd "$USER_NAME" >/dev/null && userdel "$USER_NAME" 2>/dev/null ||
+at_exit 'getent passwd "$USER_NAME" >/dev/null && userdel "$USER_NAME" 2>/dev/null ||
 	{ getent passwd "$USER_NAME" >/dev/null && userdel -f "$USER_NAME"; }; getent group "$USER_NAME" >/dev/null && groupdel "$USER_NAME"'
 useradd --system --no-create-home --shell /usr/sbin/nologin "$USER_NAME" || fail "useradd $USER_NAME failed"
 uid=$(id -u "$USER_NAME") && gid=$(id -g "$USER_NAME") || fail "no uid/gid for $USER_NAME"
@@ -59,8 +57,8 @@ check_shaping() {
 	assert_gt "$what: imqd accepted" 0 "$S_accepted"
 	assert_eq "$what: imqd failopen" 0 "$S_failopen"
 	assert_eq "$what: qdisc reported by imqctl" tbf "$S_qdisc"
-	ops_assert_qdisc_bytes "$what: bytes through imq0's tbf" "$S_accepted_bytes" \
-		"$(ops_qdisc_bytes imq0)"
+	assert_qdisc_bytes "$what: bytes through imq0's tbf" "$S_accepted_bytes" \
+		"$(qdisc_bytes imq0)"
 	check_nothing_queued
 }
 
@@ -79,14 +77,14 @@ EOF
 chmod 755 "$HOOK"
 : >"$HOOK_OUT"
 chmod 666 "$HOOK_OUT"
-ops_conf "$CONF" "$T_TMP/imqd-a.sock" "user = $USER_NAME" <<EOF
+imqd_conf "$CONF" "$T_TMP/imqd-a.sock" "user = $USER_NAME" <<EOF
 [imq0]
 queues = 0
 up = $HOOK up
 down = $HOOK down
 EOF
-ops_start_imqd "$CONF" "$T_TMP/imqd-a.sock" 0
-ops_wait_log "$IMQD_LOG" 'started' 1 5 || mismatch "(a) no 'started' in the log within 5 s"
+start_imqd_conf "$CONF"
+wait_log "$IMQD_LOG" 'started' 1 5 || mismatch "(a) no 'started' in the log within 5 s"
 check_identity "(a) user = $USER_NAME"
 check_shaping "(a) user = $USER_NAME" 5401
 stop_imqd
@@ -97,7 +95,7 @@ assert_eq "(a) down hook at stop: uid and CapEff" "down $uid $CAPS" "$(grep '^do
 # (b) started as the user with only the two capabilities.
 mkdir -p "$T_TMP/run" && chown "$USER_NAME:$group" "$T_TMP/run" && chmod 700 "$T_TMP/run" ||
 	fail "cannot make $T_TMP/run for $USER_NAME"
-ops_conf "$CONF" "$T_TMP/run/imqd.sock" <<EOF
+imqd_conf "$CONF" "$T_TMP/run/imqd.sock" <<EOF
 [imq0]
 queues = 0
 EOF
@@ -110,12 +108,12 @@ tun_mode=$(stat -c %a /dev/net/tun) || fail "no /dev/net/tun"
 if [ "$tun_mode" != 666 ]; then
 	log "/dev/net/tun has mode $tun_mode here: imqd (b) gets a mode 0666 node in a private mount namespace"
 	mknod -m 666 "$T_TMP/tun" c 10 200 || fail "mknod $T_TMP/tun failed"
-	ops_start_imqd "$CONF" "$T_TMP/run/imqd.sock" 0 unshare -m --propagation private \
+	start_imqd_conf "$CONF" unshare -m --propagation private \
 		sh -c 'mount --bind "$1" /dev/net/tun && shift && exec "$@"' sh "$T_TMP/tun" "${SETPRIV[@]}"
 else
-	ops_start_imqd "$CONF" "$T_TMP/run/imqd.sock" 0 "${SETPRIV[@]}"
+	start_imqd_conf "$CONF" "${SETPRIV[@]}"
 fi
-ops_wait_log "$IMQD_LOG" 'started' 1 5 || mismatch "(b) no 'started' in the log within 5 s"
+wait_log "$IMQD_LOG" 'started' 1 5 || mismatch "(b) no 'started' in the log within 5 s"
 check_identity "(b) setpriv as $USER_NAME"
 [ -S "$T_TMP/run/imqd.sock" ] || mismatch "(b) no control socket at $T_TMP/run/imqd.sock"
 check_shaping "(b) setpriv as $USER_NAME" 5402

@@ -14,8 +14,7 @@
 # and the control socket answers a user in control-group, and refuses
 # (permission denied, exit 1) a user who is not.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/lib_imq.sh"
-imq_init counters_exact
+e2e_init counters_exact
 
 PER_SRC=1500
 N=$((2 * PER_SRC))
@@ -25,7 +24,7 @@ GROUP=imqg$$ USER_IN=imqi$$ USER_OUT=imqo$$
 topo_create 2
 
 # A group and two users for the socket's permissions, removed at exit.
-imq_at_exit "userdel $USER_IN; userdel $USER_OUT; groupdel $GROUP"
+at_exit "userdel $USER_IN; userdel $USER_OUT; groupdel $GROUP"
 groupadd "$GROUP" || fail "groupadd $GROUP failed"
 useradd -M -N -s /usr/sbin/nologin -G "$GROUP" "$USER_IN" || fail "useradd $USER_IN failed"
 useradd -M -N -s /usr/sbin/nologin "$USER_OUT" || fail "useradd $USER_OUT failed"
@@ -33,8 +32,11 @@ useradd -M -N -s /usr/sbin/nologin "$USER_OUT" || fail "useradd $USER_OUT failed
 chmod 0711 "$T_TMP"
 install -m 0755 "$IMQCTL" "$T_TMP/imqctl" || fail "cannot copy imqctl"
 
-imq_start "control-group = $GROUP" "[imq0]
-queues = 0-1"
+imqd_conf "$T_TMP/imqd.conf" "$T_TMP/imqd.sock" "control-group = $GROUP" <<EOF
+[imq0]
+queues = 0-1
+EOF
+start_imqd_conf "$T_TMP/imqd.conf"
 G() { nsx "$GW" "$@"; }
 G tc qdisc replace dev imq0 root tbf rate 2mbit burst 3000 limit 6000 || fail "tc tbf on imq0 failed"
 G iptables -t mangle -A PREROUTING -i "$GW_IN" -p udp --dport "$PORT" \

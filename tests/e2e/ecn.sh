@@ -32,7 +32,7 @@ nsx "$GW" tc qdisc replace dev imq0 root pfifo limit 1000 || fail "tc pfifo on i
 
 # The marker, pinned on a bpf file system of this test's own.
 mkdir "$T_TMP/bpf" && mount -t bpf bpf "$T_TMP/bpf" || fail "cannot mount a bpf file system"
-T_MOUNTS+=("$T_TMP/bpf")
+at_exit "umount $T_TMP/bpf"
 "$CEMARK" "$T_TMP/bpf/all" 0 || fail "cannot load the marking program"
 "$CEMARK" "$T_TMP/bpf/some" 63 || fail "cannot load the marking program"
 nsx "$GW" tc qdisc add dev imq0 clsact || fail "tc clsact on imq0 failed"

@@ -25,7 +25,7 @@ TBF=(tbf rate 50mbit burst 64k latency 100ms)
 
 topo_create
 mkdir "$T_TMP/bpf" && mount -t bpf bpf "$T_TMP/bpf" || fail "cannot mount a bpf file system"
-T_MOUNTS+=("$T_TMP/bpf")
+at_exit "umount $T_TMP/bpf"
 "$CEMARK" "$T_TMP/bpf/all" 0 || fail "cannot load the marking program"
 "$CEMARK" "$T_TMP/bpf/some" 63 || fail "cannot load the marking program"
 "$CEMARK" "$T_TMP/bpf/some-eth" 63 14 || fail "cannot load the marking program"

@@ -9,7 +9,6 @@
 # margin, keeps shaping at the tbf rate throughout, leaks no descriptor, and
 # answers a normal `imqctl stats` within 1 s afterwards.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/lib_faults.sh"
 e2e_init fault_ctl_abuse
 
 PORT=9191
@@ -22,7 +21,7 @@ topo_create
 start_imqd 0
 nsx "$GW" tc qdisc replace dev imq0 root tbf rate 4mbit burst 8k latency 100ms ||
 	fail "tc tbf on imq0 failed"
-lf_queue_rule "$PORT"
+queue_rule "$PORT"
 fds0=$(ls "/proc/$IMQD_PID/fd" | wc -l)
 
 cat >"$T_TMP/abuse.py" <<'EOF'
@@ -149,19 +148,19 @@ out["flood_s"] = round(time.monotonic() - t0, 3)
 print(json.dumps(out))
 EOF
 
-lf_recv "$DST" "$PORT" $((SECS + 4)) rx 2
-lf_send "$SRC" "$DST_IP" "$PORT" $((PPS * SECS)) "$SIZE" "$PPS" "$SECS"
+stamp_recv "$DST" "$PORT" $((SECS + 4)) rx 2
+udp_stream "$SRC" "$DST_IP" "$PORT" $((PPS * SECS)) "$SIZE" "$PPS" "$SECS"
 sleep 2
 t_abuse=$(now)
 timeout 60 python3 "$T_TMP/abuse.py" "$IMQD_SOCK" >"$T_TMP/abuse.json" || fail "abuse client failed"
 t_done=$(now)
-log "abuse took $(fx "round($t_done - $t_abuse, 1)") s: $(cat "$T_TMP/abuse.json")"
+log "abuse took $(calc %.1f "$t_done - $t_abuse") s: $(cat "$T_TMP/abuse.json")"
 imqd_alive
 t0=$(now)
 "$IMQCTL" -s "$IMQD_SOCK" stats >"$T_TMP/stats.txt" 2>&1 || mismatch "imqctl stats failed after the abuse"
-lf_assert_le "imqctl stats answered after the abuse (s)" 1 "$(fx "round($(now) - $t0, 2)")"
-wait_pid "$SENDER_PID" $((SECS + 5))
-lf_recv_wait rx 10
+assert_le "imqctl stats answered after the abuse (s)" 1 "$(calc %.2f "$(now) - $t0")"
+wait_pid "$SEND_PID" $((SECS + 5))
+stamp_wait rx 10
 
 # a KEY [INDEX]: a field of the abuse client's result (INDEX into a list: 0 answer, 2 closed).
 a() {
@@ -179,23 +178,23 @@ for c in garbage nul_bytes unknown two_args reload_arg bad_device oversized_newl
 	fi
 done
 assert_eq "silent clients refused or cut off (of 50)" 50 "$(($(a silent_refused) + $(a silent_cut)))"
-lf_assert_le "silent clients cut off after (s)" 3 "$(a silent_cut_max_s)"
+assert_le "silent clients cut off after (s)" 3 "$(a silent_cut_max_s)"
 assert_eq "slow clients cut off (of 5)" 5 "$(a slow_cut)"
 assert_eq "slow clients refused (they came first)" 0 "$(a slow_refused)"
-lf_assert_le "slow clients cut off after (s)" 3 "$(a slow_cut_max_s)"
+assert_le "slow clients cut off after (s)" 3 "$(a slow_cut_max_s)"
 assert_eq "clients still open after 8 s" 0 "$(a still_open)"
 assert_eq "connect-and-close flood: connections made" 300 "$(a flood_connects)"
 
-shaped=$(lf_pps rx "$t_abuse" "$t_done")
+shaped=$(stamp_pps rx "$t_abuse" "$t_done")
 assert_within "rate during the abuse (datagrams/s)" "$SHAPED" 15 "$shaped"
 sleep 0.5
 fds1=$(ls "/proc/$IMQD_PID/fd" | wc -l)
 assert_eq "imqd's open descriptors after the abuse (before: $fds0)" "$fds0" "$fds1"
 check_counters
 check_nothing_queued
-sent=$(lf_sent "$PORT")
+sent=$(stream_sent "$PORT")
 got=$(json_field "$T_TMP/rx.json" received)
-lf_result "test=fault_ctl_abuse sent=$sent received=$got lost=$((sent - got)) pps_during_abuse=$shaped" \
+result "test=fault_ctl_abuse sent=$sent received=$got lost=$((sent - got)) pps_during_abuse=$shaped" \
 	"silent_refused=$(a silent_refused) silent_cut=$(a silent_cut) cut_after_s=$(a silent_cut_max_s)"
 stop_imqd
 finish

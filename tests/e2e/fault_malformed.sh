@@ -12,7 +12,6 @@
 # the well-formed stream whole. Run twice: copy = full, then copy = headers
 # with copy-bytes = 40 (shorter than some IPv4 headers with options).
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/lib_faults.sh"
 e2e_init fault_malformed
 
 PORT=9181
@@ -159,18 +158,18 @@ run() {
 		fail "iptables NFQUEUE rule failed"
 	nsx "$GW" ip6tables -t mangle -A PREROUTING -i "$GW_IN" -j NFQUEUE --queue-num 0 --queue-bypass ||
 		fail "ip6tables NFQUEUE rule failed"
-	lf_recv "$DST" "$PORT" 15 "$name" 2
-	lf_send "$SRC" "$DST_IP" "$PORT" "$N" 200 1000 8 4
+	stamp_recv "$DST" "$PORT" 15 "$name" 2
+	udp_stream "$SRC" "$DST_IP" "$PORT" "$N" 200 1000 8 4
 	sleep 0.5
 	timeout 30 ip netns exec "$SRC" python3 "$T_TMP/malformed.py" "$SRC_MAC" "$GW_MAC" "$SRC_IP" \
 		"$DST_IP" "$SRC6" "$DST6" "$PORT" >"$T_TMP/$name.sent" || fail "$name: malformed sender failed"
-	wait_pid "$SENDER_PID" 10
-	lf_recv_wait "$name" 15
+	wait_pid "$SEND_PID" 10
+	stamp_wait "$name" 15
 	imqd_alive
 	local t0
 	t0=$(now)
 	"$IMQCTL" -s "$IMQD_SOCK" stats >/dev/null || mismatch "$name: imqctl stats failed"
-	lf_assert_le "$name: imqctl stats answered (s)" 1 "$(fx "round($(now) - $t0, 2)")"
+	assert_le "$name: imqctl stats answered (s)" 1 "$(calc %.2f "$(now) - $t0")"
 	check_counters
 	check_nothing_queued
 	local queued
@@ -193,7 +192,7 @@ run full ""
 full_sent=$RUN_SENT full_queued=$RUN_QUEUED full_got=$RUN_GOT full_malformed=${S_malformed:-?}
 run headers "copy = headers
 copy-bytes = 40"
-lf_result "test=fault_malformed odd_sent=$full_sent stream_sent=$((2 * N)) stream_received=$((full_got + RUN_GOT))" \
+result "test=fault_malformed odd_sent=$full_sent stream_sent=$((2 * N)) stream_received=$((full_got + RUN_GOT))" \
 	"full_queued=$full_queued full_malformed=$full_malformed" \
 	"headers_queued=$RUN_QUEUED headers_malformed=${S_malformed:-?}"
 finish

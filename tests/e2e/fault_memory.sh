@@ -29,11 +29,9 @@ else
 fi
 mkdir "$CG" || fail "cannot create memory cgroup $CG"
 # Processes left in it go back to ours before it is removed.
-T_ATEXIT+=("for p in \$(cat $CG/cgroup.procs); do echo \$p >$(dirname "$CG")/cgroup.procs; done; rmdir $CG")
+at_exit "for p in \$(cat $CG/cgroup.procs); do echo \$p >$(dirname "$CG")/cgroup.procs; done; rmdir $CG"
 echo $((64 << 20)) >"$CG/$LIMIT_FILE" || fail "cannot set $LIMIT_FILE"
 log "memory cgroup $CG, $LIMIT_FILE $(cat "$CG/$LIMIT_FILE")"
-
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$IMQD_PID/status"; }
 
 # imqd reads its limit under /sys/fs/cgroup, which `ip netns exec` hides
 # behind a sysfs of its own: run it in gw's network namespace but in this
@@ -52,7 +50,7 @@ nsx "$GW" iptables -t mangle -A PREROUTING -i "$GW_IN" -p udp --dport "$PORT" \
 	-j NFQUEUE --queue-num 0 --queue-bypass || fail "iptables NFQUEUE rule failed"
 
 # 1. A reload to queue-maxlen 1m on two devices.
-rss0=$(rss_kb)
+rss0=$(rss_kb "$IMQD_PID")
 cat >"$T_TMP/imqd.conf" <<EOF
 [global]
 control-socket = $IMQD_SOCK
@@ -71,8 +69,7 @@ t0=$(date +%s%N)
 ms=$((($(date +%s%N) - t0) / 1000000))
 imqd_alive
 assert_le "1: imqctl reload to two devices of queue-maxlen 1048576 (ms)" 1000 "$ms"
-assert_le "1: RSS after the reload (kB; before: $rss0)" $((rss0 + 4096)) "$(rss_kb)"
-IMQD_QUEUES=(0 1)
+assert_le "1: RSS after the reload (kB; before: $rss0)" $((rss0 + 4096)) "$(rss_kb "$IMQD_PID")"
 
 # flood NAME: N datagrams of 64 bytes at 25,000/s into the tbf, all awaited at dst.
 flood() {
@@ -82,7 +79,7 @@ flood() {
 	bg "$SRC" timeout 20 "$UDPSEQ" send -d "$DST_IP" -p "$PORT" -n "$N" -s 64 -f 8 -r 25000 -t 10 \
 		>"$T_TMP/send-$1.json"
 	while kill -0 "$recv_pid" 2>/dev/null; do
-		rss=$(rss_kb)
+		rss=$(rss_kb "$IMQD_PID")
 		[ "${rss:-0}" -gt "$peak" ] && peak=$rss
 		sleep 0.2
 	done
@@ -102,8 +99,8 @@ assert_eq "2: accepted" "$N" "$S_accepted"
 assert_eq "2: failopen" 0 "$S_failopen"
 assert_eq "2: dropped" 0 "$S_dropped"
 # The table gives its memory back within a few health ticks of draining.
-for i in $(seq 30); do [ "$(rss_kb)" -lt $((PEAK_KB / 2)) ] && break; sleep 0.2; done
-assert_le "2: RSS once drained (kB; peak $PEAK_KB)" $((PEAK_KB / 2)) "$(rss_kb)"
+for i in $(seq 30); do [ "$(rss_kb "$IMQD_PID")" -lt $((PEAK_KB / 2)) ] && break; sleep 0.2; done
+assert_le "2: RSS once drained (kB; peak $PEAK_KB)" $((PEAK_KB / 2)) "$(rss_kb "$IMQD_PID")"
 check_nothing_queued
 
 # 3. A limit the backlog does not fit: held up to the budget, the rest unshaped.

@@ -6,7 +6,6 @@
 # its tbf stay, the stream stays shaped, nothing fails open, the log says
 # why. Once the clients are gone, imqctl works again.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/lib_faults.sh"
 e2e_init fault_nofile
 
 SIZE=1000
@@ -16,9 +15,9 @@ SECS=6
 PORT=9120
 
 topo_create
-hook=$(lf_up_hook up-tbf tbf rate 4mbit burst 8k latency 100ms)
+hook=$(up_hook up-tbf tbf rate 4mbit burst 8k latency 100ms)
 start_imqd 0 "up = $hook"
-lf_wait 3 '[ "$(lf_qdisc)" = tbf ]' || fail "up hook did not put a tbf on imq0"
+wait_until 3 '[ "$(qdisc_kind)" = tbf ]' || fail "up hook did not put a tbf on imq0"
 ifindex=$(nsx "$GW" cat /sys/class/net/imq0/ifindex)
 prlimit --pid "$IMQD_PID" --nofile=32:32 || fail "prlimit on imqd failed"
 log "imqd has $(ls "/proc/$IMQD_PID/fd" | wc -l) descriptors open, limit 32"
@@ -43,22 +42,22 @@ EOF
 python3 "$T_TMP/hog.py" "$IMQD_SOCK" "$T_TMP/stop" >"$T_TMP/hog.out" 2>&1 &
 HOG=$!
 T_PIDS+=("$HOG")
-lf_wait 5 "grep -q connected '$T_TMP/hog.out'" || fail "the idle clients did not connect"
+wait_until 5 "grep -q connected '$T_TMP/hog.out'" || fail "the idle clients did not connect"
 sleep 0.5
 log "idle clients: $(cat "$T_TMP/hog.out"); imqd has $(ls "/proc/$IMQD_PID/fd" | wc -l) descriptors open"
 imqd_counters
 fo_before=$S_failopen
 
-lf_queue_rule "$PORT"
-lf_recv "$DST" "$PORT" $((SECS + 3)) nofile 2
-lf_send "$SRC" "$DST_IP" "$PORT" $((PPS * SECS)) "$SIZE" "$PPS" "$SECS"
-wait_pid "$SENDER_PID" $((SECS + 5))
-lf_recv_wait nofile 10
+queue_rule "$PORT"
+stamp_recv "$DST" "$PORT" $((SECS + 3)) nofile 2
+udp_stream "$SRC" "$DST_IP" "$PORT" $((PPS * SECS)) "$SIZE" "$PPS" "$SECS"
+wait_pid "$SEND_PID" $((SECS + 5))
+stamp_wait nofile 10
 got=$(json_field "$T_TMP/nofile.json" received)
 
-lf_assert_log "health check without descriptors logged" 'imq0: cannot check the device'
+assert_log "health check without descriptors logged" 'imq0: cannot check the device'
 assert_eq "imq0 still the device imqd made (ifindex)" "$ifindex" "$(nsx "$GW" cat /sys/class/net/imq0/ifindex 2>/dev/null)"
-assert_eq "qdisc on imq0" tbf "$(lf_qdisc)"
+assert_eq "qdisc on imq0" tbf "$(qdisc_kind)"
 assert_within "datagrams at dst (shaped: $SHAPED/s for $SECS s)" $((SHAPED * SECS)) 15 "$got"
 
 touch "$T_TMP/stop"
@@ -70,5 +69,5 @@ assert_eq "failopen during the shortage" "$fo_before" "$S_failopen"
 check_counters
 check_nothing_queued
 stop_imqd
-lf_result "test=fault_nofile sent=$(lf_sent "$PORT") received=$got"
+result "test=fault_nofile sent=$(stream_sent "$PORT") received=$got"
 finish

@@ -9,7 +9,6 @@
 # a bound derived from the config; the shaped rate holds; once the load
 # stops, held reaches 0 within drop-timeout + 1 s and the counters add up.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/lib_faults.sh"
 e2e_init fault_overload
 
 PORT=9131
@@ -30,65 +29,65 @@ start_imqd 0 "queue-maxlen = $MAXLEN
 on-overflow = drop
 drop-timeout = ${DROP_TIMEOUT}s
 mtu = $MTU"
-lf_queue_rule "$PORT"
+queue_rule "$PORT"
 nsx "$GW" tc qdisc replace dev imq0 root tbf rate 4mbit burst 8k limit 4m ||
 	fail "tc tbf on imq0 failed"
-rss0=$(lf_rss "$IMQD_PID")
+rss0=$(rss_kb "$IMQD_PID")
 log "imqd VmRSS at start: $rss0 kB; bound $RSS_BOUND_KB kB"
 
-lf_recv "$DST" "$PORT" $((SECS + 10)) rx 2
-lf_send "$SRC" "$DST_IP" "$PORT" $((PPS * SECS)) "$SIZE" "$PPS" "$SECS"
+stamp_recv "$DST" "$PORT" $((SECS + 10)) rx 2
+udp_stream "$SRC" "$DST_IP" "$PORT" $((PPS * SECS)) "$SIZE" "$PPS" "$SECS"
 t0=$(now)
 max_rss=0 max_q=0 samples=0
-while kill -0 "$SENDER_PID" 2>/dev/null; do
-	rss=$(lf_rss "$IMQD_PID")
+while kill -0 "$SEND_PID" 2>/dev/null; do
+	rss=$(rss_kb "$IMQD_PID")
 	[ -n "$rss" ] || imqd_alive
-	qt=$(lf_nfq 0 3)
+	qt=$(nfq_col 0 3)
 	((rss > max_rss)) && max_rss=$rss
 	((${qt:-0} > max_q)) && max_q=${qt:-0}
 	samples=$((samples + 1))
 	sleep 0.5
 done
 t_stop=$(now)
-wait_pid "$SENDER_PID" 1
+wait_pid "$SEND_PID" 1
 imqd_counters
-log "at the end of the load: held=$S_held peak_held=$S_peak_held kernel queue=$(lf_nfq 0 3)" \
-	"queue_dropped=$(lf_nfq 0 6) user_dropped=$(lf_nfq 0 7)"
+log "at the end of the load: held=$S_held peak_held=$S_peak_held kernel queue=$(nfq_col 0 3)" \
+	"queue_dropped=$(nfq_col 0 6) user_dropped=$(nfq_col 0 7)"
 held_zero=
 for i in $(seq $(((DROP_TIMEOUT + 2) * 10))); do
 	imqd_counters
 	if [ "$S_held" = 0 ]; then held_zero=$(now); break; fi
 	sleep 0.1
 done
-lf_recv_wait rx 15
+stamp_wait rx 15
 
 log "$samples samples: max VmRSS $max_rss kB (bound $RSS_BOUND_KB), max kernel queue $max_q (queue-maxlen $MAXLEN)"
-if lf_asan "$IMQD"; then
+if imqd_is_asan; then
 	log "imqd is built with AddressSanitizer: its shadow memory and quarantine put VmRSS out of reach of the bound"
 else
-	lf_assert_le "imqd VmRSS under load (kB)" "$RSS_BOUND_KB" "$max_rss"
+	assert_le "imqd VmRSS under load (kB)" "$RSS_BOUND_KB" "$max_rss"
 fi
-lf_assert_le "packets imqd held at once (queue-maxlen $MAXLEN)" "$MAXLEN" "$S_peak_held"
+assert_le "packets imqd held at once (queue-maxlen $MAXLEN)" "$MAXLEN" "$S_peak_held"
 assert_gt "kernel queue filled up (the bound was reached)" $((MAXLEN / 2)) "$max_q"
 if [ -n "$held_zero" ]; then
-	lf_assert_le "held reached 0 after the load stopped (s)" $((DROP_TIMEOUT + 1)) \
-		"$(fx "round($held_zero - $t_stop, 2)")"
+	assert_le "held reached 0 after the load stopped (s)" $((DROP_TIMEOUT + 1)) \
+		"$(calc %.2f "$held_zero - $t_stop")"
 else
 	mismatch "held still $S_held $((DROP_TIMEOUT + 2)) s after the load stopped"
 fi
-shaped=$(lf_pps rx "$(fx "$t0 + 3")" "$t_stop")
+shaped=$(stamp_pps rx "$(calc %.6f "$t0 + 3")" "$t_stop")
 assert_within "accepted rate under overload (datagrams/s)" "$SHAPED" 15 "$shaped"
 check_counters
 check_nothing_queued
 assert_eq "imqd failopen" 0 "$S_failopen"
 assert_gt "imqd dropped_overflow (on-overflow = drop)" 0 "$S_dropped_overflow"
-assert_eq "kernel queue_dropped (the kernel's queue never filled)" 0 "$(lf_nfq 0 6)"
+assert_eq "kernel queue_dropped (the kernel's queue never filled)" 0 "$(nfq_col 0 6)"
 assert_eq "packets the kernel decided without imqd" 0 "$((S_kernel_passed + S_kernel_dropped))"
-sent=$(lf_sent "$PORT")
+sent=$(stream_sent "$PORT")
 got=$(json_field "$T_TMP/rx.json" received)
 assert_eq "datagrams at dst = imqd accepted" "$S_accepted" "$got"
 assert_eq "imqd received = sent" "$sent" "$S_received"
-lf_result "test=fault_overload sent=$sent received=$got lost=$((sent - got)) dropped_overflow=$S_dropped_overflow" \
+result "test=fault_overload sent=$sent received=$got lost=$((sent - got)) dropped_overflow=$S_dropped_overflow" \
 	"dropped_enqueue=$S_dropped_enqueue dropped_timeout=$S_dropped_timeout max_rss_kb=$max_rss" \
 	"rss_bound_kb=$RSS_BOUND_KB max_queue=$max_q pps_shaped=$shaped"
 stop_imqd

@@ -4,7 +4,6 @@
 # its unshaped rate and ping answers; a restarted imqd (its up hook puts the
 # tbf back) limits the stream to the shaped rate again.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/lib_faults.sh"
 e2e_init fault_sigkill
 
 PORT=9101
@@ -14,60 +13,60 @@ SHAPED=480    # tbf 4mbit: 4e6 / 8 / 1042 datagrams per second
 SECS=13
 
 topo_create
-hook=$(lf_up_hook up-tbf tbf rate 4mbit burst 8k latency 100ms)
+hook=$(up_hook up-tbf tbf rate 4mbit burst 8k latency 100ms)
 start_imqd 0 "up = $hook"
-lf_wait 3 '[ "$(lf_qdisc)" = tbf ]' || fail "up hook did not put a tbf on imq0"
+wait_until 3 '[ "$(qdisc_kind)" = tbf ]' || fail "up hook did not put a tbf on imq0"
 # Everything from src is queued, ping included, as with IMQ on an interface.
 nsx "$GW" iptables -t mangle -A PREROUTING -i "$GW_IN" -j NFQUEUE --queue-num 0 --queue-bypass ||
 	fail "iptables NFQUEUE rule failed"
 
-lf_recv "$DST" "$PORT" $((SECS + 3)) rx 2
+stamp_recv "$DST" "$PORT" $((SECS + 3)) rx 2
 t_start=$(now)
-lf_send "$SRC" "$DST_IP" "$PORT" $((PPS * SECS)) "$SIZE" "$PPS" "$SECS"
+udp_stream "$SRC" "$DST_IP" "$PORT" $((PPS * SECS)) "$SIZE" "$PPS" "$SECS"
 
 sleep 3
 t_kill=$(now)
-lf_kill_imqd KILL
+kill_imqd KILL
 log "imqd killed with SIGKILL (status $IMQD_RC)"
 # Ping until one answers: the time it took is how long traffic was cut.
 ping_ms=
 for i in $(seq 30); do
 	if timeout 2 ip netns exec "$SRC" ping -n -q -c 1 -W 0.5 "$DST_IP" >/dev/null 2>&1; then
-		ping_ms=$(fx "round(($(now) - $t_kill) * 1000)")
+		ping_ms=$(calc %.0f "($(now) - $t_kill) * 1000")
 		break
 	fi
 done
 sleep 3
 t_restart=$(now)
 start_imqd 0 "up = $hook"
-lf_wait 3 '[ "$(lf_hook_runs up-tbf)" -ge 2 ]' || mismatch "up hook did not run after the restart"
+wait_until 3 '[ "$(hook_runs up-tbf)" -ge 2 ]' || mismatch "up hook did not run after the restart"
 sleep 4
 t_end=$(now)
-lf_recv_wait rx 20
-wait_pid "$SENDER_PID" 5
+stamp_wait rx 20
+wait_pid "$SEND_PID" 5
 
-shaped_before=$(lf_pps rx "$(fx "$t_start + 1")" "$t_kill")
-gap=$(lf_gap rx "$t_kill" "$(fx "$t_kill + 2")")
-unshaped=$(lf_pps rx "$(fx "$t_kill + 1")" "$t_restart")
-shaped_after=$(lf_pps rx "$(fx "$t_restart + 1.5")" "$t_end")
+shaped_before=$(stamp_pps rx "$(calc %.6f "$t_start + 1")" "$t_kill")
+gap=$(stamp_gap rx "$t_kill" "$(calc %.6f "$t_kill + 2")")
+unshaped=$(stamp_pps rx "$(calc %.6f "$t_kill + 1")" "$t_restart")
+shaped_after=$(stamp_pps rx "$(calc %.6f "$t_restart + 1.5")" "$t_end")
 log "rates (datagrams/s): shaped $shaped_before, after SIGKILL $unshaped, after restart $shaped_after;" \
 	"longest gap after the kill ${gap}s, ping answered after ${ping_ms:-never} ms"
 
 assert_within "shaped rate before SIGKILL (datagrams/s)" "$SHAPED" 15 "$shaped_before"
 assert_within "rate 1-3 s after SIGKILL, unshaped (datagrams/s)" "$PPS" 10 "$unshaped"
-lf_assert_le "longest gap in arrivals after SIGKILL (s)" 1 "$gap"
-if [ -z "$ping_ms" ]; then mismatch "no ping answer after SIGKILL"; else lf_assert_le "ping answered after SIGKILL (ms)" 1000 "$ping_ms"; fi
+assert_le "longest gap in arrivals after SIGKILL (s)" 1 "$gap"
+if [ -z "$ping_ms" ]; then mismatch "no ping answer after SIGKILL"; else assert_le "ping answered after SIGKILL (ms)" 1000 "$ping_ms"; fi
 assert_within "shaped rate after restart (datagrams/s)" "$SHAPED" 15 "$shaped_after"
-assert_eq "qdisc on imq0 after restart (reapplied by the up hook)" tbf "$(lf_qdisc)"
+assert_eq "qdisc on imq0 after restart (reapplied by the up hook)" tbf "$(qdisc_kind)"
 
 check_counters
 assert_gt "restarted imqd accepted packets" 0 "$S_accepted"
 assert_gt "restarted imqd dropped at enqueue (it shapes)" 0 "$S_dropped_enqueue"
 check_nothing_queued
 stop_imqd
-sent=$(lf_sent "$PORT")
+sent=$(stream_sent "$PORT")
 got=$(json_field "$T_TMP/rx.json" received)
-lf_result "test=fault_sigkill sent=$sent received=$got lost=$((sent - got)) ping_ms=$ping_ms" \
+result "test=fault_sigkill sent=$sent received=$got lost=$((sent - got)) ping_ms=$ping_ms" \
 	"pps_shaped=$shaped_before pps_killed=$unshaped pps_restarted=$shaped_after gap_s=$gap"
 assert_eq "duplicate datagrams" 0 "$(json_field "$T_TMP/rx.json" duplicates)"
 finish

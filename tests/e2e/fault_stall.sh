@@ -84,7 +84,6 @@ check_counters
 assert_eq "hook: dropped_timeout" 0 "$S_dropped_timeout"
 assert_eq "hook: unmatched copies" 0 "$S_unmatched"
 assert_eq "hook: accepted" "$((N + N2))" "$S_accepted"
-IMQD_QUEUES=(0 1)
 check_nothing_queued
 stop_imqd
 finish

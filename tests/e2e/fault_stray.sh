@@ -7,7 +7,6 @@
 # imqd counts each as stray and never matches one to a held packet: the
 # shaped stream arrives whole, in order, accepted one for one; counters add up.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/lib_faults.sh"
 e2e_init fault_stray
 
 PORT=9151
@@ -22,7 +21,7 @@ topo_create
 start_imqd 0
 nsx "$GW" tc qdisc replace dev imq0 root tbf rate 20mbit burst 64k limit 2m ||
 	fail "tc tbf on imq0 failed"
-lf_queue_rule "$PORT"
+queue_rule "$PORT"
 STRAY_NET=10.$X.99
 nsx "$GW" ip route add "$STRAY_NET.0/24" dev imq0 || fail "cannot route $STRAY_NET.0/24 to imq0"
 
@@ -77,8 +76,8 @@ for i in range(n + n6 + njunk):
 print(sent)
 EOF
 
-lf_recv "$DST" "$PORT" 20 rx 2
-lf_send "$SRC" "$DST_IP" "$PORT" "$N" 1000 "$PPS" 10
+stamp_recv "$DST" "$PORT" 20 rx 2
+udp_stream "$SRC" "$DST_IP" "$PORT" "$N" 1000 "$PPS" 10
 sleep 0.3
 # The stream's own source port: the written copies share its flow key.
 sport=$(nsx "$SRC" ss -H -u -a -n -p | awk '/udpseq/ { n = split($4, a, ":"); print a[n]; exit }')
@@ -90,10 +89,10 @@ routed_pid=$BG_PID
 timeout 20 ip netns exec "$GW" python3 "$T_TMP/write.py" "$SRC_IP" "$DST_IP" "$PORT" \
 	"$N_WRITTEN" "$N_V6" "$N_JUNK" "$sport" >"$T_TMP/written" || fail "packet writer on imq0 failed"
 wait_pid "$routed_pid" 10 || fail "sender to the routed prefix failed"
-wait_pid "$SENDER_PID" 10
-lf_recv_wait rx 20
+wait_pid "$SEND_PID" 10
+stamp_wait rx 20
 written=$(cat "$T_TMP/written")
-routed=$(lf_sent 9152)
+routed=$(stream_sent 9152)
 log "strays: $routed forwarded to $STRAY_NET.0/24, $written written on imq0"
 nsx "$GW" tc -s qdisc show dev imq0 >&2
 
@@ -107,8 +106,8 @@ assert_eq "imqd dropped" 0 "$S_dropped"
 assert_eq "shaped datagrams at dst" "$N" "$got"
 assert_eq "duplicate datagrams" 0 "$(json_field "$T_TMP/rx.json" duplicates)"
 assert_eq "datagrams out of order" 0 "$(json_field "$T_TMP/rx.json" out_of_order)"
-lf_assert_log "strays logged" 'that imqd did not send'
-lf_result "test=fault_stray sent=$N received=$got lost=$((N - got)) strays_sent=$((routed + written))" \
+assert_log "strays logged" 'that imqd did not send'
+result "test=fault_stray sent=$N received=$got lost=$((N - got)) strays_sent=$((routed + written))" \
 	"stray=${S_stray:-?} unmatched=${S_unmatched:-?}"
 stop_imqd
 finish

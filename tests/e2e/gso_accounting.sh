@@ -11,8 +11,6 @@
 # left nothing queued.
 # shellcheck source=lib.sh disable=SC2154 # S_* are set by check_counters
 . "$(dirname "$0")/lib.sh"
-# shellcheck source=lib_ops.sh
-. "$(dirname "$0")/lib_ops.sh"
 e2e_init gso_accounting
 
 BYTES=300M
@@ -45,8 +43,8 @@ nsx "$GW" tc filter add dev "$GW_IN" parent ffff: protocol ip prio 1 u32 match u
 	action mirred egress redirect dev ifb0 || fail "tc mirred redirect to ifb0 failed"
 nsx "$GW" iptables -t mangle -A PREROUTING -i "$GW_IN" -p tcp || fail "iptables counting rule failed"
 upload 5201 "$T_TMP/ifb.json"
-ifb_bytes=$(ops_qdisc_bytes ifb0)
-ifb_pkts=$(ops_qdisc_sent ifb0)
+ifb_bytes=$(qdisc_bytes ifb0)
+ifb_pkts=$(qdisc_sent ifb0)
 ifb_ip=$(ipt_bytes)
 ifb_ratio=$(ratio "$ifb_bytes" "$ifb_ip")
 log "IFB pfifo: sent $ifb_bytes bytes, $ifb_pkts packets, for $ifb_ip IP bytes: ratio $ifb_ratio"
@@ -61,8 +59,8 @@ nsx "$GW" iptables -t mangle -A PREROUTING -i "$GW_IN" -p tcp || fail "iptables 
 nsx "$GW" iptables -t mangle -A PREROUTING -i "$GW_IN" -p tcp -j NFQUEUE --queue-num 0 \
 	--queue-bypass || fail "iptables NFQUEUE rule failed"
 upload 5202 "$T_TMP/imq.json"
-imq_bytes=$(ops_qdisc_bytes imq0)
-imq_pkts=$(ops_qdisc_sent imq0)
+imq_bytes=$(qdisc_bytes imq0)
+imq_pkts=$(qdisc_sent imq0)
 imq_tx=$(nsx "$GW" cat /sys/class/net/imq0/statistics/tx_packets)
 imq_ip=$(ipt_bytes)
 imq_ratio=$(ratio "$imq_bytes" "$imq_ip")

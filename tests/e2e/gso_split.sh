@@ -13,8 +13,6 @@
 # TUN ring of 200: all accepted, no copy lost in the ring, none partial.
 # shellcheck source=lib.sh disable=SC2154 # S_* are set by check_counters
 . "$(dirname "$0")/lib.sh"
-# shellcheck source=lib_ops.sh
-. "$(dirname "$0")/lib_ops.sh"
 e2e_init gso_split
 
 N=60
@@ -45,7 +43,7 @@ for proto in ip ipv6; do
 done
 assert_eq "IPv4 echoes answered through IFB" "$N" "$(pings ifb4 "$DST_IP")"
 assert_eq "IPv6 echoes answered through IFB" "$N" "$(pings ifb6 "$DST6" -6)"
-ifb_bytes=$(ops_qdisc_bytes ifb0)
+ifb_bytes=$(qdisc_bytes ifb0)
 nsx "$GW" tc qdisc del dev "$GW_IN" ingress || fail "cannot remove the IFB redirect"
 nsx "$GW" ip link del ifb0
 
@@ -58,7 +56,7 @@ for t in iptables ip6tables; do
 done
 assert_eq "IPv4 echoes answered through imqd" "$N" "$(pings imq4 "$DST_IP")"
 assert_eq "IPv6 echoes answered through imqd" "$N" "$(pings imq6 "$DST6" -6)"
-imq_bytes=$(ops_qdisc_bytes imq0)
+imq_bytes=$(qdisc_bytes imq0)
 imq_tx=$(nsx "$GW" cat /sys/class/net/imq0/statistics/tx_packets)
 check_counters
 check_nothing_queued

@@ -10,8 +10,6 @@
 # packets, decided every one and left nothing queued.
 # shellcheck source=lib.sh disable=SC2154 # S_* are set by check_counters
 . "$(dirname "$0")/lib.sh"
-# shellcheck source=lib_ops.sh
-. "$(dirname "$0")/lib_ops.sh"
 e2e_init gso_tunnel
 
 BYTES=100M
@@ -54,13 +52,13 @@ ratio() { python3 -c 'import sys; print("%.5f" % (int(sys.argv[1]) / int(sys.arg
 measure() {
 	local name=$1 addr=$2 port=$3 tol=$4 imq0 real pkts avg recv0 recvb0
 	shift 4
-	imq0=$(ops_qdisc_bytes imq0)
-	real=$(ops_qdisc_bytes "$GW_OUT")
+	imq0=$(qdisc_bytes imq0)
+	real=$(qdisc_bytes "$GW_OUT")
 	imqd_counters
 	recv0=$S_received recvb0=$S_received_bytes
 	upload "upload-$port" "$addr" "$port" "$@"
-	imq0=$(($(ops_qdisc_bytes imq0) - imq0))
-	real=$(($(ops_qdisc_bytes "$GW_OUT") - real))
+	imq0=$(($(qdisc_bytes imq0) - imq0))
+	real=$(($(qdisc_bytes "$GW_OUT") - real))
 	imqd_counters
 	pkts=$((S_received - recv0))
 	avg=$(((S_received_bytes - recvb0) / (pkts > 0 ? pkts : 1)))

@@ -23,8 +23,6 @@
 # until drop-timeout (5 s).
 # shellcheck source=lib.sh disable=SC2154 # S_* are set by check_counters
 . "$(dirname "$0")/lib.sh"
-# shellcheck source=lib_ops.sh
-. "$(dirname "$0")/lib_ops.sh"
 e2e_init gso_udp
 
 PORT=9300
@@ -50,9 +48,6 @@ run() {
 	log "$name: sent $(cat "$T_TMP/$name.send.json"), received $(cat "$T_TMP/$name.recv.json")"
 	assert_eq "$name: duplicate datagrams" 0 "$(json_field "$T_TMP/$name.recv.json" duplicates)"
 }
-
-# qdisc_bytes DEV: bytes DEV's root qdisc sent.
-qdisc_bytes() { ops_qdisc_bytes "$1"; }
 
 topo_create
 declare -A ifb_bytes

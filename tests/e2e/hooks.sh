@@ -8,8 +8,6 @@
 # device with 180 queues gets all of them in IMQ_QUEUES.
 # shellcheck source=lib.sh disable=SC2154 # S_* are set by imqd_counters
 . "$(dirname "$0")/lib.sh"
-# shellcheck source=lib_ops.sh
-. "$(dirname "$0")/lib_ops.sh"
 e2e_init hooks
 
 CONF=$T_TMP/imqd.conf
@@ -33,21 +31,21 @@ tc qdisc show dev \"\$IMQ_DEV\" >$T_TMP/up.qdisc"
 hook down "printf '%s %s\\n' \"\$IMQ_DEV\" \"\$IMQ_QUEUES\" >$T_TMP/down.rec
 ip link show \"\$IMQ_DEV\" >/dev/null 2>&1 && echo exists >>$T_TMP/down.rec"
 # shellcheck disable=SC2016 # $HOME must reach the hook unexpanded
-ops_conf "$CONF" "$SOCK" "log-level = info" <<EOF
+imqd_conf "$CONF" "$SOCK" "log-level = info" <<EOF
 [imq0]
 queues = 0-1
 up = $T_TMP/up.sh \$HOME '\$HOME' "two words" *
 down = $T_TMP/down.sh
 EOF
-ops_start_imqd "$CONF" "$SOCK" 0-1
-ops_wait_log "$IMQD_LOG" 'up hook .* done' 1 5 || mismatch "no 'up hook ... done' in the log within 5 s"
+start_imqd_conf "$CONF"
+wait_log "$IMQD_LOG" 'up hook .* done' 1 5 || mismatch "no 'up hook ... done' in the log within 5 s"
 assert_eq "up hook record (IMQ_DEV IMQ_QUEUES)" "imq0 0,1" "$(cat "$T_TMP/up.rec" 2>/dev/null)"
 # shellcheck disable=SC2016
 assert_eq "up hook arguments (passed literally, no shell)" "<\$HOME><'\$HOME'><two words><*>" \
 	"$(cat "$T_TMP/up.args" 2>/dev/null)"
 grep -q '^qdisc tbf' "$T_TMP/up.qdisc" 2>/dev/null ||
 	mismatch "the up hook did not see its tbf on imq0: $(cat "$T_TMP/up.qdisc" 2>/dev/null)"
-q=$(ops_root_qdisc imq0)
+q=$(root_qdisc imq0)
 assert_eq "imq0 root qdisc kind after start (set by the up hook)" tbf "${q%% *}"
 ordered=0
 grep -n 'up hook' "$IMQD_LOG" >/dev/null &&
@@ -58,10 +56,10 @@ assert_eq "up hook logged after 'shaping NFQUEUE' (device started)" 1 "$ordered"
 # The hook's tbf shapes what goes through imq0.
 nsx "$GW" iptables -t mangle -A PREROUTING -i "$GW_IN" -p udp --dport "$PORT" \
 	-j NFQUEUE --queue-num 1 --queue-bypass || fail "iptables NFQUEUE rule failed"
-ops_udp_recv up "$PORT" "$N" 15
-ops_udp_send up "$PORT" "$N" 10 -s 200 -r 2000 -f 2 || mismatch "udpseq send failed"
-ops_udp_check up "$N"
-assert_ge "packets through the up hook's tbf" "$N" "$(ops_qdisc_sent imq0)"
+udp_recv up "$PORT" "$N" 15
+udp_send up "$PORT" "$N" 10 -s 200 -r 2000 -f 2 || mismatch "udpseq send failed"
+udp_check up "$N"
+assert_ge "packets through the up hook's tbf" "$N" "$(qdisc_sent imq0)"
 check_counters
 assert_eq "imqd accepted" "$N" "$S_accepted"
 nsx "$GW" iptables -t mangle -F PREROUTING
@@ -75,7 +73,7 @@ imq0 0,1" "$(cat "$T_TMP/up.rec")"
 newindex=$(nsx "$GW" cat /sys/class/net/imq0/ifindex 2>/dev/null)
 [ -n "$newindex" ] && [ "$newindex" != "$ifindex" ] ||
 	mismatch "imq0 not recreated (ifindex before $ifindex, now '${newindex:-none}')"
-q=$(ops_root_qdisc imq0)
+q=$(root_qdisc imq0)
 assert_eq "recreated imq0's root qdisc kind (set by the up hook again)" tbf "${q%% *}"
 imqd_alive
 
@@ -87,13 +85,13 @@ grep -qE 'down hook .*done' "$IMQD_LOG" || mismatch "no 'down hook ... done' in 
 
 # 2. A hook that fails with exit status 3: logged with the status; imqd goes on.
 hook fail "exit 3"
-ops_conf "$CONF" "$SOCK" <<EOF
+imqd_conf "$CONF" "$SOCK" <<EOF
 [imq0]
 queues = 0
 up = $T_TMP/fail.sh
 EOF
-ops_start_imqd "$CONF" "$SOCK" 0
-ops_wait_log "$IMQD_LOG" 'fail\.sh' 1 5 || mismatch "nothing about fail.sh in the log within 5 s"
+start_imqd_conf "$CONF"
+wait_log "$IMQD_LOG" 'fail\.sh' 1 5 || mismatch "nothing about fail.sh in the log within 5 s"
 line=$(grep 'fail\.sh' "$IMQD_LOG" | head -n 1)
 log "failing hook logged: $line"
 grep -qE '(status|code)[^0-9]*3([^0-9]|$)' <<<"$line" ||
@@ -107,15 +105,15 @@ hook slow "echo \$\$ >$T_TMP/slow.pid
 sleep 30 &
 echo \$! >$T_TMP/slow.child
 exec sleep 30"
-ops_conf "$CONF" "$SOCK" <<EOF
+imqd_conf "$CONF" "$SOCK" <<EOF
 [imq0]
 queues = 0
 up = $T_TMP/slow.sh
 hook-timeout = 500ms
 EOF
 t0=$(date +%s%N)
-ops_start_imqd "$CONF" "$SOCK" 0
-ops_wait_log "$IMQD_LOG" 'slow\.sh' 1 5 || mismatch "nothing about slow.sh in the log within 5 s"
+start_imqd_conf "$CONF"
+wait_log "$IMQD_LOG" 'slow\.sh' 1 5 || mismatch "nothing about slow.sh in the log within 5 s"
 t1=$(date +%s%N)
 line=$(grep 'slow\.sh' "$IMQD_LOG" | head -n 1)
 log "slow hook logged after $(((t1 - t0) / 1000000)) ms: $line"
@@ -148,13 +146,13 @@ stop_imqd
 
 # 4. 180 queues of 5 digits: IMQ_QUEUES lists every one (1,080 characters).
 hook many "printf '%s' \"\$IMQ_QUEUES\" >$T_TMP/many.rec"
-ops_conf "$CONF" "$SOCK" <<EOF
+imqd_conf "$CONF" "$SOCK" <<EOF
 [imq0]
 queues = 10000-10179
 queue-maxlen = 16
 up = $T_TMP/many.sh
 EOF
-ops_start_imqd "$CONF" "$SOCK" 10000
+start_imqd_conf "$CONF"
 want=$(seq -s, 10000 10179)
 assert_eq "IMQ_QUEUES of 180 queues" "$want" "$(cat "$T_TMP/many.rec" 2>/dev/null)"
 imqd_alive

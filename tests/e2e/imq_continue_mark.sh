@@ -9,8 +9,7 @@
 #   rule before the queue rule runs twice per packet, and on imq0 the copy
 #   carries the mark set before the queue rule but not the one set after.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/lib_imq.sh"
-imq_init imq_continue_mark
+e2e_init imq_continue_mark
 
 N=1000
 PORT=7400

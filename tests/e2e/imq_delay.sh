@@ -6,8 +6,7 @@
 # own two-queue path) for comparison. imqd must add less than 1 ms at the
 # median and less than 10 ms at p99, with no loss.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/lib_imq.sh"
-imq_init imq_delay
+e2e_init imq_delay
 
 COUNT=1000
 P50_MAX_US=1000

@@ -12,8 +12,7 @@
 # Rates are TCP goodput, against the 95.6% of a shaped rate that is left
 # when Ethernet and TCP/IP headers (4.4% of a 1514-byte frame) are counted.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/lib_imq.sh"
-imq_init imq_local_egress
+e2e_init imq_local_egress
 
 SECS=8
 goodput() { python3 -c "print(round($1 * 0.956, 3))"; }
@@ -66,7 +65,8 @@ grep -q "$T_TMP/home-shaper" "$T_TMP/home.conf" || fail "the guide's home-conf b
 DOWN=$(sed -n 's/^DOWN_KBIT=\([0-9]*\).*/\1/p' "$T_TMP/home-shaper")
 UP=$(sed -n 's/^UP_KBIT=\([0-9]*\).*/\1/p' "$T_TMP/home-shaper")
 [ -n "$DOWN" ] && [ -n "$UP" ] || fail "no DOWN_KBIT/UP_KBIT in the guide's home-shaper block"
-imq_start "" "$(cat "$T_TMP/home.conf")"
+imqd_conf "$T_TMP/imqd.conf" "$T_TMP/imqd.sock" <"$T_TMP/home.conf"
+start_imqd_conf "$T_TMP/imqd.conf"
 for d in imq0 imq1; do
 	G tc qdisc show dev "$d" | grep -q '^qdisc htb 1: root' || {
 		dump_file "imqd log" "$IMQD_LOG"
@@ -90,10 +90,10 @@ G tc -s class show dev imq0 >&2
 G tc -s class show dev imq1 >&2
 
 for d in imq0 imq1; do
-	check_counters_dev "$d"
+	check_counters "$d"
 	assert_eq "$d failopen" 0 "$S_failopen"
 	assert_gt "$d accepted" 0 "$S_accepted"
 done
 check_nothing_queued
-imq_stop
+stop_imqd
 finish

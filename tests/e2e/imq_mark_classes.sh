@@ -5,8 +5,7 @@
 # a 15mbit class chosen by classic-BPF mark filters. Both flows at once must
 # measure within 10% of 5 and 15 Mbit/s.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/lib_imq.sh"
-imq_init imq_mark_classes
+e2e_init imq_mark_classes
 
 RATE1=5 RATE2=15 # Mbit/s, as in the guide's block
 SECS=8

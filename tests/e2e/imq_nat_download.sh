@@ -7,8 +7,7 @@
 # its class: 10 and 30 Mbit/s (iperf3 counts TCP payload, the qdisc whole
 # frames: full-size segments measure about 4.4% under the class rate).
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/lib_imq.sh"
-imq_init imq_nat_download
+e2e_init imq_nat_download
 
 RATE1=10 RATE2=30 # Mbit/s, as in the guide's block
 SECS=8

@@ -17,8 +17,7 @@
 #   gw's own packets DNATed in nat OUTPUT: mangle OUTPUT -> original
 #       destination (before DNAT); mangle POSTROUTING -> H1 (after)
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/lib_imq.sh"
-imq_init imq_nat_hooks
+e2e_init imq_nat_hooks
 
 N=20
 topo_home

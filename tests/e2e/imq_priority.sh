@@ -6,8 +6,7 @@
 # class (15mbit). imqd carries the priority onto the copy; both flows at once
 # must measure within 10% of their class rates.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/lib_imq.sh"
-imq_init imq_priority
+e2e_init imq_priority
 
 RATE1=5 RATE2=15 # Mbit/s
 SECS=8

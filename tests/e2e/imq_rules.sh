@@ -10,19 +10,21 @@
 # where imq_nat_hooks.sh measures it. Also: imqN are up with no addresses
 # and IPv6 off, as the guide says.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/lib_imq.sh"
-imq_init imq_rules
+e2e_init imq_rules
 
 N=2000
 N6=500
 PORT=7500
 topo_create
-imq_start "" "[imq0]
+imqd_conf "$T_TMP/imqd.conf" "$T_TMP/imqd.sock" <<EOF
+[imq0]
 queues = 0-3
 continue-mark = 0x100/0x100
 
 [imq1]
-queues = 4,6"
+queues = 4,6
+EOF
+start_imqd_conf "$T_TMP/imqd.conf"
 G() { nsx "$GW" "$@"; }
 
 # The guide: imqd brings imqN up itself, with no addresses and IPv6 off.

@@ -7,8 +7,7 @@
 # POSTROUTING, all through an htb 50mbit on imq0. Every packet must arrive,
 # imqd must have accepted exactly those, and still be running.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/lib_imq.sh"
-imq_init imq_tunnels
+e2e_init imq_tunnels
 
 N=1000
 topo_create

@@ -1,19 +1,37 @@
-# Shared helpers of imqd's end-to-end tests; sourced by every tests/e2e/*.sh.
+# The harness of imqd's end-to-end tests; sourced by every tests/e2e/*.sh.
 #
 # A test sources this file, calls e2e_init NAME, builds its namespaces with
-# topo_create, starts imqd with start_imqd, sends traffic and checks with the
-# assert_* helpers, and ends with finish (PASS/FAIL line, exit code). Every
-# namespace, process and temporary file it made is removed by the EXIT trap,
-# also when the test fails or is interrupted.
+# topo_create (or topo_home), starts imqd with start_imqd (or
+# start_imqd_conf), sends traffic and checks with the assert_* helpers, and
+# ends with finish (PASS/FAIL line, exit code). Every namespace, process and
+# temporary file it made is removed by the EXIT trap, also when the test
+# fails or is interrupted; anything else it changes it undoes with at_exit.
+#
+# This file holds the test's life (set-up, clean-up, verdict), the asserts,
+# and starting, stopping and reading imqd. Topical helpers come from the
+# files it sources: topo.sh (topologies), traffic.sh (senders, receivers),
+# gateway.sh (qdiscs, queues, sockets and hooks on gw), guide.sh (the
+# migration guide's recipes); netns.sh is shared with bench/run.sh. The
+# Python they run lives in tests/tools, one module per tool.
 #
 # Environment: IMQD, IMQCTL, UDPSEQ (paths of the binaries, set by CMake).
 # Traffic goes only to addresses inside the namespaces made here.
 
-# shellcheck disable=SC2034,SC2154 # variables set here are used by the tests, S_* by eval
+# shellcheck shell=bash disable=SC2034,SC2154 # variables set here are used by the tests, S_* by eval
 set -u
 
+E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TOOLS=$(cd "$E2E_DIR/../tools" && pwd)
 # shellcheck source=netns.sh
-. "$(dirname "${BASH_SOURCE[0]}")/netns.sh"
+. "$E2E_DIR/netns.sh"
+# shellcheck source=topo.sh
+. "$E2E_DIR/topo.sh"
+# shellcheck source=traffic.sh
+. "$E2E_DIR/traffic.sh"
+# shellcheck source=gateway.sh
+. "$E2E_DIR/gateway.sh"
+# shellcheck source=guide.sh
+. "$E2E_DIR/guide.sh"
 
 E2E_NS_PREFIX=ie            # namespaces are ie<pid><role>, e.g. ie4242g
 E2E_DEFAULT_LIMIT=150       # self-imposed deadline (s); ctest's TIMEOUT is above it
@@ -22,15 +40,20 @@ T_NAME=unnamed
 T_TMP=
 T_NS=()                     # namespaces this test made
 T_PIDS=()                   # background processes this test started
-T_MOUNTS=()                 # file systems this test mounted (under T_TMP)
-T_ATEXIT=()                 # commands that undo a change outside the test's namespaces
+T_ATEXIT=()                 # commands that undo what the test changed outside its namespaces
 T_FAILS=()                  # failed assertions, in order
 T_WATCHDOG=
 T_DONE=0
-IMQD_PID=
-IMQD_LOG=
+IMQD_PID=                   # the running imqd
+IMQD_LAUNCHER=              # what started it, when that is not imqd itself (IMQD_PIDFILE)
+IMQD_RC=                    # its exit status, once it is gone
+IMQD_CONF=
+IMQD_LOG=                   # its log ($T_TMP/imqd-N.log for the Nth start)
 IMQD_SOCK=
+IMQD_DEVS=()
 IMQD_QUEUES=()
+IMQD_KEPT=()                # its devices with persist = yes
+IMQD_STARTS=0
 
 log() { printf '[%s %s] %s\n' "$T_NAME" "$(date +%T)" "$*" >&2; }
 
@@ -59,7 +82,7 @@ finish() {
 	exit 1
 }
 
-# ---------------------------------------------------------------- set-up
+# ---------------------------------------------------------------- set-up, clean-up
 
 # e2e_init NAME [LIMIT_SECONDS]: check tools, make the temp dir, install traps.
 e2e_init() {
@@ -68,10 +91,8 @@ e2e_init() {
 	trap cleanup EXIT
 	trap 'log "interrupted"; T_FAILS+=("interrupted"); exit 130' INT TERM HUP
 	[ "$(id -u)" -eq 0 ] || fail "must run as root (network namespaces, iptables, tc)"
+	need_tools ip tc iptables ip6tables iperf3 python3 timeout ss ping flock awk
 	local t
-	for t in ip tc iptables ip6tables iperf3 python3 timeout ss ping flock; do
-		command -v "$t" >/dev/null 2>&1 || fail "required tool '$t' not found (install it: see tests/e2e/README.md)"
-	done
 	for t in IMQD IMQCTL UDPSEQ; do
 		[ -n "${!t:-}" ] || fail "environment variable $t is not set (run through ctest, or export it)"
 		[ -x "${!t}" ] || fail "$t=${!t} is not an executable file"
@@ -97,6 +118,20 @@ e2e_init() {
 	T_WATCHDOG=$!
 }
 
+# need_tools NAME...: fail unless every one is installed.
+need_tools() {
+	local t
+	for t; do
+		command -v "$t" >/dev/null 2>&1 ||
+			fail "required tool '$t' not found (install it: see tests/e2e/README.md)"
+	done
+}
+
+# at_exit 'COMMAND': run COMMAND (eval'd) when the test exits, however it
+# exits, once imqd and every process of the test are gone; the last one
+# registered runs first.
+at_exit() { T_ATEXIT+=("$1"); }
+
 # Remove namespaces and temporary directories left by earlier runs that were
 # killed with no chance to clean up (SIGKILL): only those whose pid no longer runs.
 sweep_stale() {
@@ -113,6 +148,18 @@ sweep_stale() {
 	done
 }
 
+# gone_within TENTHS PID...: wait until none of PID runs, TENTHS x 0.1 s at most.
+gone_within() {
+	local n=$1 i p
+	shift
+	for ((i = 0; i < n; i++)); do
+		for p; do kill -0 "$p" 2>/dev/null && break; done
+		kill -0 "$p" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 cleanup() {
 	local rc=$? p i
 	trap - EXIT INT TERM HUP
@@ -123,7 +170,7 @@ cleanup() {
 	fi
 	if [ -n "$IMQD_PID" ] && kill -0 "$IMQD_PID" 2>/dev/null; then
 		kill -TERM "$IMQD_PID" 2>/dev/null
-		for i in $(seq 30); do kill -0 "$IMQD_PID" 2>/dev/null || break; sleep 0.1; done
+		gone_within 30 "$IMQD_PID" || kill -KILL "$IMQD_PID" 2>/dev/null
 	fi
 	# A failed run shows what imqd said.
 	if [ -n "$IMQD_LOG" ] && [ -s "$IMQD_LOG" ] && { [ "$rc" != 0 ] || [ "${#T_FAILS[@]}" -gt 0 ]; }; then
@@ -131,15 +178,18 @@ cleanup() {
 		tail -n 60 "$IMQD_LOG" >&2
 		printf -- '----- end of imqd log -----\n' >&2
 	fi
-	for p in "${T_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	sleep 0.2
-	for p in "${T_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+	if [ "${#T_PIDS[@]}" -gt 0 ]; then
+		for p in "${T_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+		gone_within 5 "${T_PIDS[@]}" || for p in "${T_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+	fi
 	# Whatever still runs inside our namespaces was started by this test.
-	netns_delete "${T_NS[@]}"
+	for p in "${T_NS[@]}"; do
+		for i in $(ip netns pids "$p" 2>/dev/null); do kill -KILL "$i" 2>/dev/null; done
+	done
 	wait 2>/dev/null
+	for ((i = ${#T_ATEXIT[@]} - 1; i >= 0; i--)); do eval "${T_ATEXIT[i]}" >/dev/null 2>&1; done
+	netns_delete "${T_NS[@]}"
 	netns_slot_free
-	for p in "${T_MOUNTS[@]}"; do umount "$p" 2>/dev/null; done
-	for p in "${T_ATEXIT[@]}"; do eval "$p" 2>/dev/null; done
 	# An exit that did not go through finish/fail still gets its line.
 	if [ "$T_DONE" = 0 ]; then
 		[ -n "$T_TMP" ] && [ -s "$T_TMP/fail.reason" ] && T_FAILS+=("$(head -n 1 "$T_TMP/fail.reason")")
@@ -152,6 +202,8 @@ cleanup() {
 	fi
 	exit "$rc"
 }
+
+# ---------------------------------------------------------------- processes
 
 # nsx NS CMD...: run CMD inside namespace NS.
 nsx() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
@@ -167,9 +219,8 @@ bg() {
 # wait_pid PID SECONDS: wait for a background process; after SECONDS kill it
 # and return 124. Otherwise return its exit status.
 wait_pid() {
-	local pid=$1 i
-	for i in $(seq $(($2 * 10))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	if kill -0 "$pid" 2>/dev/null; then
+	local pid=$1
+	if ! gone_within $(($2 * 10)) "$pid"; then
 		kill -TERM "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
 		return 124
@@ -177,66 +228,30 @@ wait_pid() {
 	wait "$pid"
 }
 
-# ns_new ROLE VAR: create namespace ie<pid>ROLE, store its name in VAR.
-ns_new() {
-	local ns=$E2E_NS_PREFIX$$$1
-	T_NS+=("$ns")
-	netns_add "$ns" || fail "cannot create namespace $ns"
-	printf -v "$2" '%s' "$ns"
-}
-
-# link_pair NS_A IF_A NS_B IF_B: a veth pair, one end in each namespace, both up.
-link_pair() { netns_veth "$@" || fail "cannot create veth $1/$2 <-> $3/$4"; }
-
-# addr NS IF V4/LEN V6/LEN
-addr() { netns_addr "$@" || fail "cannot add $3 and $4 on $1/$2"; }
-
-# topo_create [NSRC]: src(s) -> gw -> dst. Sets SRC GW DST (SRC2 with NSRC=2),
-# GW_IN (gw's interface towards src), GW_IN2, GW_OUT (towards dst), and the
-# addresses SRC_IP DST_IP SRC6 DST6 (SRC2_IP SRC2_6), GW_IN_IP GW_OUT_IP.
-topo_create() {
-	local nsrc=${1:-1}
-	ns_new s SRC
-	ns_new g GW
-	ns_new d DST
-	GW_IN=gs0 GW_OUT=gd0
-	SRC_IP=10.$X.1.2 GW_IN_IP=10.$X.1.1 GW_OUT_IP=10.$X.2.1 DST_IP=10.$X.2.2
-	SRC6=fd00:$X:1::2 DST6=fd00:$X:2::2
-	netns_forward "$GW" || fail "cannot enable forwarding in $GW"
-	link_pair "$SRC" s0 "$GW" gs0
-	link_pair "$GW" gd0 "$DST" d0
-	addr "$SRC" s0 "$SRC_IP/24" "$SRC6/64"
-	addr "$GW" gs0 "$GW_IN_IP/24" "fd00:$X:1::1/64"
-	addr "$GW" gd0 "$GW_OUT_IP/24" "fd00:$X:2::1/64"
-	addr "$DST" d0 "$DST_IP/24" "$DST6/64"
-	nsx "$SRC" ip route add default via "$GW_IN_IP"
-	nsx "$SRC" ip -6 route add default via "fd00:$X:1::1"
-	nsx "$DST" ip route add default via "$GW_OUT_IP"
-	nsx "$DST" ip -6 route add default via "fd00:$X:2::1"
-	local srcs=("$SRC")
-	if [ "$nsrc" -ge 2 ]; then
-		ns_new t SRC2
-		GW_IN2=gs1 SRC2_IP=10.$X.3.2 SRC2_6=fd00:$X:3::2
-		link_pair "$SRC2" s0 "$GW" gs1
-		addr "$SRC2" s0 "$SRC2_IP/24" "$SRC2_6/64"
-		addr "$GW" gs1 "10.$X.3.1/24" "fd00:$X:3::1/64"
-		nsx "$SRC2" ip route add default via "10.$X.3.1"
-		nsx "$SRC2" ip -6 route add default via "fd00:$X:3::1"
-		srcs+=("$SRC2")
-	fi
-	local s
-	for s in "${srcs[@]}"; do
-		ping_ok "$s" "$DST_IP" || fail "no IPv4 connectivity $s -> $DST_IP"
-		ping_ok "$s" "$DST6" || fail "no IPv6 connectivity $s -> $DST6"
+# wait_until SECONDS 'COMMAND': evaluate COMMAND (quoted, so each try expands
+# it anew) every 0.1 s until it succeeds; 1 if it never did.
+wait_until() {
+	local _wu_tenths=$(($1 * 10)) _wu_i
+	shift
+	for ((_wu_i = 0; _wu_i < _wu_tenths; _wu_i++)); do
+		eval "$*" && return 0
+		sleep 0.1
 	done
-	log "topology: ${srcs[*]} -> $GW -> $DST (10.$X.0.0/16, fd00:$X::/32)"
+	eval "$*"
 }
 
-# ping_ok NS ADDR: one reply within a few tries.
-ping_ok() { netns_ping "$@"; }
+# now: wall-clock seconds with nanoseconds (the namespaces share the clock).
+now() { date +%s.%N; }
 
-# wait_listen NS tcp|udp PORT: until a socket listens there (5 s).
-wait_listen() { netns_wait_listen "$1" "$2" "$3" 5 || fail "nothing listens on $2 port $3 in $1 after 5 s"; }
+# calc FORMAT EXPR: the arithmetic expression EXPR (awk's, with decimals),
+# printed with the printf FORMAT, e.g. calc %.2f "$t1 - $t0".
+calc() { awk "BEGIN { printf \"$1\\n\", ($2) }"; }
+
+dump_file() {
+	printf -- '----- %s -----\n' "$1" >&2
+	cat "$2" >&2 2>/dev/null
+	printf -- '----- end of %s -----\n' "$1" >&2
+}
 
 # ---------------------------------------------------------------- imqd
 
@@ -250,128 +265,200 @@ expand_queues() {
 	done
 }
 
-# start_imqd [QUEUES [EXTRA_DEVICE_LINES]]: imqd with device imq0 in $GW; waits ready.
-start_imqd() {
-	local queues=${1:-0} extra=${2:-}
-	local conf=$T_TMP/imqd.conf
-	IMQD_SOCK=$T_TMP/imqd.sock
-	IMQD_LOG=$T_TMP/imqd.log
-	mapfile -t IMQD_QUEUES < <(expand_queues "$queues")
+# imqd_conf FILE SOCKET [GLOBAL_LINES] <DEVICE_SECTIONS: an imqd.conf whose
+# [global] names the control socket SOCKET and holds GLOBAL_LINES, followed
+# by stdin. Written to a temporary file and renamed: a reload never reads
+# half a file.
+imqd_conf() {
+	local file=$1 sock=$2 glob=${3:-}
 	{
-		printf '[global]\ncontrol-socket = %s\n\n[imq0]\nqueues = %s\n' "$IMQD_SOCK" "$queues"
-		[ -n "$extra" ] && printf '%s\n' "$extra"
-	} >"$conf"
-	ip netns exec "$GW" "$IMQD" -c "$conf" 2>"$IMQD_LOG" &
+		printf '[global]\ncontrol-socket = %s\n' "$sock"
+		[ -n "$glob" ] && printf '%s\n' "$glob"
+		printf '\n'
+		cat
+	} >"$file.new" || fail "cannot write $file.new"
+	mv -f "$file.new" "$file" || fail "cannot rename $file.new to $file"
+}
+
+# imqd_conf_read FILE: IMQD_SOCK, IMQD_DEVS, IMQD_QUEUES and IMQD_KEPT from
+# an imqd.conf.
+imqd_conf_read() {
+	local kind val
+	IMQD_SOCK=''
+	IMQD_DEVS=() IMQD_QUEUES=() IMQD_KEPT=()
+	while read -r kind val; do
+		case $kind in
+		sock) IMQD_SOCK=$val ;;
+		dev) IMQD_DEVS+=("$val") ;;
+		queues) mapfile -t -O "${#IMQD_QUEUES[@]}" IMQD_QUEUES < <(expand_queues "$val") ;;
+		kept) IMQD_KEPT+=("$val") ;;
+		esac
+	done < <(awk '
+		/^[ \t]*[#;]/ { next }
+		/^[ \t]*\[/ { s = $0; gsub(/[][ \t]/, "", s); if (s != "global") print "dev", s; next }
+		{
+			k = $0; sub(/=.*/, "", k); gsub(/[ \t]/, "", k)
+			v = $0; if (!sub(/^[^=]*=[ \t]*/, "", v)) next; sub(/[ \t]+$/, "", v)
+		}
+		s == "global" && k == "control-socket" { print "sock", v }
+		s != "global" && k == "queues" { print "queues", v }
+		s != "global" && k == "persist" && v == "yes" { print "kept", s }' "$1")
+}
+
+# start_imqd [QUEUES [EXTRA_DEVICE_LINES]]: imqd in $GW with device imq0 on
+# QUEUES (default 0), config $T_TMP/imqd.conf, control socket
+# $T_TMP/imqd.sock; waits until it is ready.
+start_imqd() {
+	imqd_conf "$T_TMP/imqd.conf" "$T_TMP/imqd.sock" <<EOF
+[imq0]
+queues = ${1:-0}
+${2:-}
+EOF
+	start_imqd_conf "$T_TMP/imqd.conf"
+}
+
+# start_imqd_conf CONF [PREFIX...]: run PREFIX... imqd -c CONF in $GW
+# (PREFIX: e.g. env VAR=..., setpriv ...; it must exec imqd, or start it and
+# write its pid to the file IMQD_PIDFILE names), log in $T_TMP/imqd-N.log.
+# Waits (10 s) until every device of CONF is up, every queue bound and the
+# control socket answers, so up hooks have run.
+start_imqd_conf() {
+	local conf=$1 i
+	shift
+	IMQD_CONF=$conf
+	imqd_conf_read "$conf"
+	IMQD_STARTS=$((IMQD_STARTS + 1))
+	IMQD_LOG=$T_TMP/imqd-$IMQD_STARTS.log
+	IMQD_RC='' IMQD_LAUNCHER=''
+	ip netns exec "$GW" "$@" "$IMQD" -c "$conf" 2>"$IMQD_LOG" &
 	IMQD_PID=$!
-	local i
-	for i in $(seq 50); do
+	if [ -n "${IMQD_PIDFILE:-}" ]; then
+		IMQD_LAUNCHER=$IMQD_PID
+		T_PIDS+=("$IMQD_LAUNCHER")
+		wait_until 5 '[ -s "$IMQD_PIDFILE" ]' || fail "$1 did not start imqd (no pid in $IMQD_PIDFILE)"
+		IMQD_PID=$(cat "$IMQD_PIDFILE")
+	fi
+	for ((i = 0; i < 100; i++)); do
 		if ! kill -0 "$IMQD_PID" 2>/dev/null; then
-			wait "$IMQD_PID"
-			local rc=$?
-			IMQD_PID=
+			imqd_reap
 			dump_file "imqd.conf" "$conf"
 			dump_file "imqd log" "$IMQD_LOG"
 			IMQD_LOG=
-			fail "imqd exited with status $rc during start-up"
+			fail "imqd exited with status $IMQD_RC during start-up"
 		fi
-		imqd_ready && { log "imqd ready (pid $IMQD_PID)"; return 0; }
+		if imqd_ready; then
+			log "imqd ready (pid $IMQD_PID, start $IMQD_STARTS: ${IMQD_DEVS[*]}, queues $(imqd_queue_list))"
+			return 0
+		fi
 		sleep 0.1
 	done
 	dump_file "imqd.conf" "$conf"
 	dump_file "imqd log" "$IMQD_LOG"
-	nsx "$GW" ip link show imq0 >&2
 	dump_file "nfnetlink_queue in $GW" <(nsx "$GW" cat /proc/net/netfilter/nfnetlink_queue)
 	IMQD_LOG=
-	fail "imqd not ready after 5 s (imq0 up and queues ${IMQD_QUEUES[*]} bound)"
+	fail "imqd not ready after 10 s (${IMQD_DEVS[*]} up, queues $(imqd_queue_list) bound, control socket answering)"
 }
 
+# imqd_queue_list: IMQD_QUEUES for a log line: the first and last of a long list.
+imqd_queue_list() {
+	local n=${#IMQD_QUEUES[@]}
+	if [ "$n" -gt 4 ]; then echo "${IMQD_QUEUES[0]}...${IMQD_QUEUES[n - 1]} ($n)"; else echo "${IMQD_QUEUES[*]}"; fi
+}
+
+# imqd_ready: every device of the config up, every queue bound, and the
+# control socket (if there is one) answers.
 imqd_ready() {
-	local flags q
-	flags=$(nsx "$GW" ip -o link show imq0 2>/dev/null) || return 1
-	[[ $flags =~ [\<,]UP[,\>] ]] || return 1
-	local bound
-	bound=$(nsx "$GW" awk '{print $1}' /proc/net/netfilter/nfnetlink_queue 2>/dev/null)
-	for q in "${IMQD_QUEUES[@]}"; do
-		grep -qx "$q" <<<"$bound" || return 1
+	local d flags
+	for d in "${IMQD_DEVS[@]}"; do
+		flags=$(ip -n "$GW" -o link show "$d" 2>/dev/null) || return 1
+		[[ $flags =~ [\<,]UP[,\>] ]] || return 1
 	done
+	nsx "$GW" awk -v want="${IMQD_QUEUES[*]}" '
+		{ bound[$1] = 1 }
+		END { n = split(want, w, " "); for (i = 1; i <= n; i++) if (!(w[i] in bound)) exit 1 }' \
+		/proc/net/netfilter/nfnetlink_queue 2>/dev/null || return 1
+	[ -z "$IMQD_SOCK" ] || "$IMQCTL" -s "$IMQD_SOCK" show >/dev/null 2>&1
+}
+
+# imqd_reap: once imqd is gone, its exit status (or its launcher's) in IMQD_RC.
+imqd_reap() {
+	if [ -n "$IMQD_LAUNCHER" ]; then
+		wait_pid "$IMQD_LAUNCHER" 10
+	else
+		wait "$IMQD_PID" 2>/dev/null
+	fi
+	IMQD_RC=$?
+	IMQD_PID='' IMQD_LAUNCHER=''
+}
+
+# stop_imqd: SIGTERM; imqd exits 0 within 5 s, removes its devices (not
+# those with persist = yes) and unbinds its queues, as its config file
+# now names them.
+stop_imqd() {
+	[ -n "$IMQD_PID" ] || return 0
+	local q d queues=("${IMQD_QUEUES[@]}")
+	kill -TERM "$IMQD_PID" 2>/dev/null
+	if ! gone_within 50 "$IMQD_PID"; then
+		kill -KILL "$IMQD_PID" 2>/dev/null
+		imqd_reap
+		dump_file "imqd log" "$IMQD_LOG"
+		mismatch "imqd still running 5 s after SIGTERM"
+		return 1
+	fi
+	imqd_reap
+	assert_eq "imqd exit status after SIGTERM" 0 "$IMQD_RC"
+	# The devices and queues of the last file imqd read, and those it started with.
+	imqd_conf_read "$IMQD_CONF"
+	for d in "${IMQD_DEVS[@]}"; do
+		[[ " ${IMQD_KEPT[*]} " == *" $d "* ]] && continue
+		dev_exists "$d" && mismatch "$d still exists after imqd exited"
+	done
+	for q in $(nsx "$GW" awk -v want="${queues[*]} ${IMQD_QUEUES[*]}" '
+		BEGIN { n = split(want, w, " "); for (i = 1; i <= n; i++) mine[w[i]] = 1 }
+		$1 in mine { print $1 }' /proc/net/netfilter/nfnetlink_queue 2>/dev/null); do
+		mismatch "queue $q still bound after imqd exited"
+	done
+	[ "$IMQD_RC" = 0 ] || dump_file "imqd log" "$IMQD_LOG"
 	return 0
 }
 
-# stop_imqd: SIGTERM, exit 0 within 5 s, imq0 gone, queues unbound.
-stop_imqd() {
-	[ -n "$IMQD_PID" ] || return 0
-	local i rc
-	kill -TERM "$IMQD_PID" 2>/dev/null
-	for i in $(seq 50); do kill -0 "$IMQD_PID" 2>/dev/null || break; sleep 0.1; done
-	if kill -0 "$IMQD_PID" 2>/dev/null; then
-		kill -KILL "$IMQD_PID" 2>/dev/null
-		wait "$IMQD_PID" 2>/dev/null
-		IMQD_PID=
-		dump_file "imqd log" "$IMQD_LOG"
-		T_FAILS+=("imqd still running 5 s after SIGTERM")
-		return 1
-	fi
-	wait "$IMQD_PID"
-	rc=$?
-	IMQD_PID=
-	assert_eq "imqd exit status after SIGTERM" 0 "$rc"
-	if nsx "$GW" ip link show imq0 >/dev/null 2>&1; then
-		T_FAILS+=("imq0 still exists after imqd exited")
-		log "MISMATCH: imq0 still exists after imqd exited"
-	fi
-	local q bound
-	bound=$(nsx "$GW" awk '{print $1}' /proc/net/netfilter/nfnetlink_queue 2>/dev/null)
-	for q in "${IMQD_QUEUES[@]}"; do
-		if grep -qx "$q" <<<"$bound"; then
-			T_FAILS+=("queue $q still bound after imqd exited")
-			log "MISMATCH: queue $q still bound after imqd exited"
-		fi
-	done
-	[ "$rc" = 0 ] || dump_file "imqd log" "$IMQD_LOG"
+# kill_imqd SIG: send SIG to imqd; for KILL, TERM, INT and QUIT also reap
+# it: its exit status in IMQD_RC, IMQD_PID cleared. Nothing is checked:
+# stop_imqd is the orderly stop.
+kill_imqd() {
+	kill -"$1" "$IMQD_PID" 2>/dev/null || fail "cannot send SIG$1 to imqd $IMQD_PID"
+	case $1 in KILL | TERM | INT | QUIT) ;; *) return 0 ;; esac
+	gone_within 100 "$IMQD_PID" || fail "imqd still running 10 s after SIG$1"
+	imqd_reap
 }
 
-dump_file() {
-	printf -- '----- %s -----\n' "$1" >&2
-	cat "$2" >&2 2>/dev/null
-	printf -- '----- end of %s -----\n' "$1" >&2
+# imqd_is_asan: $IMQD is built with AddressSanitizer (its shadow memory and
+# quarantine make RSS meaningless, and it cannot run under valgrind).
+imqd_is_asan() { grep -q -a -m 1 __asan_init "$IMQD"; }
+
+# imqd_alive: fail if imqd is no longer running (crashed or exited early).
+imqd_alive() {
+	[ -n "$IMQD_PID" ] || fail "imqd is not running"
+	kill -0 "$IMQD_PID" 2>/dev/null && return 0
+	imqd_reap
+	local why=""
+	[ "$IMQD_RC" -gt 128 ] && why=", signal $((IMQD_RC - 128))"
+	grep -qE 'signal (15|2)\b' "$IMQD_LOG" 2>/dev/null &&
+		why="$why; its log shows a SIGTERM/SIGINT this test did not send"
+	fail "imqd died during the test (exit status $IMQD_RC$why)"
 }
 
-# imqd_counters [DEV]: read `imqctl stats -j` and set S_<counter> for DEV
-# (default imq0): S_received S_accepted S_dropped_enqueue ... S_held, plus
-# S_dropped (sum of drops), S_failopen, S_state, S_qdisc. Retries 2 s.
+# imqd_counters [DEV]: read `imqctl stats -j` (kept in $T_TMP/stats.json)
+# and set S_<counter> for DEV (default imq0): S_received S_accepted
+# S_dropped_enqueue ... S_held, S_dropped (all drops), S_failopen_<reason>,
+# S_state, S_qdisc, S_queues, and S_q<N>_<counter> for its queue N
+# (S_per_queue lists them). Retries 2 s.
 imqd_counters() {
 	local dev=${1:-imq0} i out
-	for i in $(seq 20); do
-		if out=$("$IMQCTL" -s "$IMQD_SOCK" stats -j 2>"$T_TMP/imqctl.err"); then
-			printf '%s\n' "$out" >"$T_TMP/stats.json"
-			out=$(python3 - "$T_TMP/stats.json" "$dev" <<'EOF'
-import json, shlex, sys
-doc = json.load(open(sys.argv[1]))
-devs = [d for d in doc.get("devices", []) if d.get("name") == sys.argv[2]]
-if not devs:
-    sys.exit("no device %s in imqctl output" % sys.argv[2])
-d = devs[0]
-need = ("received", "accepted", "dropped", "dropped_enqueue", "dropped_order",
-        "dropped_timeout", "dropped_error", "failopen", "held")
-missing = [k for k in need if not isinstance(d.get(k), int)]
-if missing:
-    sys.exit("imqctl stats -j: %s lacks numeric %s" % (sys.argv[2], ", ".join(missing)))
-out = {}
-for k, v in d.items():
-    if isinstance(v, (bool, int, float, str)):
-        out[k] = v
-fo = d.get("failopen_reasons") or {}
-for k, v in fo.items():
-    out["failopen_" + k] = v
-out["queue_peak_held_max"] = max((int(q.get("peak_held", 0)) for q in d.get("per_queue", [])),
-                                 default=0)
-out["dropped"] = int(d["dropped"])
-for k, v in out.items():
-    if isinstance(v, bool):
-        v = int(v)
-    print("S_%s=%s" % (k.replace("-", "_"), shlex.quote(str(v))))
-EOF
-			) || { cat "$T_TMP/stats.json" >&2; fail "cannot parse imqctl stats -j output"; }
+	for ((i = 0; i < 20; i++)); do
+		if "$IMQCTL" -s "$IMQD_SOCK" stats -j >"$T_TMP/stats.json" 2>"$T_TMP/imqctl.err"; then
+			out=$(python3 "$TOOLS/imqstats.py" shell "$T_TMP/stats.json" "$dev") ||
+				{ cat "$T_TMP/stats.json" >&2; fail "cannot parse imqctl stats -j output"; }
 			eval "$out"
 			return 0
 		fi
@@ -380,20 +467,6 @@ EOF
 	cat "$T_TMP/imqctl.err" >&2
 	imqd_alive
 	fail "imqctl -s $IMQD_SOCK stats -j failed"
-}
-
-# imqd_alive: fail if imqd is no longer running (crashed or exited early).
-imqd_alive() {
-	[ -n "$IMQD_PID" ] || fail "imqd is not running"
-	kill -0 "$IMQD_PID" 2>/dev/null && return 0
-	wait "$IMQD_PID"
-	local rc=$?
-	IMQD_PID=
-	local why=""
-	[ "$rc" -gt 128 ] && why=", signal $((rc - 128))"
-	grep -qE 'signal (15|2)\b' "$IMQD_LOG" 2>/dev/null &&
-		why="$why; its log shows a SIGTERM/SIGINT this test did not send"
-	fail "imqd died during the test (exit status $rc$why)"
 }
 
 show_counters() {
@@ -405,131 +478,116 @@ show_counters() {
 		"verdicts_batched=${S_verdicts_batched:-?}"
 }
 
-# check_counters: once traffic stopped, held reaches 0 (2 s),
-# received = accepted + drops + failopen + held, the device's peak_held
-# is at least each of its queues', and the kernel refused no verdict (a
-# verdict for a packet already decided, or for one it never queued).
+# check_counters [DEV]: once traffic stopped, DEV's (default imq0) held
+# reaches 0 (2 s), received = accepted + drops + failopen + held, the
+# device's peak_held is at least each of its queues', and the kernel refused
+# no verdict (a verdict for a packet already decided, or one it never queued).
 check_counters() {
-	local i
+	local dev=${1:-imq0} what=imqd i
+	[ "$dev" = imq0 ] || what=$dev
 	imqd_alive
-	for i in $(seq 20); do
-		imqd_counters
+	for ((i = 0; i < 20; i++)); do
+		imqd_counters "$dev"
 		[ "$S_held" = 0 ] && break
 		sleep 0.1
 	done
 	show_counters
-	assert_eq "imqd held after traffic" 0 "$S_held"
-	assert_eq "received = accepted + dropped + failopen + held" "$S_received" \
-		"$((S_accepted + S_dropped + S_failopen + S_held))"
+	assert_eq "$what held after traffic" 0 "$S_held"
+	assert_balance "$what"
 	# The device's peak is its queues' together: never below one queue's.
-	assert_ge "device peak_held >= each queue's peak_held ($S_queue_peak_held_max)" \
+	assert_ge "$what device peak_held >= each queue's peak_held ($S_queue_peak_held_max)" \
 		"$S_queue_peak_held_max" "$S_peak_held"
-	assert_eq "verdicts the kernel refused (verdict_errors)" 0 "$S_verdict_errors"
+	assert_eq "$what verdicts the kernel refused (verdict_errors)" 0 "$S_verdict_errors"
 }
 
-# ipt_pkts NS TOOL TABLE CHAIN RULENUM: packet counter of one rule.
-ipt_pkts() {
-	local n
-	n=$(nsx "$1" "$2" -t "$3" -L "$4" "$5" -v -x -n 2>/dev/null | awk 'NF { print $1; exit }')
-	[[ $n =~ ^[0-9]+$ ]] || fail "no packet counter for $2 -t $3 $4 rule $5 in $1"
-	printf '%s\n' "$n"
+# assert_balance WHAT: in the counters last read, received = accepted + drops
+# + failopen + held.
+assert_balance() {
+	assert_eq "$1: received = accepted + dropped + failopen + held" "$S_received" \
+		"$((S_accepted + S_dropped + S_failopen + S_held))"
 }
 
-# check_nothing_queued: queue_total (column 3) of our queues reaches 0 (2 s).
+# check_nothing_queued: queue_total (column 3 of nfnetlink_queue) of every
+# queue in $GW reaches 0 (2 s).
 check_nothing_queued() {
 	local i total
-	for i in $(seq 20); do
+	for ((i = 0; i < 20; i++)); do
 		total=$(queued_now)
 		[ "$total" = 0 ] && break
 		sleep 0.1
 	done
 	[ "$total" = 0 ] || nsx "$GW" cat /proc/net/netfilter/nfnetlink_queue >&2
-	assert_eq "packets in the kernel queue (nfnetlink_queue queue_total)" 0 "$total"
+	assert_eq "packets in the kernel queues (nfnetlink_queue queue_total)" 0 "$total"
 }
 
+# queued_now: packets waiting in every kernel queue of $GW, together.
 queued_now() {
-	nsx "$GW" cat /proc/net/netfilter/nfnetlink_queue 2>/dev/null |
-		awk -v qs="${IMQD_QUEUES[*]}" 'BEGIN { n = split(qs, a, " "); for (i = 1; i <= n; i++) want[a[i]] = 1 }
-			($1 in want) { s += $3 } END { print s + 0 }'
+	nsx "$GW" awk '{ s += $3 } END { print s + 0 }' /proc/net/netfilter/nfnetlink_queue 2>/dev/null
 }
 
-# ---------------------------------------------------------------- traffic
+# log_count FILE PATTERN: lines of FILE matching the extended regex PATTERN.
+log_count() { grep -cE -- "$2" "$1" 2>/dev/null || true; }
 
-# iperf_server NS PORT: a one-shot iperf3 server, waited for.
-iperf_server() {
-	bg "$1" timeout 60 iperf3 -s -1 -p "$2" >"$T_TMP/iperf3-server-$2.log" 2>&1
-	wait_listen "$1" tcp "$2"
+# wait_log FILE PATTERN COUNT SECONDS: until FILE has COUNT matching lines.
+wait_log() {
+	local file=$1 pattern=$2 count=$3
+	wait_until "$4" '[ "$(log_count "$file" "$pattern")" -ge "$count" ]'
 }
 
-# iperf_client NS ADDR PORT SECONDS OUT.json: TCP upload; prints Mbit/s received
-# over SECONDS after a first second left out (slow start's overshoot and its
-# losses are not the shaper's steady rate).
-iperf_client() {
-	local ns=$1 dst=$2 port=$3 secs=$4 out=$5
-	timeout $((secs + 16)) ip netns exec "$ns" iperf3 -c "$dst" -p "$port" -t "$secs" -O 1 -J >"$out" 2>&1
-	iperf_rate "$out"
-}
+# log_has REGEX: imqd's log has a line matching REGEX.
+log_has() { grep -Eq -- "$1" "$IMQD_LOG"; }
 
-# iperf_rate OUT.json: receiver rate in Mbit/s, or fail.
-iperf_rate() {
-	python3 - "$1" <<'EOF' || { cat "$1" >&2; fail "iperf3 gave no result (see its output above)"; }
-import json, sys
-try:
-    doc = json.load(open(sys.argv[1]))
-except Exception as e:
-    sys.exit("bad iperf3 JSON: %s" % e)
-if doc.get("error"):
-    sys.exit("iperf3 error: %s" % doc["error"])
-print("%.3f" % (doc["end"]["sum_received"]["bits_per_second"] / 1e6))
-EOF
-}
-
-# json_field FILE KEY: one field of a one-line JSON object (udpseq output).
-json_field() {
-	python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])[sys.argv[2]])' "$1" "$2" ||
-		{ cat "$1" >&2; fail "no field $2 in $1"; }
-}
+# result KEY=VALUE...: one machine-readable line of what the test measured
+# (for docs/RELIABILITY.md), on stderr with the rest of the log.
+result() { log "RESULT $*"; }
 
 # ---------------------------------------------------------------- assertions
 
 pass_msg() { log "ok: $*"; }
 mismatch() { log "MISMATCH: $*"; T_FAILS+=("$*"); }
 
+# is_num V: V is a decimal number (sign, fraction and exponent allowed).
+is_num() { [[ $1 =~ ^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$ ]]; }
+
+# num_test A OP B: both are numbers and A OP B holds (OP: < <= > >= ==).
+num_test() { is_num "$1" && is_num "$3" && awk -v a="$1" -v b="$3" "BEGIN { exit !((a + 0) $2 (b + 0)) }"; }
+
+# assert_eq WHAT EXPECTED MEASURED: the same strings.
 assert_eq() {
 	if [ "$2" = "$3" ]; then pass_msg "$1: $3"; else mismatch "$1: expected $2, measured $3"; fi
 }
 
+# assert_ge WHAT MIN MEASURED
 assert_ge() {
-	if python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) >= float(sys.argv[2]) else 1)' "$3" "$2"; then
-		pass_msg "$1: $3 (>= $2)"
-	else
-		mismatch "$1: expected >= $2, measured $3"
-	fi
+	if num_test "$3" '>=' "$2"; then pass_msg "$1: $3 (>= $2)"; else mismatch "$1: expected >= $2, measured $3"; fi
 }
 
+# assert_le WHAT MAX MEASURED
 assert_le() {
-	if python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) <= float(sys.argv[2]) else 1)' "$3" "$2"; then
-		pass_msg "$1: $3 (<= $2)"
-	else
-		mismatch "$1: expected <= $2, measured $3"
-	fi
+	if num_test "$3" '<=' "$2"; then pass_msg "$1: $3 (<= $2)"; else mismatch "$1: expected <= $2, measured $3"; fi
 }
 
+# assert_gt WHAT BELOW MEASURED
 assert_gt() {
-	if python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) > float(sys.argv[2]) else 1)' "$3" "$2"; then
-		pass_msg "$1: $3 (> $2)"
-	else
-		mismatch "$1: expected > $2, measured $3"
-	fi
+	if num_test "$3" '>' "$2"; then pass_msg "$1: $3 (> $2)"; else mismatch "$1: expected > $2, measured $3"; fi
 }
 
 # assert_within WHAT TARGET PERCENT MEASURED: |MEASURED - TARGET| <= PERCENT% of TARGET.
 assert_within() {
 	local dev
-	dev=$(python3 -c 'import sys; t, m = float(sys.argv[1]), float(sys.argv[2]); print("%+.1f" % ((m - t) / t * 100))' "$2" "$4")
-	if python3 -c 'import sys; t, p, m = map(float, sys.argv[1:]); sys.exit(0 if abs(m - t) <= t * p / 100 else 1)' "$2" "$3" "$4"; then
+	if ! is_num "$2" || ! is_num "$3" || ! is_num "$4" || num_test "$2" == 0; then
+		mismatch "$1: expected $2 +-$3%, measured '$4'"
+		return
+	fi
+	dev=$(calc %+.1f "($4 - $2) / $2 * 100")
+	if awk -v t="$2" -v p="$3" -v m="$4" 'BEGIN { d = m - t; if (d < 0) d = -d; if (t < 0) t = -t; exit !(d <= t * p / 100) }'; then
 		pass_msg "$1: $4 (target $2 +-$3%, off by $dev%)"
 	else
 		mismatch "$1: expected $2 +-$3%, measured $4 ($dev%)"
 	fi
+}
+
+# assert_log WHAT REGEX: imqd's log has a line matching REGEX.
+assert_log() {
+	if log_has "$2"; then pass_msg "$1: log has /$2/"; else mismatch "$1: no log line matching /$2/"; fi
 }

@@ -11,8 +11,6 @@
 # file.
 # shellcheck source=lib.sh disable=SC2154 # S_* are set by imqd_counters
 . "$(dirname "$0")/lib.sh"
-# shellcheck source=lib_ops.sh
-. "$(dirname "$0")/lib_ops.sh"
 e2e_init metrics_file
 
 CONF=$T_TMP/imqd.conf
@@ -28,7 +26,7 @@ metric() { awk -v m="$2{device=\"imq0\"}" '$1 == m { print $2 }' "$1" 2>/dev/nul
 
 # conf CONTROL-SOCKET METRICS-FILE: the config, imq0 on queue 0, written every 1s.
 conf() {
-	ops_conf "$CONF" "$1" "metrics-file = $2
+	imqd_conf "$CONF" "$1" "metrics-file = $2
 metrics-interval = 1s" <<EOF
 [imq0]
 queues = 0
@@ -43,7 +41,7 @@ reload_to() {
 
 topo_create
 conf "$SOCK" "$PROM"
-ops_start_imqd "$CONF" "$SOCK" 0
+start_imqd_conf "$CONF"
 [ -f "$PROM" ] || fail "no $PROM after start-up"
 assert_eq "mode of the metrics file" 644 "$(stat -c %a "$PROM")"
 assert_eq "imqd_received_packets_total at start-up" 0 "$(metric "$PROM" imqd_received_packets_total)"
@@ -52,9 +50,9 @@ grep -q '^imqd_device_info{device="imq0",state="up",' "$PROM" ||
 
 nsx "$GW" iptables -t mangle -A PREROUTING -i "$GW_IN" -p udp --dport "$PORT" \
 	-j NFQUEUE --queue-num 0 --queue-bypass || fail "iptables NFQUEUE rule failed"
-ops_udp_recv a "$PORT" "$N" 20
-ops_udp_send a "$PORT" "$N" 10 -s 500 -r 2000 -f 2 || mismatch "udpseq send failed"
-ops_udp_check a "$N"
+udp_recv a "$PORT" "$N" 20
+udp_send a "$PORT" "$N" 10 -s 500 -r 2000 -f 2 || mismatch "udpseq send failed"
+udp_check a "$N"
 # Within two intervals the file has the traffic in it.
 for _ in $(seq 25); do
 	[ "$(metric "$PROM" imqd_received_packets_total)" = "$N" ] && break
@@ -71,7 +69,7 @@ reload_to "$PROM2"
 [ -e "$PROM" ] && mismatch "$PROM still there after the reload moved the metrics file"
 assert_eq "imqd_received_packets_total in the new file" "$N" "$(metric "$PROM2" imqd_received_packets_total)"
 WAITS="control-socket = $T_TMP/new.sock takes effect when imqd restarts; until then it stays $SOCK"
-assert_eq "log lines: control-socket waits for a restart" 1 "$(ops_log_count "$IMQD_LOG" "$WAITS")"
+assert_eq "log lines: control-socket waits for a restart" 1 "$(log_count "$IMQD_LOG" "$WAITS")"
 "$IMQCTL" -s "$SOCK" show >/dev/null || mismatch "the running control socket stopped answering"
 [ -e "$T_TMP/new.sock" ] && mismatch "a control socket was made at the new path before a restart"
 
@@ -81,20 +79,20 @@ PROM3=$T_TMP/later/imqd.prom
 reload_to "$PROM3"
 [ -e "$PROM2" ] && mismatch "$PROM2 still there after the reload named another file"
 assert_eq "log lines: control-socket still waits for a restart, after another reload" 2 \
-	"$(ops_log_count "$IMQD_LOG" "$WAITS")"
+	"$(log_count "$IMQD_LOG" "$WAITS")"
 sleep 3.5
 assert_eq "log lines: cannot write the file in a missing directory, over 3 intervals" 1 \
-	"$(ops_log_count "$IMQD_LOG" "cannot write $PROM3: No such file or directory")"
+	"$(log_count "$IMQD_LOG" "cannot write $PROM3: No such file or directory")"
 mkdir "$T_TMP/later"
 for _ in $(seq 30); do [ -f "$PROM3" ] && break; sleep 0.1; done
 [ -f "$PROM3" ] || mismatch "no $PROM3 within 3 s of its directory appearing"
 assert_eq "imqd_received_packets_total in the late file" "$N" "$(metric "$PROM3" imqd_received_packets_total)"
-assert_eq "log lines: writing the file again" 1 "$(ops_log_count "$IMQD_LOG" "writing $PROM3 again")"
+assert_eq "log lines: writing the file again" 1 "$(log_count "$IMQD_LOG" "writing $PROM3 again")"
 # Back to the socket in effect: nothing waits for a restart any more.
 conf "$SOCK" "$PROM3"
 out=$("$IMQCTL" -s "$SOCK" reload 2>&1) || mismatch "imqctl reload failed: $out"
 assert_eq "log lines: takes effect when imqd restarts, after a reload back to the socket in effect" 2 \
-	"$(ops_log_count "$IMQD_LOG" "takes effect when imqd restarts")"
+	"$(log_count "$IMQD_LOG" "takes effect when imqd restarts")"
 
 stop_imqd
 [ -e "$PROM3" ] && mismatch "$PROM3 still there after imqd stopped"

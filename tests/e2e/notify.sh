@@ -7,8 +7,6 @@
 # NOTIFY_SOCKET it starts and stops normally.
 # shellcheck source=lib.sh disable=SC2154 # S_* are set by imqd_counters
 . "$(dirname "$0")/lib.sh"
-# shellcheck source=lib_ops.sh
-. "$(dirname "$0")/lib_ops.sh"
 e2e_init notify
 
 CONF=$T_TMP/imqd.conf
@@ -105,39 +103,18 @@ print("exit=%s" % (ex[0] if ex else "none"))
 EOF
 }
 
-# run_helper NAME [ENV...]: start imqd under the helper in $GW; sets IMQD_PID
-# and HELPER_PID, waits for imqd to be ready.
+# run_helper NAME [ENV...]: start imqd in $GW under the helper (with ENV),
+# which records its notifications in $T_TMP/NAME.rec; waits until imqd is ready.
 run_helper() {
-	local name=$1 i
+	local name=$1
 	shift
 	rm -f "$NSOCK" "$T_TMP/$name.pid"
-	IMQD_LOG=$T_TMP/imqd-$name.log
-	IMQD_SOCK=$SOCK
-	IMQD_QUEUES=(0)
-	env -u WATCHDOG_PID -u WATCHDOG_USEC "$@" python3 "$HELPER" "$NSOCK" "$T_TMP/$name.rec" "$T_TMP/$name.pid" \
-		-- ip netns exec "$GW" "$IMQD" -c "$CONF" 2>"$IMQD_LOG" &
-	HELPER_PID=$!
-	T_PIDS+=("$HELPER_PID")
-	for i in $(seq 50); do [ -s "$T_TMP/$name.pid" ] && break; sleep 0.1; done
-	[ -s "$T_TMP/$name.pid" ] || fail "the notify helper did not start imqd"
-	IMQD_PID=$(cat "$T_TMP/$name.pid")
-	for i in $(seq 50); do
-		kill -0 "$IMQD_PID" 2>/dev/null || { dump_file "imqd log" "$IMQD_LOG"; fail "imqd ($name) exited during start-up"; }
-		imqd_ready && return 0
-		sleep 0.1
-	done
-	fail "imqd ($name) not ready after 5 s"
-}
-
-# stop_helper: SIGTERM to imqd, the helper ends when imqd does.
-stop_helper() {
-	kill -TERM "$IMQD_PID" 2>/dev/null
-	wait_pid "$HELPER_PID" 10 || mismatch "the notify helper did not end within 10 s of SIGTERM to imqd"
-	IMQD_PID=
+	IMQD_PIDFILE=$T_TMP/$name.pid start_imqd_conf "$CONF" env -u WATCHDOG_PID -u WATCHDOG_USEC "$@" \
+		python3 "$HELPER" "$NSOCK" "$T_TMP/$name.rec" "$T_TMP/$name.pid" --
 }
 
 ns_new g GW
-ops_conf "$CONF" "$SOCK" <<EOF
+imqd_conf "$CONF" "$SOCK" <<EOF
 [imq0]
 queues = 0
 EOF
@@ -146,9 +123,9 @@ EOF
 run_helper main WATCHDOG_USEC=400000
 sleep 1.5
 kill -HUP "$IMQD_PID"
-ops_wait_log "$IMQD_LOG" 'configuration reloaded' 1 5 || mismatch "no 'configuration reloaded' in the log within 5 s of SIGHUP"
+wait_log "$IMQD_LOG" 'configuration reloaded' 1 5 || mismatch "no 'configuration reloaded' in the log within 5 s of SIGHUP"
 sleep 1
-stop_helper
+stop_imqd
 log "datagrams: $(grep -c '"msg"' "$T_TMP/main.rec") recorded"
 eval "$(analyse "$T_TMP/main.rec")" || fail "cannot analyse $T_TMP/main.rec"
 log "events $events; $watchdogs WATCHDOG=1, gaps mean $wd_mean_ms ms (min $wd_min_ms, max $wd_max_ms); $statuses STATUS"
@@ -167,7 +144,7 @@ assert_eq "imqd exit status (main run)" 0 "$exit"
 # 2. WATCHDOG_PID of another process: no WATCHDOG=1, still READY and STOPPING.
 run_helper otherpid WATCHDOG_USEC=400000 WATCHDOG_PID=1
 sleep 1
-stop_helper
+stop_imqd
 eval "$(analyse "$T_TMP/otherpid.rec")" || fail "cannot analyse $T_TMP/otherpid.rec"
 log "WATCHDOG_PID=1: events $events; $watchdogs WATCHDOG=1"
 assert_eq "WATCHDOG=1 pings with WATCHDOG_PID=1" 0 "$watchdogs"
@@ -175,7 +152,7 @@ assert_eq "READY/STOPPING sequence with WATCHDOG_PID=1" "READY,STOPPING" "$event
 assert_eq "imqd exit status (WATCHDOG_PID=1)" 0 "$exit"
 
 # 3. No NOTIFY_SOCKET at all: a normal start and stop.
-ops_start_imqd "$CONF" "$SOCK" 0 env -u NOTIFY_SOCKET -u WATCHDOG_USEC -u WATCHDOG_PID
+start_imqd_conf "$CONF" env -u NOTIFY_SOCKET -u WATCHDOG_USEC -u WATCHDOG_PID
 sleep 0.5
 imqd_alive
 stop_imqd

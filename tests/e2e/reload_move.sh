@@ -14,8 +14,6 @@
 # device's copies that drain after a move count as unmatched, never stray.
 # shellcheck source=lib.sh disable=SC2154 # S_* are set by imqd_counters
 . "$(dirname "$0")/lib.sh"
-# shellcheck source=lib_ops.sh
-. "$(dirname "$0")/lib_ops.sh"
 e2e_init reload_move
 
 SEND_MAX=60 # seconds the senders may run; they are stopped after the moves
@@ -35,7 +33,7 @@ MAX_OOO=20
 # Config 0: queue 1 on imq1. Config 1: queue 1 on imq0 (imq1 keeps queue 2).
 write_conf() {
 	if [ "$1" = 0 ]; then
-		ops_conf "$CONF" "$SOCK" "log-level = info" <<EOF
+		imqd_conf "$CONF" "$SOCK" "log-level = info" <<EOF
 [imq0]
 queues = 0
 
@@ -43,7 +41,7 @@ queues = 0
 queues = 1
 EOF
 	else
-		ops_conf "$CONF" "$SOCK" "log-level = info" <<EOF
+		imqd_conf "$CONF" "$SOCK" "log-level = info" <<EOF
 [imq0]
 queues = 0-1
 
@@ -63,7 +61,7 @@ queue_dev() {
 
 topo_create
 write_conf 0
-ops_start_imqd "$CONF" "$SOCK" 0,1
+start_imqd_conf "$CONF"
 nsx "$GW" tc qdisc replace dev imq0 root tbf rate 40mbit burst 20k latency 1s ||
 	fail "tc tbf on imq0 failed"
 nsx "$GW" tc qdisc replace dev imq1 root tbf rate 5mbit burst 10k latency 3s ||
@@ -79,14 +77,14 @@ assert_eq "queue 1's device at the start" imq1 "$(queue_dev 1)"
 # The receivers wait out gaps of up to 5 s: after a move back to imq1 its
 # new packets queue behind the copies of those the move released, which
 # imq1's tbf still sends (slowly: they were a backlog).
-ops_udp_recv q0 "$PORT0" $((SEND_MAX * R0)) $((SEND_MAX + 30)) -w 5
-recv0=$OPS_RECV_PID
-ops_udp_recv q1 "$PORT1" $((SEND_MAX * R1)) $((SEND_MAX + 30)) -w 5
-recv1=$OPS_RECV_PID
-ops_udp_send_bg q0 "$PORT0" $((SEND_MAX * R0)) "$SEND_MAX" -s 1000 -r "$R0" -f 4
-send0=$OPS_SEND_PID
-ops_udp_send_bg q1 "$PORT1" $((SEND_MAX * R1)) "$SEND_MAX" -s 1000 -r "$R1" -f 2
-send1=$OPS_SEND_PID
+udp_recv q0 "$PORT0" $((SEND_MAX * R0)) $((SEND_MAX + 30)) -w 5
+recv0=$RECV_PID
+udp_recv q1 "$PORT1" $((SEND_MAX * R1)) $((SEND_MAX + 30)) -w 5
+recv1=$RECV_PID
+udp_send_bg q0 "$PORT0" $((SEND_MAX * R0)) "$SEND_MAX" -s 1000 -r "$R0" -f 4
+send0=$SEND_PID
+udp_send_bg q1 "$PORT1" $((SEND_MAX * R1)) "$SEND_MAX" -s 1000 -r "$R1" -f 2
+send1=$SEND_PID
 
 # Move i: to imq0 when i is odd, back to imq1 when even; 0.4 s apart, so the
 # eight stays on imq1 build a backlog of ~100 held packets each (more when
@@ -113,21 +111,21 @@ assert_ge "packets imq1 held just before a move (at most)" 30 "$held_max"
 still=0
 kill -0 "$send1" 2>/dev/null && still=1
 assert_eq "queue 1's sender still running after the last move" 1 "$still"
-ops_udp_stop q0 "$send0"
-N0=$OPS_SENT
-ops_udp_stop q1 "$send1"
-N1=$OPS_SENT
-OPS_RECV_PID=$recv0
-ops_udp_check q0 "$N0"
-OPS_RECV_PID=$recv1
-ops_udp_check q1 "$N1"
+udp_stop q0 "$send0"
+N0=$SENT
+udp_stop q1 "$send1"
+N1=$SENT
+RECV_PID=$recv0
+udp_check q0 "$N0"
+RECV_PID=$recv1
+udp_check q1 "$N1"
 assert_le "queue 0: datagrams out of order" "$MAX_OOO" "$(json_field "$T_TMP/q0.recv.json" out_of_order)"
 assert_le "queue 1: datagrams out of order" "$MAX_OOO" "$(json_field "$T_TMP/q1.recv.json" out_of_order)"
 
-assert_eq "log lines 'imq1: queue 1 released'" $((MOVES / 2)) "$(ops_log_count "$IMQD_LOG" 'imq1: queue 1 released')"
-assert_eq "log lines 'imq0: queue 1 released'" $((MOVES / 2)) "$(ops_log_count "$IMQD_LOG" 'imq0: queue 1 released')"
-assert_eq "log lines 'imq0: queue 1 bound'" $((MOVES / 2)) "$(ops_log_count "$IMQD_LOG" 'imq0: queue 1 bound')"
-assert_eq "log lines 'imq1: queue 1 bound'" $((MOVES / 2)) "$(ops_log_count "$IMQD_LOG" 'imq1: queue 1 bound')"
+assert_eq "log lines 'imq1: queue 1 released'" $((MOVES / 2)) "$(log_count "$IMQD_LOG" 'imq1: queue 1 released')"
+assert_eq "log lines 'imq0: queue 1 released'" $((MOVES / 2)) "$(log_count "$IMQD_LOG" 'imq0: queue 1 released')"
+assert_eq "log lines 'imq0: queue 1 bound'" $((MOVES / 2)) "$(log_count "$IMQD_LOG" 'imq0: queue 1 bound')"
+assert_eq "log lines 'imq1: queue 1 bound'" $((MOVES / 2)) "$(log_count "$IMQD_LOG" 'imq1: queue 1 bound')"
 
 # Both devices: balanced, held 0, failopen for shutdown only, no stray
 # copies; together they received every datagram.
@@ -164,7 +162,7 @@ log "queue 1: $passed of $N1 datagrams passed unshaped during the $MOVES moves"
 assert_ge "datagrams received by imq0 and imq1 together" $((N0 + N1 - N1 / 20)) "$total"
 assert_le "datagrams received by imq0 and imq1 together" $((N0 + N1)) "$total"
 assert_ge "packets released by the moves (failopen shutdown)" "$held_max" "$fo_shutdown"
-ops_check_nothing_queued
+check_nothing_queued
 
 stop_imqd
 finish

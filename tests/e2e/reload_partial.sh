@@ -25,8 +25,6 @@
 #     room in imqd's table.
 # shellcheck source=lib.sh disable=SC2154 # S_* are set by imqd_counters
 . "$(dirname "$0")/lib.sh"
-# shellcheck source=lib_ops.sh
-. "$(dirname "$0")/lib_ops.sh"
 e2e_init reload_partial
 
 CONF=$T_TMP/imqd.conf
@@ -40,7 +38,7 @@ stop_other() {
 	wait_pid "$OTHER_PID" 5 || { kill -KILL "$OTHER_PID" 2>/dev/null; wait "$OTHER_PID" 2>/dev/null; }
 	OTHER_PID=
 }
-ops_at_exit stop_other
+at_exit stop_other
 
 # json_dev FILE DEV EXPR: a Python expression over device d (and queue list q) of imqctl stats -j.
 json_dev() {
@@ -59,11 +57,11 @@ nsx "$GW" iptables -t mangle -A PREROUTING -i "$GW_IN" -p udp --dport "$PORT" \
 	-j NFQUEUE --queue-num 0 --queue-bypass || fail "iptables NFQUEUE rule failed"
 
 # ---- A: applied in part
-ops_conf "$CONF" "$SOCK" <<EOF
+imqd_conf "$CONF" "$SOCK" <<EOF
 [imq0]
 queues = 0
 EOF
-ops_start_imqd "$CONF" "$SOCK" 0
+start_imqd_conf "$CONF"
 printf '[global]\ncontrol-socket = %s\n[imq7]\nqueues = 9\n' "$T_TMP/other.sock" >"$T_TMP/other.conf"
 ip netns exec "$GW" "$IMQD" -c "$T_TMP/other.conf" 2>"$T_TMP/other.log" &
 OTHER_PID=$!
@@ -74,7 +72,7 @@ done
 nsx "$GW" awk '{print $1}' /proc/net/netfilter/nfnetlink_queue | grep -qx 9 ||
 	fail "the second imqd did not bind queue 9: $(cat "$T_TMP/other.log")"
 
-ops_conf "$CONF" "$SOCK" <<EOF
+imqd_conf "$CONF" "$SOCK" <<EOF
 [imq0]
 queues = 0
 drop-timeout = 3s
@@ -91,13 +89,13 @@ log "imqctl reload with queue 9 taken: status $rc: $out"
 assert_eq "imqctl reload applied in part: exit status" 1 "$rc"
 grep -q 'reload applied in part' <<<"$out" || mismatch "imqctl reload does not say 'reload applied in part': $out"
 grep -q '^imq1: could not be started' <<<"$out" || mismatch "imqctl reload does not name imq1: $out"
-ops_wait_log "$IMQD_LOG" 'configuration reloaded in part' 1 5 ||
+wait_log "$IMQD_LOG" 'configuration reloaded in part' 1 5 ||
 	mismatch "the log lacks 'configuration reloaded in part'"
-ops_wait_log "$IMQD_LOG" 'imq1: cannot bind NFQUEUE queue 9: another process has it' 1 1 ||
+wait_log "$IMQD_LOG" 'imq1: cannot bind NFQUEUE queue 9: another process has it' 1 1 ||
 	mismatch "the log lacks 'imq1: cannot bind NFQUEUE queue 9: another process has it'"
 assert_eq "log lines 'kernel refused request' (noise after a failed bind)" 0 \
-	"$(ops_log_count "$IMQD_LOG" 'kernel refused request')"
-ops_dev_exists imq1 && mismatch "imq1 exists although it could not be started"
+	"$(log_count "$IMQD_LOG" 'kernel refused request')"
+dev_exists imq1 && mismatch "imq1 exists although it could not be started"
 show=$("$IMQCTL" -s "$SOCK" show)
 log "imqctl show: $show"
 grep -q '^imq0 up .* queues 0$' <<<"$show" || mismatch "imqctl show lacks imq0 up: $show"
@@ -113,15 +111,15 @@ kill -0 "$OTHER_PID" 2>/dev/null || mismatch "the second imqd died"
 nsx "$GW" awk '{print $1}' /proc/net/netfilter/nfnetlink_queue | grep -qx 9 ||
 	mismatch "queue 9 is no longer bound (the second imqd lost it)"
 # imq0 still passes traffic.
-ops_udp_recv a "$PORT" 500 15
-ops_udp_send a "$PORT" 500 10 -s 500 -r 2000 -f 2 || mismatch "udpseq send (A) failed"
-ops_udp_check a 500
+udp_recv a "$PORT" 500 15
+udp_send a "$PORT" 500 10 -s 500 -r 2000 -f 2 || mismatch "udpseq send (A) failed"
+udp_check a 500
 stop_other
 out=$("$IMQCTL" -s "$SOCK" reload 2>&1)
 rc=$?
 log "imqctl reload of the same file, queue 9 free: status $rc: $out"
 assert_eq "imqctl reload once queue 9 is free: exit status" 0 "$rc"
-ops_dev_exists imq1 || mismatch "imq1 was not started by the second reload"
+dev_exists imq1 || mismatch "imq1 was not started by the second reload"
 "$IMQCTL" -s "$SOCK" show imq1 | grep -q '^imq1 up .* queues 9$' ||
 	mismatch "imqctl show imq1 after the second reload: $("$IMQCTL" -s "$SOCK" show imq1)"
 assert_eq "imq1 MTU (mtu 1000 + overhead 0, under IPv6's minimum)" 1000 \
@@ -135,14 +133,14 @@ nsx "$GW" tc qdisc replace dev imq0 root tbf rate 500kbit burst 5k latency 10s |
 	fail "tc tbf on imq0 failed"
 stats_json b0
 base_recv=$(json_dev "$T_TMP/b0.json" imq0 'd["received"]')
-ops_udp_recv b "$PORT" 300 20
-ops_udp_send b "$PORT" 300 5 -s 1000 -r 3000 -f 3 || mismatch "udpseq send (B) failed"
+udp_recv b "$PORT" 300 20
+udp_send b "$PORT" 300 5 -s 1000 -r 3000 -f 3 || mismatch "udpseq send (B) failed"
 sleep 0.3
 stats_json b1
 held=$(json_dev "$T_TMP/b1.json" imq0 'd["held"]')
 log "imq0 holds $held packets before the reload"
 assert_ge "packets held by imq0 before the reload" 200 "$held"
-ops_conf "$CONF" "$SOCK" <<EOF
+imqd_conf "$CONF" "$SOCK" <<EOF
 [imq0]
 queues = 5
 
@@ -150,7 +148,7 @@ queues = 5
 queues = 0
 EOF
 out=$("$IMQCTL" -s "$SOCK" reload 2>&1) || mismatch "imqctl reload (queue 0 to imq1) failed: $out"
-ops_udp_check b 300
+udp_check b 300
 stats_json b2
 log "imq0 after the move: $(json_dev "$T_TMP/b2.json" imq0 'dict((k, d[k]) for k in ("received", "accepted", "held", "failopen", "failopen_reasons"))')"
 assert_eq "imq0 received after its queue moved (counts kept)" "$((base_recv + 300))" \
@@ -161,10 +159,10 @@ assert_ge "imq0 failopen shutdown (packets its released queue held)" 150 "$shutd
 assert_ge "packets held before the reload >= failopen shutdown" "$shutdown" "$held"
 assert_eq "imq0 received = accepted + dropped + failopen + held" 1 \
 	"$(json_dev "$T_TMP/b2.json" imq0 'int(d["received"] == d["accepted"] + d["dropped"] + d["failopen"] + d["held"])')"
-ops_check_nothing_queued
+check_nothing_queued
 
 # ---- C: drop-timeout; late copies are unmatched, not stray
-ops_conf "$CONF" "$SOCK" <<EOF
+imqd_conf "$CONF" "$SOCK" <<EOF
 [imq0]
 queues = 0
 drop-timeout = 200ms
@@ -178,10 +176,10 @@ stats_json c0
 t0=$(json_dev "$T_TMP/c0.json" imq0 'd["dropped_timeout"]')
 u0=$(json_dev "$T_TMP/c0.json" imq0 'd["unmatched"]')
 s0=$(json_dev "$T_TMP/c0.json" imq0 'd["stray"]')
-lines0=$(ops_log_count "$IMQD_LOG" 'copies did not come back')
-ops_udp_recv c "$PORT" 200 4
-ops_udp_send c "$PORT" 200 5 -s 1000 -r 2000 -f 4 || mismatch "udpseq send (C) failed"
-wait_pid "$OPS_RECV_PID" 20 || mismatch "udpseq recv (C) did not finish"
+lines0=$(log_count "$IMQD_LOG" 'copies did not come back')
+udp_recv c "$PORT" 200 4
+udp_send c "$PORT" 200 5 -s 1000 -r 2000 -f 4 || mismatch "udpseq send (C) failed"
+wait_pid "$RECV_PID" 20 || mismatch "udpseq recv (C) did not finish"
 # 200 KB at 1 Mbit/s: the tbf lets the last copies out after ~1.7 s.
 sleep 2.5
 stats_json c1
@@ -205,20 +203,20 @@ done
 grep -E 'copies did not come back' "$IMQD_LOG" | tail -n +$((lines0 + 1)) >&2
 assert_eq "packets counted in the log's timeout lines (within 13 s)" "$timeouts" "$logged"
 check_counters
-ops_check_nothing_queued
+check_nothing_queued
 
 # ---- D: the copy range grows by reload while packets stream in
 nsx "$GW" tc qdisc replace dev imq0 root tbf rate 20mbit burst 32k latency 200ms ||
 	fail "tc tbf on imq0 failed"
 stats_json d0
-ops_udp_recv d "$PORT" 6000 15
+udp_recv d "$PORT" 6000 15
 bg "$SRC" timeout 20 "$UDPSEQ" send -d "$DST_IP" -p "$PORT" -n 6000 -s 1000 -r 2000 -f 4 -t 10 \
 	>"$T_TMP/d.send.json"
 send_d=$BG_PID
 sleep 1
 for copy in "copy = full" "copy = headers
 copy-bytes = 1024"; do
-	ops_conf "$CONF" "$SOCK" <<EOF
+	imqd_conf "$CONF" "$SOCK" <<EOF
 [imq0]
 queues = 0
 $copy
@@ -227,36 +225,36 @@ EOF
 	sleep 1
 done
 wait_pid "$send_d" 15 || mismatch "udpseq send (D) failed"
-ops_udp_check d 6000
+udp_check d 6000
 stats_json d1
 assert_eq "D: packets failed open around the copy range changes" 0 \
 	"$(($(json_dev "$T_TMP/d1.json" imq0 'd["failopen"]') - $(json_dev "$T_TMP/d0.json" imq0 'd["failopen"]')))"
 assert_eq "D: copy range of queue 0 in the kernel" 1024 \
 	"$(nsx "$GW" awk '$1 == 0 { print $5 }' /proc/net/netfilter/nfnetlink_queue)"
 check_counters
-ops_check_nothing_queued
+check_nothing_queued
 
 # ---- E: queue-maxlen shrinks below what is held
 nsx "$GW" tc qdisc del dev imq0 root
 nsx "$GW" tc qdisc add dev imq0 root tbf rate 500kbit burst 5k latency 10s ||
 	fail "tc tbf on imq0 failed"
-ops_udp_recv e "$PORT" 600 15
-ops_udp_send e "$PORT" 600 5 -s 200 -r 5000 -f 4 || mismatch "udpseq send (E) failed"
+udp_recv e "$PORT" 600 15
+udp_send e "$PORT" 600 5 -s 200 -r 5000 -f 4 || mismatch "udpseq send (E) failed"
 stats_json e0
 held=$(json_dev "$T_TMP/e0.json" imq0 'd["held"]')
 assert_ge "E: packets held before queue-maxlen shrinks to 256" 400 "$held"
-ops_conf "$CONF" "$SOCK" <<EOF
+imqd_conf "$CONF" "$SOCK" <<EOF
 [imq0]
 queues = 0
 queue-maxlen = 256
 EOF
 out=$("$IMQCTL" -s "$SOCK" reload 2>&1) || mismatch "imqctl reload (queue-maxlen 256) failed: $out"
-ops_udp_check e 600
+udp_check e 600
 check_counters
-ops_check_nothing_queued
+check_nothing_queued
 
 # ---- F: the same with a second queue that was idle: it still gets its 256
-ops_conf "$CONF" "$SOCK" <<EOF
+imqd_conf "$CONF" "$SOCK" <<EOF
 [imq0]
 queues = 0-1
 queue-maxlen = 512
@@ -271,33 +269,33 @@ nsx "$GW" tc qdisc del dev imq0 root
 # however slow the build; all 750 take ~7 s, hence drop-timeout 20s.
 nsx "$GW" tc qdisc add dev imq0 root tbf rate 200kbit burst 5k latency 30s ||
 	fail "tc tbf on imq0 failed"
-ops_udp_recv f0 "$PORT" 500 25
-recv_f0=$OPS_RECV_PID
-ops_udp_send f0 "$PORT" 500 5 -s 200 -r 5000 -f 4 || mismatch "udpseq send (F, queue 0) failed"
+udp_recv f0 "$PORT" 500 25
+recv_f0=$RECV_PID
+udp_send f0 "$PORT" 500 5 -s 200 -r 5000 -f 4 || mismatch "udpseq send (F, queue 0) failed"
 stats_json f0
 held=$(json_dev "$T_TMP/f0.json" imq0 'q[0]["held"]')
 assert_ge "F: packets queue 0 holds before queue-maxlen shrinks to 256" 400 "$held"
 fo0=$(json_dev "$T_TMP/f0.json" imq0 'd["failopen"]')
-ops_conf "$CONF" "$SOCK" <<EOF
+imqd_conf "$CONF" "$SOCK" <<EOF
 [imq0]
 queues = 0-1
 queue-maxlen = 256
 drop-timeout = 20s
 EOF
 out=$("$IMQCTL" -s "$SOCK" reload 2>&1) || mismatch "imqctl reload (queue-maxlen 256, F) failed: $out"
-ops_udp_recv f1 "$((PORT + 1))" 250 25
-ops_udp_send f1 "$((PORT + 1))" 250 5 -s 200 -r 5000 -f 2 || mismatch "udpseq send (F, queue 1) failed"
+udp_recv f1 "$((PORT + 1))" 250 25
+udp_send f1 "$((PORT + 1))" 250 5 -s 200 -r 5000 -f 2 || mismatch "udpseq send (F, queue 1) failed"
 stats_json f1
 log "F: after 250 on queue 1: $(json_dev "$T_TMP/f1.json" imq0 '[(x["queue"], x["held"], x["failopen"]) for x in q]')"
 assert_eq "F: packets passed unshaped (failopen) since the shrink" 0 \
 	"$(($(json_dev "$T_TMP/f1.json" imq0 'd["failopen"]') - fo0))"
 assert_ge "F: packets queue 1 holds (up to its own 256, beside queue 0's backlog)" 200 \
 	"$(json_dev "$T_TMP/f1.json" imq0 'q[1]["held"]')"
-ops_udp_check f1 250
-OPS_RECV_PID=$recv_f0
-ops_udp_check f0 500
+udp_check f1 250
+RECV_PID=$recv_f0
+udp_check f0 500
 check_counters
-ops_check_nothing_queued
+check_nothing_queued
 
-ops_stop_imqd
+stop_imqd
 finish

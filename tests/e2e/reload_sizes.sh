@@ -10,8 +10,6 @@
 # queue. Then back to gso = no, which still shapes without failing open.
 # shellcheck source=lib.sh disable=SC2154 # S_* are set by imqd_counters
 . "$(dirname "$0")/lib.sh"
-# shellcheck source=lib_ops.sh
-. "$(dirname "$0")/lib_ops.sh"
 e2e_init reload_sizes
 
 CONF=$T_TMP/imqd.conf
@@ -21,7 +19,7 @@ PORT=9310
 SEG=1472 # the UDP payload of a 1500-byte IPv4 packet
 
 write_conf() {   # write_conf GSO
-	ops_conf "$CONF" "$SOCK" <<EOC
+	imqd_conf "$CONF" "$SOCK" <<EOC
 [imq0]
 queues = 0
 gso = $1
@@ -59,14 +57,14 @@ run() {
 	check_counters
 	assert_eq "$name: packets passed unshaped for want of room (failopen no_buffer)" 0 \
 		"$((${S_failopen_no_buffer:-0} - fo0))"
-	ops_check_nothing_queued
+	check_nothing_queued
 }
 
 topo_create
 nsx "$GW" iptables -t mangle -A PREROUTING -i "$GW_IN" -p udp --dport "$PORT" \
 	-j NFQUEUE --queue-num 0 --queue-bypass || fail "iptables NFQUEUE rule failed"
 write_conf no
-ops_start_imqd "$CONF" "$SOCK" 0
+start_imqd_conf "$CONF"
 tb0=$(sndbuf)
 log "send buffer with gso = no: ${tb0:-?} bytes"
 write_conf yes
@@ -89,5 +87,5 @@ write_conf no
 out=$("$IMQCTL" -s "$SOCK" reload 2>&1) || fail "imqctl reload (gso = no) failed: $out"
 run gso_no 20 100
 
-ops_stop_imqd
+stop_imqd
 finish

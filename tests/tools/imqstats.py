@@ -2,12 +2,12 @@
 """One device's counters from `imqctl stats -j`, for the end-to-end tests.
 
   imqstats.py shell STATS.json DEV
-      Shell assignments: S_<key> for each number and string of DEV,
-      S_failopen_<reason> for each fail-open reason, S_dropped (all drops
-      together), S_queues (its queue numbers, comma-separated), S_per_queue
-      (the queues per_queue lists, space-separated), S_q<N>_<key> for the
-      counters of queue N, and S_queue_peak_held_max. Exits 1 when DEV is
-      missing or lacks a counter every device has.
+      Shell assignments: S_<key> for each number and string of DEV (S_dropped
+      is all drops together), S_failopen_<reason> for each fail-open reason,
+      S_queues (its queue numbers, comma-separated), S_per_queue (the queues
+      per_queue lists, space-separated), S_q<N>_<key> for the counters of
+      queue N, and S_queue_peak_held_max. Exits 1 when DEV is missing or
+      lacks a counter every device has.
   imqstats.py sums STATS.json DEV
       Every counter summed over DEV's per_queue equals DEV's own (all but
       peak_held, which is no sum); prints each that does not, exits 1 then.
@@ -16,9 +16,8 @@ import json
 import shlex
 import sys
 
-NEEDED = ("received", "accepted", "dropped_enqueue", "dropped_order", "dropped_timeout",
+NEEDED = ("received", "accepted", "dropped", "dropped_enqueue", "dropped_order", "dropped_timeout",
           "dropped_error", "failopen", "held")
-DROPS = ("dropped_enqueue", "dropped_order", "dropped_timeout", "dropped_error", "dropped_ecn")
 
 
 def device(doc, name):
@@ -49,7 +48,6 @@ def scalars(d, prefix):
 def variables(d):
     """The S_* variables of device D, in a stable order."""
     out = scalars(d, "S_")
-    out["S_dropped"] = sum(int(d.get(k, 0)) for k in DROPS)
     queues = d.get("per_queue", [])
     out["S_queues"] = ",".join(str(q) for q in d.get("queues", []))
     out["S_per_queue"] = " ".join(str(q["queue"]) for q in queues)

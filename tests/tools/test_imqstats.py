@@ -12,6 +12,7 @@ def counters(received=0, accepted=0, **kw):
          "failopen_reasons": {"device_down": 0, "no_buffer": 0}, "held": 0, "peak_held": 0,
          "partial": 0, "id_gaps": 0, "malformed": 0, "verdict_errors": 0}
     c.update(kw)
+    c["dropped"] = sum(v for k, v in c.items() if k.startswith("dropped_"))
     return c
 
 
