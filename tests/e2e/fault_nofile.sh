@@ -23,23 +23,7 @@ prlimit --pid "$IMQD_PID" --nofile=32:32 || fail "prlimit on imqd failed"
 log "imqd has $(ls "/proc/$IMQD_PID/fd" | wc -l) descriptors open, limit 32"
 
 # Idle clients, in the background, until the file says stop.
-cat >"$T_TMP/hog.py" <<'EOF'
-import os, socket, sys, time
-path, stop = sys.argv[1], sys.argv[2]
-held = []
-for _ in range(40):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        s.connect(path)
-        held.append(s)
-    except OSError:
-        s.close()
-print("connected", len(held), flush=True)
-deadline = time.time() + 30
-while not os.path.exists(stop) and time.time() < deadline:
-    time.sleep(0.1)
-EOF
-python3 "$T_TMP/hog.py" "$IMQD_SOCK" "$T_TMP/stop" >"$T_TMP/hog.out" 2>&1 &
+python3 "$TOOLS/ctlclients.py" hog "$IMQD_SOCK" "$T_TMP/stop" >"$T_TMP/hog.out" 2>&1 &
 HOG=$!
 T_PIDS+=("$HOG")
 wait_until 5 "grep -q connected '$T_TMP/hog.out'" || fail "the idle clients did not connect"

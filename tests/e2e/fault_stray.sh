@@ -25,57 +25,6 @@ queue_rule "$PORT"
 STRAY_NET=10.$X.99
 nsx "$GW" ip route add "$STRAY_NET.0/24" dev imq0 || fail "cannot route $STRAY_NET.0/24 to imq0"
 
-cat >"$T_TMP/write.py" <<'EOF'
-import random, socket, struct, sys, time
-src, dst, port, n, n6, njunk, sport = sys.argv[1], sys.argv[2], int(sys.argv[3]), *map(int, sys.argv[4:8])
-
-def csum(b):
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    while s >> 16:
-        s = (s & 0xffff) + (s >> 16)
-    return ~s & 0xffff
-
-def ipv4_udp(sport, seq):
-    payload = struct.pack("!II", 0, seq) + bytes(992)
-    udp = struct.pack("!HHHH", sport, port, 8 + len(payload), 0) + payload
-    hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), seq & 0xffff, 0x4000, 63, 17, 0,
-                      socket.inet_aton(src), socket.inet_aton(dst))
-    return hdr[:10] + struct.pack("!H", csum(hdr)) + hdr[12:] + udp
-
-def ipv6_udp(i):
-    payload = struct.pack("!II", 0, 1 << 30 | i) + bytes(100)
-    udp = struct.pack("!HHHH", 40000, port, 8 + len(payload), 0) + payload
-    return struct.pack("!IHBB16s16s", 6 << 28, len(udp), 17, 64,
-                       socket.inet_pton(socket.AF_INET6, "fd00::1"),
-                       socket.inet_pton(socket.AF_INET6, "fd00::2")) + udp
-
-s4 = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, 0)
-rng = random.Random(7)
-sent = 0
-start = time.monotonic()
-for i in range(n + n6 + njunk):
-    if i < n:
-        pkt, proto = ipv4_udp(sport, 1 << 31 | i), 0x0800
-    elif i < n + n6:
-        pkt, proto = ipv6_udp(i), 0x86DD
-    else:
-        pkt, proto = bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 1400))), 0x0800
-    while True:
-        try:
-            s4.sendto(pkt, ("imq0", proto))
-            sent += 1
-            break
-        except BlockingIOError:
-            time.sleep(0.001)
-    # 500 packets a second
-    delay = start + (i + 1) / 500.0 - time.monotonic()
-    if delay > 0:
-        time.sleep(delay)
-print(sent)
-EOF
-
 stamp_recv "$DST" "$PORT" 20 rx 2
 udp_stream "$SRC" "$DST_IP" "$PORT" "$N" 1000 "$PPS" 10
 sleep 0.3
@@ -86,7 +35,7 @@ sport=$(nsx "$SRC" ss -H -u -a -n -p | awk '/udpseq/ { n = split($4, a, ":"); pr
 bg "$SRC" timeout 15 "$UDPSEQ" send -d "$STRAY_NET.7" -p 9152 -n "$N_ROUTED" -s 100 -r 500 -t 10 \
 	>"$T_TMP/send-9152.json"
 routed_pid=$BG_PID
-timeout 20 ip netns exec "$GW" python3 "$T_TMP/write.py" "$SRC_IP" "$DST_IP" "$PORT" \
+timeout 20 ip netns exec "$GW" python3 "$TOOLS/straywrite.py" "$SRC_IP" "$DST_IP" "$PORT" \
 	"$N_WRITTEN" "$N_V6" "$N_JUNK" "$sport" >"$T_TMP/written" || fail "packet writer on imq0 failed"
 wait_pid "$routed_pid" 10 || fail "sender to the routed prefix failed"
 wait_pid "$SEND_PID" 10
