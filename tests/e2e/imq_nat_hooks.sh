@@ -79,32 +79,11 @@ queue_at() {
 # with N datagrams to whatever address and port it saw (the gateway's).
 reply_flow() {
 	local port=$1 got
-	bg "$SERVER" timeout 15 python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("0.0.0.0", int(sys.argv[1])))
-s.settimeout(10)
-_, peer = s.recvfrom(2048)
-for i in range(int(sys.argv[2])):
-    s.sendto(b"reply %d" % i, peer)
-print(peer[0])
-' "$port" "$N" >"$T_TMP/server.$port"
+	bg "$SERVER" timeout 15 python3 "$TOOLS/udpreply.py" serve "$port" "$N" >"$T_TMP/server.$port"
 	local spid=$BG_PID
 	wait_listen "$SERVER" udp "$port"
-	got=$(timeout 15 ip netns exec "$H1" python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(3)
-s.sendto(b"hello", (sys.argv[1], int(sys.argv[2])))
-n = 0
-try:
-    while n < int(sys.argv[3]):
-        s.recvfrom(2048)
-        n += 1
-except socket.timeout:
-    pass
-print(n)
-' "$SERVER_IP" "$port" "$N") || fail "H1's side of the reply flow failed"
+	got=$(timeout 15 ip netns exec "$H1" python3 "$TOOLS/udpreply.py" ask "$SERVER_IP" "$port" "$N") ||
+		fail "H1's side of the reply flow failed"
 	wait_pid "$spid" 15 || fail "server side of the reply flow failed"
 	assert_eq "server saw H1 as (masqueraded)" "$GW_WAN_IP" "$(cat "$T_TMP/server.$port")"
 	assert_eq "replies received by H1 (port $port)" "$N" "$got"

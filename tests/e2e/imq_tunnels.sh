@@ -16,56 +16,17 @@ G() { nsx "$GW" "$@"; }
 G tc qdisc replace dev imq0 root handle 1: htb default 1 &&
 	G tc class add dev imq0 parent 1: classid 1:1 htb rate 50mbit || fail "htb on imq0 failed"
 
-cat >"$T_TMP/raw.py" <<'EOF'
-"""raw.py send|recv PROTO ADDR N [READY]: N packets of IP protocol PROTO, marked."""
-import json, socket, sys, time
-mode, proto, addr, n = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
-s = socket.socket(socket.AF_INET, socket.SOCK_RAW, proto)
-MARK = b"IMQT"
-if mode == "send":
-    sent = 0
-    for i in range(n):
-        # ESP: SPI, sequence number, payload; GRE: flags/version 0, protocol 0x0800.
-        head = (b"\x00\x00\x10\x01" if proto == 50 else b"\x00\x00\x08\x00") + i.to_bytes(4, "big")
-        s.sendto(head + MARK + bytes(600), (addr, 0))
-        sent += 1
-        if i % 50 == 49:
-            time.sleep(0.005)
-    print(json.dumps({"sent": sent}))
-else:
-    s.setsockopt(socket.SOL_SOCKET, 33, 16 << 20)  # SO_RCVBUFFORCE
-    open(sys.argv[5], "w").close()
-    seen, deadline, last = set(), time.monotonic() + 20, None
-    while len(seen) < n:
-        now = time.monotonic()
-        end = deadline if last is None else min(deadline, last + 1.0)
-        if now >= end:
-            break
-        s.settimeout(end - now)
-        try:
-            pkt, peer = s.recvfrom(65535)
-        except socket.timeout:
-            break
-        ihl = (pkt[0] & 15) * 4
-        body = pkt[ihl:]
-        if peer[0] == addr and body[8:12] == MARK:
-            seen.add(int.from_bytes(body[4:8], "big"))
-            last = time.monotonic()
-    print(json.dumps({"received": len(seen)}))
-EOF
-
 # raw_run TAG PROTO SENDER_NS SENDER_ADDR: N packets of PROTO to dst; checks arrival and imqd.
 raw_run() {
 	local tag=$1 proto=$2 sns=$3 saddr=$4 rpid before_r before_a
 	imqd_counters
 	before_r=$S_received before_a=$S_accepted
 	rm -f "$T_TMP/ready.$tag"
-	bg "$DST" timeout 30 python3 "$T_TMP/raw.py" recv "$proto" "$saddr" "$N" "$T_TMP/ready.$tag" \
+	bg "$DST" timeout 30 python3 "$TOOLS/rawip.py" recv "$proto" "$saddr" "$N" "$T_TMP/ready.$tag" \
 		>"$T_TMP/recv.$tag.json"
 	rpid=$BG_PID
-	for i in $(seq 50); do [ -e "$T_TMP/ready.$tag" ] && break; sleep 0.1; done
-	[ -e "$T_TMP/ready.$tag" ] || fail "$tag: receiver not ready"
-	timeout 20 ip netns exec "$sns" python3 "$T_TMP/raw.py" send "$proto" "$DST_IP" "$N" \
+	wait_until 5 '[ -e "$T_TMP/ready.$tag" ]' || fail "$tag: receiver not ready"
+	timeout 20 ip netns exec "$sns" python3 "$TOOLS/rawip.py" send "$proto" "$DST_IP" "$N" \
 		>"$T_TMP/send.$tag.json" || fail "$tag: sender failed"
 	wait_pid "$rpid" 25 || fail "$tag: receiver did not finish"
 	assert_eq "$tag: packets sent" "$N" "$(json_field "$T_TMP/send.$tag.json" sent)"

@@ -34,55 +34,14 @@ base_received=$S_received
 base_accepted=$S_accepted
 
 # Receiver: counts protocol-47 packets from src carrying our marker.
-bg "$DST" timeout 30 python3 -c '
-import json, socket, sys, time
-src, n, ready = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 47)
-s.setsockopt(socket.SOL_SOCKET, 33, 16 << 20)  # SO_RCVBUFFORCE
-open(ready, "w").close()
-got = other = 0
-deadline = time.monotonic() + 20
-last = None
-while got < n:
-    now = time.monotonic()
-    end = deadline if last is None else min(deadline, last + 1.0)
-    if now >= end:
-        break
-    s.settimeout(end - now)
-    try:
-        pkt, addr = s.recvfrom(65535)
-    except socket.timeout:
-        break
-    ihl = (pkt[0] & 15) * 4
-    if addr[0] == src and pkt[ihl:ihl + 8] == b"\x00\x00\x08\x00IMQE":
-        got += 1
-        last = time.monotonic()
-    else:
-        other += 1
-print(json.dumps({"received": got, "other": other}))
-' "$SRC_IP" "$N" "$T_TMP/gre.ready" >"$T_TMP/gre-recv.json"
+bg "$DST" timeout 30 python3 "$TOOLS/rawip.py" recv 47 "$SRC_IP" "$N" "$T_TMP/gre.ready" \
+	>"$T_TMP/gre-recv.json"
 recv_pid=$BG_PID
-for i in $(seq 50); do [ -e "$T_TMP/gre.ready" ] && break; sleep 0.1; done
-[ -e "$T_TMP/gre.ready" ] || fail "protocol-47 receiver not ready"
+wait_until 5 '[ -e "$T_TMP/gre.ready" ]' || fail "protocol-47 receiver not ready"
 
-# Sender: N packets of 1000 bytes (20 IP + 4 GRE + marker + padding), ~10k/s.
-timeout 20 ip netns exec "$SRC" python3 -c '
-import json, socket, sys, time
-dst, n = sys.argv[1], int(sys.argv[2])
-s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 47)
-sent = 0
-start = time.monotonic()
-for i in range(n):
-    pkt = b"\x00\x00\x08\x00IMQE" + i.to_bytes(4, "big")
-    pkt += bytes(980 - len(pkt))
-    s.sendto(pkt, (dst, 0))
-    sent += 1
-    if i % 50 == 49:
-        lag = start + (i + 1) / 10000 - time.monotonic()
-        if lag > 0:
-            time.sleep(lag)
-print(json.dumps({"sent": sent}))
-' "$DST_IP" "$N" >"$T_TMP/gre-send.json" || fail "protocol-47 sender failed"
+# Sender: N packets of 1000 bytes (20 IP + 4 GRE + number, marker, padding), 10,000 a second.
+timeout 20 ip netns exec "$SRC" python3 "$TOOLS/rawip.py" send 47 "$DST_IP" "$N" 980 10000 \
+	>"$T_TMP/gre-send.json" || fail "protocol-47 sender failed"
 wait_pid "$recv_pid" 25 || fail "protocol-47 receiver did not finish"
 log "protocol 47: sender $(cat "$T_TMP/gre-send.json"), receiver $(cat "$T_TMP/gre-recv.json")"
 

@@ -14,7 +14,6 @@ e2e_init reload_sizes
 
 CONF=$T_TMP/imqd.conf
 SOCK=$T_TMP/imqd.sock
-UDPGSO=$(dirname "$0")/../tools/udpgso.py
 PORT=9310
 SEG=1472 # the UDP payload of a 1500-byte IPv4 packet
 
@@ -42,11 +41,11 @@ run() {
 	local name=$1 sends=$2 mbit=$3 fo0 rpid
 	imqd_counters
 	fo0=${S_failopen_no_buffer:-0}
-	bg "$DST" timeout 40 python3 "$UDPGSO" recv "$PORT" $((sends * 40)) 30 \
+	bg "$DST" timeout 40 python3 "$TOOLS/udpgso.py" recv "$PORT" $((sends * 40)) 30 \
 		>"$T_TMP/$name.recv.json" 2>"$T_TMP/$name.recv.err"
 	rpid=$BG_PID
-	for _ in $(seq 50); do grep -q listening "$T_TMP/$name.recv.err" && break; sleep 0.1; done
-	timeout 30 ip netns exec "$SRC" python3 "$UDPGSO" send "$DST_IP" "$PORT" "$sends" 40 "$SEG" \
+	wait_listen "$DST" udp "$PORT"
+	timeout 30 ip netns exec "$SRC" python3 "$TOOLS/udpgso.py" send "$DST_IP" "$PORT" "$sends" 40 "$SEG" \
 		"$mbit" >"$T_TMP/$name.send.json" || mismatch "$name: the UDP GSO sender failed"
 	imqd_counters
 	log "$name: held just after sending: $S_held (peak $S_peak_held)"

@@ -23,43 +23,13 @@ e2e_init reorder
 PORT=9500
 PAIRS=60
 
-# reorder.py send ADDR PORT PAIRS | recv PORT COUNT SECONDS
-cat >"$T_TMP/reorder.py" <<'EOF'
-import json, socket, struct, sys, time
-if sys.argv[1] == "send":
-    addr, port, pairs = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.connect((addr, port))
-    for i in range(pairs):
-        s.send(struct.pack("!I", 2 * i).ljust(1000, b"\0"))
-        s.send(struct.pack("!I", 2 * i + 1).ljust(200, b"\0"))
-        time.sleep(0.001)
-    print(json.dumps({"sent": 2 * pairs}))
-else:
-    port, count, secs = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("0.0.0.0", port))
-    print("listening", file=sys.stderr, flush=True)
-    seen, late, top, end = set(), 0, -1, time.time() + secs
-    while len(seen) < count and time.time() < end:
-        s.settimeout(max(0.01, min(1.5 if seen else secs, end - time.time())))
-        try:
-            n = struct.unpack("!I", s.recv(2048)[:4])[0]
-        except socket.timeout:
-            break
-        late += n < top
-        top = max(top, n)
-        seen.add(n)
-    print(json.dumps({"received": len(seen), "out_of_order": late}))
-EOF
-
 # run NAME: PAIRS pairs through imq0; sets R_RECEIVED R_LATE.
 run() {
-	bg "$DST" timeout 20 python3 "$T_TMP/reorder.py" recv "$PORT" $((2 * PAIRS)) 10 \
+	bg "$DST" timeout 20 python3 "$TOOLS/reorder.py" recv "$PORT" $((2 * PAIRS)) 10 \
 		>"$T_TMP/$1.recv.json" 2>"$T_TMP/$1.recv.err"
-	local rpid=$BG_PID i
-	for i in $(seq 50); do grep -q listening "$T_TMP/$1.recv.err" && break; sleep 0.1; done
-	timeout 10 ip netns exec "$SRC" python3 "$T_TMP/reorder.py" send "$DST_IP" "$PORT" "$PAIRS" \
+	local rpid=$BG_PID
+	wait_listen "$DST" udp "$PORT"
+	timeout 10 ip netns exec "$SRC" python3 "$TOOLS/reorder.py" send "$DST_IP" "$PORT" "$PAIRS" \
 		>/dev/null || mismatch "$1: the sender failed"
 	wait_pid "$rpid" 20 || mismatch "$1: the receiver did not finish"
 	R_RECEIVED=$(json_field "$T_TMP/$1.recv.json" received)
