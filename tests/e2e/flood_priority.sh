@@ -47,7 +47,7 @@ run() {
 	sed -n 's/.* time=\([0-9.]*\) ms/\1/p' "$T_TMP/ping-$name.txt" | sort -n >"$T_TMP/rtt-$name"
 	local got
 	got=$(wc -l <"$T_TMP/rtt-$name")
-	LOSS=$(python3 -c "print(round(100 * ($PINGS - $got) / $PINGS, 2))")
+	LOSS=$(calc %.2f "100 * ($PINGS - $got) / $PINGS")
 	P99=$(awk -v n="$got" 'NR == int((n - 1) * 0.99) + 1 { print $1 }' "$T_TMP/rtt-$name")
 	FLOOD=$(json_field "$T_TMP/rx-$name.json" received)
 	log "$name: flood sent $(json_field "$T_TMP/tx-$name.json" sent), received $FLOOD;" \
@@ -76,9 +76,9 @@ for policy in accept drop; do
 	run "imqd-$policy"
 	assert_le "imqd, on-overflow = $policy: priority pings lost (%)" 1 "$LOSS"
 	assert_le "imqd, on-overflow = $policy: ping p99 (ms; IFB $ifb_p99)" \
-		"$(python3 -c "print($ifb_p99 + 20)")" "${P99:-1000}"
+		"$(calc %.3f "$ifb_p99 + 20")" "${P99:-1000}"
 	assert_le "imqd, on-overflow = $policy: flood at dst (IFB $ifb_flood)" \
-		"$(python3 -c "print(int($ifb_flood * 1.1))")" "$FLOOD"
+		"$(calc %.0f "int($ifb_flood * 1.1)")" "$FLOOD"
 	check_counters
 	log "imqd, on-overflow = $policy: kernel_passed ${S_kernel_passed:-0}, failopen $S_failopen," \
 		"dropped_enqueue $S_dropped_enqueue, dropped_overflow ${S_dropped_overflow:-0}"

@@ -22,8 +22,7 @@ upload() {
 	iperf_server "$DST" "$1"
 	timeout 60 ip netns exec "$SRC" iperf3 -c "$DST_IP" -p "$1" -n "$BYTES" -J >"$2" 2>&1
 	iperf_rate "$2" >/dev/null
-	python3 -c 'import json, sys; e = json.load(open(sys.argv[1]))["end"]
-print("iperf3: %d bytes received, %d retransmissions" % (e["sum_received"]["bytes"], e["sum_sent"].get("retransmits", -1)))' "$2" >&2
+	python3 "$TOOLS/iperfjson.py" summary "$2" >&2
 }
 
 # ipt_bytes: bytes counted by the first rule of gw's mangle PREROUTING.
@@ -32,7 +31,7 @@ ipt_bytes() {
 }
 
 # ratio A B: A / B with 5 decimals.
-ratio() { python3 -c 'import sys; print("%.5f" % (int(sys.argv[1]) / int(sys.argv[2])))' "$1" "$2"; }
+ratio() { calc %.5f "$1 / $2"; }
 
 # 1. IFB: gw's ingress from src redirected to ifb0, pfifo there.
 nsx "$GW" ip link add ifb0 type ifb || fail "cannot create ifb0 in $GW"
@@ -68,18 +67,18 @@ log "imq0 pfifo: sent $imq_bytes bytes ($imq_pkts packets as tc counts them), fo
 
 check_counters
 check_nothing_queued
-segments=$(python3 -c 'import sys; print(int(sys.argv[1]) // 1500)' "$S_received_bytes")
+segments=$((S_received_bytes / 1500))
 log "imqd queued $S_received packets ($S_received_bytes bytes) of at least $segments segments (1500-byte IP MTU)"
 assert_gt "imqd accepted packets" 0 "$S_accepted"
 assert_eq "imqd failopen" 0 "$S_failopen"
 assert_eq "imqd drops with pfifo limit 10000" 0 "$S_dropped"
 assert_eq "IP bytes imqd received = bytes the iptables rule counted" "$imq_ip" "$S_received_bytes"
 assert_ge "segments per queued packet (GSO packets queued whole)" 4 \
-	"$(python3 -c 'import sys; print(round(int(sys.argv[1]) / int(sys.argv[2]), 2))' "$segments" "$S_received")"
+	"$(calc %.2f "$segments / $S_received")"
 # Copies went through imq0 whole too (one transmit each), not cut into their ~40 segments.
 log "imq0 transmitted $imq_tx copies for $S_received packets"
 assert_ge "1.05 x packets imqd received (>= copies imq0 transmitted)" "$imq_tx" \
-	"$(python3 -c 'import sys; print(int(int(sys.argv[1]) * 1.05))' "$S_received")"
+	"$((S_received * 105 / 100))"
 stop_imqd
 
 assert_within "qdisc bytes per IP byte: imq0 against IFB" "$ifb_ratio" 0.5 "$imq_ratio"

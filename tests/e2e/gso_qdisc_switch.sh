@@ -28,13 +28,8 @@ log "imq0 switched to tbf ${RATE}mbit burst 16k"
 wait_pid "$client" $((SECS + 15))
 iperf_rate "$T_TMP/iperf.json" >/dev/null
 # Goodput per second from the receiver's intervals, from 2 s after the switch.
-late=$(python3 - "$T_TMP/iperf.json" "$((SWITCH + 2))" <<'PY'
-import json, sys
-doc = json.load(open(sys.argv[1]))
-xs = [i["sum"]["bits_per_second"] for i in doc["intervals"] if i["sum"]["start"] >= float(sys.argv[2])]
-print("%.3f" % (sum(xs) / len(xs) / 1e6) if xs else "0")
-PY
-)
+late=$(python3 "$TOOLS/iperfjson.py" mean-after "$T_TMP/iperf.json" "$((SWITCH + 2))") ||
+	fail "no intervals in $T_TMP/iperf.json"
 log "TCP goodput under tbf ${RATE}mbit: $late Mbit/s"
 
 check_counters
@@ -45,5 +40,5 @@ assert_eq "qdisc reported by imqctl" tbf "$S_qdisc"
 assert_eq "packets imqd did not send read from imq0" 0 "$S_stray"
 stop_imqd
 # tbf counts Ethernet and TCP/IP headers: goodput is ~95.6% of its rate.
-assert_within "goodput after the switch (Mbit/s)" "$(python3 -c "print($RATE * 0.956)")" 10 "$late"
+assert_within "goodput after the switch (Mbit/s)" "$(calc %.3f "$RATE * 0.956")" 10 "$late"
 finish

@@ -45,7 +45,7 @@ upload() {
 }
 
 # ratio A B: A / B with 5 decimals.
-ratio() { python3 -c 'import sys; print("%.5f" % (int(sys.argv[1]) / int(sys.argv[2])))' "$1" "$2"; }
+ratio() { calc %.5f "$1 / $2"; }
 
 # measure NAME ADDR PORT TOLERANCE [IPERF3_ARGS...]: one upload; the bytes
 # pfifo counted on imq0 and on the real interface agree within TOLERANCE %.

@@ -52,7 +52,7 @@ p99=$(pct "$T_TMP/reload.rtt" 99)
 log "during the up hook: p50 $(pct "$T_TMP/reload.rtt" 50) ms, p99 $p99 ms, max $max ms"
 assert_le "slowest ping through imq0 during imq1's up hook (ms)" 200 "$max"
 assert_le "p99 through imq0 during imq1's up hook (ms; idle $idle99)" \
-	"$(python3 -c "print($idle99 + 5)")" "$p99"
+	"$(calc %.3f "$idle99 + 5")" "$p99"
 
 # The health check recreates a deleted imq1 and reruns its up hook, beside the loop too.
 for i in $(seq 100); do grep -q up "$T_TMP/imq1.hooks" 2>/dev/null && break; sleep 0.1; done

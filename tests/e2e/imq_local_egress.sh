@@ -15,7 +15,7 @@
 e2e_init imq_local_egress
 
 SECS=8
-goodput() { python3 -c "print(round($1 * 0.956, 3))"; }
+goodput() { calc %.3f "$1 * 0.956"; }
 topo_home
 G() { nsx "$GW" "$@"; }
 

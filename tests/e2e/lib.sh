@@ -454,12 +454,10 @@ imqd_alive() {
 # S_state, S_qdisc, S_queues, and S_q<N>_<counter> for its queue N
 # (S_per_queue lists them). Retries 2 s.
 imqd_counters() {
-	local dev=${1:-imq0} i out
+	local dev=${1:-imq0} i
 	for ((i = 0; i < 20; i++)); do
 		if "$IMQCTL" -s "$IMQD_SOCK" stats -j >"$T_TMP/stats.json" 2>"$T_TMP/imqctl.err"; then
-			out=$(python3 "$TOOLS/imqstats.py" shell "$T_TMP/stats.json" "$dev") ||
-				{ cat "$T_TMP/stats.json" >&2; fail "cannot parse imqctl stats -j output"; }
-			eval "$out"
+			stats_vars "$T_TMP/stats.json" "$dev"
 			return 0
 		fi
 		sleep 0.1
@@ -467,6 +465,15 @@ imqd_counters() {
 	cat "$T_TMP/imqctl.err" >&2
 	imqd_alive
 	fail "imqctl -s $IMQD_SOCK stats -j failed"
+}
+
+# stats_vars FILE DEV: the S_* variables of imqd_counters for DEV from
+# FILE, a saved `imqctl stats -j` (another device of the same snapshot).
+stats_vars() {
+	local out
+	out=$(python3 "$TOOLS/imqstats.py" shell "$1" "$2") ||
+		{ cat "$1" >&2; fail "cannot read $2's counters from $1"; }
+	eval "$out"
 }
 
 show_counters() {

@@ -13,7 +13,7 @@ RATE=10 # Mbit/s
 TBF=(tbf rate "${RATE}mbit" burst 32k latency 100ms)
 SECS=6
 # TCP goodput through tbf: Ethernet and TCP/IP headers take 4.4% of a 1514-byte frame.
-GOODPUT=$(python3 -c "print($RATE * 0.956)")
+GOODPUT=$(calc %.3f "$RATE * 0.956")
 PORT=9300
 N=1000
 

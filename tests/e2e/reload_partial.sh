@@ -40,17 +40,12 @@ stop_other() {
 }
 at_exit stop_other
 
-# json_dev FILE DEV EXPR: a Python expression over device d (and queue list q) of imqctl stats -j.
-json_dev() {
-	python3 - "$1" "$2" "$3" <<'EOF'
-import json, sys
-d = [x for x in json.load(open(sys.argv[1]))["devices"] if x["name"] == sys.argv[2]][0]
-q = d.get("per_queue", [])
-print(eval(sys.argv[3]))
-EOF
+# stats_json NAME [DEV]: imqctl stats -j saved as $T_TMP/NAME.json, and
+# DEV's (default imq0) counters from it in S_* (imqd_counters' variables).
+stats_json() {
+	"$IMQCTL" -s "$SOCK" stats -j >"$T_TMP/$1.json" || fail "imqctl stats -j failed"
+	stats_vars "$T_TMP/$1.json" "${2:-imq0}"
 }
-
-stats_json() { "$IMQCTL" -s "$SOCK" stats -j >"$T_TMP/$1.json" || fail "imqctl stats -j failed"; }
 
 topo_create
 nsx "$GW" iptables -t mangle -A PREROUTING -i "$GW_IN" -p udp --dport "$PORT" \
@@ -101,9 +96,11 @@ log "imqctl show: $show"
 grep -q '^imq0 up .* queues 0$' <<<"$show" || mismatch "imqctl show lacks imq0 up: $show"
 grep -qx 'imq1 failed - queues 9' <<<"$show" || mismatch "imqctl show lacks 'imq1 failed - queues 9': $show"
 show=$("$IMQCTL" -s "$SOCK" show imq1) || mismatch "imqctl show imq1 failed: $show"
-stats_json a0
-assert_eq "imqctl stats -j: imq1 failed, on queue 9, no packets" True \
-	"$(json_dev "$T_TMP/a0.json" imq1 'd["state"] == "failed" and d["received"] == 0 and d["queues"] == [9] and q == []')"
+stats_json a0 imq1
+assert_eq "imqctl stats -j: imq1's state" failed "$S_state"
+assert_eq "imqctl stats -j: imq1's queues" 9 "$S_queues"
+assert_eq "imqctl stats -j: imq1's packets" 0 "$S_received"
+assert_eq "imqctl stats -j: imq1's per-queue counters (it never started)" "" "$S_per_queue"
 "$IMQCTL" -s "$SOCK" -o prometheus stats | grep -q '^imqd_device_info{device="imq1",state="failed"' ||
 	mismatch "the Prometheus text lacks imqd_device_info for the failed imq1"
 "$IMQD" -T -c "$CONF" >/dev/null || mismatch "imqd -T rejects the file"
@@ -132,12 +129,12 @@ imqd_alive
 nsx "$GW" tc qdisc replace dev imq0 root tbf rate 500kbit burst 5k latency 10s ||
 	fail "tc tbf on imq0 failed"
 stats_json b0
-base_recv=$(json_dev "$T_TMP/b0.json" imq0 'd["received"]')
+base_recv=$S_received
 udp_recv b "$PORT" 300 20
 udp_send b "$PORT" 300 5 -s 1000 -r 3000 -f 3 || mismatch "udpseq send (B) failed"
 sleep 0.3
 stats_json b1
-held=$(json_dev "$T_TMP/b1.json" imq0 'd["held"]')
+held=$S_held
 log "imq0 holds $held packets before the reload"
 assert_ge "packets held by imq0 before the reload" 200 "$held"
 imqd_conf "$CONF" "$SOCK" <<EOF
@@ -150,15 +147,14 @@ EOF
 out=$("$IMQCTL" -s "$SOCK" reload 2>&1) || mismatch "imqctl reload (queue 0 to imq1) failed: $out"
 udp_check b 300
 stats_json b2
-log "imq0 after the move: $(json_dev "$T_TMP/b2.json" imq0 'dict((k, d[k]) for k in ("received", "accepted", "held", "failopen", "failopen_reasons"))')"
-assert_eq "imq0 received after its queue moved (counts kept)" "$((base_recv + 300))" \
-	"$(json_dev "$T_TMP/b2.json" imq0 'd["received"]')"
+log "imq0 after the move: received $S_received, accepted $S_accepted, held $S_held," \
+	"failopen $S_failopen (shutdown $S_failopen_shutdown)"
+assert_eq "imq0 received after its queue moved (counts kept)" "$((base_recv + 300))" "$S_received"
 # The tbf lets ~60 packets a second out meanwhile: the reload releases fewer than were held.
-shutdown=$(json_dev "$T_TMP/b2.json" imq0 'd["failopen_reasons"]["shutdown"]')
+shutdown=$S_failopen_shutdown
 assert_ge "imq0 failopen shutdown (packets its released queue held)" 150 "$shutdown"
 assert_ge "packets held before the reload >= failopen shutdown" "$shutdown" "$held"
-assert_eq "imq0 received = accepted + dropped + failopen + held" 1 \
-	"$(json_dev "$T_TMP/b2.json" imq0 'int(d["received"] == d["accepted"] + d["dropped"] + d["failopen"] + d["held"])')"
+assert_balance "imq0 after its queue moved"
 check_nothing_queued
 
 # ---- C: drop-timeout; late copies are unmatched, not stray
@@ -173,9 +169,7 @@ nsx "$GW" tc qdisc del dev imq0 root
 nsx "$GW" tc qdisc add dev imq0 root tbf rate 1mbit burst 5k latency 5s ||
 	fail "tc tbf on imq0 failed"
 stats_json c0
-t0=$(json_dev "$T_TMP/c0.json" imq0 'd["dropped_timeout"]')
-u0=$(json_dev "$T_TMP/c0.json" imq0 'd["unmatched"]')
-s0=$(json_dev "$T_TMP/c0.json" imq0 'd["stray"]')
+t0=$S_dropped_timeout u0=$S_unmatched s0=$S_stray
 lines0=$(log_count "$IMQD_LOG" 'copies did not come back')
 udp_recv c "$PORT" 200 4
 udp_send c "$PORT" 200 5 -s 1000 -r 2000 -f 4 || mismatch "udpseq send (C) failed"
@@ -183,16 +177,14 @@ wait_pid "$RECV_PID" 20 || mismatch "udpseq recv (C) did not finish"
 # 200 KB at 1 Mbit/s: the tbf lets the last copies out after ~1.7 s.
 sleep 2.5
 stats_json c1
-timeouts=$(($(json_dev "$T_TMP/c1.json" imq0 'd["dropped_timeout"]') - t0))
-unmatched=$(($(json_dev "$T_TMP/c1.json" imq0 'd["unmatched"]') - u0))
-stray=$(($(json_dev "$T_TMP/c1.json" imq0 'd["stray"]') - s0))
-peak=$(json_dev "$T_TMP/c1.json" imq0 'q[0]["peak_held"]')
+timeouts=$((S_dropped_timeout - t0)) unmatched=$((S_unmatched - u0)) stray=$((S_stray - s0))
+peak=$S_q0_peak_held
 log "C: dropped_timeout $timeouts, unmatched $unmatched, stray $stray, queue 0 peak_held $peak"
 assert_ge "packets dropped by drop-timeout" 50 "$timeouts"
 assert_eq "late copies counted as unmatched" "$timeouts" "$unmatched"
 assert_eq "late copies counted as stray" 0 "$stray"
 assert_ge "queue 0 peak_held" 20 "$peak"
-assert_ge "device peak_held >= queue 0 peak_held" "$peak" "$(json_dev "$T_TMP/c1.json" imq0 'd["peak_held"]')"
+assert_ge "device peak_held >= queue 0 peak_held" "$peak" "$S_peak_held"
 # The timeout lines: at most one per 10 s, together every packet.
 for _ in $(seq 130); do
 	logged=$(grep -E 'copies did not come back' "$IMQD_LOG" | tail -n +$((lines0 + 1)) |
@@ -209,6 +201,7 @@ check_nothing_queued
 nsx "$GW" tc qdisc replace dev imq0 root tbf rate 20mbit burst 32k latency 200ms ||
 	fail "tc tbf on imq0 failed"
 stats_json d0
+fo_d0=$S_failopen
 udp_recv d "$PORT" 6000 15
 bg "$SRC" timeout 20 "$UDPSEQ" send -d "$DST_IP" -p "$PORT" -n 6000 -s 1000 -r 2000 -f 4 -t 10 \
 	>"$T_TMP/d.send.json"
@@ -227,8 +220,7 @@ done
 wait_pid "$send_d" 15 || mismatch "udpseq send (D) failed"
 udp_check d 6000
 stats_json d1
-assert_eq "D: packets failed open around the copy range changes" 0 \
-	"$(($(json_dev "$T_TMP/d1.json" imq0 'd["failopen"]') - $(json_dev "$T_TMP/d0.json" imq0 'd["failopen"]')))"
+assert_eq "D: packets failed open around the copy range changes" 0 "$((S_failopen - fo_d0))"
 assert_eq "D: copy range of queue 0 in the kernel" 1024 \
 	"$(nsx "$GW" awk '$1 == 0 { print $5 }' /proc/net/netfilter/nfnetlink_queue)"
 check_counters
@@ -241,7 +233,7 @@ nsx "$GW" tc qdisc add dev imq0 root tbf rate 500kbit burst 5k latency 10s ||
 udp_recv e "$PORT" 600 15
 udp_send e "$PORT" 600 5 -s 200 -r 5000 -f 4 || mismatch "udpseq send (E) failed"
 stats_json e0
-held=$(json_dev "$T_TMP/e0.json" imq0 'd["held"]')
+held=$S_held
 assert_ge "E: packets held before queue-maxlen shrinks to 256" 400 "$held"
 imqd_conf "$CONF" "$SOCK" <<EOF
 [imq0]
@@ -273,9 +265,9 @@ udp_recv f0 "$PORT" 500 25
 recv_f0=$RECV_PID
 udp_send f0 "$PORT" 500 5 -s 200 -r 5000 -f 4 || mismatch "udpseq send (F, queue 0) failed"
 stats_json f0
-held=$(json_dev "$T_TMP/f0.json" imq0 'q[0]["held"]')
+held=$S_q0_held
 assert_ge "F: packets queue 0 holds before queue-maxlen shrinks to 256" 400 "$held"
-fo0=$(json_dev "$T_TMP/f0.json" imq0 'd["failopen"]')
+fo0=$S_failopen
 imqd_conf "$CONF" "$SOCK" <<EOF
 [imq0]
 queues = 0-1
@@ -286,11 +278,12 @@ out=$("$IMQCTL" -s "$SOCK" reload 2>&1) || mismatch "imqctl reload (queue-maxlen
 udp_recv f1 "$((PORT + 1))" 250 25
 udp_send f1 "$((PORT + 1))" 250 5 -s 200 -r 5000 -f 2 || mismatch "udpseq send (F, queue 1) failed"
 stats_json f1
-log "F: after 250 on queue 1: $(json_dev "$T_TMP/f1.json" imq0 '[(x["queue"], x["held"], x["failopen"]) for x in q]')"
+log "F: after 250 on queue 1: queue 0 holds $S_q0_held (failopen $S_q0_failopen)," \
+	"queue 1 holds $S_q1_held (failopen $S_q1_failopen)"
 assert_eq "F: packets passed unshaped (failopen) since the shrink" 0 \
-	"$(($(json_dev "$T_TMP/f1.json" imq0 'd["failopen"]') - fo0))"
+	"$((S_failopen - fo0))"
 assert_ge "F: packets queue 1 holds (up to its own 256, beside queue 0's backlog)" 200 \
-	"$(json_dev "$T_TMP/f1.json" imq0 'q[1]["held"]')"
+	"$S_q1_held"
 udp_check f1 250
 RECV_PID=$recv_f0
 udp_check f0 500

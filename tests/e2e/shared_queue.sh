@@ -25,7 +25,7 @@ wait_pid "$pid1" $((SECS + 20))
 wait_pid "$pid2" $((SECS + 20))
 rate1=$(iperf_rate "$T_TMP/src1.json") || exit 1
 rate2=$(iperf_rate "$T_TMP/src2.json") || exit 1
-sum=$(python3 -c 'import sys; print("%.3f" % (float(sys.argv[1]) + float(sys.argv[2])))' "$rate1" "$rate2")
+sum=$(calc %.3f "$rate1 + $rate2")
 log "src1 $rate1 Mbit/s + src2 $rate2 Mbit/s = $sum Mbit/s"
 
 check_counters
@@ -35,6 +35,6 @@ stop_imqd
 
 assert_within "sum of both rates (Mbit/s)" "$RATE" 10 "$sum"
 # "Some": at least 5% of the shared rate each.
-assert_ge "src1 rate (Mbit/s)" "$(python3 -c "print($RATE * 0.05)")" "$rate1"
-assert_ge "src2 rate (Mbit/s)" "$(python3 -c "print($RATE * 0.05)")" "$rate2"
+assert_ge "src1 rate (Mbit/s)" "$(calc %.3f "$RATE * 0.05")" "$rate1"
+assert_ge "src2 rate (Mbit/s)" "$(calc %.3f "$RATE * 0.05")" "$rate2"
 finish

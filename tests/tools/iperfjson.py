@@ -9,6 +9,8 @@
       on, in Mbit/s (0 when there is none).
   iperfjson.py summary FILE
       One line: bytes received and the sender's retransmissions.
+  iperfjson.py retransmits FILE
+      The sender's retransmissions.
 """
 import json
 import sys
@@ -45,15 +47,17 @@ def summary(doc):
 
 
 def main(argv):
-    if len(argv) < 3 or argv[1] not in ("rate", "mean-after", "summary") or \
+    if len(argv) < 3 or argv[1] not in ("rate", "mean-after", "summary", "retransmits") or \
             (argv[1] == "mean-after") != (len(argv) == 4):
-        sys.exit("usage: iperfjson.py rate|summary FILE | mean-after FILE SECONDS")
+        sys.exit("usage: iperfjson.py rate|summary|retransmits FILE | mean-after FILE SECONDS")
     try:
         doc = load(argv[2])
         if argv[1] == "rate":
             print("%.3f" % rate(doc))
         elif argv[1] == "mean-after":
             print("%.3f" % mean_after(doc, float(argv[3])))
+        elif argv[1] == "retransmits":
+            print(doc["end"]["sum_sent"]["retransmits"])
         else:
             print(summary(doc))
     except (ValueError, KeyError) as e:

@@ -1,4 +1,8 @@
 """Tests of iperfjson.py: figures from iperf3 -J."""
+import contextlib
+import io
+import json
+import tempfile
 import unittest
 
 import iperfjson
@@ -21,6 +25,15 @@ class TestIperf(unittest.TestCase):
     def test_mean_after(self):
         self.assertEqual(iperfjson.mean_after(iperf_doc(), 2), 35.0)
         self.assertEqual(iperfjson.mean_after(iperf_doc(), 9), 0.0)
+
+    def test_main_retransmits(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+            json.dump(iperf_doc(), f)
+            f.flush()
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                iperfjson.main(["iperfjson.py", "retransmits", f.name])
+        self.assertEqual(out.getvalue(), "3\n")
 
     def test_summary(self):
         self.assertEqual(iperfjson.summary(iperf_doc()),
