@@ -89,7 +89,7 @@ assert_eq "queue 0 received (src's datagrams)" "$PER_SRC" "$S_q0_received"
 assert_eq "queue 1 received (src2's datagrams)" "$PER_SRC" "$S_q1_received"
 assert_eq "queue 0 accepted = datagrams at dst from src" "$got1" "$S_q0_accepted"
 assert_eq "queue 1 accepted = datagrams at dst from src2" "$got2" "$S_q1_accepted"
-if python3 "$TOOLS/imqstats.py" sums "$T_TMP/stats.json" imq0 >"$T_TMP/perq.out"; then
+if "$PYTHON" "$TOOLS/imqstats.py" sums "$T_TMP/stats.json" imq0 >"$T_TMP/perq.out"; then
 	pass_msg "every per_queue counter sums to the device's"
 else
 	mismatch "per_queue sums differ from device totals: $(head -n 3 "$T_TMP/perq.out" | tr '\n' ';')"
@@ -98,7 +98,7 @@ fi
 # Prometheus: format, then the same numbers as the JSON taken right after.
 "$IMQCTL" -s "$IMQD_SOCK" -o prometheus stats >"$T_TMP/stats.prom" || fail "imqctl -o prometheus stats failed"
 "$IMQCTL" -s "$IMQD_SOCK" stats -j >"$T_TMP/stats2.json" || fail "imqctl stats -j failed"
-if python3 "$TOOLS/promcheck.py" "$T_TMP/stats.prom" "$T_TMP/stats2.json" >"$T_TMP/prom.out" 2>&1; then
+if "$PYTHON" "$TOOLS/promcheck.py" "$T_TMP/stats.prom" "$T_TMP/stats2.json" >"$T_TMP/prom.out" 2>&1; then
 	pass_msg "$(tail -n 1 "$T_TMP/prom.out")"
 else
 	cat "$T_TMP/prom.out" >&2
@@ -117,7 +117,7 @@ read -r mode group < <(stat -c '%a %G' "$IMQD_SOCK")
 assert_eq "control socket mode" 660 "$mode"
 assert_eq "control socket group" "$GROUP" "$group"
 if runuser -u "$USER_IN" -- "$T_TMP/imqctl" -s "$IMQD_SOCK" stats -j >"$T_TMP/in.json" 2>"$T_TMP/in.err" &&
-	python3 "$TOOLS/imqstats.py" shell "$T_TMP/in.json" imq0 >/dev/null; then
+	"$PYTHON" "$TOOLS/imqstats.py" shell "$T_TMP/in.json" imq0 >/dev/null; then
 	pass_msg "user $USER_IN (in $GROUP) reads the counters"
 else
 	mismatch "user $USER_IN (in $GROUP) cannot use imqctl: $(cat "$T_TMP/in.err")"

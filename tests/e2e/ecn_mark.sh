@@ -43,7 +43,7 @@ nsx "$GW" tc filter add dev "$GW_IN" parent ffff: protocol all prio 1 u32 match 
 	action mirred egress redirect dev ifb0 || fail "tc mirred redirect to ifb0 failed"
 iperf_server "$DST" 5201
 ifb_rate=$(iperf_client "$SRC" "$DST_IP" 5201 "$SECS" "$T_TMP/ifb.json") || exit 1
-ifb_retr=$(python3 "$TOOLS/iperfjson.py" retransmits "$T_TMP/ifb.json")
+ifb_retr=$("$PYTHON" "$TOOLS/iperfjson.py" retransmits "$T_TMP/ifb.json")
 log "IFB, tbf 50mbit, 1 in 64 marked: $ifb_rate Mbit/s, $ifb_retr retransmissions"
 nsx "$GW" tc qdisc del dev "$GW_IN" ingress || fail "cannot remove the IFB redirect"
 nsx "$GW" ip link del ifb0
@@ -102,7 +102,7 @@ imqd_counters
 marked_before=$S_marked_ecn
 iperf_server "$DST" 5202
 imq_rate=$(iperf_client "$SRC" "$DST_IP" 5202 "$SECS" "$T_TMP/imq.json") || exit 1
-imq_retr=$(python3 "$TOOLS/iperfjson.py" retransmits "$T_TMP/imq.json")
+imq_retr=$("$PYTHON" "$TOOLS/iperfjson.py" retransmits "$T_TMP/imq.json")
 check_counters
 log "imqd, tbf 50mbit, 1 in 64 marked: $imq_rate Mbit/s, $imq_retr retransmissions;" \
 	"marked_ecn $((S_marked_ecn - marked_before)), dropped_ecn $S_dropped_ecn, partial $S_partial"

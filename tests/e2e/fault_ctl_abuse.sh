@@ -28,7 +28,7 @@ stamp_recv "$DST" "$PORT" $((SECS + 4)) rx 2
 udp_stream "$SRC" "$DST_IP" "$PORT" $((PPS * SECS)) "$SIZE" "$PPS" "$SECS"
 sleep 2
 t_abuse=$(now)
-timeout 60 python3 "$TOOLS/ctlclients.py" abuse "$IMQD_SOCK" >"$T_TMP/abuse.json" || fail "abuse client failed"
+timeout 60 "$PYTHON" "$TOOLS/ctlclients.py" abuse "$IMQD_SOCK" >"$T_TMP/abuse.json" || fail "abuse client failed"
 t_done=$(now)
 log "abuse took $(calc %.1f "$t_done - $t_abuse") s: $(cat "$T_TMP/abuse.json")"
 imqd_alive

@@ -42,7 +42,7 @@ run() {
 	stamp_recv "$DST" "$PORT" 15 "$name" 2
 	udp_stream "$SRC" "$DST_IP" "$PORT" "$N" 200 1000 8 4
 	sleep 0.5
-	timeout 30 ip netns exec "$SRC" python3 "$TOOLS/malformed.py" "$SRC_MAC" "$GW_MAC" "$SRC_IP" \
+	timeout 30 ip netns exec "$SRC" "$PYTHON" "$TOOLS/malformed.py" "$SRC_MAC" "$GW_MAC" "$SRC_IP" \
 		"$DST_IP" "$SRC6" "$DST6" "$PORT" >"$T_TMP/$name.sent" || fail "$name: malformed sender failed"
 	wait_pid "$SEND_PID" 10
 	stamp_wait "$name" 15

@@ -23,7 +23,7 @@ prlimit --pid "$IMQD_PID" --nofile=32:32 || fail "prlimit on imqd failed"
 log "imqd has $(ls "/proc/$IMQD_PID/fd" | wc -l) descriptors open, limit 32"
 
 # Idle clients, in the background, until the file says stop.
-python3 "$TOOLS/ctlclients.py" hog "$IMQD_SOCK" "$T_TMP/stop" >"$T_TMP/hog.out" 2>&1 &
+"$PYTHON" "$TOOLS/ctlclients.py" hog "$IMQD_SOCK" "$T_TMP/stop" >"$T_TMP/hog.out" 2>&1 &
 HOG=$!
 T_PIDS+=("$HOG")
 wait_until 5 "grep -q connected '$T_TMP/hog.out'" || fail "the idle clients did not connect"

@@ -35,7 +35,7 @@ sport=$(nsx "$SRC" ss -H -u -a -n -p | awk '/udpseq/ { n = split($4, a, ":"); pr
 bg "$SRC" timeout 15 "$UDPSEQ" send -d "$STRAY_NET.7" -p 9152 -n "$N_ROUTED" -s 100 -r 500 -t 10 \
 	>"$T_TMP/send-9152.json"
 routed_pid=$BG_PID
-timeout 20 ip netns exec "$GW" python3 "$TOOLS/straywrite.py" "$SRC_IP" "$DST_IP" "$PORT" \
+timeout 20 ip netns exec "$GW" "$PYTHON" "$TOOLS/straywrite.py" "$SRC_IP" "$DST_IP" "$PORT" \
 	"$N_WRITTEN" "$N_V6" "$N_JUNK" "$sport" >"$T_TMP/written" || fail "packet writer on imq0 failed"
 wait_pid "$routed_pid" 10 || fail "sender to the routed prefix failed"
 wait_pid "$SEND_PID" 10

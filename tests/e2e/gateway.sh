@@ -137,4 +137,4 @@ nl_drops() { awk -v i="$2" '$10 == i { print $9 }' "/proc/$1/net/netlink"; }
 # set_rcvbuf PID INODE BYTES: shrink the receive buffer of PID's socket
 # INODE from outside (pidfd_getfd, then SO_RCVBUF), as a fault: the buffer
 # imqd sized for its whole queue is no longer there. Prints the new size.
-set_rcvbuf() { python3 "$TOOLS/setrcvbuf.py" "$@"; }
+set_rcvbuf() { "$PYTHON" "$TOOLS/setrcvbuf.py" "$@"; }

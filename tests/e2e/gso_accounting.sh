@@ -22,7 +22,7 @@ upload() {
 	iperf_server "$DST" "$1"
 	timeout 60 ip netns exec "$SRC" iperf3 -c "$DST_IP" -p "$1" -n "$BYTES" -J >"$2" 2>&1
 	iperf_rate "$2" >/dev/null
-	python3 "$TOOLS/iperfjson.py" summary "$2" >&2
+	"$PYTHON" "$TOOLS/iperfjson.py" summary "$2" >&2
 }
 
 # ipt_bytes: bytes counted by the first rule of gw's mangle PREROUTING.

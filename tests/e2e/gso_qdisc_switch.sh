@@ -28,7 +28,7 @@ log "imq0 switched to tbf ${RATE}mbit burst 16k"
 wait_pid "$client" $((SECS + 15))
 iperf_rate "$T_TMP/iperf.json" >/dev/null
 # Goodput per second from the receiver's intervals, from 2 s after the switch.
-late=$(python3 "$TOOLS/iperfjson.py" mean-after "$T_TMP/iperf.json" "$((SWITCH + 2))") ||
+late=$("$PYTHON" "$TOOLS/iperfjson.py" mean-after "$T_TMP/iperf.json" "$((SWITCH + 2))") ||
 	fail "no intervals in $T_TMP/iperf.json"
 log "TCP goodput under tbf ${RATE}mbit: $late Mbit/s"
 

@@ -35,11 +35,11 @@ TBF=(tbf rate 20mbit burst 32k latency 100ms)
 # run NAME ADDR SEGSIZE MBIT [SENDS]: SENDS x 40 datagrams; sets R_RECEIVED, R_MBIT.
 run() {
 	local name=$1 addr=$2 size=$3 mbit=$4 sends=${5:-$SENDS}
-	bg "$DST" timeout 30 python3 "$TOOLS/udpgso.py" recv "$PORT" $((sends * 40)) 20 \
+	bg "$DST" timeout 30 "$PYTHON" "$TOOLS/udpgso.py" recv "$PORT" $((sends * 40)) 20 \
 		>"$T_TMP/$name.recv.json" 2>"$T_TMP/$name.recv.err"
 	local rpid=$BG_PID
 	wait_listen "$DST" udp "$PORT"
-	timeout 30 ip netns exec "$SRC" python3 "$TOOLS/udpgso.py" send "$addr" "$PORT" "$sends" 40 \
+	timeout 30 ip netns exec "$SRC" "$PYTHON" "$TOOLS/udpgso.py" send "$addr" "$PORT" "$sends" 40 \
 		"$size" "$mbit" >"$T_TMP/$name.send.json" || mismatch "$name: the UDP GSO sender failed"
 	wait_pid "$rpid" 30 || mismatch "$name: the receiver did not finish"
 	R_RECEIVED=$(json_field "$T_TMP/$name.recv.json" received)
@@ -128,7 +128,7 @@ check_nothing_queued
 nsx "$GW" tc qdisc del dev imq0 root 2>/dev/null
 nsx "$GW" tc qdisc add dev imq0 root tbf rate 20mbit burst 8k latency 50ms || fail "tc tbf on imq0 failed"
 for b in 1 2 3; do
-	timeout 10 ip netns exec "$SRC" python3 "$TOOLS/udpgso.py" send "$DST_IP" "$PORT" 6 40 1400 10000 \
+	timeout 10 ip netns exec "$SRC" "$PYTHON" "$TOOLS/udpgso.py" send "$DST_IP" "$PORT" 6 40 1400 10000 \
 		>/dev/null || mismatch "burst $b: the sender failed"
 	start=$(date +%s%N)
 	for _ in $(seq 60); do

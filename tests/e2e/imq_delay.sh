@@ -20,7 +20,7 @@ rtt() {
 	local out=$T_TMP/ping.$1 line
 	timeout 30 ip netns exec "$SRC" ping -n -q -i 0.005 -c 100 -W 1 "$DST_IP" >/dev/null 2>&1
 	timeout 60 ip netns exec "$SRC" ping -n -i 0.005 -c "$COUNT" -W 1 "$DST_IP" >"$out" 2>&1
-	line=$(python3 "$TOOLS/pingstats.py" "$out" "$COUNT") || { cat "$out" >&2; fail "ping $1 gave no rtt"; }
+	line=$("$PYTHON" "$TOOLS/pingstats.py" "$out" "$COUNT") || { cat "$out" >&2; fail "ping $1 gave no rtt"; }
 	read -r P50 P99 MAX LOSS <<<"$line"
 	log "rtt $1: p50 ${P50}us p99 ${P99}us max ${MAX}us lost $LOSS of $COUNT"
 	printf '%-22s p50 %6d us  p99 %6d us  max %6d us  lost %d\n' "$1" "$P50" "$P99" "$MAX" "$LOSS" \

@@ -79,10 +79,10 @@ queue_at() {
 # with N datagrams to whatever address and port it saw (the gateway's).
 reply_flow() {
 	local port=$1 got
-	bg "$SERVER" timeout 15 python3 "$TOOLS/udpreply.py" serve "$port" "$N" >"$T_TMP/server.$port"
+	bg "$SERVER" timeout 15 "$PYTHON" "$TOOLS/udpreply.py" serve "$port" "$N" >"$T_TMP/server.$port"
 	local spid=$BG_PID
 	wait_listen "$SERVER" udp "$port"
-	got=$(timeout 15 ip netns exec "$H1" python3 "$TOOLS/udpreply.py" ask "$SERVER_IP" "$port" "$N") ||
+	got=$(timeout 15 ip netns exec "$H1" "$PYTHON" "$TOOLS/udpreply.py" ask "$SERVER_IP" "$port" "$N") ||
 		fail "H1's side of the reply flow failed"
 	wait_pid "$spid" 15 || fail "server side of the reply flow failed"
 	assert_eq "server saw H1 as (masqueraded)" "$GW_WAN_IP" "$(cat "$T_TMP/server.$port")"

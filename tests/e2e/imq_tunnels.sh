@@ -22,11 +22,11 @@ raw_run() {
 	imqd_counters
 	before_r=$S_received before_a=$S_accepted
 	rm -f "$T_TMP/ready.$tag"
-	bg "$DST" timeout 30 python3 "$TOOLS/rawip.py" recv "$proto" "$saddr" "$N" "$T_TMP/ready.$tag" \
+	bg "$DST" timeout 30 "$PYTHON" "$TOOLS/rawip.py" recv "$proto" "$saddr" "$N" "$T_TMP/ready.$tag" \
 		>"$T_TMP/recv.$tag.json"
 	rpid=$BG_PID
 	wait_until 5 '[ -e "$T_TMP/ready.$tag" ]' || fail "$tag: receiver not ready"
-	timeout 20 ip netns exec "$sns" python3 "$TOOLS/rawip.py" send "$proto" "$DST_IP" "$N" \
+	timeout 20 ip netns exec "$sns" "$PYTHON" "$TOOLS/rawip.py" send "$proto" "$DST_IP" "$N" \
 		>"$T_TMP/send.$tag.json" || fail "$tag: sender failed"
 	wait_pid "$rpid" 25 || fail "$tag: receiver did not finish"
 	assert_eq "$tag: packets sent" "$N" "$(json_field "$T_TMP/send.$tag.json" sent)"

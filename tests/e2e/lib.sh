@@ -22,6 +22,10 @@ set -u
 
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOOLS=$(cd "$E2E_DIR/../tools" && pwd)
+# The interpreter the tools run with, found once (CMake passes it): a version
+# manager's python3 on PATH (pyenv's shim) takes half a second to start, and
+# a test starts the tools dozens of times.
+PYTHON=${PYTHON:-$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null)}
 # shellcheck source=netns.sh
 . "$E2E_DIR/netns.sh"
 # shellcheck source=topo.sh
@@ -92,6 +96,7 @@ e2e_init() {
 	trap 'log "interrupted"; T_FAILS+=("interrupted"); exit 130' INT TERM HUP
 	[ "$(id -u)" -eq 0 ] || fail "must run as root (network namespaces, iptables, tc)"
 	need_tools ip tc iptables ip6tables iperf3 python3 timeout ss ping flock awk
+	[ -x "$PYTHON" ] || fail "no Python interpreter (PYTHON=$PYTHON)"
 	local t
 	for t in IMQD IMQCTL UDPSEQ; do
 		[ -n "${!t:-}" ] || fail "environment variable $t is not set (run through ctest, or export it)"
@@ -471,7 +476,7 @@ imqd_counters() {
 # FILE, a saved `imqctl stats -j` (another device of the same snapshot).
 stats_vars() {
 	local out
-	out=$(python3 "$TOOLS/imqstats.py" shell "$1" "$2") ||
+	out=$("$PYTHON" "$TOOLS/imqstats.py" shell "$1" "$2") ||
 		{ cat "$1" >&2; fail "cannot read $2's counters from $1"; }
 	eval "$out"
 }

@@ -34,13 +34,13 @@ base_received=$S_received
 base_accepted=$S_accepted
 
 # Receiver: counts protocol-47 packets from src carrying our marker.
-bg "$DST" timeout 30 python3 "$TOOLS/rawip.py" recv 47 "$SRC_IP" "$N" "$T_TMP/gre.ready" \
+bg "$DST" timeout 30 "$PYTHON" "$TOOLS/rawip.py" recv 47 "$SRC_IP" "$N" "$T_TMP/gre.ready" \
 	>"$T_TMP/gre-recv.json"
 recv_pid=$BG_PID
 wait_until 5 '[ -e "$T_TMP/gre.ready" ]' || fail "protocol-47 receiver not ready"
 
 # Sender: N packets of 1000 bytes (20 IP + 4 GRE + number, marker, padding), 10,000 a second.
-timeout 20 ip netns exec "$SRC" python3 "$TOOLS/rawip.py" send 47 "$DST_IP" "$N" 980 10000 \
+timeout 20 ip netns exec "$SRC" "$PYTHON" "$TOOLS/rawip.py" send 47 "$DST_IP" "$N" 980 10000 \
 	>"$T_TMP/gre-send.json" || fail "protocol-47 sender failed"
 wait_pid "$recv_pid" 25 || fail "protocol-47 receiver did not finish"
 log "protocol 47: sender $(cat "$T_TMP/gre-send.json"), receiver $(cat "$T_TMP/gre-recv.json")"

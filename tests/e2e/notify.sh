@@ -14,7 +14,7 @@ SOCK=$T_TMP/imqd.sock
 NSOCK=$T_TMP/notify.sock
 
 # analyse RECORDS: key=value lines about the recorded datagrams.
-analyse() { python3 "$TOOLS/notifyrec.py" analyse "$1"; }
+analyse() { "$PYTHON" "$TOOLS/notifyrec.py" analyse "$1"; }
 
 # run_helper NAME [ENV...]: start imqd in $GW under the helper (with ENV),
 # which records its notifications in $T_TMP/NAME.rec; waits until imqd is ready.
@@ -23,7 +23,7 @@ run_helper() {
 	shift
 	rm -f "$NSOCK" "$T_TMP/$name.pid"
 	IMQD_PIDFILE=$T_TMP/$name.pid start_imqd_conf "$CONF" env -u WATCHDOG_PID -u WATCHDOG_USEC "$@" \
-		python3 "$TOOLS/notifyrec.py" record "$NSOCK" "$T_TMP/$name.rec" "$T_TMP/$name.pid" --
+		"$PYTHON" "$TOOLS/notifyrec.py" record "$NSOCK" "$T_TMP/$name.rec" "$T_TMP/$name.pid" --
 }
 
 ns_new g GW

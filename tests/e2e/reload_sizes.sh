@@ -41,11 +41,11 @@ run() {
 	local name=$1 sends=$2 mbit=$3 fo0 rpid
 	imqd_counters
 	fo0=${S_failopen_no_buffer:-0}
-	bg "$DST" timeout 40 python3 "$TOOLS/udpgso.py" recv "$PORT" $((sends * 40)) 30 \
+	bg "$DST" timeout 40 "$PYTHON" "$TOOLS/udpgso.py" recv "$PORT" $((sends * 40)) 30 \
 		>"$T_TMP/$name.recv.json" 2>"$T_TMP/$name.recv.err"
 	rpid=$BG_PID
 	wait_listen "$DST" udp "$PORT"
-	timeout 30 ip netns exec "$SRC" python3 "$TOOLS/udpgso.py" send "$DST_IP" "$PORT" "$sends" 40 "$SEG" \
+	timeout 30 ip netns exec "$SRC" "$PYTHON" "$TOOLS/udpgso.py" send "$DST_IP" "$PORT" "$sends" 40 "$SEG" \
 		"$mbit" >"$T_TMP/$name.send.json" || mismatch "$name: the UDP GSO sender failed"
 	imqd_counters
 	log "$name: held just after sending: $S_held (peak $S_peak_held)"

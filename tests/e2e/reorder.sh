@@ -25,11 +25,11 @@ PAIRS=60
 
 # run NAME: PAIRS pairs through imq0; sets R_RECEIVED R_LATE.
 run() {
-	bg "$DST" timeout 20 python3 "$TOOLS/reorder.py" recv "$PORT" $((2 * PAIRS)) 10 \
+	bg "$DST" timeout 20 "$PYTHON" "$TOOLS/reorder.py" recv "$PORT" $((2 * PAIRS)) 10 \
 		>"$T_TMP/$1.recv.json" 2>"$T_TMP/$1.recv.err"
 	local rpid=$BG_PID
 	wait_listen "$DST" udp "$PORT"
-	timeout 10 ip netns exec "$SRC" python3 "$TOOLS/reorder.py" send "$DST_IP" "$PORT" "$PAIRS" \
+	timeout 10 ip netns exec "$SRC" "$PYTHON" "$TOOLS/reorder.py" send "$DST_IP" "$PORT" "$PAIRS" \
 		>/dev/null || mismatch "$1: the sender failed"
 	wait_pid "$rpid" 20 || mismatch "$1: the receiver did not finish"
 	R_RECEIVED=$(json_field "$T_TMP/$1.recv.json" received)

@@ -8,7 +8,7 @@
 # json_field FILE KEY [INDEX]: a field of the JSON object on FILE's last line
 # (udpseq and the tools print one), or element INDEX of it.
 json_field() {
-	python3 "$TOOLS/jsonfield.py" "$@" || { cat "$1" >&2; fail "no field $2 in $1"; }
+	"$PYTHON" "$TOOLS/jsonfield.py" "$@" || { cat "$1" >&2; fail "no field $2 in $1"; }
 }
 
 # ---------------------------------------------------------------- TCP
@@ -30,7 +30,7 @@ iperf_client() {
 
 # iperf_rate OUT.json: receiver rate in Mbit/s, or fail.
 iperf_rate() {
-	python3 "$TOOLS/iperfjson.py" rate "$1" || { cat "$1" >&2; fail "iperf3 gave no result (see its output above)"; }
+	"$PYTHON" "$TOOLS/iperfjson.py" rate "$1" || { cat "$1" >&2; fail "iperf3 gave no result (see its output above)"; }
 }
 
 # iperf_many OUTPREFIX SECONDS "NS ADDR PORT [iperf3 options]"...: one iperf3
@@ -127,7 +127,7 @@ stream_sent() { json_field "$T_TMP/send-$1.json" sent; }
 # RECV_PID; waits until it listens.
 stamp_recv() {
 	local ns=$1 port=$2 secs=$3 name=$4 idle=${5:-0}
-	bg "$ns" timeout $((secs + 10)) python3 "$TOOLS/udpstamp.py" "$port" "$secs" "$idle" "$T_TMP/$name"
+	bg "$ns" timeout $((secs + 10)) "$PYTHON" "$TOOLS/udpstamp.py" "$port" "$secs" "$idle" "$T_TMP/$name"
 	RECV_PID=$BG_PID
 	wait_listen "$ns" udp "$port"
 }

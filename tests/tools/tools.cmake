@@ -2,7 +2,7 @@
 # benchmark's reports (bench/*.py): the unit tests beside them (test_*.py,
 # one ctest each, tools_NAME or bench_NAME, the latter also labelled bench)
 # and a lint. No root needed: `ctest -L tools`.
-find_program(IMQD_PYTHON3 python3 REQUIRED)
+# IMQD_PYTHON: the interpreter python3 runs (tests/e2e/CMakeLists.txt).
 set(IMQD_TOOLS_ENV "PYTHONDONTWRITEBYTECODE=1")
 
 file(GLOB IMQD_TOOL_TESTS ${CMAKE_CURRENT_LIST_DIR}/test_*.py ${PROJECT_SOURCE_DIR}/bench/test_*.py)
@@ -11,7 +11,7 @@ foreach(t ${IMQD_TOOL_TESTS})
   get_filename_component(dir ${t} DIRECTORY)
   get_filename_component(group ${dir} NAME)
   string(REGEX REPLACE "^test_" "${group}_" test ${name})
-  add_test(NAME ${test} COMMAND ${IMQD_PYTHON3} -m unittest -v ${name} WORKING_DIRECTORY ${dir})
+  add_test(NAME ${test} COMMAND ${IMQD_PYTHON} -m unittest -v ${name} WORKING_DIRECTORY ${dir})
   set(labels tools)
   if(NOT group STREQUAL tools)
     list(APPEND labels ${group})
