@@ -59,7 +59,7 @@ assert_eq "connect-and-close flood: connections made" 300 "$(a flood_connects)"
 
 shaped=$(stamp_pps rx "$t_abuse" "$t_done")
 assert_within "rate during the abuse (datagrams/s)" "$SHAPED" 15 "$shaped"
-sleep 0.5
+wait_until 2 '[ "$(ls "/proc/$IMQD_PID/fd" | wc -l)" = "$fds0" ]'
 fds1=$(ls "/proc/$IMQD_PID/fd" | wc -l)
 assert_eq "imqd's open descriptors after the abuse (before: $fds0)" "$fds0" "$fds1"
 check_counters

@@ -36,7 +36,7 @@ burst() {
 		"kernel queue $(nfq_col 0 3), user_dropped $(nfq_col 0 7)"
 	sleep 1.5
 	kill_imqd CONT
-	sleep 1
+	wait_until 3 '[ "$(queued_now)" = 0 ]'
 	timeout 10 ip netns exec "$SRC" "$UDPSEQ" send -d "$DST_IP" -p $((port + 1)) -n "$TRAIL" -s 100 -r 200 -t 5 \
 		>"$T_TMP/send-$((port + 1)).json" || fail "$name: trailing sender failed"
 	RECV_PID=$main

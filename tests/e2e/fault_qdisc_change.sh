@@ -49,7 +49,7 @@ assert_within "htb 8mbit rate (datagrams/s)" 960 15 "$r_htb"
 assert_within "rate with the root qdisc deleted (datagrams/s)" "$PPS" 10 "$r_none"
 
 # Whatever the replaced qdiscs took with them is decided by drop-timeout at the latest.
-sleep "$DROP_TIMEOUT"
+wait_until $((DROP_TIMEOUT + 1)) 'imqd_counters; [ "$S_held" = 0 ]'
 check_counters
 imqd_counters
 assert_balance "after the qdisc changes"

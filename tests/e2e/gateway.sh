@@ -66,6 +66,14 @@ qdisc_sent() {
 		root && $1 == "Sent" { for (i = 1; i < NF; i++) if ($(i + 1) ~ /^pkt/) { print $i; exit } }'
 }
 
+# qdisc_backlog DEV: packets DEV's root qdisc in $GW holds now (tc -s), empty
+# if DEV has none.
+qdisc_backlog() {
+	nsx "$GW" tc -s qdisc show dev "$1" 2>/dev/null | awk '
+		$1 == "qdisc" { root = / root / }
+		root && $1 == "backlog" { sub(/p$/, "", $3); print $3; exit }'
+}
+
 # assert_qdisc_bytes WHAT ACCEPTED QDISC: the bytes a qdisc on imq0 sent
 # against the IP bytes of the packets imqd accepted. Each segment's headers
 # and the link-layer overhead put the qdisc 4-5% above (1.045 for TCP at MTU

@@ -58,9 +58,18 @@ class_deltas() {
 	DELTAS="${out[*]}"
 }
 
-# expect WHAT CLASS: all N datagrams of the last step in CLASS (internal|public|other).
+# new_copies: copies on imq0 in all three classes since the last class_deltas.
+new_copies() {
+	local c n=0
+	for c in 10 20 30; do n=$((n + $(tc_class_pkts "$GW" imq0 1:$c) - LAST[$c])); done
+	echo "$n"
+}
+
+# expect WHAT CLASS: all N datagrams of the last step in CLASS (internal|public|other),
+# once N copies went through imq0 (2 s at most).
 expect() {
 	local want
+	wait_until 2 '[ "$(new_copies)" -ge "$N" ]'
 	class_deltas
 	case $2 in internal) want="$N 0 0" ;; public) want="0 $N 0" ;; other) want="0 0 $N" ;; esac
 	assert_eq "$1: copies on imq0 by address (internal public other)" "$want" "$DELTAS"
@@ -93,7 +102,6 @@ reply_flow() {
 send() {
 	timeout 15 ip netns exec "$1" "$UDPSEQ" send -d "$2" -p "$3" -n "$N" -r 1000 -t 5 >/dev/null ||
 		fail "udpseq send from $1 to $2:$3 failed"
-	sleep 0.3
 }
 
 class_deltas

@@ -175,8 +175,9 @@ udp_recv c "$PORT" 200 4
 udp_send c "$PORT" 200 5 -s 1000 -r 2000 -f 4 || mismatch "udpseq send (C) failed"
 wait_pid "$RECV_PID" 20 || mismatch "udpseq recv (C) did not finish"
 # 200 KB at 1 Mbit/s: the tbf lets the last copies out after ~1.7 s.
-sleep 2.5
-stats_json c1
+# Then each late copy is read back; poll until they are all counted.
+wait_until 5 '[ "$(qdisc_backlog imq0)" = 0 ]' || mismatch "C: copies still in the tbf after 5 s"
+wait_until 2 'stats_json c1; [ $((S_unmatched - u0)) = $((S_dropped_timeout - t0)) ]'
 timeouts=$((S_dropped_timeout - t0)) unmatched=$((S_unmatched - u0)) stray=$((S_stray - s0))
 peak=$S_q0_peak_held
 log "C: dropped_timeout $timeouts, unmatched $unmatched, stray $stray, queue 0 peak_held $peak"

@@ -64,7 +64,8 @@ sed -i 's/^reorder-window = .*/reorder-window = 0/' "$T_TMP/imqd.conf"
 "$IMQCTL" -s "$IMQD_SOCK" reload >/dev/null || fail "imqctl reload failed"
 accepted_before=$S_accepted
 run none
-sleep 0.5 # the last late copies
+# The last late copies: out of the qdisc and read back.
+wait_until 3 '[ "$(qdisc_backlog imq0)" = 0 ] && imqd_counters && [ "$S_unmatched" = "$S_dropped_order" ]'
 check_counters
 log "window 0: dropped_order $S_dropped_order, unmatched $S_unmatched"
 assert_gt "window 0: imqd dropped_order (overtaken packets)" 9 "$S_dropped_order"
@@ -78,7 +79,8 @@ sed -i 's/^reorder-window = .*/reorder-window = 100ms\ndrop-timeout = 10s/' "$T_
 "$IMQCTL" -s "$IMQD_SOCK" reload >/dev/null || fail "imqctl reload failed"
 order_before=$S_dropped_order accepted_before=$S_accepted unmatched_before=$S_unmatched
 run short
-sleep 0.5
+wait_until 3 '[ "$(qdisc_backlog imq0)" = 0 ] && imqd_counters &&
+	[ $((S_unmatched - unmatched_before)) = $((S_dropped_order - order_before)) ]'
 check_counters
 dropped=$((S_dropped_order - order_before))
 log "window 100ms: dropped_order $dropped, unmatched $((S_unmatched - unmatched_before))"

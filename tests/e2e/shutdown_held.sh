@@ -20,8 +20,7 @@ recv_pid=$BG_PID
 wait_listen "$DST" udp "$PORT"
 timeout 20 ip netns exec "$SRC" "$UDPSEQ" send -d "$DST_IP" -p "$PORT" -n "$N" -f 2 -s 500 -r 2000 -t 10 \
 	>"$T_TMP/send.json" || { cat "$T_TMP/send.json" >&2; fail "udpseq send did not send $N datagrams"; }
-sleep 0.5
-imqd_counters
+wait_until 3 'imqd_counters; [ "$S_received" = "$N" ]'
 show_counters
 assert_eq "imqd received before SIGTERM" "$N" "$S_received"
 assert_gt "imqd held before SIGTERM" $((N / 2)) "$S_held"
