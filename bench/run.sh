@@ -121,7 +121,9 @@ cleanup() {
 		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
 		ip netns del "$ns" 2>/dev/null
 	done
-	[ -n "$TMP" ] && rm -rf "$TMP"
+	if [ -n "$TMP" ]; then
+		if [ "${BENCH_KEEP:-0}" = 1 ]; then log "kept $TMP"; else rm -rf "$TMP"; fi
+	fi
 }
 trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT TERM HUP
@@ -146,341 +148,7 @@ HAVE_IMQD=1
 [ -x "$IMQCTL" ] || IMQCTL=
 
 # The parsing and the report, in Python for JSON and percentiles.
-cat >"$TMP/lib.py" <<'PY'
-import json, math, os, re, statistics, sys
-
-def pct(v, p):
-    if not v:
-        return None
-    s = sorted(v)
-    return s[max(0, math.ceil(p / 100 * len(s)) - 1)]
-
-def iperf(path):
-    try:
-        j = json.load(open(path))
-    except Exception as e:
-        return {"error": "no iperf3 JSON (%s)" % e.__class__.__name__}
-    if "error" in j:
-        return {"error": j["error"]}
-    e = j.get("end", {})
-    r, s = e.get("sum_received", {}), e.get("sum_sent", {})
-    return {"bps": r.get("bits_per_second"), "bytes": r.get("bytes"),
-            "seconds": r.get("seconds"), "retransmits": s.get("retransmits")}
-
-def ping(*paths):
-    txt = "".join(open(p).read() for p in paths)
-    rtt = [float(x) * 1000 for x in re.findall(r"time=([0-9.]+) ms", txt)]
-    sent = sum(int(x) for x in re.findall(r"(\d+) packets transmitted", txt))
-    out = {"sent": sent, "received": len(rtt)}
-    if rtt:
-        out.update(p50_us=round(pct(rtt, 50), 1), p99_us=round(pct(rtt, 99), 1),
-                   mean_us=round(sum(rtt) / len(rtt), 1), max_us=round(max(rtt), 1))
-    return out
-
-def imqstats(path, dev="imq0"):
-    """received held accepted failopen dropped id_gaps verdict_errors, or nothing."""
-    try:
-        j = json.load(open(path))
-        d = [x for x in j["devices"] if x.get("name") == dev][0]
-    except Exception:
-        return ""
-    drop = sum(v for k, v in d.items() if k.startswith("dropped_") and isinstance(v, int))
-    return " ".join(str(d.get(k, 0)) for k in ("received", "held", "accepted", "failopen")) + \
-        " %d %d %d" % (drop, d.get("id_gaps", 0), d.get("verdict_errors", 0))
-
-NAMES = [("plain", "plain forwarding"), ("bare", "bare NFQUEUE loop"),
-         ("bare-gso", "bare loop, F_GSO"), ("bare-gso-x2", "bare F_GSO, 2 threads"),
-         ("bare-tun", "bare loop + TUN trip"),
-         ("ifb", "IFB, pfifo"),
-         ("imqd", "imqd, pfifo"), ("imqd-full", "imqd copy=full, pfifo"),
-         ("imqd-seg", "imqd gso=no, pfifo")]
-
-def g(d, *keys):
-    for k in keys:
-        if not isinstance(d, dict) or k not in d:
-            return None
-        d = d[k]
-    return d
-
-def ratio(a, b):
-    return a / b if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else None
-
-def fmt(v, f="%.2f", none="-"):
-    return none if v is None else f % v
-
-def paired(a, b):
-    """A / B for each round both have a number for, in round order."""
-    a, b = a or {}, b or {}
-    rs = (ratio(a[k], b[k]) for k in sorted(set(a) & set(b)))
-    return [x for x in rs if x is not None]
-
-def median_run(runs):
-    """The run with the median throughput (lower median), the others' rates alongside."""
-    if len(runs) == 1:
-        return runs[0]
-    key = "pps" if "pps" in runs[0] else "bps"
-    ok = [r for r in runs if isinstance(r.get(key), (int, float))]
-    if not ok:
-        return runs[0]
-    ok.sort(key=lambda r: r[key])
-    d = dict(ok[(len(ok) - 1) // 2])
-    d["runs_" + key] = [r.get(key) for r in runs]
-    return d
-
-def report(records, anomalies, meta_path, out):
-    modes, shaped, extra, reps, srounds = {}, {}, {}, {}, {}
-    for line in open(records):
-        r = json.loads(line)
-        reps.setdefault((r["mode"], r["test"]), []).append(r["data"])
-        r["data"]["round"] = r.get("round", 0)
-    for (mode, test), runs in reps.items():
-        if test == "ping_round":
-            p50 = [r["p50_us"] for r in runs if "p50_us" in r]
-            p99 = [r["p99_us"] for r in runs if "p99_us" in r]
-            if p50:
-                modes.setdefault(mode, {})["ping_rounds"] = {
-                    "p50_us": statistics.median(p50), "p99_us": statistics.median(p99),
-                    "rounds_p50_us": p50, "rounds_p99_us": p99}
-            continue
-        # Rounds by number: a round in which a turn failed has no pair.
-        if test in ("udp_round", "tcp1_round", "tcp8_round"):
-            key = "pps" if test == "udp_round" else "bps"
-            modes.setdefault(mode, {})[test + "s"] = {r["round"]: r.get(key) for r in runs}
-            continue
-        if test.startswith("tbfround_"):
-            srounds.setdefault(test[9:], {})[mode] = {r["round"]: r.get("bps") for r in runs}
-            continue
-        d = median_run(runs)
-        if test.startswith("tbf_"):
-            shaped.setdefault(test[4:], {})[mode] = d
-        elif mode in ("rss", "perf"):
-            extra[mode] = d
-        else:
-            modes.setdefault(mode, {})[test] = d
-    meta = json.load(open(meta_path))
-    meta["loadavg_end"] = open("/proc/loadavg").read().split()[0:3]
-    anom = [l.rstrip("\n") for l in open(anomalies) if l.strip()]
-    M = lambda m, *k: g(modes, m, *k)
-    ratios = {}
-    pairs = [("imqd", "bare-gso"), ("imqd", "ifb"), ("imqd", "bare-tun"),
-             ("bare-gso-x2", "bare-gso"), ("imqd-full", "bare-gso"),
-             ("imqd-full", "ifb"), ("imqd-seg", "bare"), ("imqd-seg", "ifb")]
-    for a, b in pairs:
-        ratios["%s/%s" % (a, b)] = {
-            "tcp1": ratio(M(a, "tcp1", "bps"), M(b, "tcp1", "bps")),
-            "tcp8": ratio(M(a, "tcp8", "bps"), M(b, "tcp8", "bps")),
-            "udp_pps": ratio(M(a, "udp", "pps"), M(b, "udp", "pps"))}
-    def idle_over(a, b, k):
-        """Idle latency of A over B: the interleaved rounds' medians when both have them."""
-        src = "ping_rounds" if M(a, "ping_rounds") and M(b, "ping_rounds") else "ping_idle"
-        x, y = M(a, src, k), M(b, src, k)
-        return None if x is None or y is None else x - y
-    targets = []
-    def target(name, value, ok, detail):
-        targets.append({"target": name, "value": value, "met": ok, "detail": detail})
-    def tcp_over(a, b, test):
-        """A / B for TEST: the median of the interleaved rounds' ratios when both
-        took part in them (and those ratios), else the main pass's medians."""
-        rr = paired(M(a, test + "_rounds"), M(b, test + "_rounds"))
-        if rr:
-            return statistics.median(rr), rr
-        return ratio(M(a, test, "bps"), M(b, test, "bps")), None
-    for a, b in (("imqd", "bare-gso"), ("imqd-seg", "bare")):
-        (r1, rr1), (r8, rr8) = tcp_over(a, b, "tcp1"), tcp_over(a, b, "tcp8")
-        (i1, ri1), (i8, ri8) = tcp_over(a, "ifb", "tcp1"), tcp_over(a, "ifb", "tcp8")
-        for k, rr in (("tcp1_rounds", rr1), ("tcp8_rounds", rr8)):
-            if rr:
-                ratios[a + "/" + b][k] = rr
-        for k, rr in (("tcp1_rounds", ri1), ("tcp8_rounds", ri8)):
-            if rr:
-                ratios.setdefault(a + "/ifb", {})[k] = rr
-        v = [r1, r8, i1, i8]
-        ok = None if None in v else (r1 >= .85 and r8 >= .85 and i1 >= 1 and i8 >= 1)
-        target("unshaped TCP >= 85%% of %s and >= IFB (%s)" % (b, a), v, ok,
-               "vs %s: 1 stream %s, 8 streams %s; vs IFB: %s, %s%s" %
-               (b, fmt(r1), fmt(r8), fmt(i1), fmt(i8),
-                "" if not (rr1 or rr8 or ri1 or ri8) else
-                ", medians of the interleaved rounds" if rr1 and rr8 and ri1 and ri8 else
-                ", medians of the interleaved rounds where both took part in them"))
-        ru = ratios[a + "/" + b]["udp_pps"]
-        # The interleaved rounds, when both took part: each round's ratio, their median.
-        rr = paired(M(a, "udp_rounds"), M(b, "udp_rounds"))
-        if rr:
-            ru = statistics.median(rr)
-            ratios[a + "/" + b]["udp_pps_rounds"] = rr
-        target("small packets >= 70%% of %s pps (%s)" % (b, a), ru,
-               None if ru is None else ru >= .70,
-               "ratio %s%s" % (fmt(ru), ", median of the interleaved rounds (%s)" %
-                               " ".join(fmt(x) for x in rr) if rr else ""))
-        d50, d99 = idle_over(a, b, "p50_us"), idle_over(a, b, "p99_us")
-        rounds = M(a, "ping_rounds") is not None and M(b, "ping_rounds") is not None
-        target("idle latency added over %s: p50 <= 30us, p99 <= 150us (%s)" % (b, a),
-               [d50, d99], None if d50 is None or d99 is None else d50 <= 30 and d99 <= 150,
-               "p50 %s us, p99 %s us%s" % (fmt(d50, "%+.1f"), fmt(d99, "%+.1f"),
-                                           ", medians of the interleaved rounds" if rounds else ""))
-    # The interleaved shaped rounds: each round's imqd run against the IFB run
-    # just before it, the median of those ratios per rate.
-    sround = {}
-    for rate, by in srounds.items():
-        rs = paired(by.get("imqd"), by.get("ifb"))
-        if rs:
-            sround[rate] = {"ratio": statistics.median(rs), "rounds_ratio": rs,
-                            "ifb_bps": list((by.get("ifb") or {}).values()),
-                            "imqd_bps": list((by.get("imqd") or {}).values())}
-    for a in ("imqd", "imqd-seg"):
-        devs = {}
-        rates = sorted(set(shaped) | (set(sround) if a == "imqd" else set()), key=int)
-        for rate in rates:
-            if a == "imqd" and rate in sround:
-                devs[rate] = sround[rate]["ratio"]
-            else:
-                devs[rate] = ratio(g(shaped, rate, a, "bps"), g(shaped, rate, "ifb", "bps"))
-        vals = list(devs.values())
-        ok = None if not vals or None in vals else all(abs(x - 1) <= 0.01 for x in vals)
-        target("shaped within 1%% of IFB (%s)" % a, devs, ok,
-               ", ".join("%s Mbit/s %s" % (k, fmt(None if v is None else (v - 1) * 100, "%+.2f%%"))
-                         for k, v in devs.items()) +
-               (", medians of the interleaved rounds" if a == "imqd" and sround else ""))
-    rss = extra.get("rss", {})
-    held = rss.get("held_at_peak")
-    target("RSS <= 32 MB with 10,000 packets held", rss.get("rss_kb"),
-           None if rss.get("rss_kb") is None or not held or held < 9000
-           else rss["rss_kb"] <= 32 * 1024,
-           "VmRSS %s MB with %s held (imqctl), %s in the kernel queue" %
-           (fmt(None if rss.get("rss_kb") is None else rss["rss_kb"] / 1024, "%.1f"),
-            held, rss.get("kernel_queue_at_peak")))
-    # What the design itself costs: the bare loop with the same TUN round trip as imqd.
-    floor = {"bare-tun_over_bare-gso_us": [idle_over("bare-tun", "bare-gso", "p50_us"),
-                                           idle_over("bare-tun", "bare-gso", "p99_us")],
-             "imqd_over_bare-tun_us": [idle_over("imqd", "bare-tun", "p50_us"),
-                                       idle_over("imqd", "bare-tun", "p99_us")],
-             "bare-tun/bare-gso_udp_pps": ratio(M("bare-tun", "udp", "pps"),
-                                                M("bare-gso", "udp", "pps")),
-             "imqd/bare-tun_udp_pps": ratios["imqd/bare-tun"]["udp_pps"]}
-    res = {"meta": meta, "modes": modes, "shaped_mbit": shaped, "shaped_rounds": sround,
-           "rss": rss,
-           "perf": extra.get("perf"), "ratios": ratios, "targets": targets, "floor": floor,
-           "anomalies": anom}
-    with open(out, "w") as f:
-        json.dump(res, f, indent=1, sort_keys=True)
-        f.write("\n")
-    P = print
-    P()
-    P("imqd benchmark: %s, kernel %s, %s cores, %ss per run%s" % (
-        meta["date"], meta["kernel"], meta["cores"], meta["seconds"],
-        " (--quick)" if meta["quick"] else ""))
-    P("imqd %s (tree %s); %d repetitions, median shown" % (meta["imqd"], meta["git"], meta["reps"]))
-    P("load average at start %s, at end %s (other work on the machine skews every number)" % (
-        " ".join(meta["loadavg"]), " ".join(meta["loadavg_end"])))
-    P()
-    P("%-22s %9s %9s %9s %15s %15s %14s %11s" % ("", "TCP 1", "TCP 8", "UDP 64B", "ping idle",
-                                                 "ping loaded", "CPU/pkt ns", "core %"))
-    P("%-22s %9s %9s %9s %15s %15s %14s %11s" % ("configuration", "Gbit/s", "Gbit/s", "kpps",
-                                                 "p50/p99 us", "p50/p99 us", "TCP8 / UDP",
-                                                 "TCP8 / UDP"))
-    for m, name in NAMES:
-        if m not in modes:
-            continue
-        lat = lambda t: "%s/%s" % (fmt(M(m, t, "p50_us"), "%.0f"), fmt(M(m, t, "p99_us"), "%.0f"))
-        gb = lambda t: fmt(None if M(m, t, "bps") is None else M(m, t, "bps") / 1e9)
-        P("%-22s %9s %9s %9s %15s %15s %14s %11s" % (
-            name, gb("tcp1"), gb("tcp8"),
-            fmt(None if M(m, "udp", "pps") is None else M(m, "udp", "pps") / 1e3, "%.0f"),
-            lat("ping_idle"), lat("ping_load"),
-            "%s / %s" % (fmt(M(m, "tcp8", "cpu_ns_per_pkt"), "%.0f"),
-                         fmt(M(m, "udp", "cpu_ns_per_pkt"), "%.0f")),
-            "%s / %s" % (fmt(M(m, "tcp8", "cpu_percent"), "%.0f"),
-                         fmt(M(m, "udp", "cpu_percent"), "%.0f"))))
-    P()
-    P("%-22s %9s %9s %9s" % ("ratio", "TCP 1", "TCP 8", "UDP pps"))
-    for k, v in ratios.items():
-        P("%-22s %9s %9s %9s" % (k, fmt(v["tcp1"]), fmt(v["tcp8"]), fmt(v["udp_pps"])))
-    if shaped:
-        P()
-        P("shaped, tbf on imq0 / ifb0, TCP 4 streams, Mbit/s (delta vs IFB)")
-        P("%-10s %9s %18s %18s" % ("tbf rate", "IFB", "imqd", "imqd gso=no"))
-        for rate in sorted(shaped, key=int):
-            s = shaped[rate]
-            ifb = g(s, "ifb", "bps")
-            cell = lambda m: "-" if g(s, m, "bps") is None else "%.2f (%s)" % (
-                s[m]["bps"] / 1e6, fmt(None if not ifb else (s[m]["bps"] / ifb - 1) * 100, "%+.2f%%"))
-            P("%-10s %9s %18s %18s" % (rate, fmt(None if ifb is None else ifb / 1e6),
-                                       cell("imqd"), cell("imqd-seg")))
-    if sround:
-        P()
-        P("shaped, IFB and imqd taking turns, %ss per run: imqd / IFB per round (median)" %
-          meta.get("shaped_seconds", "?"))
-        for rate in sorted(sround, key=int):
-            v = sround[rate]
-            P("  %-6s Mbit/s  %s  (%s)" % (rate, fmt((v["ratio"] - 1) * 100, "%+.2f%%"),
-                                          " ".join(fmt((x - 1) * 100, "%+.2f%%") for x in v["rounds_ratio"])))
-    trounded = [m for m, _ in NAMES if M(m, "tcp1_rounds") or M(m, "tcp8_rounds")]
-    if trounded:
-        P()
-        P("unshaped TCP, configurations taking turns, Gbit/s by round, 1 stream | 8 streams")
-        by_round = lambda d: " ".join("%s:%s" % (r, fmt(None if v is None else v / 1e9))
-                                      for r, v in sorted((d or {}).items()))
-        for m in trounded:
-            P("  %-12s %s | %s" % (m, by_round(M(m, "tcp1_rounds")), by_round(M(m, "tcp8_rounds"))))
-        for b in ("bare-gso", "ifb"):
-            k = "imqd/" + b
-            r1, r8 = g(ratios, k, "tcp1_rounds"), g(ratios, k, "tcp8_rounds")
-            if r1 or r8:
-                P("  %-12s %s | %s  (ratios of the rounds both took part in)" % (
-                    k, " ".join(fmt(x) for x in r1 or []), " ".join(fmt(x) for x in r8 or [])))
-    if rss:
-        P()
-        P("imqd memory: VmRSS %s MB with %s packets held (idle %s MB, VmHWM %s MB)" % (
-            fmt(None if rss.get("rss_kb") is None else rss["rss_kb"] / 1024, "%.1f"),
-            rss.get("held_at_peak"),
-            fmt(None if rss.get("idle_rss_kb") is None else rss["idle_rss_kb"] / 1024, "%.1f"),
-            fmt(None if rss.get("hwm_kb") is None else rss["hwm_kb"] / 1024, "%.1f")))
-    P()
-    P("targets")
-    for t in targets:
-        P("  [%s] %s: %s" % ({True: "met", False: "NOT met", None: "no data"}[t["met"]],
-                             t["target"], t["detail"]))
-    rounded = [m for m, _ in NAMES if M(m, "ping_rounds")]
-    if rounded:
-        P()
-        P("idle latency, configurations taking turns, median of %d rounds of 1000 pings" %
-          len(M(rounded[0], "ping_rounds", "rounds_p50_us")))
-        for m in rounded:
-            P("  %-12s p50 %5.0f us  p99 %5.0f us   (rounds: p50 %s)" % (
-                m, M(m, "ping_rounds", "p50_us"), M(m, "ping_rounds", "p99_us"),
-                " ".join("%.0f" % v for v in M(m, "ping_rounds", "rounds_p50_us"))))
-        P("UDP 64 B in the same rounds, kpps")
-        for m in rounded:
-            P("  %-12s %s" % (m, " ".join(fmt(None if v is None else v / 1e3, "%.0f")
-                                          for v in (M(m, "udp_rounds") or {}).values())))
-    if "bare-tun" in modes:
-        P()
-        P("the design's floor (bare loop + TUN trip), idle latency p50/p99 and UDP pps")
-        lat2 = lambda v: "%s/%s us" % (fmt(v[0], "%+.0f"), fmt(v[1], "%+.0f"))
-        P("  bare-tun over bare-gso: %s, pps ratio %s" % (
-            lat2(floor["bare-tun_over_bare-gso_us"]), fmt(floor["bare-tun/bare-gso_udp_pps"])))
-        P("  imqd over bare-tun:     %s, pps ratio %s" % (
-            lat2(floor["imqd_over_bare-tun_us"]), fmt(floor["imqd/bare-tun_udp_pps"])))
-    if anom:
-        P()
-        P("anomalies")
-        for a in anom:
-            P("  " + a)
-    P()
-    P("JSON: %s" % out)
-
-if __name__ == "__main__":
-    cmd = sys.argv[1]
-    if cmd == "iperf":
-        print(json.dumps(iperf(sys.argv[2])))
-    elif cmd == "ping":
-        print(json.dumps(ping(*sys.argv[2:])))
-    elif cmd == "imqstats":
-        print(imqstats(sys.argv[2]))
-    elif cmd == "report":
-        report(*sys.argv[2:6])
-PY
-lib() { python3 "$TMP/lib.py" "$@"; }
+lib() { python3 "$BENCH_DIR/report.py" "$@"; }
 
 # rec MODE TEST JSON: one measurement.
 # ROUND, when set, is the interleaved round the measurement belongs to.
@@ -672,19 +340,7 @@ snap() {   # snap: "ticks id_sequence imq_received"
 with_cpu() {
 	local json=$1 secs=$4
 	[ -n "$CONSUMER_PID" ] || { echo "$json"; return; }
-	python3 - "$json" "$2" "$3" "$secs" "$(getconf CLK_TCK)" <<'PY'
-import json, sys
-d = json.loads(sys.argv[1]); a = sys.argv[2].split(); b = sys.argv[3].split()
-secs, hz = float(sys.argv[4]), float(sys.argv[5])
-cpu = (int(b[0]) - int(a[0])) / hz
-seq = (int(b[1]) - int(a[1])) % 2**32
-recv = int(b[2]) - int(a[2])
-pk = recv if recv > 0 else seq
-d.update(cpu_seconds=round(cpu, 3), cpu_percent=round(100 * cpu / secs, 1),
-         queued_packets=seq, imqd_received=recv if recv > 0 else None,
-         cpu_ns_per_pkt=round(cpu * 1e9 / pk) if pk else None)
-print(json.dumps(d))
-PY
+	lib cpu "$json" "$2" "$3" "$secs" "$(getconf CLK_TCK)"
 }
 
 measure_ping_idle() {   # measure_ping_idle [TEST [PINGS]]
@@ -745,11 +401,7 @@ measure_udp_once() {   # measure_udp_once [TEST]
 		>"$TMP/udptx.json" 2>/dev/null
 	b=$(snap)
 	wait "$rpid"
-	out=$(python3 -c 'import json,sys
-r = json.load(open(sys.argv[1])) if open(sys.argv[1]).read().strip() else {}
-t = json.load(open(sys.argv[2])) if open(sys.argv[2]).read().strip() else {}
-r["sent"] = t.get("sent"); r["sent_pps"] = t.get("pps")
-print(json.dumps(r))' "$TMP/udprx.json" "$TMP/udptx.json" 2>/dev/null)
+	out=$(lib udp "$TMP/udprx.json" "$TMP/udptx.json" 2>/dev/null)
 	[ -n "$out" ] || out='{}'
 	rec "$MODE" "$test" "$(with_cpu "$out" "$a" "$b" "$T")"
 }
@@ -776,9 +428,7 @@ measure_shaped() {   # measure_shaped [N TEST S]
 			iperf_server "$t" || { anomaly "iperf3 server did not start"; continue; }
 			iperf_client 4 1 "$TMP/tbf.json" "$t"
 			wait "$IPERF_SRV" 2>/dev/null
-			rec "$MODE" "${test}_$rate" "$(python3 -c 'import json,sys
-d = json.loads(sys.argv[1]); d["configured_bps"] = int(sys.argv[2]) * 1000000
-print(json.dumps(d))' "$(lib iperf "$TMP/tbf.json")" "$rate")"
+			rec "$MODE" "${test}_$rate" "$(lib tbf "$(lib iperf "$TMP/tbf.json")" "$rate")"
 		done
 	done
 	in_ns "$GW" tc qdisc replace dev "$dev" root pfifo limit 10000
@@ -792,9 +442,7 @@ check_imqd_counters() {
 	read -r recv held acc fo drop gaps verr <<<"$st"
 	seq=$(kq_col 8) kdrop=$(kq_col 6)
 	rec "$MODE" counters "{\"received\":$recv,\"held\":$held,\"accepted\":$acc,\"failopen\":$fo,\"dropped\":$drop,\"id_gaps\":$gaps,\"verdict_errors\":$verr,\"kernel_id_sequence\":${seq:-null},\"kernel_queue_dropped\":${kdrop:-null}}"
-	python3 -c 'import json,sys
-d = [x for x in json.load(open(sys.argv[1]))["devices"] if x.get("name") == "imq0"][0]
-d.pop("per_queue", None); print(json.dumps(d))' "$TMP/imqstats.json" >"$TMP/imqdev.json" 2>/dev/null &&
+	lib imqdev "$TMP/imqstats.json" >"$TMP/imqdev.json" 2>/dev/null &&
 		rec "$MODE" imqctl "$(cat "$TMP/imqdev.json")"
 	[ "$held" = 0 ] || anomaly "imqctl reports $held packets held after the traffic stopped"
 	[ -n "$seq" ] && [ "$recv" != "$seq" ] &&
@@ -865,13 +513,7 @@ measure_rss() {
 # ---------------------------------------------------------------- run
 
 START=$(date +%s)
-python3 -c 'import json,sys,os
-print(json.dumps({"date": sys.argv[1], "kernel": os.uname().release, "cores": os.cpu_count(),
-  "seconds": int(sys.argv[2]), "quick": sys.argv[3] == "1", "imqd": sys.argv[4],
-  "git": sys.argv[5], "reps": int(sys.argv[7]), "loadavg": open("/proc/loadavg").read().split()[0:3],
-  "tcp_streams": [1, 8], "shaped_streams": 4, "udp_payload": 64, "pings": int(sys.argv[6]),
-  "shaped_seconds": int(sys.argv[8])}))' \
-	"$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$T" "$QUICK" "$IMQD" \
+lib meta "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$T" "$QUICK" "$IMQD" \
 	"$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)" "$PINGS" "$REPS" \
 	"$ST" >"$TMP/meta.json"
 
