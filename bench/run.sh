@@ -25,6 +25,8 @@ set -u
 
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$BENCH_DIR/.." && pwd)
+# shellcheck source=../tests/e2e/netns.sh
+. "$ROOT/tests/e2e/netns.sh"
 IMQD=$ROOT/build/imqd
 IMQCTL=
 OUT=$BENCH_DIR/results.json
@@ -106,7 +108,7 @@ stop_pid() {   # stop_pid PID [SECONDS]: TERM, wait, then KILL; 0 if it went on 
 }
 
 cleanup() {
-	local pid ns
+	local pid
 	trap - EXIT INT TERM HUP
 	for pid in "${PIDS[@]}"; do
 		kill -0 "$pid" 2>/dev/null && kill -TERM "$pid" 2>/dev/null
@@ -115,12 +117,8 @@ cleanup() {
 	for pid in "${PIDS[@]}"; do
 		kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
 	done
-	for ns in "$SRC" "$GW" "$DST"; do
-		ip netns list 2>/dev/null | grep -qw "$ns" || continue
-		# Processes left in our own namespaces were started by this script.
-		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
-		ip netns del "$ns" 2>/dev/null
-	done
+	# Processes left in our own namespaces were started by this script.
+	netns_delete "$SRC" "$GW" "$DST"
 	if [ -n "$TMP" ]; then
 		if [ "${BENCH_KEEP:-0}" = 1 ]; then log "kept $TMP"; else rm -rf "$TMP"; fi
 	fi
@@ -135,6 +133,7 @@ for tool in ip tc iptables iperf3 ping cc python3 timeout; do
 	command -v "$tool" >/dev/null || { echo "run.sh: $tool not found" >&2; exit 1; }
 done
 TMP=$(mktemp -d /tmp/imqbench.XXXXXX)
+for ns in $(netns_sweep imqb); do log "removed stale namespace $ns of a run that was killed"; done
 RECORDS=$TMP/records.jsonl ANOMALIES=$TMP/anomalies.txt
 : >"$RECORDS"; : >"$ANOMALIES"
 
@@ -161,20 +160,16 @@ anomaly() { log "ANOMALY: $*"; printf '%s: %s\n' "${MODE:-setup}" "$*" >>"$ANOMA
 topo_create() {
 	local ns
 	for ns in "$SRC" "$GW" "$DST"; do
-		ip netns add "$ns" || return 1
-		ip -n "$ns" link set lo up
+		netns_add "$ns" || return 1
 		in_ns "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 	done
-	ip link add s0 netns "$SRC" mtu 1500 type veth peer name g0 netns "$GW" mtu 1500 || return 1
-	ip link add g1 netns "$GW" mtu 1500 type veth peer name d0 netns "$DST" mtu 1500 || return 1
-	ip -n "$SRC" addr add $SRC_IP/24 dev s0 && ip -n "$SRC" link set s0 up
-	ip -n "$GW" addr add $GW_IP1/24 dev g0 && ip -n "$GW" link set g0 up
-	ip -n "$GW" addr add $GW_IP2/24 dev g1 && ip -n "$GW" link set g1 up
-	ip -n "$DST" addr add $DST_IP/24 dev d0 && ip -n "$DST" link set d0 up
+	netns_veth "$SRC" s0 "$GW" g0 1500 && netns_veth "$GW" g1 "$DST" d0 1500 || return 1
+	netns_addr "$SRC" s0 $SRC_IP/24 && netns_addr "$GW" g0 $GW_IP1/24 &&
+		netns_addr "$GW" g1 $GW_IP2/24 && netns_addr "$DST" d0 $DST_IP/24 || return 1
 	ip -n "$SRC" route add default via $GW_IP1
 	ip -n "$DST" route add default via $GW_IP2
 	in_ns "$GW" sysctl -qw net.ipv4.ip_forward=1
-	in_ns "$SRC" ping -c 1 -W 2 $DST_IP >/dev/null
+	netns_ping "$SRC" $DST_IP
 }
 
 # Queue N's line of gw's /proc/net/netfilter/nfnetlink_queue, empty if unbound.
@@ -316,7 +311,7 @@ shaper_dev() { case $MODE in ifb) echo ifb0 ;; imqd*) echo imq0 ;; esac; }
 iperf_server() {   # iperf_server [SECONDS]
 	ip netns exec "$DST" timeout $((${1:-$T} + 30)) iperf3 -s -1 -p $IPERF_PORT >/dev/null 2>&1 &
 	IPERF_SRV=$!; PIDS+=("$IPERF_SRV")
-	wait_for 5 sh -c "ip netns exec $DST ss -Hltn 'sport = :$IPERF_PORT' | grep -q ."
+	netns_wait_listen "$DST" tcp $IPERF_PORT 5
 }
 
 iperf_client() {   # iperf_client STREAMS OMIT OUTFILE [SECONDS]
