@@ -544,9 +544,28 @@ if [ "$HAVE_IMQD" = 1 ] && [[ " $MODES " == *" imqd-rss "* ]]; then
 	mode_stop
 fi
 
-# Shaped rates again, IFB and imqd taking turns, longer runs: at 10 Mbit/s a
-# 5 s TCP run moves by 1-2% from one repetition to the next, on either
-# device, more than the 1% being measured.
+# rounds N WHAT MODES MEASURE...: N interleaved rounds; in each, every
+# configuration of MODES in turn gets its own set-up and runs MEASURE, its
+# records carrying the round's number (ROUND).
+rounds() {
+	local n=$1 what=$2 modes=$3 r m
+	shift 3
+	[ -n "$modes" ] || return 0
+	for ((r = 1; r <= n; r++)); do
+		ROUND=$r
+		log "== $what round $r of $n:$modes"
+		for m in $modes; do
+			if mode_start "$m"; then
+				"$@"
+			else
+				anomaly "set-up of $m failed in ${what%% *} round $r"
+			fi
+			mode_stop
+		done
+	done
+	ROUND=
+}
+
 # present_modes M...: those of M in this run (imqd only when there is one).
 present_modes() {
 	local m
@@ -554,63 +573,39 @@ present_modes() {
 		[[ " $MODES " == *" $m "* ]] && { [ "$m" != imqd ] || [ "$HAVE_IMQD" = 1 ]; } && printf ' %s' "$m"
 	done
 }
+
+# Shaped rates again, IFB and imqd taking turns, longer runs: at 10 Mbit/s a
+# 5 s TCP run moves by 1-2% from one repetition to the next, on either
+# device, more than the 1% being measured.
+shaped_turn() {
+	measure_shaped 1 tbfround "$ST"
+	[ "$MODE" != imqd ] || check_imqd_counters
+}
 SROUND_MODES=$(present_modes ifb imqd)
 [ "$SROUND_MODES" = " ifb imqd" ] || SROUNDS=0
-for ((r = 1; r <= SROUNDS; r++)); do
-	ROUND=$r
-	log "== shaped round $r of $SROUNDS:$SROUND_MODES, ${ST} s per rate"
-	for m in $SROUND_MODES; do
-		if mode_start "$m"; then
-			measure_shaped 1 tbfround "$ST"
-			[ "$m" = imqd ] && check_imqd_counters
-		else
-			anomaly "set-up of $m failed in shaped round $r"
-		fi
-		mode_stop
-	done
-done
-ROUND=
+[ "$SROUNDS" -gt 0 ] && log "shaped rounds: ${ST} s per rate"
+rounds "$SROUNDS" shaped "$SROUND_MODES" shaped_turn
 
 # Unshaped TCP again, the bare F_GSO loop, IFB and imqd taking turns: a
 # single turn's 1-stream figure moves by 10-40% with the machine's state.
+tcp_turn() {
+	measure_tcp_once 1 tcp1_round
+	measure_tcp_once 8 tcp8_round
+}
 TROUND_MODES=$(present_modes bare-gso ifb imqd)
 # Rounds pair imqd with the others: without imqd and one of them, none.
 case $TROUND_MODES in *imqd*) [ "$(wc -w <<<"$TROUND_MODES")" -ge 2 ] || TROUNDS=0 ;; *) TROUNDS=0 ;; esac
-for ((r = 1; r <= TROUNDS; r++)); do
-	ROUND=$r
-	log "== TCP round $r of $TROUNDS:$TROUND_MODES"
-	for m in $TROUND_MODES; do
-		if mode_start "$m"; then
-			measure_tcp_once 1 tcp1_round
-			measure_tcp_once 8 tcp8_round
-		else
-			anomaly "set-up of $m failed in TCP round $r"
-		fi
-		mode_stop
-	done
-done
-ROUND=
+rounds "$TROUNDS" TCP "$TROUND_MODES" tcp_turn
 
 # Idle latency and small packets again, the consumers taking turns: a few
 # microseconds matter for latency, and the machine's state drifts more than
 # that between one configuration's turn and the next (and moves the UDP rate
 # by a third). Each round gives each its own set-up, 1000 pings and one UDP run.
-ROUND_MODES=$(present_modes bare-gso bare-tun imqd)
-for ((r = 1; r <= ROUNDS; r++)); do
-	[ -n "$ROUND_MODES" ] || break
-	ROUND=$r
-	log "== latency and UDP round $r of $ROUNDS:$ROUND_MODES"
-	for m in $ROUND_MODES; do
-		if mode_start "$m"; then
-			measure_ping_idle ping_round 1000
-			measure_udp_once udp_round
-		else
-			anomaly "set-up of $m failed in latency round $r"
-		fi
-		mode_stop
-	done
-done
-ROUND=
+latency_turn() {
+	measure_ping_idle ping_round 1000
+	measure_udp_once udp_round
+}
+rounds "$ROUNDS" "latency and UDP" "$(present_modes bare-gso bare-tun imqd)" latency_turn
 
 log "done in $(($(date +%s) - START)) s"
 mkdir -p "$(dirname "$OUT")"
