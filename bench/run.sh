@@ -146,8 +146,11 @@ HAVE_IMQD=1
 [ -x "$IMQD" ] || { log "no imqd at $IMQD: imqd rows skipped (build it, or --imqd PATH)"; HAVE_IMQD=0; }
 [ -x "$IMQCTL" ] || IMQCTL=
 
-# The parsing and the report, in Python for JSON and percentiles.
-lib() { python3 "$BENCH_DIR/report.py" "$@"; }
+# The parsing and the report, in Python for JSON and percentiles. The
+# interpreter is found once: a version manager's python3 (pyenv's shim)
+# takes half a second to start, and lib runs for each measurement.
+PYTHON=${PYTHON:-$(python3 -c 'import sys; print(sys.executable)')}
+lib() { "$PYTHON" "$BENCH_DIR/report.py" "$@"; }
 
 # rec MODE TEST JSON: one measurement.
 # ROUND, when set, is the interleaved round the measurement belongs to.
