@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -80,20 +79,30 @@ struct hook_job {
 	char *queues; /* IMQ_QUEUES */
 	unsigned timeout_ms;
 	pid_t pid;               /* 0 until started */
-	int pidfd;               /* readable once the child exited */
 	int keep_fd;             /* closed once it ended, -1 if none */
-	struct event *exit_ev;   /* on pidfd */
 	struct event *expire_ev; /* hook-timeout */
 	struct hook_job *next;
 };
 
 static struct event_base *hook_base;
+static struct event *hook_chld_ev; /* SIGCHLD: a hook may have ended */
 static struct hook_job *hook_jobs; /* in the order they were queued */
+
+static void hook_chld_cb(evutil_socket_t sig, short what, void *arg);
 
 void
 hook_init(struct event_base *base)
 {
 	hook_base = base;
+	/* The loop hears of each child that ends; without it, hooks are waited for. */
+	hook_chld_ev = evsignal_new(base, SIGCHLD, hook_chld_cb, NULL);
+	if (hook_chld_ev == NULL || event_add(hook_chld_ev, NULL) < 0) {
+		log_warnx("hooks: cannot watch them from the event loop; waiting for each");
+		if (hook_chld_ev != NULL)
+			event_free(hook_chld_ev);
+		hook_chld_ev = NULL;
+		hook_base = NULL;
+	}
 }
 
 static void
@@ -107,12 +116,8 @@ hook_job_free(struct hook_job *j)
 	free(j->what);
 	free(j->dev);
 	free(j->queues);
-	if (j->exit_ev != NULL)
-		event_free(j->exit_ev);
 	if (j->expire_ev != NULL)
 		event_free(j->expire_ev);
-	if (j->pidfd >= 0)
-		close(j->pidfd);
 	if (j->keep_fd >= 0)
 		close(j->keep_fd);
 	free(j);
@@ -127,7 +132,6 @@ hook_job_new(char *const argv[], const char *what, const char *dev, const uint16
 
 	if (j == NULL)
 		return NULL;
-	j->pidfd = -1;
 	j->keep_fd = keep_fd;
 	j->timeout_ms = timeout_ms;
 	while (argv[n] != NULL)
@@ -182,16 +186,10 @@ hook_spawn(struct hook_job *j)
 
 static void hook_schedule(void);
 
-/* J's child ended, or (KILLED) overran its time and was killed; reap it and start the next. */
+/* J's child ended with STATUS (or, KILLED, overran its time): say so, forget it. */
 static void
-hook_done(struct hook_job *j, bool killed)
+hook_ended(struct hook_job *j, int status, bool killed)
 {
-	int status = 0;
-
-	if (killed && kill(-j->pid, SIGKILL) < 0)
-		kill(j->pid, SIGKILL);
-	while (waitpid(j->pid, &status, 0) < 0 && errno == EINTR)
-		;
 	hook_report(j, status, killed);
 	for (struct hook_job **p = &hook_jobs; *p != NULL; p = &(*p)->next)
 		if (*p == j) {
@@ -199,41 +197,51 @@ hook_done(struct hook_job *j, bool killed)
 			break;
 		}
 	hook_job_free(j);
+}
+
+/* SIGCHLD: reap the hooks that ended, then start what waited for them. */
+static void
+hook_chld_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct hook_job *j, *next;
+	int status;
+
+	(void)sig;
+	(void)what;
+	(void)arg;
+	for (j = hook_jobs; j != NULL; j = next) {
+		next = j->next;
+		if (j->pid > 0 && waitpid(j->pid, &status, WNOHANG) == j->pid)
+			hook_ended(j, status, false);
+	}
 	hook_schedule();
 }
 
-static void
-hook_exit_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	hook_done(arg, false);
-}
-
+/* J overran hook-timeout: kill it and what it started, reap it, start what waited. */
 static void
 hook_expire_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct hook_job *j = arg;
+	int status = 0;
+
 	(void)fd;
 	(void)what;
-	hook_done(arg, true);
+	if (kill(-j->pid, SIGKILL) < 0)
+		kill(j->pid, SIGKILL);
+	while (waitpid(j->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	hook_ended(j, status, true);
+	hook_schedule();
 }
 
-/*
- * Watch J's child from the loop: its pidfd turns readable when it exits, a
- * timer ends it after its timeout. 0, or -1 when it cannot be watched.
- */
+/* Watch J's child from the loop: SIGCHLD says when it ends, a timer ends it after its timeout. */
 static int
 hook_watch(struct hook_job *j)
 {
 	struct timeval tv = {j->timeout_ms / 1000, (j->timeout_ms % 1000) * 1000};
 
-	j->pidfd = (int)syscall(SYS_pidfd_open, j->pid, 0);
-	if (j->pidfd < 0)
-		return -1;
-	j->exit_ev = event_new(hook_base, j->pidfd, EV_READ, hook_exit_cb, j);
 	j->expire_ev = evtimer_new(hook_base, hook_expire_cb, j);
-	if (j->exit_ev == NULL || j->expire_ev == NULL || event_add(j->exit_ev, NULL) < 0 ||
-	    event_add(j->expire_ev, &tv) < 0)
+	if (j->expire_ev == NULL || event_add(j->expire_ev, &tv) < 0)
 		return -1;
 	return 0;
 }
