@@ -49,7 +49,7 @@ run() {
 	got=$(wc -l <"$T_TMP/rtt-$name")
 	LOSS=$(calc %.2f "100 * ($PINGS - $got) / $PINGS")
 	P99=$(awk -v n="$got" 'NR == int((n - 1) * 0.99) + 1 { print $1 }' "$T_TMP/rtt-$name")
-	FLOOD=$(json_field "$T_TMP/rx-$name.json" received)
+	FLOOD=$(json_field "$T_TMP/rx-$name.json" packets)
 	log "$name: flood sent $(json_field "$T_TMP/tx-$name.json" sent), received $FLOOD;" \
 		"pings $got of $PINGS (loss $LOSS%), p99 ${P99:-none} ms"
 }
