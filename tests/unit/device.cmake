@@ -10,3 +10,8 @@ foreach(t plan decide)
   target_link_libraries(test_device_${t} PRIVATE imqcore PkgConfig::CMOCKA)
   add_test(NAME unit_device_${t} COMMAND test_device_${t})
 endforeach()
+
+# Verdict sequencing (src/vseq.c): pure, no sockets.
+add_executable(test_vseq ${CMAKE_CURRENT_LIST_DIR}/test_vseq.c)
+target_link_libraries(test_vseq PRIVATE imqcore PkgConfig::CMOCKA)
+add_test(NAME unit_vseq COMMAND test_vseq)
