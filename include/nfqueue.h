@@ -40,9 +40,6 @@ struct nfqueue_ops {
 	void (*error)(void *arg, uint32_t seq, int err);
 	/* The receive buffer overflowed: the kernel decided some packets itself. */
 	void (*overrun)(void *arg);
-	/* Whether every packet of QUEUE up to id LAST has its verdict in the batch or sent:
-	 * the batch may then go as one NFQNL_MSG_VERDICT_BATCH. NULL: never. */
-	bool (*settled)(void *arg, uint16_t queue, uint32_t last);
 	void *arg;
 };
 
@@ -73,12 +70,23 @@ int nfqueue_unbind(struct nfqueue *nfq, uint16_t queue);
  * none, -1 on error. */
 int nfqueue_recv(struct nfqueue *nfq);
 
-/* Add a verdict to the batch; flushes first when the batch is full. */
+/* Decide packet ID of QUEUE; what goes when, and how, is nfqueue_flush's. */
 void nfqueue_verdict(struct nfqueue *nfq, uint16_t queue, uint32_t id, uint32_t verdict,
                      bool set_mark, uint32_t mark);
 
-/* Send the batched verdicts in one system call; 0 or -1. */
+/*
+ * Send the verdicts that can go now in one system call: runs of one
+ * verdict from a queue's oldest packet as batch messages, others alone;
+ * drops that a batch may soon take wait (at most NFQUEUE_HOLD_DROPS a
+ * queue). 0 or -1.
+ */
 int nfqueue_flush(struct nfqueue *nfq);
+
+/* The same, and every drop held back too (the timer's tick). */
+int nfqueue_flush_all(struct nfqueue *nfq);
+
+/* Drop verdicts a queue may hold back for a batch: their packets stay in the kernel's queue. */
+#define NFQUEUE_HOLD_DROPS 1024
 /* Verdicts sent so far inside NFQNL_MSG_VERDICT_BATCH messages. */
 uint64_t nfqueue_batched(const struct nfqueue *nfq);
 

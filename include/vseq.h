@@ -22,6 +22,7 @@ struct vseq_out {
 	bool batch;
 	enum vseq_verdict verdict;
 	uint32_t id;
+	uint32_t count; /* packets it decides */
 };
 
 /* Hold at most HOLD drop verdicts back, waiting to join a batch. */
@@ -53,13 +54,15 @@ void vseq_sent(struct vseq *s, uint32_t id);
 
 /*
  * Hand OUT the messages that can go now. Runs of the same verdict from the
- * oldest id that is still the kernel's go as batches; an accept that no
- * batch can reach yet goes alone (an accept never waits); a drop waits for
- * a batch, unless more than the held-back bound wait or ALL is set (the
- * queue is going away, or time is up).
+ * oldest id that is still the kernel's go as batches (without BATCHES, one
+ * message per packet); an accept that no batch can reach yet goes alone
+ * (an accept never waits); a drop waits for a batch, unless more than the
+ * held-back bound wait or ALL is set (the queue is going away, or time is
+ * up). Accepts leave in the order they were decided: when that is not id
+ * order (a qdisc that reorders), they go alone, in that order.
  */
-void vseq_emit(struct vseq *s, bool all, void (*out)(void *arg, const struct vseq_out *o),
-               void *arg);
+void vseq_emit(struct vseq *s, bool all, bool batches,
+               void (*out)(void *arg, const struct vseq_out *o), void *arg);
 
 /* Drop verdicts held back now. */
 size_t vseq_held(const struct vseq *s);

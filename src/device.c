@@ -45,34 +45,6 @@ device_nfq_overrun_cb(void *arg)
 	            dev->name);
 }
 
-/*
- * Every packet of QUEUE up to id LAST has its verdict (in the buffer or
- * sent): nothing of the queue is held, or the oldest packet it holds came
- * after LAST. The kernel's queue then holds nothing up to LAST but the
- * packets the buffer accepts. Held packets are in holding order, which is
- * each queue's id order; the look for the queue's oldest is bounded, and
- * not finding it is a no.
- */
-static bool
-device_nfq_settled_cb(void *arg, uint16_t queue, uint32_t last)
-{
-	struct device *dev = arg;
-	const struct device_queue *q = device_queue(dev, queue);
-	int slot = pending_oldest(dev->held);
-
-	if (q == NULL || !q->bound)
-		return false;
-	if (q->c.held == 0)
-		return true;
-	for (int n = 0; slot != PENDING_NONE && n < DEVICE_BATCH; n++) {
-		const struct pending_pkt *pp = pending_get(dev->held, slot);
-		if (&dev->queues[pp->qidx] == q)
-			return (int32_t)(pp->id - last) > 0;
-		slot = pending_next(dev->held, slot);
-	}
-	return false;
-}
-
 static void
 device_nfq_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -144,15 +116,17 @@ device_timer_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (dev->timer_fast && dev->overtaken == 0)
 		device_timer_start(dev); /* back to the slow tick */
-	nfqueue_flush(dev->nfq);
+	/* Drops held back for a batch wait at most a tick. */
+	nfqueue_flush_all(dev->nfq);
 }
 
 /*
  * How queue Q is bound under DEV's configuration. The kernel passes (or
  * drops) a packet by itself, counted nowhere, when its queue is full; so
  * imqd keeps queue-maxlen itself (device_stage) and gives the kernel room
- * for that many held packets (more, while a reload's shrink drains) and
- * every message its receive buffer can hold besides: the kernel's queue is
+ * for that many held packets (more, while a reload's shrink drains), the
+ * drops held back for a batch verdict, and every message its receive
+ * buffer can hold besides: the kernel's queue is
  * never full while imqd runs. What cannot reach imqd because the buffer is
  * full still takes a packet id, which imqd counts (device_count_in);
  * on-overflow decides it, as NFQA_CFG_F_FAIL_OPEN.
@@ -162,7 +136,7 @@ device_params(const struct device *dev, const struct device_queue *q)
 {
 	const struct conf_device *cf = dev->conf;
 	uint64_t held = q != NULL && q->c.held > cf->queue_maxlen ? q->c.held : cf->queue_maxlen;
-	uint64_t maxlen = held + dev->nfq_slack;
+	uint64_t maxlen = held + NFQUEUE_HOLD_DROPS + dev->nfq_slack;
 	struct nfqueue_params p = {
 	    .copy_range = cf->copy == CONF_COPY_HEADERS ? cf->copy_bytes
 	                                                : (cf->gso ? DEVICE_GSO_MTU : cf->mtu),
@@ -289,7 +263,6 @@ device_open_nfq(struct device *dev)
 	    .packets = device_nfq_packets_cb,
 	    .error = device_nfq_error_cb,
 	    .overrun = device_nfq_overrun_cb,
-	    .settled = device_nfq_settled_cb,
 	    .arg = dev,
 	};
 	size_t msgsize;

@@ -16,6 +16,7 @@
 #include <libnetfilter_queue/libnetfilter_queue.h>
 
 #include "log.h"
+#include "vseq.h"
 
 #ifndef SOL_NETLINK
 #define SOL_NETLINK 270
@@ -27,6 +28,12 @@
 #define NFQUEUE_STUCK_MAX (64u << 20) /* verdicts kept after failed sends, at most */
 /* Each receive buffer starts aligned for the netlink headers in it. */
 #define NFQUEUE_ALIGN(n) (((n) + 7) & ~(size_t)7)
+
+/* A bound queue and the sequence of its verdicts (src/vseq.c). */
+struct nfqueue_seq {
+	uint16_t queue;
+	struct vseq *seq;
+};
 
 struct nfqueue {
 	struct mnl_socket *nl;
@@ -43,11 +50,10 @@ struct nfqueue {
 	size_t npkts;
 	uint8_t *vbuf; /* verdicts waiting to be sent */
 	size_t vlen;
-	size_t vn;      /* verdicts in vbuf */
-	int vqueue;     /* the queue they are all for, -1 if for several */
-	bool vplain;    /* all of them NF_ACCEPT without a mark, in rising id order */
-	uint32_t vlast; /* the last id among them */
-	bool nobatch;   /* verdicts wait in stuck: no batch may cover their packets */
+	size_t vn;              /* verdicts in vbuf */
+	bool nobatch;           /* verdicts wait in stuck: no batch may cover their packets */
+	struct nfqueue_seq *qs; /* each bound queue's verdict sequence */
+	size_t nqs;
 	uint8_t *stuck; /* verdict messages a send failed to deliver, oldest first */
 	size_t stuck_len;
 	size_t stuck_cap;
@@ -155,6 +161,9 @@ nfqueue_close(struct nfqueue *nfq)
 	free(nfq->pkts);
 	free(nfq->vbuf);
 	free(nfq->stuck);
+	for (size_t i = 0; i < nfq->nqs; i++)
+		vseq_free(nfq->qs[i].seq);
+	free(nfq->qs);
 	free(nfq);
 }
 
@@ -194,6 +203,36 @@ nfqueue_send(struct nfqueue *nfq, const struct nlmsghdr *nlh)
 	return 0;
 }
 
+static struct vseq *
+nfqueue_seq(const struct nfqueue *nfq, uint16_t queue)
+{
+	for (size_t i = 0; i < nfq->nqs; i++)
+		if (nfq->qs[i].queue == queue)
+			return nfq->qs[i].seq;
+	return NULL;
+}
+
+/*
+ * QUEUE was bound: its packet ids start over. Without memory for its
+ * sequence, its verdicts go one message each.
+ */
+static void
+nfqueue_seq_start(struct nfqueue *nfq, uint16_t queue)
+{
+	struct vseq *seq = nfqueue_seq(nfq, queue);
+
+	if (seq != NULL) {
+		vseq_reset(seq);
+		return;
+	}
+	struct nfqueue_seq *qs = realloc(nfq->qs, (nfq->nqs + 1) * sizeof(*qs));
+	if (qs == NULL)
+		return;
+	nfq->qs = qs;
+	if ((seq = vseq_new(NFQUEUE_HOLD_DROPS)) != NULL)
+		nfq->qs[nfq->nqs++] = (struct nfqueue_seq){queue, seq};
+}
+
 int
 nfqueue_bind(struct nfqueue *nfq, uint16_t queue, const struct nfqueue_params *params)
 {
@@ -202,6 +241,8 @@ nfqueue_bind(struct nfqueue *nfq, uint16_t queue, const struct nfqueue_params *p
 	struct timespec start, now;
 
 	nfqueue_flush(nfq);
+	/* Packets of the new binding can come before its answer: their ids start over now. */
+	nfqueue_seq_start(nfq, queue);
 	nlh->nlmsg_flags |= NLM_F_ACK;
 	nfq->wait_seq = nlh->nlmsg_seq;
 	nfq->wait_err = -1;
@@ -244,8 +285,11 @@ nfqueue_unbind(struct nfqueue *nfq, uint16_t queue)
 {
 	char buf[8192] = {0};
 
-	/* The queue's verdicts first, and no batch of verdicts spans two of its bindings. */
-	nfqueue_flush(nfq);
+	/* The queue's verdicts first, the drops held back too, and no batch spans two bindings. */
+	nfqueue_flush_all(nfq);
+	struct vseq *seq = nfqueue_seq(nfq, queue);
+	if (seq != NULL)
+		vseq_reset(seq);
 
 	return nfqueue_send(nfq, nfqueue_config_msg(nfq, buf, queue, NFQNL_CFG_CMD_UNBIND, NULL));
 }
@@ -336,6 +380,9 @@ nfqueue_packet_msg(struct nfqueue *nfq, const struct nlmsghdr *nlh, bool truncat
 	memset(p, 0, sizeof(*p));
 	p->queue = ntohs(nfg->res_id);
 	p->id = ntohl(ph->packet_id);
+	struct vseq *seq = nfqueue_seq(nfq, p->queue);
+	if (seq != NULL)
+		vseq_received(seq, p->id); /* one it cannot track gets its verdict alone */
 	p->proto = ntohs(ph->hw_protocol);
 	if (attr[NFQA_MARK])
 		p->mark = ntohl(mnl_attr_get_u32(attr[NFQA_MARK]));
@@ -427,56 +474,71 @@ nfqueue_recv(struct nfqueue *nfq)
 	return n;
 }
 
-void
-nfqueue_verdict(struct nfqueue *nfq, uint16_t queue, uint32_t id, uint32_t verdict, bool set_mark,
-                uint32_t mark)
+static int nfqueue_send_buf(struct nfqueue *nfq);
+
+/* Put one verdict message in the buffer (a batch: every packet up to ID), sending it when full. */
+static void
+nfqueue_put(struct nfqueue *nfq, uint16_t queue, uint32_t id, uint32_t verdict, bool set_mark,
+            uint32_t mark, bool batch)
 {
 	if (nfq->vlen + NFQUEUE_VMSG_MAX > NFQUEUE_VBUF_SIZE)
-		nfqueue_flush(nfq);
+		nfqueue_send_buf(nfq);
 	struct nlmsghdr *nlh =
-	    nfq_nlmsg_put((char *)nfq->vbuf + nfq->vlen, NFQNL_MSG_VERDICT, queue);
+	    nfq_nlmsg_put((char *)nfq->vbuf + nfq->vlen,
+	                  batch ? NFQNL_MSG_VERDICT_BATCH : NFQNL_MSG_VERDICT, queue);
 	nlh->nlmsg_seq = ++nfq->seq;
 	nfq_nlmsg_verdict_put(nlh, (int)id, (int)verdict);
 	if (set_mark)
 		nfq_nlmsg_verdict_put_mark(nlh, mark);
 	nfq->vlen += NLMSG_ALIGN(nlh->nlmsg_len);
-	if (nfq->vn++ == 0) {
-		nfq->vqueue = queue;
-		nfq->vplain = true;
-	}
-	if (nfq->vqueue != queue)
-		nfq->vqueue = -1;
-	/* Ids wrap: "rising" is in serial number order. A batch goes in id order,
-	 * so verdicts in another (the qdisc's) keep their messages. */
-	if (verdict != NF_ACCEPT || set_mark || (nfq->vn > 1 && (int32_t)(id - nfq->vlast) <= 0))
-		nfq->vplain = false;
-	nfq->vlast = id;
+	nfq->vn++;
+}
+
+void
+nfqueue_verdict(struct nfqueue *nfq, uint16_t queue, uint32_t id, uint32_t verdict, bool set_mark,
+                uint32_t mark)
+{
+	struct vseq *seq = nfqueue_seq(nfq, queue);
+	bool plain = !set_mark && (verdict == NF_ACCEPT || verdict == NF_DROP);
+
+	/* A plain verdict waits for its queue's sequence to send it, alone or in a batch. */
+	if (seq != NULL && plain &&
+	    vseq_decide(seq, id, verdict == NF_ACCEPT ? VSEQ_ACCEPT : VSEQ_DROP))
+		return;
+	nfqueue_put(nfq, queue, id, verdict, set_mark, mark, false);
+	if (seq != NULL)
+		vseq_sent(seq, id);
+}
+
+struct nfqueue_emit {
+	struct nfqueue *nfq;
+	uint16_t queue;
+};
+
+static void
+nfqueue_emit_cb(void *arg, const struct vseq_out *o)
+{
+	struct nfqueue_emit *e = arg;
+
+	nfqueue_put(e->nfq, e->queue, o->id, o->verdict == VSEQ_ACCEPT ? NF_ACCEPT : NF_DROP, false,
+	            0, o->batch);
+	if (o->batch)
+		e->nfq->batched += o->count;
 }
 
 /*
- * Verdicts that are all NF_ACCEPT without a mark, in id order, for one
- * queue that has nothing else undecided up to the last of them (packets
- * still held are all later: a FIFO qdisc releases the oldest first), go as
- * one NFQNL_MSG_VERDICT_BATCH:
- * the kernel accepts every packet of the queue up to the last id, in id
- * order, which are then exactly these. One message instead of one per
- * packet. Not while verdicts a send failed to deliver wait to be sent
- * again: their packets (drops among them) are still in the kernel's queue,
- * and a batch would accept them.
+ * The verdicts each queue's sequence can send now (with ALL, the drops it
+ * holds back too), into the buffer. Not as batches while verdicts a send
+ * failed to deliver wait to be sent again: their packets (drops among
+ * them) are still in the kernel's queue, and a batch would accept them.
  */
 static void
-nfqueue_collapse(struct nfqueue *nfq)
+nfqueue_emit(struct nfqueue *nfq, bool all)
 {
-	if (nfq->vn < 2 || !nfq->vplain || nfq->vqueue < 0 || nfq->nobatch ||
-	    nfq->ops.settled == NULL ||
-	    !nfq->ops.settled(nfq->ops.arg, (uint16_t)nfq->vqueue, nfq->vlast))
-		return;
-	struct nlmsghdr *nlh =
-	    nfq_nlmsg_put((char *)nfq->vbuf, NFQNL_MSG_VERDICT_BATCH, (uint16_t)nfq->vqueue);
-	nlh->nlmsg_seq = ++nfq->seq;
-	nfq_nlmsg_verdict_put(nlh, (int)nfq->vlast, NF_ACCEPT);
-	nfq->vlen = NLMSG_ALIGN(nlh->nlmsg_len);
-	nfq->batched += nfq->vn;
+	for (size_t i = 0; i < nfq->nqs; i++) {
+		struct nfqueue_emit e = {nfq, nfq->qs[i].queue};
+		vseq_emit(nfq->qs[i].seq, all, !nfq->nobatch, nfqueue_emit_cb, &e);
+	}
 }
 
 /* Send LEN bytes of whole verdict messages at BUF; retries a short while. 0 or -1. */
@@ -549,8 +611,9 @@ nfqueue_send_stuck(struct nfqueue *nfq)
 	return 0;
 }
 
-int
-nfqueue_flush(struct nfqueue *nfq)
+/* Send the buffer: the verdicts kept after failed sends first. 0 or -1 (kept for later). */
+static int
+nfqueue_send_buf(struct nfqueue *nfq)
 {
 	if (nfq->stuck_len > 0 && nfqueue_send_stuck(nfq) < 0) {
 		/* Newer verdicts wait behind them: packets leave in the order decided. */
@@ -560,7 +623,6 @@ nfqueue_flush(struct nfqueue *nfq)
 	}
 	if (nfq->vlen == 0)
 		return 0;
-	nfqueue_collapse(nfq);
 	nfq->vn = 0;
 	if (nfqueue_send_verdicts(nfq, nfq->vbuf, nfq->vlen) == 0) {
 		nfq->vlen = 0;
@@ -576,6 +638,20 @@ nfqueue_flush(struct nfqueue *nfq)
 	nfq->nobatch = true;
 	nfqueue_keep(nfq);
 	return -1;
+}
+
+int
+nfqueue_flush(struct nfqueue *nfq)
+{
+	nfqueue_emit(nfq, false);
+	return nfqueue_send_buf(nfq);
+}
+
+int
+nfqueue_flush_all(struct nfqueue *nfq)
+{
+	nfqueue_emit(nfq, true);
+	return nfqueue_send_buf(nfq);
 }
 
 uint64_t

@@ -173,9 +173,9 @@ vseq_gone(struct vseq *s, uint32_t id)
 	*st = VSEQ_GONE;
 }
 
-/* Batches of the runs from base, up to the first undecided id. */
+/* Batches of the runs from base, up to the first undecided id (BATCHES: else singles). */
 static void
-vseq_runs(struct vseq *s, void (*out)(void *, const struct vseq_out *), void *arg)
+vseq_runs(struct vseq *s, bool batches, void (*out)(void *, const struct vseq_out *), void *arg)
 {
 	while (s->base != s->end) {
 		uint8_t t = *vseq_at(s, s->base);
@@ -186,44 +186,75 @@ vseq_runs(struct vseq *s, void (*out)(void *, const struct vseq_out *), void *ar
 			continue;
 		}
 		/* The run: ids of verdict T, and gone ones among them. */
-		uint32_t last = s->base, i = s->base;
+		uint32_t last = s->base, i = s->base, count = 0;
 		for (; i != s->end; i++) {
 			uint8_t u = *vseq_at(s, i);
-			if (u == t)
+			if (u == t) {
 				last = i;
-			else if (u != VSEQ_GONE)
+				count++;
+			} else if (u != VSEQ_GONE) {
 				break;
+			}
 		}
-		struct vseq_out o = {true, t == VSEQ_ACC ? VSEQ_ACCEPT : VSEQ_DROP, last};
-		out(arg, &o);
-		for (uint32_t j = s->base; j != last + 1; j++)
+		enum vseq_verdict v = t == VSEQ_ACC ? VSEQ_ACCEPT : VSEQ_DROP;
+		if (batches) {
+			struct vseq_out o = {true, v, last, count};
+			out(arg, &o);
+		}
+		for (uint32_t j = s->base; j != last + 1; j++) {
+			if (!batches && *vseq_at(s, j) == t) {
+				struct vseq_out o = {false, v, j, 1};
+				out(arg, &o);
+			}
 			vseq_gone(s, j);
+		}
 		s->base = last + 1;
 	}
 }
 
-void
-vseq_emit(struct vseq *s, bool all, void (*out)(void *arg, const struct vseq_out *o), void *arg)
+/* The accepts decided since the last emit, alone, in the order they were decided. */
+static void
+vseq_accepts(struct vseq *s, void (*out)(void *, const struct vseq_out *), void *arg)
 {
-	if (!s->started)
-		return;
-	vseq_runs(s, out, arg);
-	/* Accepts no run reached: alone, now. */
 	for (size_t k = 0; k < s->nacc; k++) {
 		uint32_t id = s->acc[k];
 		if (!vseq_in(s, id) || *vseq_at(s, id) != VSEQ_ACC)
 			continue;
-		struct vseq_out o = {false, VSEQ_ACCEPT, id};
+		struct vseq_out o = {false, VSEQ_ACCEPT, id, 1};
 		out(arg, &o);
 		vseq_gone(s, id);
 	}
 	s->nacc = 0;
+}
+
+/* Whether the accepts since the last emit were decided in rising id order. */
+static bool
+vseq_rising(const struct vseq *s)
+{
+	for (size_t k = 1; k < s->nacc; k++)
+		if ((int32_t)(s->acc[k] - s->acc[k - 1]) <= 0)
+			return false;
+	return true;
+}
+
+void
+vseq_emit(struct vseq *s, bool all, bool batches, void (*out)(void *arg, const struct vseq_out *o),
+          void *arg)
+{
+	if (!s->started)
+		return;
+	/* A batch reinjects in id order: accepts decided in another go first, alone. */
+	if (!vseq_rising(s))
+		vseq_accepts(s, out, arg);
+	vseq_runs(s, batches, out, arg);
+	/* Accepts no run reached: alone, now. */
+	vseq_accepts(s, out, arg);
 	/* Too many drops waiting, or no more waiting: alone, all of them. */
 	if (s->ndrop > 0 && (all || s->ndrop > s->hold)) {
 		for (uint32_t i = s->base; i != s->end && s->ndrop > 0; i++) {
 			if (*vseq_at(s, i) != VSEQ_DROPD)
 				continue;
-			struct vseq_out o = {false, VSEQ_DROP, i};
+			struct vseq_out o = {false, VSEQ_DROP, i, 1};
 			out(arg, &o);
 			vseq_gone(s, i);
 		}
