@@ -21,10 +21,16 @@ record(void *arg, const struct vseq_out *o)
 }
 
 static void
-emit(struct vseq *s, bool all)
+emit_batches(struct vseq *s, bool all, bool batches)
 {
 	nouts = 0;
-	vseq_emit(s, all, record, NULL);
+	vseq_emit(s, all, batches, record, NULL);
+}
+
+static void
+emit(struct vseq *s, bool all)
+{
+	emit_batches(s, all, true);
 }
 
 static void
@@ -176,6 +182,49 @@ test_grow_wrap_reset(void **state)
 	vseq_free(s);
 }
 
+/*
+ * Accepts leave in the order they were decided: a qdisc that released 3
+ * before 1 and 2 gets three messages in that order, not a batch in id
+ * order. The drops keep their batch.
+ */
+static void
+test_qdisc_order_kept(void **state)
+{
+	struct vseq *s = received(100, 1, 5);
+
+	(void)state;
+	assert_true(vseq_decide(s, 3, VSEQ_ACCEPT));
+	assert_true(vseq_decide(s, 1, VSEQ_ACCEPT));
+	assert_true(vseq_decide(s, 2, VSEQ_ACCEPT));
+	assert_true(vseq_decide(s, 4, VSEQ_DROP));
+	assert_true(vseq_decide(s, 5, VSEQ_DROP));
+	emit(s, false);
+	assert_int_equal(nouts, 4);
+	assert_out(0, false, VSEQ_ACCEPT, 3);
+	assert_out(1, false, VSEQ_ACCEPT, 1);
+	assert_out(2, false, VSEQ_ACCEPT, 2);
+	assert_out(3, true, VSEQ_DROP, 5);
+	assert_int_equal(outs[3].count, 2);
+	vseq_free(s);
+}
+
+/* Without batches (verdicts of a failed send still wait), runs go one message a packet. */
+static void
+test_no_batches(void **state)
+{
+	struct vseq *s = received(100, 1, 3);
+
+	(void)state;
+	for (uint32_t id = 1; id <= 3; id++)
+		assert_true(vseq_decide(s, id, id == 2 ? VSEQ_DROP : VSEQ_ACCEPT));
+	emit_batches(s, false, false);
+	assert_int_equal(nouts, 3);
+	assert_out(0, false, VSEQ_ACCEPT, 1);
+	assert_out(1, false, VSEQ_DROP, 2);
+	assert_out(2, false, VSEQ_ACCEPT, 3);
+	vseq_free(s);
+}
+
 int
 main(void)
 {
@@ -186,6 +235,8 @@ main(void)
 	    cmocka_unit_test(test_gaps_and_sent),
 	    cmocka_unit_test(test_hold_bound_and_all),
 	    cmocka_unit_test(test_grow_wrap_reset),
+	    cmocka_unit_test(test_qdisc_order_kept),
+	    cmocka_unit_test(test_no_batches),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
