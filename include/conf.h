@@ -53,6 +53,7 @@ struct conf_device {
 	bool persist; /* keep imqN across restarts */
 	char **up;    /* NULL or argv, NULL-terminated */
 	char **down;
+	int up_line, down_line; /* where they are set, for conf_verify's messages */
 	unsigned hook_timeout_ms;
 	struct conf_device *next;
 };
@@ -68,13 +69,30 @@ struct conf {
 	char *user;                  /* NULL: stay root */
 	struct conf_device *devices; /* in file order */
 	size_t ndevices;
+	/* Where the keys checked by conf_verify are set; 0: not in the file. */
+	int control_socket_line, control_group_line, metrics_file_line, user_line;
 };
 
-/* Parse PATH; on any error print every one as "PATH:LINE: message" to ERR and return NULL. */
+/*
+ * Parse PATH; on any error print every one as "PATH:LINE: message" to ERR and
+ * return NULL. Parsing reads the file and nothing else of the system: see conf_verify.
+ */
 struct conf *conf_load(const char *path, FILE *err);
 
 /* Parse TEXT as if it were the file NAME (for tests and fuzzing); errors as conf_load. */
 struct conf *conf_parse(const char *name, const char *text, size_t len, FILE *err);
+
+/*
+ * Check CONF against the system imqd runs on: users and groups, hook
+ * programs (as the user who runs them), whether imqd can switch to user.
+ * STARTED is the configuration a running imqd started with, whose user stays
+ * in effect until a restart (NULL for a check or a start). Errors as conf_load's
+ * to ERR; 0 or -1.
+ */
+int conf_verify(const struct conf *conf, const struct conf *started, FILE *err);
+
+/* Warn on OUT of what imqd works around at run time: a metrics-file it cannot write yet. */
+void conf_verify_warn(const struct conf *conf, FILE *out);
 
 /* Free a configuration from conf_load (NULL is fine). */
 void conf_free(struct conf *conf);

@@ -1,6 +1,6 @@
 /* imqd.conf: parsing, validation and printing of the configuration. */
 #include "conf.h"
-#include "privs.h"
+#include "conf_msgs.h"
 
 #include <sys/stat.h>
 
@@ -8,8 +8,6 @@
 #include <limits.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <grp.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +18,6 @@
 #define CONF_MAX_NAME (NAME_MAX - 11) /* a path's last component, for NAME.tmp.XXXXXX */
 #define CONF_MAX_LINE 4096            /* bytes in a line, without its line end */
 #define CONF_MAX_SIZE (1024 * 1024)   /* bounds memory for a file or a fuzzer input */
-#define CONF_ESC_MAX 64               /* values quoted in messages are cut here */
 #define CONF_MSG_MAX 512
 #define CONF_NQUEUES 65536
 #define CONF_MAXKEYS 24
@@ -66,6 +63,7 @@ struct conf_key {
 	enum conf_type type;
 	size_t off;        /* of the field in struct conf_device or struct conf */
 	unsigned min, max; /* counts; durations in ms; path length */
+	size_t line_off;   /* of the int that keeps the key's line for conf_verify; 0: none */
 };
 
 #define DEV(f) offsetof(struct conf_device, f)
@@ -74,34 +72,35 @@ struct conf_key {
 /* In the order conf_print writes them; queues first, as CONF_KEY_QUEUES. */
 #define CONF_KEY_QUEUES 0
 static const struct conf_key conf_device_keys[] = {
-    {"queues", CONF_T_QUEUES, DEV(queues), 0, CONF_NQUEUES - 1},
-    {"mtu", CONF_T_COUNT, DEV(mtu), 68, 65535},
-    {"overhead", CONF_T_COUNT, DEV(overhead), 0, 256},
-    {"txqueuelen", CONF_T_COUNT, DEV(txqueuelen), 1, 1000000},
-    {"queue-maxlen", CONF_T_COUNT, DEV(queue_maxlen), 1, 1048576},
-    {"on-overflow", CONF_T_VERDICT, DEV(on_overflow), 0, 0},
-    {"on-error", CONF_T_VERDICT, DEV(on_error), 0, 0},
-    {"drop-timeout", CONF_T_DURATION, DEV(drop_timeout_ms), 10, 600000},
-    {"reorder-window", CONF_T_DURATION, DEV(reorder_window_ms), 0, 600000},
-    {"gso", CONF_T_BOOL, DEV(gso), 0, 0},
-    {"copy", CONF_T_COPY, DEV(copy), 0, 0},
-    {"copy-bytes", CONF_T_COUNT, DEV(copy_bytes), 40, 65535},
-    {"continue-mark", CONF_T_MARK, DEV(continue_mark), 0, 0},
-    {"ecn-mark", CONF_T_MARK, DEV(ecn_mark), 0, 0},
-    {"persist", CONF_T_BOOL, DEV(persist), 0, 0},
-    {"up", CONF_T_HOOK, DEV(up), 0, 0},
-    {"down", CONF_T_HOOK, DEV(down), 0, 0},
-    {"hook-timeout", CONF_T_DURATION, DEV(hook_timeout_ms), 100, 600000},
+    {"queues", CONF_T_QUEUES, DEV(queues), 0, CONF_NQUEUES - 1, 0},
+    {"mtu", CONF_T_COUNT, DEV(mtu), 68, 65535, 0},
+    {"overhead", CONF_T_COUNT, DEV(overhead), 0, 256, 0},
+    {"txqueuelen", CONF_T_COUNT, DEV(txqueuelen), 1, 1000000, 0},
+    {"queue-maxlen", CONF_T_COUNT, DEV(queue_maxlen), 1, 1048576, 0},
+    {"on-overflow", CONF_T_VERDICT, DEV(on_overflow), 0, 0, 0},
+    {"on-error", CONF_T_VERDICT, DEV(on_error), 0, 0, 0},
+    {"drop-timeout", CONF_T_DURATION, DEV(drop_timeout_ms), 10, 600000, 0},
+    {"reorder-window", CONF_T_DURATION, DEV(reorder_window_ms), 0, 600000, 0},
+    {"gso", CONF_T_BOOL, DEV(gso), 0, 0, 0},
+    {"copy", CONF_T_COPY, DEV(copy), 0, 0, 0},
+    {"copy-bytes", CONF_T_COUNT, DEV(copy_bytes), 40, 65535, 0},
+    {"continue-mark", CONF_T_MARK, DEV(continue_mark), 0, 0, 0},
+    {"ecn-mark", CONF_T_MARK, DEV(ecn_mark), 0, 0, 0},
+    {"persist", CONF_T_BOOL, DEV(persist), 0, 0, 0},
+    {"up", CONF_T_HOOK, DEV(up), 0, 0, DEV(up_line)},
+    {"down", CONF_T_HOOK, DEV(down), 0, 0, DEV(down_line)},
+    {"hook-timeout", CONF_T_DURATION, DEV(hook_timeout_ms), 100, 600000, 0},
 };
 
 static const struct conf_key conf_global_keys[] = {
-    {"log-level", CONF_T_LEVEL, GLB(log_level), 0, 0},
-    {"log-target", CONF_T_TARGET, GLB(log_target), 0, 0},
-    {"control-socket", CONF_T_PATH, GLB(control_socket), 0, CONF_SUN_PATH_MAX - 1},
-    {"control-group", CONF_T_GROUP, GLB(control_group), 0, 0},
-    {"metrics-file", CONF_T_PATH, GLB(metrics_file), 0, CONF_MAX_LINE},
-    {"metrics-interval", CONF_T_DURATION, GLB(metrics_interval_ms), 1000, 3600000},
-    {"user", CONF_T_USER, GLB(user), 0, 0},
+    {"log-level", CONF_T_LEVEL, GLB(log_level), 0, 0, 0},
+    {"log-target", CONF_T_TARGET, GLB(log_target), 0, 0, 0},
+    {"control-socket", CONF_T_PATH, GLB(control_socket), 0, CONF_SUN_PATH_MAX - 1,
+     GLB(control_socket_line)},
+    {"control-group", CONF_T_GROUP, GLB(control_group), 0, 0, GLB(control_group_line)},
+    {"metrics-file", CONF_T_PATH, GLB(metrics_file), 0, CONF_MAX_LINE, GLB(metrics_file_line)},
+    {"metrics-interval", CONF_T_DURATION, GLB(metrics_interval_ms), 1000, 3600000, 0},
+    {"user", CONF_T_USER, GLB(user), 0, 0, GLB(user_line)},
 };
 
 /* A mark key's field is its mark, and the field after it its mask. */
@@ -127,18 +126,6 @@ static const struct conf_word conf_levels[] = {{"error", LOG_ERR},     {"warning
 static const struct conf_word conf_targets[] = {
     {"stderr", CONF_LOG_STDERR}, {"syslog", CONF_LOG_SYSLOG}, {NULL, 0}};
 
-struct conf_msg {
-	int line; /* 0: about the whole file */
-	size_t seq;
-	char *text;
-};
-
-/* A growing list of lines' texts: error messages, hook programs. */
-struct conf_msgs {
-	struct conf_msg *v;
-	size_t n, size;
-};
-
 /* Which device section first claimed a queue, for "already used by" errors. */
 struct conf_claim {
 	const struct conf_device *dev;
@@ -158,7 +145,7 @@ struct conf_parser {
 	struct conf *conf;
 	int lineno;
 	enum conf_section sec;
-	char secname[CONF_ESC_MAX + 8]; /* escaped, for messages */
+	char secname[CONF_ESC_SIZE]; /* escaped, for messages */
 	int secline;
 	int keyline[CONF_MAXKEYS]; /* where each key of this section was set */
 	bool discard;              /* a duplicate or misnamed section: check, then drop */
@@ -171,7 +158,6 @@ struct conf_parser {
 	struct conf_claim *claims;
 	size_t nclaims;
 	struct conf_msgs msgs;
-	struct conf_msgs hooks; /* hook programs, checked again for user once it is known */
 	bool oom;
 	uint8_t qset[CONF_NQUEUES / 8];
 	char buf[CONF_MAX_LINE + 1];
@@ -189,8 +175,7 @@ conf_isdigit(int c)
 	return c >= '0' && c <= '9';
 }
 
-/* S for a message: non-printable bytes as \xNN, cut at CONF_ESC_MAX. */
-static const char *
+const char *
 conf_esc(char *buf, size_t size, const char *s)
 {
 	size_t o = 0;
@@ -210,18 +195,17 @@ conf_esc(char *buf, size_t size, const char *s)
 	return buf;
 }
 
-static void conf_err(struct conf_parser *p, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Add TEXT, of line LINE, to L. */
 static void
-conf_msgs_add(struct conf_parser *p, struct conf_msgs *l, int line, const char *text)
+conf_msgs_vadd(struct conf_msgs *l, int line, const char *fmt, va_list ap)
 {
+	char text[CONF_MSG_MAX];
+
+	vsnprintf(text, sizeof(text), fmt, ap);
 	if (l->n == l->size) {
 		size_t n = l->size ? l->size * 2 : 16;
 		struct conf_msg *v = realloc(l->v, n * sizeof(*v));
 		if (v == NULL) {
-			p->oom = true;
+			l->oom = true;
 			return;
 		}
 		l->v = v;
@@ -229,38 +213,41 @@ conf_msgs_add(struct conf_parser *p, struct conf_msgs *l, int line, const char *
 	}
 	struct conf_msg *m = &l->v[l->n];
 	if ((m->text = strdup(text)) == NULL) {
-		p->oom = true;
+		l->oom = true;
 		return;
 	}
 	m->line = line;
 	m->seq = l->n++;
 }
 
-static void
-conf_msgs_free(struct conf_msgs *l)
+void
+conf_msgs_add(struct conf_msgs *l, int line, const char *fmt, ...)
 {
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i].text);
-	free(l->v);
+	va_list ap;
+
+	va_start(ap, fmt);
+	conf_msgs_vadd(l, line, fmt, ap);
+	va_end(ap);
 }
+
+static void conf_err(struct conf_parser *p, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Errors are kept and printed sorted by line: some are found only at a section's end. */
 static void
 conf_err(struct conf_parser *p, int line, const char *fmt, ...)
 {
-	char text[CONF_MSG_MAX];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	conf_msgs_vadd(&p->msgs, line, fmt, ap);
 	va_end(ap);
-	conf_msgs_add(p, &p->msgs, line, text);
 }
 
 static void
 conf_bad(struct conf_parser *p, const struct conf_key *k, const char *v, const char *why)
 {
-	char e[CONF_ESC_MAX + 8];
+	char e[CONF_ESC_SIZE];
 
 	conf_err(p, p->lineno, "bad value \"%s\" for %s: %s", conf_esc(e, sizeof(e), v), k->name,
 	         why);
@@ -278,21 +265,23 @@ conf_msg_cmp(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-static void
-conf_msgs_flush(struct conf_parser *p, FILE *err)
+void
+conf_msgs_flush(struct conf_msgs *l, const char *path, FILE *err)
 {
-	if (p->msgs.n > 0)
-		qsort(p->msgs.v, p->msgs.n, sizeof(*p->msgs.v), conf_msg_cmp);
-	for (size_t i = 0; i < p->msgs.n; i++) {
-		const struct conf_msg *m = &p->msgs.v[i];
+	if (l->n > 0)
+		qsort(l->v, l->n, sizeof(*l->v), conf_msg_cmp);
+	for (size_t i = 0; i < l->n; i++) {
+		const struct conf_msg *m = &l->v[i];
 		if (err != NULL && m->line > 0)
-			fprintf(err, "%s:%d: %s\n", p->path, m->line, m->text);
+			fprintf(err, "%s:%d: %s\n", path, m->line, m->text);
 		else if (err != NULL)
-			fprintf(err, "%s: %s\n", p->path, m->text);
+			fprintf(err, "%s: %s\n", path, m->text);
+		free(m->text);
 	}
-	if (p->oom && err != NULL)
-		fprintf(err, "%s: out of memory\n", p->path);
-	conf_msgs_free(&p->msgs);
+	if (l->oom && err != NULL)
+		fprintf(err, "%s: out of memory\n", path);
+	free(l->v);
+	*l = (struct conf_msgs){0};
 }
 
 /* Decimal digits at *S, at most LIMIT; *S is left after them. */
@@ -694,72 +683,20 @@ conf_hook_argv(const char *words, size_t len, int n)
 	return argv;
 }
 
+/* Only what the text shows: whether the program exists and may run is conf_verify's. */
 static int
 conf_hook_check(struct conf_parser *p, const char *prog)
 {
-	char e[CONF_ESC_MAX + 8];
-	struct stat st;
+	char e[CONF_ESC_SIZE];
 
-	conf_esc(e, sizeof(e), prog);
-	int r = prog[0] == '/' ? stat(prog, &st) : 0;
 	if (prog[0] == '\0')
 		conf_err(p, p->lineno, "hook program is empty");
 	else if (prog[0] != '/')
-		conf_err(p, p->lineno, "hook program %s must be an absolute path", e);
-	else if (r == -1 && (errno == ENOENT || errno == ENOTDIR))
-		conf_err(p, p->lineno, "hook program %s does not exist", e);
-	else if (r == -1)
-		conf_err(p, p->lineno, "hook program %s: %s", e, strerror(errno));
-	else if (!S_ISREG(st.st_mode))
-		conf_err(p, p->lineno, "hook program %s is not a regular file", e);
-	else if (access(prog, X_OK) == -1)
-		conf_err(p, p->lineno, "hook program %s is not executable", e);
+		conf_err(p, p->lineno, "hook program %s must be an absolute path",
+		         conf_esc(e, sizeof(e), prog));
 	else
 		return 0;
 	return -1;
-}
-
-/*
- * Hooks run as user, when one is set: checked as root, a program only root
- * may run would pass and then fail at every start (and a reload, checked as
- * the user, would refuse the same file). So root checks as the user, in a
- * child switched to it: directories on the way, ACLs and noexec mounts count.
- */
-static void
-conf_hooks_user(struct conf_parser *p)
-{
-	const char *user = p->conf->user;
-	char e[CONF_ESC_MAX + 8];
-
-	if (user == NULL || geteuid() != 0 || p->hooks.n == 0)
-		return;
-	struct passwd *pw = getpwnam(user);
-	if (pw == NULL || pw->pw_uid == 0)
-		return;
-	const char **paths = calloc(p->hooks.n, sizeof(*paths));
-	int *errs = calloc(p->hooks.n, sizeof(*errs));
-	if (paths == NULL || errs == NULL) {
-		p->oom = true;
-		goto done;
-	}
-	for (size_t i = 0; i < p->hooks.n; i++)
-		paths[i] = p->hooks.v[i].text;
-	bool checked = privs_access_as(user, paths, p->hooks.n, X_OK, errs) == 0;
-	for (size_t i = 0; i < p->hooks.n; i++) {
-		if (!checked)
-			conf_err(p, p->hooks.v[i].line,
-			         "cannot check whether user %s, who runs the hooks, may run hook "
-			         "program %s",
-			         user, conf_esc(e, sizeof(e), p->hooks.v[i].text));
-		else if (errs[i] != 0)
-			conf_err(
-			    p, p->hooks.v[i].line,
-			    "hook program %s is not executable by user %s, who runs the hooks: %s",
-			    conf_esc(e, sizeof(e), p->hooks.v[i].text), user, strerror(errs[i]));
-	}
-done:
-	free(paths);
-	free(errs);
 }
 
 static int
@@ -777,8 +714,6 @@ conf_parse_hook(struct conf_parser *p, const struct conf_key *k, const char *v, 
 		conf_bad(p, k, v,
 		         n == 0 ? "expected a program and its arguments" : "a quote is not closed");
 	} else if (conf_hook_check(p, words) == 0) {
-		/* Remembered for conf_hooks_user. */
-		conf_msgs_add(p, &p->hooks, p->lineno, words);
 		free(*out);
 		if ((*out = conf_hook_argv(words, len, n)) == NULL)
 			p->oom = true;
@@ -831,17 +766,13 @@ conf_parse_path(struct conf_parser *p, const struct conf_key *k, const char *v, 
 	return conf_set_string(p, out, v);
 }
 
+/* Whether the user or group exists is conf_verify's. */
 static int
 conf_parse_name(struct conf_parser *p, const struct conf_key *k, const char *v, char **out)
 {
-	char e[CONF_ESC_MAX + 8];
-
-	if (k->type == CONF_T_GROUP && getgrnam(v) == NULL) {
-		conf_err(p, p->lineno, "unknown group \"%s\"", conf_esc(e, sizeof(e), v));
-		return -1;
-	}
-	if (k->type == CONF_T_USER && getpwnam(v) == NULL) {
-		conf_err(p, p->lineno, "unknown user \"%s\"", conf_esc(e, sizeof(e), v));
+	if (*v == '\0') {
+		conf_bad(p, k, v,
+		         k->type == CONF_T_USER ? "expected a user name" : "expected a group name");
 		return -1;
 	}
 	return conf_set_string(p, out, v);
@@ -885,6 +816,8 @@ conf_key_set(struct conf_parser *p, const struct conf_key *k, void *obj, const c
 			conf_word_store(k, f, w);
 		break;
 	}
+	if (k->line_off != 0)
+		*(int *)((char *)obj + k->line_off) = p->lineno;
 }
 
 static void
@@ -1063,7 +996,7 @@ static void
 conf_section(struct conf_parser *p, char *s)
 {
 	size_t len = strlen(s);
-	char e[CONF_ESC_MAX + 8];
+	char e[CONF_ESC_SIZE];
 
 	conf_section_end(p);
 	if (len < 2 || s[len - 1] != ']') {
@@ -1099,7 +1032,7 @@ conf_keyval(struct conf_parser *p, const char *key, const char *value)
 	const struct conf_key *keys = conf_device_keys;
 	size_t nkeys = NKEYS(conf_device_keys), i;
 	void *obj = p->dev;
-	char e[CONF_ESC_MAX + 8];
+	char e[CONF_ESC_SIZE];
 
 	if (p->sec == CONF_SEC_BAD)
 		return;
@@ -1226,14 +1159,13 @@ conf_parse(const char *name, const char *text, size_t len, FILE *err)
 			conf_err(p, 0, "no device sections");
 		if (p->msgs.n == 0)
 			conf_held_all(p); /* a sum of devices that are each valid */
-		conf_hooks_user(p);
 	}
 	if (p->msgs.n == 0 && !p->oom)
 		conf = p->conf;
 	else
 		conf_free(p->conf);
-	conf_msgs_flush(p, err);
-	conf_msgs_free(&p->hooks);
+	p->msgs.oom |= p->oom;
+	conf_msgs_flush(&p->msgs, p->path, err);
 	free(p->owner);
 	free(p->claims);
 	free(p);

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/stat.h>
 
 #include <event2/event.h>
 
@@ -75,9 +74,26 @@ main_find(struct imqd *imqd, const char *name, size_t *idx)
 	return NULL;
 }
 
-/* Load the file, logging every error; NULL if it is not valid. */
+/* Each line of TEXT to the log at PRI, and to ERROUT (the imqctl client) if not NULL. */
+static void
+main_log_lines(char *text, int pri, FILE *errout)
+{
+	char *save = NULL;
+
+	for (char *line = strtok_r(text, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		log_msg(pri, "%s", line);
+		if (errout != NULL)
+			fprintf(errout, "%s\n", line);
+	}
+}
+
+/*
+ * Load and verify the file, logging every error; NULL if it is not valid.
+ * STARTED: the configuration imqd started with, for a reload.
+ */
 static struct conf *
-main_load(const char *path, FILE *errout)
+main_load(const char *path, const struct conf *started, FILE *errout)
 {
 	char *text = NULL;
 	size_t len = 0;
@@ -87,18 +103,32 @@ main_load(const char *path, FILE *errout)
 	if (mem == NULL)
 		return NULL;
 	conf = conf_load(path, mem);
-	fclose(mem);
-	if (text != NULL && len > 0) {
-		char *save = NULL;
-		for (char *line = strtok_r(text, "\n", &save); line != NULL;
-		     line = strtok_r(NULL, "\n", &save)) {
-			log_err("%s", line);
-			if (errout != NULL)
-				fprintf(errout, "%s\n", line);
-		}
+	if (conf != NULL && conf_verify(conf, started, mem) < 0) {
+		conf_free(conf);
+		conf = NULL;
 	}
+	fclose(mem);
+	if (text != NULL)
+		main_log_lines(text, LOG_ERR, errout);
 	free(text);
 	return conf;
+}
+
+/* For -t: what imqd works around at run time (conf_verify_warn), through the log. */
+static void
+main_warn(const struct conf *conf)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&text, &len);
+
+	if (mem == NULL)
+		return;
+	conf_verify_warn(conf, mem);
+	fclose(mem);
+	if (text != NULL)
+		main_log_lines(text, LOG_WARNING, NULL);
+	free(text);
 }
 
 /*
@@ -254,7 +284,7 @@ main_reload(struct imqd *imqd, FILE *errout)
 
 	log_notice("reloading %s", imqd->path);
 	notify_reloading();
-	next = main_load(imqd->path, errout);
+	next = main_load(imqd->path, imqd->started, errout);
 	if (next == NULL) {
 		log_err("%s: configuration not valid, keeping the running one", imqd->path);
 		notify_ready(imqd->ndevs);
@@ -487,58 +517,6 @@ main_events(struct imqd *imqd)
 		fatal("cannot start the status timer");
 }
 
-/* 0 if DIR is writable for the user imqd runs as (CONF's user, when root checks), or the errno. */
-static int
-main_writable(const struct conf *conf, const char *dir)
-{
-	int err = 0;
-
-	if (conf->user != NULL && geteuid() == 0 &&
-	    privs_access_as(conf->user, &dir, 1, W_OK | X_OK, &err) == 0)
-		return err;
-	return access(dir, W_OK | X_OK) == 0 ? 0 : errno;
-}
-
-/*
- * For -t: whether metrics-file can be written now. Not an error: imqd keeps
- * trying and writes the file once its directory appears or becomes
- * writable; but the administrator checking the file, or the journal of a
- * service that checks it first, should hear of it. Writability is checked
- * for the user imqd will run as: user, when root checks a file that sets
- * it, else whoever runs the check (under imqd.service, the service's user
- * in its sandbox).
- */
-static void
-main_check_metrics_file(const struct conf *conf)
-{
-	const char *path = conf->metrics_file;
-	const char *slash, *what, *why = NULL;
-	char *dir;
-	struct stat st;
-	int err;
-
-	if (path == NULL || (slash = strrchr(path, '/')) == NULL)
-		return;
-	if ((dir = strndup(path, slash == path ? 1 : (size_t)(slash - path))) == NULL)
-		return;
-	what = dir;
-	if (stat(dir, &st) < 0)
-		why = strerror(errno);
-	else if (!S_ISDIR(st.st_mode))
-		why = strerror(ENOTDIR);
-	else if ((err = main_writable(conf, dir)) != 0)
-		why = strerror(err);
-	else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-		what = path;
-		why = strerror(EISDIR);
-	}
-	if (why != NULL)
-		log_warnx("imqd: warning: metrics-file %s cannot be written: %s: %s; imqd logs "
-		          "this once and writes the file once it can",
-		          path, what, why);
-	free(dir);
-}
-
 /* For -t: what a device without ecn-mark does with a CE mark from its qdisc. */
 static void
 main_check_ecn(const struct conf *conf)
@@ -560,18 +538,12 @@ main_check(struct imqd *imqd, int mode)
 	/* Through the log, so that under systemd (ExecStartPre) errors reach the journal as such.
 	 */
 	log_init("imqd", LOG_NOTICE, false);
-	if ((conf = main_load(imqd->path, NULL)) == NULL)
+	if ((conf = main_load(imqd->path, NULL, NULL)) == NULL)
 		return 1;
-	const char *why = conf->user != NULL ? privs_cannot(conf->user) : NULL;
-	if (why != NULL) {
-		log_err("%s: %s", imqd->path, why);
-		conf_free(conf);
-		return 1;
-	}
 	if (mode == 'T')
 		conf_print(conf, stdout);
 	else {
-		main_check_metrics_file(conf);
+		main_warn(conf);
 		main_check_ecn(conf);
 		printf("configuration OK\n");
 	}
@@ -592,7 +564,7 @@ main(int argc, char **argv)
 		return main_check(&imqd, mode);
 	signal(SIGPIPE, SIG_IGN);
 	log_init("imqd", LOG_NOTICE + imqd.verbose, false);
-	imqd.conf = imqd.started = main_load(imqd.path, NULL);
+	imqd.conf = imqd.started = main_load(imqd.path, NULL, NULL);
 	if (imqd.conf == NULL)
 		fatal("%s: configuration not valid", imqd.path);
 	log_setup(main_level(&imqd, imqd.conf), imqd.conf->log_target == CONF_LOG_SYSLOG);
@@ -602,9 +574,6 @@ main(int argc, char **argv)
 		fatal("cannot create the event loop");
 	main_signals(&imqd, sigs);
 	hook_init(imqd.base);
-	const char *why = imqd.conf->user != NULL ? privs_cannot(imqd.conf->user) : NULL;
-	if (why != NULL)
-		fatal("%s: %s", imqd.path, why);
 	/* Hooks run as the user from the first one on, before imqd itself switches. */
 	hook_set_user(imqd.conf->user);
 	for (const struct conf_device *cd = imqd.conf->devices; cd != NULL; cd = cd->next)

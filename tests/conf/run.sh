@@ -131,7 +131,7 @@ me=nobody
 [ "$(id -u)" = 0 ] || me=$(id -un)
 uid=$(id -u "$me")
 check_user "$me" 0 ""
-check_user root 1 "$tmp/user.conf: user = root: only root can switch users, and imqd runs as uid $uid; leave user unset where the service manager starts imqd as its user"
+check_user root 1 "$tmp/user.conf:2: user = root: only root can switch users, and imqd runs as uid $uid; leave user unset where the service manager starts imqd as its user"
 
 # -t says what a device without ecn-mark does with CE marks, and only then.
 cd "$here/good" || exit 2

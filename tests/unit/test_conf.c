@@ -50,6 +50,48 @@ parse_bad(const char *text, const char *expect)
 	assert_string_equal(errors, expect);
 }
 
+/* Verify CONF (as for imqd -t) into the errors; conf_verify's result. */
+static int
+verify(const struct conf *conf)
+{
+	size_t size;
+	FILE *err;
+
+	free(errors);
+	errors = NULL;
+	err = open_memstream(&errors, &size);
+	assert_non_null(err);
+	int rc = conf_verify(conf, NULL, err);
+	fclose(err);
+	return rc;
+}
+
+/* TEXT parses, whatever the system holds, and conf_verify fails with exactly EXPECT. */
+static void
+verify_bad(const char *text, const char *expect)
+{
+	struct conf *conf = parse(text);
+
+	if (conf == NULL)
+		fail_msg("does not parse: %s", errors);
+	assert_int_equal(verify(conf), -1);
+	assert_string_equal(errors, expect);
+	conf_free(conf);
+}
+
+/* TEXT parses and passes conf_verify. */
+static void
+verify_good(const char *text)
+{
+	struct conf *conf = parse(text);
+
+	if (conf == NULL)
+		fail_msg("does not parse: %s", errors);
+	if (verify(conf) != 0)
+		fail_msg("conf_verify: %s", errors);
+	conf_free(conf);
+}
+
 static int
 count_lines(const char *s)
 {
@@ -661,12 +703,16 @@ test_hooks(void **state)
 
 	parse_bad("[imq0]\nqueues = 0\nup = true x\n",
 	          "t.conf:3: hook program true must be an absolute path\n");
-	parse_bad("[imq0]\nqueues = 0\nup = /nonexistent\n",
-	          "t.conf:3: hook program /nonexistent does not exist\n");
-	parse_bad("[imq0]\nqueues = 0\ndown = /etc/passwd/x\n",
-	          "t.conf:3: hook program /etc/passwd/x does not exist\n");
-	parse_bad("[imq0]\nqueues = 0\nup = /etc\n",
-	          "t.conf:3: hook program /etc is not a regular file\n");
+	verify_bad("[imq0]\nqueues = 0\nup = /nonexistent\n",
+	           "t.conf:3: hook program /nonexistent does not exist\n");
+	verify_bad("[imq0]\nqueues = 0\ndown = /etc/passwd/x\n",
+	           "t.conf:3: hook program /etc/passwd/x does not exist\n");
+	verify_bad("[imq0]\nqueues = 0\nup = /etc\n",
+	           "t.conf:3: hook program /etc is not a regular file\n");
+	verify_bad("[imq0]\nqueues = 0\nup = /bin/true\n\n[imq1]\nqueues = 1\ndown = /etc\n"
+	           "up = /nonexistent\n",
+	           "t.conf:7: hook program /etc is not a regular file\n"
+	           "t.conf:8: hook program /nonexistent does not exist\n");
 	parse_bad("[imq0]\nqueues = 0\nup = /bin/true \"a\n",
 	          "t.conf:3: bad value \"/bin/true \"a\" for up: a quote is not closed\n");
 	parse_bad("[imq0]\nqueues = 0\nup = /bin/true \"a\\\"\n",
@@ -688,11 +734,9 @@ test_hook_not_executable(void **state)
 	char text[128], expect[128];
 	snprintf(text, sizeof(text), "[imq0]\nqueues = 0\nup = %s\n", path);
 	snprintf(expect, sizeof(expect), "t.conf:3: hook program %s is not executable\n", path);
-	parse_bad(text, expect);
+	verify_bad(text, expect);
 	assert_int_equal(chmod(path, 0755), 0);
-	struct conf *conf = parse_dev_key("up", path);
-	assert_non_null(conf);
-	conf_free(conf);
+	verify_good(text);
 	unlink(path);
 }
 
@@ -706,7 +750,7 @@ parse_not_runnable(const char *text, int line, const char *prog)
 	         "t.conf:%d: hook program %s is not executable by user nobody, who runs the hooks: "
 	         "Permission denied\n",
 	         line, prog);
-	parse_bad(text, expect);
+	verify_bad(text, expect);
 }
 
 /* Hooks run as user: one only root may run is refused, wherever [global] is. */
@@ -733,15 +777,11 @@ test_hook_as_user(void **state)
 	parse_not_runnable(text, 3, path);
 	/* Root alone may run it, and imqd stays root: fine. */
 	snprintf(text, sizeof(text), "[imq0]\nqueues = 0\nup = %s\n", path);
-	struct conf *conf = parse(text);
-	assert_non_null(conf);
-	conf_free(conf);
+	verify_good(text);
 	assert_int_equal(chmod(path, 0701), 0);
 	snprintf(text, sizeof(text), "[global]\nuser = nobody\n\n[imq0]\nqueues = 0\nup = %s\n",
 	         path);
-	conf = parse(text);
-	assert_non_null(conf);
-	conf_free(conf);
+	verify_good(text);
 	unlink(path);
 
 	/* Executable by all, in a directory only root may enter: refused too. */
@@ -756,10 +796,16 @@ test_hook_as_user(void **state)
 	snprintf(text, sizeof(text), "[global]\nuser = nobody\n[imq0]\nqueues = 0\nup = %s\n",
 	         prog);
 	parse_not_runnable(text, 5, prog);
-	assert_int_equal(chmod(dir, 0711), 0);
-	conf = parse(text);
+	/* A running imqd checks the hooks as the user it started with: here root. */
+	struct conf *conf = parse(text);
+	struct conf *started = parse("[imq0]\nqueues = 0\n");
 	assert_non_null(conf);
+	assert_non_null(started);
+	assert_int_equal(conf_verify(conf, started, NULL), 0);
+	conf_free(started);
 	conf_free(conf);
+	assert_int_equal(chmod(dir, 0711), 0);
+	verify_good(text);
 	assert_int_equal(geteuid(), 0);
 	assert_int_equal(getegid(), 0);
 	assert_int_equal(getgroups(256, after), ngroups);
@@ -787,11 +833,44 @@ test_global_values(void **state)
 	          "expected an absolute path\n");
 	parse_bad("[global]\nmetrics-file = metrics\n[imq0]\nqueues = 0\n",
 	          "t.conf:2: bad value \"metrics\" for metrics-file: expected an absolute path\n");
-	parse_bad("[global]\ncontrol-group = no-such-group-xyz\n[imq0]\nqueues = 0\n",
-	          "t.conf:2: unknown group \"no-such-group-xyz\"\n");
-	parse_bad("[global]\nuser = no-such-user-xyz\n[imq0]\nqueues = 0\n",
-	          "t.conf:2: unknown user \"no-such-user-xyz\"\n");
+	verify_bad("[global]\ncontrol-group = no-such-group-xyz\n[imq0]\nqueues = 0\n",
+	           "t.conf:2: unknown group \"no-such-group-xyz\"\n");
+	verify_bad("[global]\nuser = no-such-user-xyz\n[imq0]\nqueues = 0\n",
+	           "t.conf:2: unknown user \"no-such-user-xyz\"\n");
+	verify_good("[global]\ncontrol-group = root\nuser = root\n[imq0]\nqueues = 0\n");
 	assert_null(parse_global_key("user", ""));
+	assert_string_equal(errors, "t.conf:4: bad value \"\" for user: expected a user name\n");
+	assert_null(parse_global_key("control-group", ""));
+	assert_string_equal(errors,
+	                    "t.conf:4: bad value \"\" for control-group: expected a group name\n");
+}
+
+/*
+ * Parsing reads the text alone: users, groups and programs that do not exist
+ * here parse (imqd -T of a file meant for another machine works), and
+ * conf_verify names each one, at its line, in line order.
+ */
+static void
+test_parse_pure(void **state)
+{
+	(void)state;
+	const char *text = "[imq0]\nqueues = 0\nup = /nonexistent/up\ndown = /nonexistent/down\n"
+	                   "[global]\nuser = no-such-user-xyz\ncontrol-group = no-such-group-xyz\n";
+	struct conf *conf = parse(text);
+
+	assert_non_null(conf);
+	assert_string_equal(errors, "");
+	assert_string_equal(conf->user, "no-such-user-xyz");
+	assert_int_equal(conf->devices->up_line, 3);
+	assert_int_equal(conf->devices->down_line, 4);
+	assert_int_equal(conf->user_line, 6);
+	assert_int_equal(conf->control_group_line, 7);
+	assert_int_equal(verify(conf), -1);
+	assert_string_equal(errors, "t.conf:3: hook program /nonexistent/up does not exist\n"
+	                            "t.conf:4: hook program /nonexistent/down does not exist\n"
+	                            "t.conf:6: unknown user \"no-such-user-xyz\"\n"
+	                            "t.conf:7: unknown group \"no-such-group-xyz\"\n");
+	conf_free(conf);
 }
 
 static char *
@@ -1058,6 +1137,7 @@ main(void)
 	    cmocka_unit_test_teardown(test_hook_not_executable, teardown),
 	    cmocka_unit_test_teardown(test_hook_as_user, teardown),
 	    cmocka_unit_test_teardown(test_global_values, teardown),
+	    cmocka_unit_test_teardown(test_parse_pure, teardown),
 	    cmocka_unit_test_teardown(test_print_round_trip, teardown),
 	    cmocka_unit_test_teardown(test_print_format, teardown),
 	    cmocka_unit_test_teardown(test_device_changed, teardown),

@@ -1,0 +1,185 @@
+/* imqd.conf against the system: users, groups, hook programs, the metrics-file directory. */
+#include "conf.h"
+#include "conf_msgs.h"
+#include "privs.h"
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* A hook program that imqd itself may run, to check again as the user who runs the hooks. */
+struct conf_hook {
+	const char *prog;
+	int line;
+};
+
+static void
+conf_verify_names(const struct conf *conf, struct conf_msgs *m)
+{
+	char e[CONF_ESC_SIZE];
+
+	if (conf->control_group != NULL && getgrnam(conf->control_group) == NULL)
+		conf_msgs_add(m, conf->control_group_line, "unknown group \"%s\"",
+		              conf_esc(e, sizeof(e), conf->control_group));
+	if (conf->user != NULL && getpwnam(conf->user) == NULL)
+		conf_msgs_add(m, conf->user_line, "unknown user \"%s\"",
+		              conf_esc(e, sizeof(e), conf->user));
+}
+
+/* PROG, set at LINE, as imqd itself sees it: 0, or -1 with the reason added to M. */
+static int
+conf_verify_hook(const char *prog, int line, struct conf_msgs *m)
+{
+	char e[CONF_ESC_SIZE];
+	struct stat st;
+
+	conf_esc(e, sizeof(e), prog);
+	int r = stat(prog, &st);
+	if (r == -1 && (errno == ENOENT || errno == ENOTDIR))
+		conf_msgs_add(m, line, "hook program %s does not exist", e);
+	else if (r == -1)
+		conf_msgs_add(m, line, "hook program %s: %s", e, strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		conf_msgs_add(m, line, "hook program %s is not a regular file", e);
+	else if (access(prog, X_OK) == -1)
+		conf_msgs_add(m, line, "hook program %s is not executable", e);
+	else
+		return 0;
+	return -1;
+}
+
+/*
+ * Hooks run as user, when one is set: checked as root, a program only root
+ * may run would pass and then fail at every start (and a reload, checked as
+ * the user, would refuse the same file). So root checks as the user, in a
+ * child switched to it: directories on the way, ACLs and noexec mounts count.
+ */
+static void
+conf_verify_hooks_as(const char *user, const struct conf_hook *hooks, size_t n, struct conf_msgs *m)
+{
+	const char **paths = calloc(n, sizeof(*paths));
+	int *errs = calloc(n, sizeof(*errs));
+	char e[CONF_ESC_SIZE];
+
+	if (paths == NULL || errs == NULL) {
+		m->oom = true;
+		goto free_lists;
+	}
+	for (size_t i = 0; i < n; i++)
+		paths[i] = hooks[i].prog;
+	bool checked = privs_access_as(user, paths, n, X_OK, errs) == 0;
+	for (size_t i = 0; i < n; i++) {
+		conf_esc(e, sizeof(e), hooks[i].prog);
+		if (!checked)
+			conf_msgs_add(m, hooks[i].line,
+			              "cannot check whether user %s, who runs the hooks, may run "
+			              "hook program %s",
+			              user, e);
+		else if (errs[i] != 0)
+			conf_msgs_add(m, hooks[i].line,
+			              "hook program %s is not executable by user %s, who runs the "
+			              "hooks: %s",
+			              e, user, strerror(errs[i]));
+	}
+free_lists:
+	free(paths);
+	free(errs);
+}
+
+/* Every up and down program of CONF, for imqd and then for USER (NULL: imqd's own). */
+static void
+conf_verify_hooks(const struct conf *conf, const char *user, struct conf_msgs *m)
+{
+	struct conf_hook *ok = calloc(2 * conf->ndevices + 1, sizeof(*ok));
+	size_t n = 0;
+
+	if (ok == NULL) {
+		m->oom = true;
+		return;
+	}
+	for (const struct conf_device *d = conf->devices; d != NULL; d = d->next) {
+		if (d->up != NULL && conf_verify_hook(d->up[0], d->up_line, m) == 0)
+			ok[n++] = (struct conf_hook){d->up[0], d->up_line};
+		if (d->down != NULL && conf_verify_hook(d->down[0], d->down_line, m) == 0)
+			ok[n++] = (struct conf_hook){d->down[0], d->down_line};
+	}
+	struct passwd *pw = user != NULL ? getpwnam(user) : NULL;
+	if (n > 0 && pw != NULL && pw->pw_uid != 0 && geteuid() == 0)
+		conf_verify_hooks_as(user, ok, n, m);
+	free(ok);
+}
+
+int
+conf_verify(const struct conf *conf, const struct conf *started, FILE *err)
+{
+	struct conf_msgs m = {0};
+
+	conf_verify_names(conf, &m);
+	conf_verify_hooks(conf, started != NULL ? started->user : conf->user, &m);
+	/* A running imqd switched (or not) when it started; the file's user waits for a restart. */
+	if (started == NULL && conf->user != NULL && getpwnam(conf->user) != NULL) {
+		const char *why = privs_cannot(conf->user);
+		if (why != NULL)
+			conf_msgs_add(&m, conf->user_line, "%s", why);
+	}
+	int rc = m.n == 0 && !m.oom ? 0 : -1;
+	conf_msgs_flush(&m, conf->path, err);
+	return rc;
+}
+
+/* 0 if DIR is writable for the user imqd runs as (CONF's user, when root checks), or the errno. */
+static int
+conf_verify_writable(const struct conf *conf, const char *dir)
+{
+	int err = 0;
+
+	if (conf->user != NULL && geteuid() == 0 &&
+	    privs_access_as(conf->user, &dir, 1, W_OK | X_OK, &err) == 0)
+		return err;
+	return access(dir, W_OK | X_OK) == 0 ? 0 : errno;
+}
+
+/*
+ * Not an error: imqd keeps trying and writes the file once its directory
+ * appears or becomes writable; but the administrator checking the file, or
+ * the journal of a service that checks it first, should hear of it.
+ * Writability is checked for the user imqd will run as: user, when root
+ * checks a file that sets it, else whoever runs the check (under
+ * imqd.service, the service's user in its sandbox).
+ */
+void
+conf_verify_warn(const struct conf *conf, FILE *out)
+{
+	const char *path = conf->metrics_file;
+	const char *slash, *what, *why = NULL;
+	char *dir;
+	struct stat st;
+	int err;
+
+	if (path == NULL || (slash = strrchr(path, '/')) == NULL)
+		return;
+	if ((dir = strndup(path, slash == path ? 1 : (size_t)(slash - path))) == NULL)
+		return;
+	what = dir;
+	if (stat(dir, &st) < 0)
+		why = strerror(errno);
+	else if (!S_ISDIR(st.st_mode))
+		why = strerror(ENOTDIR);
+	else if ((err = conf_verify_writable(conf, dir)) != 0)
+		why = strerror(err);
+	else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		what = path;
+		why = strerror(EISDIR);
+	}
+	if (why != NULL)
+		fprintf(out,
+		        "imqd: warning: metrics-file %s cannot be written: %s: %s; imqd logs "
+		        "this once and writes the file once it can\n",
+		        path, what, why);
+	free(dir);
+}
