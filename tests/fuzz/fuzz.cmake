@@ -9,22 +9,26 @@ if(IMQD_FUZZ)
     message(FATAL_ERROR "IMQD_FUZZ needs clang with libFuzzer (apt-get install clang)")
   endif()
   set(IMQD_FUZZ_DIR ${CMAKE_CURRENT_BINARY_DIR}/fuzz)
-  set(IMQD_FUZZ_SOURCES
-    ${PROJECT_SOURCE_DIR}/src/conf.c ${PROJECT_SOURCE_DIR}/src/flow.c
-    ${PROJECT_SOURCE_DIR}/src/pending.c ${PROJECT_SOURCE_DIR}/src/log.c
-    ${PROJECT_SOURCE_DIR}/src/privs.c)
+  # Each target's sources: the one list run.sh reads too.
+  set(IMQD_FUZZ_LIST ${CMAKE_CURRENT_LIST_DIR}/sources.txt)
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${IMQD_FUZZ_LIST})
+  file(STRINGS ${IMQD_FUZZ_LIST} IMQD_FUZZ_LINES REGEX "^[a-z]")
   file(GLOB IMQD_FUZZ_HEADERS ${PROJECT_SOURCE_DIR}/include/*.h)
   set(IMQD_FUZZ_FLAGS -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
       -D_GNU_SOURCE "-DIMQD_VERSION=\"fuzz\"" "-DIMQD_CONF_PATH=\"/dev/null\""
       -I${PROJECT_SOURCE_DIR}/include ${XXHASH_CFLAGS})
   set(IMQD_FUZZERS)
-  foreach(name conf packet)
+  foreach(line ${IMQD_FUZZ_LINES})
+    separate_arguments(words UNIX_COMMAND "${line}")
+    list(POP_FRONT words name)
+    list(TRANSFORM words PREPEND ${PROJECT_SOURCE_DIR}/)
     add_custom_command(
       OUTPUT ${IMQD_FUZZ_DIR}/fuzz_${name}
       COMMAND ${CMAKE_COMMAND} -E make_directory ${IMQD_FUZZ_DIR}
       COMMAND ${IMQD_CLANG} ${IMQD_FUZZ_FLAGS} ${CMAKE_CURRENT_LIST_DIR}/fuzz_${name}.c
-              ${IMQD_FUZZ_SOURCES} ${XXHASH_LDFLAGS} -o ${IMQD_FUZZ_DIR}/fuzz_${name}
-      DEPENDS ${CMAKE_CURRENT_LIST_DIR}/fuzz_${name}.c ${IMQD_FUZZ_SOURCES} ${IMQD_FUZZ_HEADERS}
+              ${words} ${XXHASH_LDFLAGS} -o ${IMQD_FUZZ_DIR}/fuzz_${name}
+      DEPENDS ${CMAKE_CURRENT_LIST_DIR}/fuzz_${name}.c ${words} ${IMQD_FUZZ_HEADERS}
+              ${IMQD_FUZZ_LIST}
       COMMENT "Building libFuzzer target fuzz_${name} with ${IMQD_CLANG}"
       VERBATIM)
     list(APPEND IMQD_FUZZERS ${IMQD_FUZZ_DIR}/fuzz_${name})

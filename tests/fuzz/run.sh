@@ -23,7 +23,17 @@ CLANG=${CLANG:-clang}
 mkdir -p "$dir" || exit 2
 dir=$(cd "$dir" && pwd)
 
-sources=("$root/src/conf.c" "$root/src/flow.c" "$root/src/pending.c" "$root/src/log.c" "$root/src/privs.c")
+# sources NAME: the files fuzz_NAME links besides its own, from the one list
+# fuzz.cmake reads too.
+sources() {
+	local name files f
+	while read -r name files; do
+		[ "$name" = "$1" ] || continue
+		for f in $files; do printf '%s\n' "$root/$f"; done
+		return 0
+	done <"$here/sources.txt"
+	return 1
+}
 # shellcheck disable=SC2054 # commas belong to the -fsanitize list
 flags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 	-D_GNU_SOURCE '-DIMQD_VERSION="fuzz"' '-DIMQD_CONF_PATH="/dev/null"' -I"$root/include")
@@ -31,17 +41,19 @@ xxhash=$(pkg-config --cflags --libs libxxhash 2>/dev/null || echo -lxxhash)
 
 # build NAME: compile DIR/fuzz_NAME unless it is newer than everything it is made of.
 build() {
-	local bin=$dir/fuzz_$1 f
+	local bin=$dir/fuzz_$1 f srcs
+	mapfile -t srcs < <(sources "$1")
+	[ "${#srcs[@]}" -gt 0 ] || { echo "fuzz_$1: not in $here/sources.txt" >&2; return 1; }
 	if [ -x "$bin" ]; then
 		local stale=0
-		for f in "$here/fuzz_$1.c" "${sources[@]}" "$root"/include/*.h; do
+		for f in "$here/fuzz_$1.c" "${srcs[@]}" "$here/sources.txt" "$root"/include/*.h; do
 			[ "$f" -nt "$bin" ] && stale=1
 		done
 		[ "$stale" = 0 ] && return 0
 	fi
 	command -v "$CLANG" >/dev/null 2>&1 || { echo "fuzz_$1: $CLANG not found (apt-get install clang)" >&2; return 1; }
 	# shellcheck disable=SC2086 # xxhash is a list of flags
-	"$CLANG" "${flags[@]}" "$here/fuzz_$1.c" "${sources[@]}" $xxhash -o "$bin"
+	"$CLANG" "${flags[@]}" "$here/fuzz_$1.c" "${srcs[@]}" $xxhash -o "$bin"
 }
 
 passed=0 failed=0
