@@ -1177,7 +1177,8 @@ conf_read(const char *path, size_t *lenp, FILE *err)
 {
 	struct stat st;
 	char *text = NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* Not blocking: opening a FIFO would wait for a writer, and hold imqd's event loop. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 
 	if (fd == -1) {
 		fprintf(err, "%s: cannot open: %s\n", path, strerror(errno));
@@ -1185,6 +1186,9 @@ conf_read(const char *path, size_t *lenp, FILE *err)
 	}
 	if (fstat(fd, &st) == -1) {
 		fprintf(err, "%s: cannot stat: %s\n", path, strerror(errno));
+	} else if (!S_ISREG(st.st_mode)) {
+		/* A FIFO or a device (/dev/kmsg) could be read from forever. */
+		fprintf(err, "%s: not a regular file\n", path);
 	} else if (st.st_mode & S_IWOTH) {
 		fprintf(err, "%s: is writable by other users; refusing it\n", path);
 	} else if (st.st_uid != 0 && st.st_uid != geteuid()) {

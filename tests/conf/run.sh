@@ -148,6 +148,24 @@ else
 	passed=$((passed + 1))
 fi
 
+# A FIFO or a device as the file: refused at once, not read forever (a FIFO
+# with no writer would block the open, /dev/kmsg the reads).
+check_not_regular()
+{
+	timeout 10 "$imqd" -t -c "$1" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ $rc -ne 1 ] || [ "$(cat "$tmp/err")" != "$1: not a regular file" ]; then
+		fail "imqd -t -c $1 (not a regular file): exit status $rc"
+		cat "$tmp/out" "$tmp/err"
+		return
+	fi
+	passed=$((passed + 1))
+}
+mkfifo "$tmp/fifo.conf" || exit 2
+check_not_regular "$tmp/fifo.conf"
+check_not_regular /dev/null
+[ -r /dev/kmsg ] && check_not_regular /dev/kmsg
+
 # The shipped example must stay valid.
 cd "$here/../../conf" || exit 2
 run -t imqd.conf

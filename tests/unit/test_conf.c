@@ -1092,6 +1092,34 @@ test_load(void **state)
 	conf_free(NULL);
 }
 
+/* A FIFO with no writer, or a device, is refused at once: reading it would never end. */
+static void
+test_load_not_regular(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/test_conf_fifoXXXXXX", fifo[64];
+	assert_non_null(mkdtemp(dir));
+	snprintf(fifo, sizeof(fifo), "%s/imqd.conf", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+
+	char *out = NULL;
+	size_t size;
+	FILE *err = open_memstream(&out, &size);
+	assert_non_null(err);
+	alarm(10); /* a load that blocks fails the test instead of hanging it */
+	assert_null(conf_load(fifo, err));
+	assert_null(conf_load("/dev/null", err));
+	alarm(0);
+	fclose(err);
+	char expect[256];
+	snprintf(expect, sizeof(expect), "%s: not a regular file\n/dev/null: not a regular file\n",
+	         fifo);
+	assert_string_equal(out, expect);
+	free(out);
+	unlink(fifo);
+	rmdir(dir);
+}
+
 static void
 test_oversized(void **state)
 {
@@ -1142,6 +1170,7 @@ main(void)
 	    cmocka_unit_test_teardown(test_print_format, teardown),
 	    cmocka_unit_test_teardown(test_device_changed, teardown),
 	    cmocka_unit_test_teardown(test_load, teardown),
+	    cmocka_unit_test_teardown(test_load_not_regular, teardown),
 	    cmocka_unit_test_teardown(test_oversized, teardown),
 	};
 
