@@ -75,7 +75,9 @@ struct conf {
 
 /*
  * Parse PATH; on any error print every one as "PATH:LINE: message" to ERR and
- * return NULL. Parsing reads the file and nothing else of the system: see conf_verify.
+ * return NULL with errno EINVAL, or, when the file could not be read, with
+ * why (EMFILE, EACCES...). Parsing reads the file and nothing else of the
+ * system: see conf_verify.
  */
 struct conf *conf_load(const char *path, FILE *err);
 
@@ -87,7 +89,7 @@ struct conf *conf_parse(const char *name, const char *text, size_t len, FILE *er
  * programs (as the user who runs them), whether imqd can switch to user.
  * STARTED is the configuration a running imqd started with, whose user stays
  * in effect until a restart (NULL for a check or a start). Errors as conf_load's
- * to ERR; 0 or -1.
+ * to ERR; 0, or -1 with errno EINVAL, or why a check could not be made (EMFILE...).
  */
 int conf_verify(const struct conf *conf, const struct conf *started, FILE *err);
 

@@ -16,8 +16,9 @@ const char *privs_cannot(const char *user);
 /*
  * access(2) of PATHS[0..N) for MODE as USER would see them (its groups,
  * directories on the way, ACLs, read-only and noexec mounts), from root: in
- * a child that switches to USER. ERRS[i] is 0 or the errno. 0, or -1 when
- * the check could not be made (not root, no such user, fork or switch failed).
+ * a child that switches to USER. ERRS[i] is 0 or the errno. 0, or -1 with
+ * errno when the check could not be made: EPERM (not root), ENOENT (no such
+ * user), the errno of pipe or fork, ECHILD (the child could not switch).
  */
 int privs_access_as(const char *user, const char *const *paths, size_t n, int mode, int *errs);
 

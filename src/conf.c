@@ -1140,6 +1140,7 @@ conf_parse(const char *name, const char *text, size_t len, FILE *err)
 	if (p == NULL) {
 		if (err != NULL)
 			fprintf(err, "%s: out of memory\n", name);
+		errno = ENOMEM;
 		return NULL;
 	}
 	p->path = name;
@@ -1164,61 +1165,90 @@ conf_parse(const char *name, const char *text, size_t len, FILE *err)
 		conf = p->conf;
 	else
 		conf_free(p->conf);
+	int why = p->oom ? ENOMEM : EINVAL;
 	p->msgs.oom |= p->oom;
 	conf_msgs_flush(&p->msgs, p->path, err);
 	free(p->owner);
 	free(p->claims);
 	free(p);
+	if (conf == NULL)
+		errno = why;
 	return conf;
 }
 
+/* Why a file with status ST may not configure imqd, said on ERR; 0 if it may. */
+static int
+conf_refuse(const char *path, const struct stat *st, FILE *err)
+{
+	if (!S_ISREG(st->st_mode))
+		/* A FIFO or a device (/dev/kmsg) could be read from forever. */
+		fprintf(err, "%s: not a regular file\n", path);
+	else if (st->st_mode & S_IWOTH)
+		fprintf(err, "%s: is writable by other users; refusing it\n", path);
+	else if (st->st_uid != 0 && st->st_uid != geteuid())
+		/* Its owner could make it writable: it names programs imqd runs. */
+		fprintf(err, "%s: is owned by uid %u, not root; refusing it\n", path,
+		        (unsigned)st->st_uid);
+	else if ((st->st_mode & S_IWGRP) && st->st_gid != 0 && st->st_gid != getegid())
+		fprintf(err, "%s: is writable by group %u, not root's; refusing it\n", path,
+		        (unsigned)st->st_gid);
+	else
+		return 0;
+	return -1;
+}
+
+/* FD's bytes, one more than the limit at most (so conf_parse sees an oversized file); NULL with
+ * errno. */
+static char *
+conf_read_fd(int fd, size_t *lenp)
+{
+	char *text = malloc(CONF_MAX_SIZE + 1);
+	size_t len = 0;
+	ssize_t n;
+
+	if (text == NULL)
+		return NULL;
+	while (len <= CONF_MAX_SIZE && (n = read(fd, text + len, CONF_MAX_SIZE + 1 - len)) != 0) {
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			int saved = errno;
+			free(text);
+			errno = saved;
+			return NULL;
+		}
+		len += (size_t)n;
+	}
+	*lenp = len;
+	return text;
+}
+
+/* PATH's text; NULL with errno: why it could not be read, or EINVAL for a file refused. */
 static char *
 conf_read(const char *path, size_t *lenp, FILE *err)
 {
 	struct stat st;
 	char *text = NULL;
 	/* Not blocking: opening a FIFO would wait for a writer, and hold imqd's event loop. */
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY), saved = 0;
 
 	if (fd == -1) {
-		fprintf(err, "%s: cannot open: %s\n", path, strerror(errno));
+		saved = errno;
+		fprintf(err, "%s: cannot open: %s\n", path, strerror(saved));
+		errno = saved;
 		return NULL;
 	}
 	if (fstat(fd, &st) == -1) {
-		fprintf(err, "%s: cannot stat: %s\n", path, strerror(errno));
-	} else if (!S_ISREG(st.st_mode)) {
-		/* A FIFO or a device (/dev/kmsg) could be read from forever. */
-		fprintf(err, "%s: not a regular file\n", path);
-	} else if (st.st_mode & S_IWOTH) {
-		fprintf(err, "%s: is writable by other users; refusing it\n", path);
-	} else if (st.st_uid != 0 && st.st_uid != geteuid()) {
-		/* Its owner could make it writable: it names programs imqd runs. */
-		fprintf(err, "%s: is owned by uid %u, not root; refusing it\n", path,
-		        (unsigned)st.st_uid);
-	} else if ((st.st_mode & S_IWGRP) && st.st_gid != 0 && st.st_gid != getegid()) {
-		fprintf(err, "%s: is writable by group %u, not root's; refusing it\n", path,
-		        (unsigned)st.st_gid);
-	} else if ((text = malloc(CONF_MAX_SIZE + 1)) == NULL) {
-		fprintf(err, "%s: out of memory\n", path);
-	} else {
-		size_t len = 0;
-		ssize_t n;
-		/* One byte more than the limit, so conf_parse sees an oversized file. */
-		while (len <= CONF_MAX_SIZE &&
-		       (n = read(fd, text + len, CONF_MAX_SIZE + 1 - len)) != 0) {
-			if (n == -1 && errno == EINTR)
-				continue;
-			if (n == -1) {
-				fprintf(err, "%s: cannot read: %s\n", path, strerror(errno));
-				free(text);
-				text = NULL;
-				break;
-			}
-			len += (size_t)n;
-		}
-		*lenp = len;
+		saved = errno;
+		fprintf(err, "%s: cannot stat: %s\n", path, strerror(saved));
+	} else if (conf_refuse(path, &st, err) == -1) {
+		saved = EINVAL;
+	} else if ((text = conf_read_fd(fd, lenp)) == NULL) {
+		saved = errno;
+		fprintf(err, "%s: cannot read: %s\n", path, strerror(saved));
 	}
 	close(fd);
+	errno = saved;
 	return text;
 }
 
@@ -1231,7 +1261,9 @@ conf_load(const char *path, FILE *err)
 	if (text == NULL)
 		return NULL;
 	struct conf *conf = conf_parse(path, text, len, err);
+	int saved = errno;
 	free(text);
+	errno = saved;
 	return conf;
 }
 

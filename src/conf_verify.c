@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdlib.h>
@@ -18,17 +19,56 @@ struct conf_hook {
 	int line;
 };
 
+/* One verification: its messages, and why a check could not be made (0: each was). */
+struct conf_check {
+	struct conf_msgs m;
+	int syserr;
+};
+
+/*
+ * ERR of a lookup that found nothing, or why it could not look: NSS says "not
+ * found" (NULL with errno 0 or one of those of getpwnam(3)) also when a module
+ * could not open its file and the next one knew nothing, so a lookup made
+ * without a free descriptor is a failed one.
+ */
+static int
+conf_verify_lookup_errno(int err)
+{
+	if (err != 0 && err != ENOENT && err != ESRCH && err != EBADF && err != EPERM)
+		return err;
+	int fd = open("/", O_PATH | O_CLOEXEC);
+	if (fd == -1 && (errno == EMFILE || errno == ENFILE))
+		return errno;
+	if (fd != -1)
+		close(fd);
+	return 0;
+}
+
+/* NAME, a WHAT ("user", "group") set at LINE, was not found; ERR is the lookup's errno. */
 static void
-conf_verify_names(const struct conf *conf, struct conf_msgs *m)
+conf_verify_missing(struct conf_check *c, int line, const char *what, const char *name, int err)
 {
 	char e[CONF_ESC_SIZE];
 
+	conf_esc(e, sizeof(e), name);
+	if ((err = conf_verify_lookup_errno(err)) == 0) {
+		conf_msgs_add(&c->m, line, "unknown %s \"%s\"", what, e);
+		return;
+	}
+	conf_msgs_add(&c->m, line, "cannot look up %s \"%s\": %s", what, e, strerror(err));
+	c->syserr = err;
+}
+
+static void
+conf_verify_names(const struct conf *conf, struct conf_check *c)
+{
+	errno = 0;
 	if (conf->control_group != NULL && getgrnam(conf->control_group) == NULL)
-		conf_msgs_add(m, conf->control_group_line, "unknown group \"%s\"",
-		              conf_esc(e, sizeof(e), conf->control_group));
+		conf_verify_missing(c, conf->control_group_line, "group", conf->control_group,
+		                    errno);
+	errno = 0;
 	if (conf->user != NULL && getpwnam(conf->user) == NULL)
-		conf_msgs_add(m, conf->user_line, "unknown user \"%s\"",
-		              conf_esc(e, sizeof(e), conf->user));
+		conf_verify_missing(c, conf->user_line, "user", conf->user, errno);
 }
 
 /* PROG, set at LINE, as imqd itself sees it: 0, or -1 with the reason added to M. */
@@ -60,28 +100,31 @@ conf_verify_hook(const char *prog, int line, struct conf_msgs *m)
  * child switched to it: directories on the way, ACLs and noexec mounts count.
  */
 static void
-conf_verify_hooks_as(const char *user, const struct conf_hook *hooks, size_t n, struct conf_msgs *m)
+conf_verify_hooks_as(const char *user, const struct conf_hook *hooks, size_t n,
+                     struct conf_check *c)
 {
 	const char **paths = calloc(n, sizeof(*paths));
 	int *errs = calloc(n, sizeof(*errs));
 	char e[CONF_ESC_SIZE];
 
 	if (paths == NULL || errs == NULL) {
-		m->oom = true;
+		c->m.oom = true;
 		goto free_lists;
 	}
 	for (size_t i = 0; i < n; i++)
 		paths[i] = hooks[i].prog;
-	bool checked = privs_access_as(user, paths, n, X_OK, errs) == 0;
+	int failed = privs_access_as(user, paths, n, X_OK, errs) == 0 ? 0 : errno;
+	if (failed != 0)
+		c->syserr = failed;
 	for (size_t i = 0; i < n; i++) {
 		conf_esc(e, sizeof(e), hooks[i].prog);
-		if (!checked)
-			conf_msgs_add(m, hooks[i].line,
+		if (failed != 0)
+			conf_msgs_add(&c->m, hooks[i].line,
 			              "cannot check whether user %s, who runs the hooks, may run "
-			              "hook program %s",
-			              user, e);
+			              "hook program %s: %s",
+			              user, e, strerror(failed));
 		else if (errs[i] != 0)
-			conf_msgs_add(m, hooks[i].line,
+			conf_msgs_add(&c->m, hooks[i].line,
 			              "hook program %s is not executable by user %s, who runs the "
 			              "hooks: %s",
 			              e, user, strerror(errs[i]));
@@ -93,42 +136,45 @@ free_lists:
 
 /* Every up and down program of CONF, for imqd and then for USER (NULL: imqd's own). */
 static void
-conf_verify_hooks(const struct conf *conf, const char *user, struct conf_msgs *m)
+conf_verify_hooks(const struct conf *conf, const char *user, struct conf_check *c)
 {
 	struct conf_hook *ok = calloc(2 * conf->ndevices + 1, sizeof(*ok));
 	size_t n = 0;
 
 	if (ok == NULL) {
-		m->oom = true;
+		c->m.oom = true;
 		return;
 	}
 	for (const struct conf_device *d = conf->devices; d != NULL; d = d->next) {
-		if (d->up != NULL && conf_verify_hook(d->up[0], d->up_line, m) == 0)
+		if (d->up != NULL && conf_verify_hook(d->up[0], d->up_line, &c->m) == 0)
 			ok[n++] = (struct conf_hook){d->up[0], d->up_line};
-		if (d->down != NULL && conf_verify_hook(d->down[0], d->down_line, m) == 0)
+		if (d->down != NULL && conf_verify_hook(d->down[0], d->down_line, &c->m) == 0)
 			ok[n++] = (struct conf_hook){d->down[0], d->down_line};
 	}
 	struct passwd *pw = user != NULL ? getpwnam(user) : NULL;
 	if (n > 0 && pw != NULL && pw->pw_uid != 0 && geteuid() == 0)
-		conf_verify_hooks_as(user, ok, n, m);
+		conf_verify_hooks_as(user, ok, n, c);
 	free(ok);
 }
 
 int
 conf_verify(const struct conf *conf, const struct conf *started, FILE *err)
 {
-	struct conf_msgs m = {0};
+	struct conf_check c = {{0}, 0};
 
-	conf_verify_names(conf, &m);
-	conf_verify_hooks(conf, started != NULL ? started->user : conf->user, &m);
+	conf_verify_names(conf, &c);
+	conf_verify_hooks(conf, started != NULL ? started->user : conf->user, &c);
 	/* A running imqd switched (or not) when it started; the file's user waits for a restart. */
 	if (started == NULL && conf->user != NULL && getpwnam(conf->user) != NULL) {
 		const char *why = privs_cannot(conf->user);
 		if (why != NULL)
-			conf_msgs_add(&m, conf->user_line, "%s", why);
+			conf_msgs_add(&c.m, conf->user_line, "%s", why);
 	}
-	int rc = m.n == 0 && !m.oom ? 0 : -1;
-	conf_msgs_flush(&m, conf->path, err);
+	int rc = c.m.n == 0 && !c.m.oom ? 0 : -1;
+	int why = c.syserr != 0 ? c.syserr : c.m.oom ? ENOMEM : EINVAL;
+	conf_msgs_flush(&c.m, conf->path, err);
+	if (rc < 0)
+		errno = why;
 	return rc;
 }
 

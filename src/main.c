@@ -89,7 +89,8 @@ main_log_lines(char *text, int pri, FILE *errout)
 }
 
 /*
- * Load and verify the file, logging every error; NULL if it is not valid.
+ * Load and verify the file, logging every error; NULL if it is not valid
+ * (errno EINVAL) or could not be read or checked (errno says why).
  * STARTED: the configuration imqd started with, for a reload.
  */
 static struct conf *
@@ -99,11 +100,14 @@ main_load(const char *path, const struct conf *started, FILE *errout)
 	size_t len = 0;
 	FILE *mem = open_memstream(&text, &len);
 	struct conf *conf;
+	int why = 0;
 
 	if (mem == NULL)
 		return NULL;
-	conf = conf_load(path, mem);
+	if ((conf = conf_load(path, mem)) == NULL)
+		why = errno;
 	if (conf != NULL && conf_verify(conf, started, mem) < 0) {
+		why = errno;
 		conf_free(conf);
 		conf = NULL;
 	}
@@ -111,7 +115,15 @@ main_load(const char *path, const struct conf *started, FILE *errout)
 	if (text != NULL)
 		main_log_lines(text, LOG_ERR, errout);
 	free(text);
+	errno = why;
 	return conf;
+}
+
+/* Why main_load returned NULL, for the log: errno EINVAL is a file with errors. */
+static const char *
+main_load_failure(int err)
+{
+	return err == EINVAL ? "configuration not valid" : strerror(err);
 }
 
 /* For -t: what imqd works around at run time (conf_verify_warn), through the log. */
@@ -286,7 +298,7 @@ main_reload(struct imqd *imqd, FILE *errout)
 	notify_reloading();
 	next = main_load(imqd->path, imqd->started, errout);
 	if (next == NULL) {
-		log_err("%s: configuration not valid, keeping the running one", imqd->path);
+		log_err("%s: %s, keeping the running one", imqd->path, main_load_failure(errno));
 		notify_ready(imqd->ndevs);
 		return -1;
 	}
@@ -566,7 +578,7 @@ main(int argc, char **argv)
 	log_init("imqd", LOG_NOTICE + imqd.verbose, false);
 	imqd.conf = imqd.started = main_load(imqd.path, NULL, NULL);
 	if (imqd.conf == NULL)
-		fatal("%s: configuration not valid", imqd.path);
+		fatal("%s: %s", imqd.path, main_load_failure(errno));
 	log_setup(main_level(&imqd, imqd.conf), imqd.conf->log_target == CONF_LOG_SYSLOG);
 	main_budget(imqd.conf);
 	imqd.base = event_base_new();

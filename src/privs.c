@@ -70,10 +70,20 @@ privs_cannot(const char *user)
 int
 privs_access_as(const char *user, const char *const *paths, size_t n, int mode, int *errs)
 {
-	struct passwd *pw = getpwnam(user);
-	int fds[2];
+	int fds[2], saved = ECHILD;
 
-	if (pw == NULL || geteuid() != 0 || pipe(fds) < 0)
+	errno = 0;
+	struct passwd *pw = getpwnam(user);
+	if (pw == NULL) {
+		if (errno == 0)
+			errno = ENOENT;
+		return -1;
+	}
+	if (geteuid() != 0) {
+		errno = EPERM;
+		return -1;
+	}
+	if (pipe(fds) < 0)
 		return -1;
 	pid_t pid = fork();
 	if (pid == 0) {
@@ -87,6 +97,8 @@ privs_access_as(const char *user, const char *const *paths, size_t n, int mode, 
 		}
 		_exit(0);
 	}
+	if (pid < 0)
+		saved = errno;
 	close(fds[1]);
 	size_t got = 0;
 	while (pid > 0 && got < n) {
@@ -101,7 +113,11 @@ privs_access_as(const char *user, const char *const *paths, size_t n, int mode, 
 	int status = 0;
 	while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	return pid > 0 && got == n && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+	if (pid > 0 && got == n && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	/* The child could not switch or answer: ECHILD. */
+	errno = saved;
+	return -1;
 }
 
 int

@@ -5,7 +5,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <stdio.h>
@@ -1092,6 +1094,67 @@ test_load(void **state)
 	conf_free(NULL);
 }
 
+/*
+ * Out of descriptors: the file cannot be read, or a user not looked up (daemon:
+ * systemd's NSS module makes up root and nobody without a file).
+ * That is said as such (errno EMFILE, "Too many open files"), not as a file
+ * with errors (EINVAL) or an unknown user.
+ */
+static void
+test_load_no_descriptors(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/test_conf_emfileXXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "[imq0]\nqueues = 0\n", 18), 18);
+	close(fd);
+	assert_int_equal(chmod(path, 0644), 0);
+	struct conf *conf = parse("[global]\nuser = daemon\n[imq0]\nqueues = 0\n");
+	assert_non_null(conf);
+	char *out = NULL;
+	size_t size;
+	FILE *err = open_memstream(&out, &size);
+	assert_non_null(err);
+
+	struct rlimit old, low = {64, 64};
+	int fds[64], n = 0;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low.rlim_max = old.rlim_max;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	while (n < 64 && (fds[n] = open("/dev/null", O_RDONLY)) >= 0)
+		n++;
+	assert_int_equal(errno, EMFILE);
+	errno = 0;
+	assert_null(conf_load(path, err));
+	int load_errno = errno;
+	int verify_rc = conf_verify(conf, NULL, err);
+	int verify_errno = errno;
+	while (n > 0)
+		close(fds[--n]);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	fclose(err);
+
+	assert_int_equal(load_errno, EMFILE);
+	assert_int_equal(verify_rc, -1);
+	if (verify_errno != EMFILE)
+		fail_msg("errno %d: %s", verify_errno, out);
+	char expect[256];
+	snprintf(expect, sizeof(expect),
+	         "%s: cannot open: Too many open files\n"
+	         "t.conf:2: cannot look up user \"daemon\": Too many open files\n",
+	         path);
+	assert_string_equal(out, expect);
+	/* With descriptors again, the same file loads, and a bad one is EINVAL. */
+	errno = 0;
+	assert_int_equal(verify(conf), 0);
+	conf_free(conf);
+	assert_null(parse("[imq0]\n"));
+	assert_int_equal(errno, EINVAL);
+	free(out);
+	unlink(path);
+}
+
 /* A FIFO with no writer, or a device, is refused at once: reading it would never end. */
 static void
 test_load_not_regular(void **state)
@@ -1171,6 +1234,7 @@ main(void)
 	    cmocka_unit_test_teardown(test_device_changed, teardown),
 	    cmocka_unit_test_teardown(test_load, teardown),
 	    cmocka_unit_test_teardown(test_load_not_regular, teardown),
+	    cmocka_unit_test_teardown(test_load_no_descriptors, teardown),
 	    cmocka_unit_test_teardown(test_oversized, teardown),
 	};
 
