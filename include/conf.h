@@ -12,6 +12,8 @@
 #define CONF_MAX_DEVICES 256       /* device sections in one file */
 #define CONF_MAX_HELD 4194304      /* packets one device may hold: queue-maxlen x its queues */
 #define CONF_MAX_HELD_ALL 16777216 /* packets all devices together may hold */
+/* The user imqd.service runs imqd as (systemd/imqd.sysusers): trusted like root. */
+#define CONF_SERVICE_USER "_imqd"
 
 enum conf_verdict {
 	CONF_ACCEPT,
@@ -86,12 +88,21 @@ struct conf *conf_parse(const char *name, const char *text, size_t len, FILE *er
 
 /*
  * Check CONF against the system imqd runs on: users and groups, hook
- * programs (as the user who runs them), whether imqd can switch to user.
+ * programs (as the user who runs them), whether imqd can switch to user,
+ * whether only trusted users (conf_trusted) can write the control socket's
+ * directory and those above it.
  * STARTED is the configuration a running imqd started with, whose user stays
  * in effect until a restart (NULL for a check or a start). Errors as conf_load's
  * to ERR; 0, or -1 with errno EINVAL, or why a check could not be made (EMFILE...).
  */
 int conf_verify(const struct conf *conf, const struct conf *started, FILE *err);
+
+/*
+ * Whether UID is trusted with imqd's control socket (to own it, or the
+ * directories on its way): root, the caller's own user, CONF's user (CONF
+ * may be NULL) or CONF_SERVICE_USER.
+ */
+bool conf_trusted(const struct conf *conf, unsigned uid);
 
 /* Warn on OUT of what imqd works around at run time: a metrics-file it cannot write yet. */
 void conf_verify_warn(const struct conf *conf, FILE *out);

@@ -1,4 +1,4 @@
-/* imqd.conf against the system: users, groups, hook programs, the metrics-file directory. */
+/* imqd.conf against the system: users, groups, hooks, socket and metrics directories. */
 #include "conf.h"
 #include "conf_msgs.h"
 #include "privs.h"
@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,6 +158,136 @@ conf_verify_hooks(const struct conf *conf, const char *user, struct conf_check *
 	free(ok);
 }
 
+bool
+conf_trusted(const struct conf *conf, unsigned uid)
+{
+	const char *const users[] = {conf != NULL ? conf->user : NULL, CONF_SERVICE_USER};
+
+	if (uid == 0 || uid == geteuid())
+		return true;
+	for (size_t i = 0; i < sizeof(users) / sizeof(users[0]); i++) {
+		struct passwd *pw = users[i] != NULL ? getpwnam(users[i]) : NULL;
+		if (pw != NULL && pw->pw_uid == uid)
+			return true;
+	}
+	return false;
+}
+
+/* Cut PATH, absolute, to its directory: "/" at the top. */
+static void
+conf_verify_parent(char *path)
+{
+	char *slash = strrchr(path, '/');
+
+	slash[slash == path ? 1 : 0] = '\0';
+}
+
+/* A user for messages: "nobody (uid 65534)". */
+static const char *
+conf_verify_uid(char *buf, size_t size, unsigned uid)
+{
+	struct passwd *pw = getpwuid(uid);
+
+	snprintf(buf, size, "%s (uid %u)", pw != NULL ? pw->pw_name : "no user", uid);
+	return buf;
+}
+
+/*
+ * Who else than a trusted user could change directory DIR (status ST): its
+ * owner, a group or anyone, written into BUF; NULL when no one. An entry of a
+ * sticky directory can be renamed only by its owner or the directory's, so
+ * one above the socket's (ENTRY_SAFE) may be writable by all if sticky.
+ */
+static const char *
+conf_verify_dir_writer(const struct conf *conf, const struct stat *st, bool entry_safe, char *buf,
+                       size_t size)
+{
+	char who[64];
+	bool shared = !(entry_safe && (st->st_mode & S_ISVTX));
+
+	if (!conf_trusted(conf, st->st_uid)) {
+		snprintf(buf, size, "is owned by %s",
+		         conf_verify_uid(who, sizeof(who), st->st_uid));
+	} else if (shared && (st->st_mode & S_IWGRP) && st->st_gid != 0) {
+		struct group *gr = getgrgid(st->st_gid);
+		snprintf(buf, size, "is writable by group %s (gid %u)",
+		         gr != NULL ? gr->gr_name : "no group", (unsigned)st->st_gid);
+	} else if (shared && (st->st_mode & S_IWOTH)) {
+		snprintf(buf, size, "is writable by anyone");
+	} else {
+		return NULL;
+	}
+	return buf;
+}
+
+/*
+ * DIR and every directory above it, as the path names them: the first whose
+ * owner or writers are not trusted is added to C as an error. lstat too, for
+ * a symbolic link on the way: whoever owns one in a sticky directory can
+ * point it elsewhere.
+ */
+static bool
+conf_verify_walk(const struct conf *conf, char *dir, struct conf_check *c)
+{
+	char why[160], who[64];
+	bool entry_safe = false;
+	struct stat st;
+
+	for (;;) {
+		const char *writer = NULL;
+		if (lstat(dir, &st) == 0 && !conf_trusted(conf, st.st_uid)) {
+			snprintf(why, sizeof(why), "is owned by %s",
+			         conf_verify_uid(who, sizeof(who), st.st_uid));
+			writer = why;
+		} else if (stat(dir, &st) == 0) {
+			writer = conf_verify_dir_writer(conf, &st, entry_safe, why, sizeof(why));
+		}
+		if (writer != NULL) {
+			conf_msgs_add(&c->m, conf->control_socket_line,
+			              "control-socket %s: %s %s, who could replace the socket: its "
+			              "directory and those above must belong to root or imqd's "
+			              "user and be writable by no one else",
+			              conf->control_socket, dir, writer);
+			return false;
+		}
+		if (strcmp(dir, "/") == 0)
+			return true;
+		conf_verify_parent(dir);
+		entry_safe = true;
+	}
+}
+
+/*
+ * Whether only trusted users can replace the control socket: whoever may
+ * write its directory, or rename one above it, could put a listener of
+ * their own there, which imqctl would take for imqd (as sshd's StrictModes,
+ * for the directories on the way). A directory imqd creates at start-up
+ * is its own: then the nearest existing one is checked as the socket's.
+ * Both the path as written and as resolved (symbolic links followed) count.
+ */
+static void
+conf_verify_socket_dir(const struct conf *conf, struct conf_check *c)
+{
+	char *dir = strdup(conf->control_socket), real[PATH_MAX];
+
+	if (dir == NULL) {
+		c->m.oom = true;
+		return;
+	}
+	conf_verify_parent(dir);
+	while (realpath(dir, real) == NULL) {
+		/* Not reachable: the start runs without a socket, or fails, and says why. */
+		if (errno != ENOENT || strcmp(dir, "/") == 0) {
+			free(dir);
+			return;
+		}
+		conf_verify_parent(dir);
+	}
+	if (conf_verify_walk(conf, dir, c))
+		conf_verify_walk(conf, real, c);
+	free(dir);
+}
+
 int
 conf_verify(const struct conf *conf, const struct conf *started, FILE *err)
 {
@@ -170,6 +301,9 @@ conf_verify(const struct conf *conf, const struct conf *started, FILE *err)
 		if (why != NULL)
 			conf_msgs_add(&c.m, conf->user_line, "%s", why);
 	}
+	/* A running imqd keeps the socket it started with; a new one waits for a restart. */
+	if (started == NULL)
+		conf_verify_socket_dir(conf, &c);
 	int rc = c.m.n == 0 && !c.m.oom ? 0 : -1;
 	int why = c.syserr != 0 ? c.syserr : c.m.oom ? ENOMEM : EINVAL;
 	conf_msgs_flush(&c.m, conf->path, err);

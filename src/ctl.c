@@ -4,12 +4,14 @@
 #endif
 #include "ctl.h"
 
+#include <sys/fsuid.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -526,30 +528,44 @@ ctl_remove_stale(const char *path, const struct sockaddr_un *sun)
 	return 0;
 }
 
+/*
+ * Bind to PATH with mode 0660 and group GID (-1: imqd's own) from the
+ * start: the umask and the file system gid are set around bind, so nobody
+ * may connect before the socket has them, and nothing is changed by path
+ * afterwards, when the file at PATH might no longer be ours.
+ */
+static int
+ctl_bind(int fd, const struct sockaddr_un *sun, gid_t gid)
+{
+	mode_t mask = umask(0117);
+	gid_t fsgid = (gid_t)-1;
+	int rc, saved;
+
+	if (gid != (gid_t)-1)
+		fsgid = (gid_t)setfsgid(gid);
+	rc = bind(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	saved = errno;
+	if (fsgid != (gid_t)-1)
+		setfsgid(fsgid);
+	umask(mask);
+	errno = saved;
+	return rc;
+}
+
 /* Bind and listen on PATH, mode 0660 and group GID (-1: unchanged); the descriptor or -1. */
 static int
 ctl_listen(struct ctl *ctl, const struct sockaddr_un *sun, gid_t gid)
 {
 	struct stat st;
-	mode_t mask;
-	int fd, rc, saved;
+	int fd, saved;
 
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1) {
 		log_warn("control socket %s: socket", ctl->path);
 		return -1;
 	}
-	/* No moment at which others may connect before the chmod. */
-	mask = umask(0117);
-	rc = bind(fd, (const struct sockaddr *)sun, sizeof(*sun));
-	umask(mask);
-	if (rc == -1) {
+	if (ctl_bind(fd, sun, gid) == -1) {
 		log_warn("control socket %s: bind", ctl->path);
 		goto close_fd;
-	}
-	if ((gid != (gid_t)-1 && chown(ctl->path, (uid_t)-1, gid) == -1) ||
-	    chmod(ctl->path, 0660) == -1) {
-		log_warn("control socket %s: chown/chmod", ctl->path);
-		goto unlink_path;
 	}
 	if (lstat(ctl->path, &st) == -1) {
 		log_warn("control socket %s: stat", ctl->path);
@@ -557,6 +573,17 @@ ctl_listen(struct ctl *ctl, const struct sockaddr_un *sun, gid_t gid)
 	}
 	ctl->dev = st.st_dev;
 	ctl->ino = st.st_ino;
+	/*
+	 * A daemon not root may set its file system gid to its own groups only,
+	 * and a set-group-ID directory gives its own group: then the group is
+	 * changed by path. conf_verify made sure that only root and imqd's user
+	 * may write the directory, so the file there is still the one bound.
+	 */
+	if (gid != (gid_t)-1 && st.st_gid != gid &&
+	    fchownat(AT_FDCWD, ctl->path, (uid_t)-1, gid, AT_SYMLINK_NOFOLLOW) == -1) {
+		log_warn("control socket %s: chown", ctl->path);
+		goto unlink_path;
+	}
 	if (listen(fd, CTL_BACKLOG) == -1) {
 		log_warn("control socket %s: listen", ctl->path);
 		goto unlink_path;

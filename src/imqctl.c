@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -112,6 +113,63 @@ imqctl_request(char *line, size_t size, const struct imqctl_args *a)
 	         a->dev != NULL ? a->dev : "");
 }
 
+/* Whether UID is imqd's user in imqd.conf ($IMQD_CONFIG); else why not into NOTE. */
+static bool
+imqctl_conf_user(unsigned uid, char *note, size_t size)
+{
+	const char *path = getenv("IMQD_CONFIG");
+	char *errors = NULL;
+	size_t len = 0;
+	FILE *err = open_memstream(&errors, &len);
+	struct conf *conf = NULL;
+
+	if (path == NULL || *path == '\0')
+		path = IMQD_CONF_PATH;
+	if (err != NULL) {
+		conf = conf_load(path, err);
+		fclose(err);
+	}
+	bool trusted = conf != NULL && conf_trusted(conf, uid);
+	if (conf == NULL)
+		snprintf(note, size, "imqd's user unknown: %s",
+		         errors != NULL && *errors != '\0' ? strtok(errors, "\n") : path);
+	else if (conf->user == NULL)
+		snprintf(note, size, "%s sets no user", path);
+	else
+		snprintf(note, size, "%s names user %s", path, conf->user);
+	conf_free(conf);
+	free(errors);
+	return trusted;
+}
+
+/*
+ * Exit 1, saying so, unless the listener on FD (at PATH) runs as root, as
+ * imqctl's own user, as CONF_SERVICE_USER or as imqd.conf's user: anyone
+ * else who could write the socket's directory could have put a listener of
+ * their own there, and would answer "ok" to a reload.
+ */
+static void
+imqctl_check_peer(int fd, const char *path)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	char note[256];
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
+		fprintf(stderr, "imqctl: %s: cannot tell who listens: %s\n", path, strerror(errno));
+		exit(1);
+	}
+	if (conf_trusted(NULL, cred.uid) || imqctl_conf_user(cred.uid, note, sizeof(note)))
+		return;
+	struct passwd *pw = getpwuid(cred.uid);
+	fprintf(stderr,
+	        "imqctl: %s: the process listening there runs as %s (uid %u), not as root or "
+	        "imqd's user (%s): it may not be imqd; refusing to talk to it\n",
+	        path, pw != NULL ? pw->pw_name : "no user", (unsigned)cred.uid, note);
+	exit(1);
+}
+
+/* A connection to imqd at PATH, or -1 with errno; a listener not imqd's ends imqctl. */
 static int
 imqctl_connect(const char *path)
 {
@@ -135,6 +193,7 @@ imqctl_connect(const char *path)
 		errno = saved;
 		return -1;
 	}
+	imqctl_check_peer(fd, path);
 	return fd;
 }
 

@@ -166,6 +166,39 @@ check_not_regular "$tmp/fifo.conf"
 check_not_regular /dev/null
 [ -r /dev/kmsg ] && check_not_regular /dev/kmsg
 
+# The control socket's directory, and those above it, must be writable by
+# root or imqd's user only (as root: the directories are made by root for
+# nobody or for anyone). Sticky /tmp above a directory of root's is fine.
+check_socket_dir()
+{
+	printf '[global]\ncontrol-socket = %s/imqd.sock\n%s\n[imq0]\nqueues = 0\n' "$1" "${3:-}" \
+		>"$tmp/socket.conf"
+	run -t "$tmp/socket.conf"
+	want=$2
+	[ -n "$want" ] && want="$tmp/socket.conf:2: control-socket $1/imqd.sock: $want, who could replace the socket: its directory and those above must belong to root or imqd's user and be writable by no one else"
+	if [ $rc -ne "$([ -n "$want" ] && echo 1 || echo 0)" ] || [ "$(notes_out)" != "$want" ]; then
+		fail "control-socket in $1 (imqd -t: exit status $rc)"
+		cat "$tmp/out" "$tmp/err"
+		return
+	fi
+	passed=$((passed + 1))
+}
+if [ "$(id -u)" = 0 ]; then
+	mkdir -m 755 "$tmp/nobody" "$tmp/anyone" "$tmp/sticky" "$tmp/root" || exit 2
+	chown nobody "$tmp/nobody" && chmod 777 "$tmp/anyone" && chmod 1777 "$tmp/sticky" || exit 2
+	check_socket_dir "$tmp/nobody" "$tmp/nobody is owned by nobody (uid 65534)"
+	check_socket_dir "$tmp/nobody/run" "$tmp/nobody is owned by nobody (uid 65534)"
+	check_socket_dir "$tmp/anyone" "$tmp/anyone is writable by anyone"
+	check_socket_dir "$tmp/sticky" "$tmp/sticky is writable by anyone"
+	ln -s "$tmp/root" "$tmp/anyone/link" || exit 2
+	check_socket_dir "$tmp/anyone/link" "$tmp/anyone is writable by anyone"
+	check_socket_dir "$tmp/root" ""
+	check_socket_dir "$tmp/sticky/new" "$tmp/sticky is writable by anyone"
+	mkdir -m 700 "$tmp/sticky/root" || exit 2
+	check_socket_dir "$tmp/sticky/root" ""
+	check_socket_dir "$tmp/nobody" "" "user = nobody"
+fi
+
 # The shipped example must stay valid.
 cd "$here/../../conf" || exit 2
 run -t imqd.conf

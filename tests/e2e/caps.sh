@@ -92,10 +92,13 @@ dump_file "hooks run (event uid CapEff)" "$HOOK_OUT"
 assert_eq "(a) up hook at start-up: uid and CapEff" "up $uid $CAPS" "$(grep '^up ' "$HOOK_OUT")"
 assert_eq "(a) down hook at stop: uid and CapEff" "down $uid $CAPS" "$(grep '^down ' "$HOOK_OUT")"
 
-# (b) started as the user with only the two capabilities.
+# (b) started as the user with only the two capabilities. The file names
+# that user (which switches nothing): root's imqctl reads it ($IMQD_CONFIG)
+# to take a listener run by the user for imqd.
 mkdir -p "$T_TMP/run" && chown "$USER_NAME:$group" "$T_TMP/run" && chmod 700 "$T_TMP/run" ||
 	fail "cannot make $T_TMP/run for $USER_NAME"
-imqd_conf "$CONF" "$T_TMP/run/imqd.sock" <<EOF
+export IMQD_CONFIG=$CONF
+imqd_conf "$CONF" "$T_TMP/run/imqd.sock" "user = $USER_NAME" <<EOF
 [imq0]
 queues = 0
 EOF

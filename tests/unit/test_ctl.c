@@ -282,6 +282,39 @@ test_socket_file(void **state)
 	assert_non_null(fx->ctl);
 }
 
+/*
+ * The socket has its group and mode from bind on, whatever the umask, also
+ * in a set-group-ID directory of another group (root: nogroup, users).
+ */
+static void
+test_socket_group(void **state)
+{
+	struct fixture *fx = *state;
+	struct group *nogroup = getgrnam("nogroup"), *users = getgrnam("users");
+	struct stat st;
+
+	if (geteuid() != 0 || nogroup == NULL || users == NULL)
+		skip();
+	ctl_close(fx->ctl);
+	mode_t mask = umask(0);
+	fx->ctl = fixture_open(fx, "nogroup");
+	umask(mask);
+	assert_non_null(fx->ctl);
+	assert_int_equal(lstat(fx->path, &st), 0);
+	assert_int_equal(st.st_gid, nogroup->gr_gid);
+	assert_int_equal(st.st_mode & 07777, 0660);
+	assert_int_equal(getegid(), 0); /* the file system gid only, and only around bind */
+
+	ctl_close(fx->ctl);
+	assert_int_equal(chown(fx->rundir, 0, users->gr_gid), 0);
+	assert_int_equal(chmod(fx->rundir, 02755), 0);
+	fx->ctl = fixture_open(fx, "nogroup");
+	assert_non_null(fx->ctl);
+	assert_int_equal(lstat(fx->path, &st), 0);
+	assert_int_equal(st.st_gid, nogroup->gr_gid);
+	assert_int_equal(st.st_mode & 07777, 0660);
+}
+
 static void
 test_stale_socket(void **state)
 {
@@ -540,6 +573,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_socket_file, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_socket_group, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stale_socket, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stats_json, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_requests, setup, teardown),
