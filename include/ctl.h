@@ -39,7 +39,11 @@ void ctl_close(struct ctl *ctl);
 #define CTL_MAX_DEVICES CONF_MAX_DEVICES
 /* Longest request line accepted; longer ones are refused and the client cut off. */
 #define CTL_MAX_REQUEST 512
-/* A client that has not sent a whole request within this time is cut off. */
+/*
+ * A client that has not sent a whole request within this time is cut off,
+ * and so is one that has not read its whole answer within this time of it
+ * being ready.
+ */
 #define CTL_CLIENT_TIMEOUT_MS 2000
 
 #endif

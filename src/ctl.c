@@ -250,8 +250,6 @@ ctl_client_flush(struct ctl_client *c)
 			break;
 		}
 		c->answer_off += (size_t)n;
-		/* A client that keeps reading keeps its connection; one that stops is cut off. */
-		evtimer_add(c->ev_timeout, &ctl_client_timeout);
 	}
 	ctl_client_free(c);
 	return true;
@@ -283,6 +281,12 @@ ctl_client_answer(struct ctl_client *c, const char *status, const char *body, si
 		return;
 	}
 	c->answer_off = 0;
+	/*
+	 * The whole answer within the timeout from now, not from the last
+	 * progress: a client reading a byte at a time would otherwise hold its
+	 * slot for as long as it likes.
+	 */
+	evtimer_add(c->ev_timeout, &ctl_client_timeout);
 	if (!ctl_client_flush(c))
 		event_add(c->ev_write, NULL);
 }

@@ -520,7 +520,7 @@ test_timeout(void **state)
 	assert_int_equal(len[0], 0);
 	assert_int_equal(len[1], 0);
 
-	/* DEAF's timer restarted with its last progress; once it ran out, it was cut off too. */
+	/* DEAF's time ran from its answer on; once it ran out, it was cut off too. */
 	while (now_ms() - start < CTL_CLIENT_TIMEOUT_MS + 300)
 		event_base_loop(fx->base, EVLOOP_NONBLOCK);
 	{
@@ -568,6 +568,44 @@ test_too_many_clients(void **state)
 		close(fds[i]);
 }
 
+/*
+ * A client reading its answer slowly, 16 KB every 100 ms, is cut off when
+ * CTL_CLIENT_TIMEOUT_MS has passed since its answer was ready, not that long
+ * after its last read: each partial send used to start the time again.
+ */
+static void
+test_slow_reader(void **state)
+{
+	struct fixture *fx = *state;
+	int fd = client_connect(fx->path);
+	int64_t start = now_ms();
+	size_t got = 0;
+	char chunk[16384];
+
+	fx->fake.big = true;
+	client_send(fd, "stats-json-pretty\n", 18);
+	for (;;) {
+		event_base_loop(fx->base, EVLOOP_NONBLOCK);
+		ssize_t n = recv(fd, chunk, sizeof(chunk), MSG_DONTWAIT);
+		if (n == 0 || (n == -1 && errno == ECONNRESET))
+			break;
+		if (n > 0)
+			got += (size_t)n;
+		else
+			assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+		assert_true(now_ms() - start < CTL_CLIENT_TIMEOUT_MS + 1000);
+		poll(NULL, 0, 100);
+	}
+	int64_t elapsed = now_ms() - start;
+	print_message("slow reader: cut off after %lld ms, %zu bytes read\n", (long long)elapsed,
+	              got);
+	assert_true(elapsed >= CTL_CLIENT_TIMEOUT_MS - 50);
+	assert_true(got > 0 && got < 1000000);
+	close(fd);
+	fx->fake.big = false;
+	assert_answer(fx, "show imq0\n", "ok\nimq0 up tbf queues 0-1\n");
+}
+
 int
 main(void)
 {
@@ -582,6 +620,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_half_close, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_too_many_clients, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_slow_reader, setup, teardown),
 	};
 
 	log_init("test_ctl", getenv("TEST_VERBOSE") != NULL ? LOG_DEBUG : LOG_CRIT, false);
