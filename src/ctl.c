@@ -24,12 +24,15 @@
 #include "stats.h"
 
 #define CTL_MAX_CLIENTS 32
+/* Of CTL_MAX_CLIENTS, kept for root and imqd's own user: others cannot lock them out. */
+#define CTL_RESERVED 8
 #define CTL_BACKLOG 32
 #define CTL_ACCEPT_PAUSE_MS 1000
 
 struct ctl_client {
 	struct ctl *ctl;
 	int fd;
+	bool privileged; /* root or imqd's own user: may take a reserved slot */
 	struct event *ev_read;
 	struct event *ev_write;
 	struct event *ev_timeout;
@@ -52,6 +55,7 @@ struct ctl {
 	struct event *ev_pause; /* accept resumes after running out of descriptors */
 	TAILQ_HEAD(, ctl_client) clients;
 	size_t nclients;
+	size_t nothers;            /* clients neither root nor imqd's user */
 	struct stats_device *snap; /* CTL_MAX_DEVICES views, refilled per request */
 	struct log_limit refused;
 	struct log_limit accept_err;
@@ -222,6 +226,8 @@ ctl_client_free(struct ctl_client *c)
 
 	TAILQ_REMOVE(&ctl->clients, c, entry);
 	ctl->nclients--;
+	if (!c->privileged)
+		ctl->nothers--;
 	if (c->ev_read != NULL)
 		event_free(c->ev_read);
 	if (c->ev_write != NULL)
@@ -397,19 +403,46 @@ ctl_client_timeout_cb(evutil_socket_t fd, short events, void *arg)
 	ctl_client_free(c);
 }
 
+/* Whether the client on FD is root or imqd's own user (who runs imqctl from the service). */
+static bool
+ctl_client_privileged(int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1)
+		return false;
+	return cred.uid == 0 || cred.uid == geteuid();
+}
+
+/* Tell the client on FD that there is no room for it, and close it. */
+static void
+ctl_client_refuse(struct ctl *ctl, int fd, bool privileged)
+{
+	static const char busy[] = "error too many clients\n";
+
+	log_limited(&ctl->refused, LOG_WARNING, "control socket %s: more than %d clients%s",
+	            ctl->path, privileged ? CTL_MAX_CLIENTS : CTL_MAX_CLIENTS - CTL_RESERVED,
+	            privileged ? "" : " of users other than root and imqd's");
+	/* A fresh socket has room for one line; if not, the client just sees EOF. */
+	(void)send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
+}
+
+/*
+ * Clients that connect and stay silent until cut off could hold every slot;
+ * CTL_RESERVED of them are kept for root and imqd's user, so that imqctl
+ * reload (systemctl reload) always gets through, with no client evicted.
+ */
 static void
 ctl_client_new(struct ctl *ctl, int fd)
 {
 	struct ctl_client *c;
+	bool privileged = ctl_client_privileged(fd);
 
-	if (ctl->nclients >= CTL_MAX_CLIENTS) {
-		static const char busy[] = "error too many clients\n";
-
-		log_limited(&ctl->refused, LOG_WARNING, "control socket %s: more than %d clients",
-		            ctl->path, CTL_MAX_CLIENTS);
-		/* A fresh socket has room for one line; if not, the client just sees EOF. */
-		(void)send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-		close(fd);
+	if (ctl->nclients >= CTL_MAX_CLIENTS ||
+	    (!privileged && ctl->nothers >= CTL_MAX_CLIENTS - CTL_RESERVED)) {
+		ctl_client_refuse(ctl, fd, privileged);
 		return;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
@@ -419,8 +452,11 @@ ctl_client_new(struct ctl *ctl, int fd)
 	}
 	c->ctl = ctl;
 	c->fd = fd;
+	c->privileged = privileged;
 	TAILQ_INSERT_TAIL(&ctl->clients, c, entry);
 	ctl->nclients++;
+	if (!privileged)
+		ctl->nothers++;
 	c->ev_read = event_new(ctl->base, fd, EV_READ | EV_PERSIST, ctl_client_read_cb, c);
 	c->ev_write = event_new(ctl->base, fd, EV_WRITE, ctl_client_write_cb, c);
 	c->ev_timeout = evtimer_new(ctl->base, ctl_client_timeout_cb, c);

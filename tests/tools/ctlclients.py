@@ -11,6 +11,12 @@
   ctlclients.py hog SOCKET STOPFILE
       Connects up to 40 idle clients, prints "connected N", and holds them
       until STOPFILE exists (30 s at most).
+  ctlclients.py lockout SOCKET CLIENTS SECONDS
+      Keeps CLIENTS clients that never send a request; each connects again
+      as soon as imqd closes it (its client timeout, or "error too many
+      clients" at once). After SECONDS prints one JSON object: connections
+      made, how many imqd refused, how many it cut off after their silence,
+      and how many connects found the listen backlog full.
 """
 import json
 import os
@@ -185,13 +191,56 @@ def hog(path, stop, n=40, secs=30):
     return len(held)
 
 
+def lockout_connect(path, stats):
+    """A non-blocking connection to PATH, retried while the listen backlog is full."""
+    while True:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
+        try:
+            s.connect(path)
+            stats["connections"] += 1
+            return s
+        except BlockingIOError:
+            s.close()
+            stats["backlog_full"] += 1
+            time.sleep(0.001)
+
+
+def lockout(path, clients, secs):
+    """CLIENTS silent clients on PATH for SECS, each reconnecting once closed; the counts."""
+    stats = {"connections": 0, "refused": 0, "cut": 0, "backlog_full": 0}
+    said = {}
+    for _ in range(clients):
+        s = lockout_connect(path, stats)
+        said[s] = b""
+    end = time.monotonic() + secs
+    while time.monotonic() < end:
+        r, _, _ = select.select(list(said), [], [], max(0.0, min(0.1, end - time.monotonic())))
+        for s in r:
+            try:
+                data = s.recv(4096)
+            except ConnectionResetError:
+                data = b""
+            if data:
+                said[s] += data
+                continue
+            stats["refused" if said.pop(s).startswith(b"error too many clients") else "cut"] += 1
+            s.close()
+            said[lockout_connect(path, stats)] = b""
+    for s in said:
+        s.close()
+    return stats
+
+
 def main(argv):
     if len(argv) == 3 and argv[1] == "abuse":
         print(json.dumps(abuse(argv[2])))
     elif len(argv) == 4 and argv[1] == "hog":
         hog(argv[2], argv[3])
+    elif len(argv) == 5 and argv[1] == "lockout":
+        print(json.dumps(lockout(argv[2], int(argv[3]), float(argv[4]))), flush=True)
     else:
-        sys.exit("usage: ctlclients.py abuse SOCKET | hog SOCKET STOPFILE")
+        sys.exit("usage: ctlclients.py abuse SOCKET | hog SOCKET STOPFILE | "
+                 "lockout SOCKET CLIENTS SECONDS")
     return 0
 
 

@@ -68,6 +68,43 @@ class TestAgainstServer(unittest.TestCase):
         self.assertEqual(out.getvalue(), "connected 3\n")
 
 
+class Refuser(threading.Thread):
+    """Closes every client at once: the first REFUSE with "error too many clients", the rest silently."""
+
+    def __init__(self, path, refuse):
+        super().__init__(daemon=True)
+        self.refuse = refuse
+        self.ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.ls.bind(path)
+        self.ls.listen(64)
+
+    def run(self):
+        n = 0
+        while True:
+            try:
+                c, _ = self.ls.accept()
+            except OSError:
+                return
+            if n < self.refuse:
+                c.sendall(b"error too many clients\n")
+            n += 1
+            c.close()
+
+
+class TestLockout(unittest.TestCase):
+    def test_reconnects_and_counts(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "ctl.sock")
+            server = Refuser(path, 5)
+            server.start()
+            stats = ctlclients.lockout(path, 3, 0.5)
+            server.ls.close()
+        self.assertEqual(stats["refused"], 5)
+        self.assertGreater(stats["cut"], 0)
+        # Each client closed was replaced: 3 at the start, one more per close.
+        self.assertEqual(stats["connections"], 3 + stats["refused"] + stats["cut"])
+
+
 class TestTally(unittest.TestCase):
     def test_counts(self):
         ends = {("silent", 0): (2.1, ""), ("silent", 1): (0.0, "error: too many clients\n"),

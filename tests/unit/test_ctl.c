@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -606,6 +607,96 @@ test_slow_reader(void **state)
 	assert_answer(fx, "show imq0\n", "ok\nimq0 up tbf queues 0-1\n");
 }
 
+/* In a child switched to nobody: connect N clients, then report how many were refused. */
+static void
+nobody_clients(const char *path, int n, int sync[2], int back[2])
+{
+	struct group *gr = getgrnam("nogroup");
+	int fds[64], refused = 0;
+	char c;
+
+	if (gr == NULL || setgroups(0, NULL) < 0 ||
+	    setresgid(gr->gr_gid, gr->gr_gid, gr->gr_gid) < 0 || setresuid(65534, 65534, 65534) < 0)
+		_exit(2);
+	for (int i = 0; i < n; i++) {
+		struct sockaddr_un sun = {.sun_family = AF_UNIX};
+		fds[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		strcpy(sun.sun_path, path);
+		if (fds[i] < 0 || connect(fds[i], (struct sockaddr *)&sun, sizeof(sun)) < 0)
+			_exit(3);
+	}
+	if (write(sync[1], "c", 1) != 1 || read(back[0], &c, 1) != 1)
+		_exit(4);
+	/* Refused clients have their line and EOF by now; the others have nothing. */
+	for (int i = 0; i < n; i++) {
+		char buf[64];
+		refused += recv(fds[i], buf, sizeof(buf), MSG_DONTWAIT) > 0;
+	}
+	if (write(sync[1], &refused, sizeof(refused)) != sizeof(refused) ||
+	    read(back[0], &c, 1) != 1)
+		_exit(5);
+	_exit(0);
+}
+
+/*
+ * Users other than root and imqd's own take at most CTL_MAX_CLIENTS -
+ * CTL_RESERVED slots: nobody's 32 silent clients get 24, and root still has
+ * 8 (its 9th is refused, the table being full).
+ */
+static void
+test_reserved_slots(void **state)
+{
+	struct fixture *fx = *state;
+	int sync[2], back[2], refused = -1, fds[8], status;
+	char c;
+
+	if (geteuid() != 0 || getgrnam("nogroup") == NULL)
+		skip();
+	ctl_close(fx->ctl);
+	fx->ctl = fixture_open(fx, "nogroup");
+	assert_non_null(fx->ctl);
+	assert_int_equal(chmod(fx->dir, 0711), 0);
+	assert_int_equal(pipe(sync), 0);
+	assert_int_equal(pipe(back), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		nobody_clients(fx->path, 32, sync, back);
+	assert_int_equal(read(sync[0], &c, 1), 1);
+	for (int i = 0; i < 10; i++)
+		event_base_loop(fx->base, EVLOOP_NONBLOCK);
+	assert_int_equal(write(back[1], "g", 1), 1);
+	assert_int_equal(read(sync[0], &refused, sizeof(refused)), sizeof(refused));
+	assert_int_equal(refused, 8);
+
+	char buf[64];
+	size_t len = 0;
+	for (int i = 0; i < 8; i++)
+		fds[i] = client_connect(fx->path);
+	for (int i = 0; i < 5; i++)
+		event_base_loop(fx->base, EVLOOP_NONBLOCK);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(client_poll(fx->base, fds[i], buf, sizeof(buf), &len), 0);
+	char *ans = client_finish(fx->base, client_connect(fx->path), 1000);
+	assert_string_equal(ans, "error too many clients\n");
+	free(ans);
+	/* One of root's done: the slot is root's again, and answers at once. */
+	client_send(fds[0], "show imq0\n", 10);
+	ans = client_finish(fx->base, fds[0], 1000);
+	assert_string_equal(ans, "ok\nimq0 up tbf queues 0-1\n");
+	free(ans);
+
+	assert_int_equal(write(back[1], "q", 1), 1);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	for (int i = 1; i < 8; i++)
+		close(fds[i]);
+	close(sync[0]);
+	close(sync[1]);
+	close(back[0]);
+	close(back[1]);
+}
+
 int
 main(void)
 {
@@ -621,6 +712,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_too_many_clients, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_slow_reader, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reserved_slots, setup, teardown),
 	};
 
 	log_init("test_ctl", getenv("TEST_VERBOSE") != NULL ? LOG_DEBUG : LOG_CRIT, false);
