@@ -535,11 +535,12 @@ main_check_ecn(const struct conf *conf)
 {
 	for (const struct conf_device *cd = conf->devices; cd != NULL; cd = cd->next)
 		if (cd->ecn_mask == 0)
-			fprintf(stderr,
-			        "imqd: note: %s has no ecn-mark: a packet whose copy its qdisc marks "
-			        "Congestion Experienced (fq_codel, cake, red ecn) is dropped; set "
-			        "ecn-mark to pass the mark on (imqd.conf(5))\n",
-			        cd->name);
+			fprintf(
+			    stderr,
+			    "imqd: note: %s has no ecn-mark: a packet whose copy its qdisc marks "
+			    "Congestion Experienced (fq_codel, cake, red ecn) is dropped; set "
+			    "ecn-mark to pass the mark on (imqd.conf(5))\n",
+			    cd->name);
 }
 
 static int
