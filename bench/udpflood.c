@@ -2,7 +2,8 @@
  *
  * Sender: sendmmsg batches of UDPF_BATCH datagrams of -s bytes to -d:-p for
  * -t seconds or -n packets, whichever comes first, rotating over -F
- * sockets bound to consecutive source ports (one flow each).
+ * sockets bound to consecutive source ports (one flow each); with -r, at
+ * that many packets a second, in batches of 8.
  * Receiver (-l): counts datagrams on -p from the first one for -t seconds,
  * or until -i seconds pass without any, and never longer than -w + -t.
  * Both print one JSON line on stdout.
@@ -45,6 +46,7 @@ struct udpf_opts {
 	unsigned flows;
 	double wait; /* receiver: longest wait for the first datagram */
 	double idle; /* receiver: end after this long without one */
+	double pps;  /* sender: packets a second, 0: as fast as it goes */
 };
 
 static volatile sig_atomic_t udpf_stop;
@@ -69,11 +71,11 @@ static void __attribute__((noreturn)) udpf_usage(int status)
 {
 	fprintf(
 	    status ? stderr : stdout,
-	    "usage: udpflood -d addr [-p port] [-s bytes] [-t seconds] [-n packets] [-F flows]\n"
+	    "usage: udpflood -d addr [-p port] [-s bytes] [-t seconds] [-n packets] [-F flows] [-r pps]\n"
 	    "                [-S first-source-port]\n"
 	    "       udpflood -l [-d bind-addr] [-p port] [-t seconds] [-w seconds] [-i seconds]\n"
 	    "  -s payload bytes (default 64)   -t seconds (default 5)   -n packets (0: no limit)\n"
-	    "  -F source ports, one flow each (default 1)\n"
+	    "  -F source ports, one flow each (default 1)   -r packets a second (default: as fast as it goes)\n"
 	    "  -l receive and count; -w wait for the first packet (default 10),\n"
 	    "     -i end after this idle time (default 1)\n");
 	exit(status);
@@ -149,6 +151,17 @@ udpf_send(const struct udpf_opts *o)
 
 		if (o->count != 0 && o->count - sent < want)
 			want = (unsigned)(o->count - sent);
+		/* At -r packets a second: the next batch waits until it is due. */
+		if (o->pps > 0) {
+			double due = start + (double)sent / o->pps;
+			if (due > now) {
+				struct timespec ts = {(time_t)(due - now),
+				                      (long)((due - now - (double)(time_t)(due - now)) * 1e9)};
+				nanosleep(&ts, NULL);
+			}
+			if (want > 8)
+				want = 8;
+		}
 		n = sendmmsg(fds[f], msgs, want, 0);
 		if (n > 0)
 			sent += (uint64_t)n;
@@ -242,7 +255,7 @@ main(int argc, char **argv)
 	struct sigaction sa = {.sa_handler = udpf_signal_cb};
 	int c;
 
-	while ((c = getopt(argc, argv, "ld:p:s:t:n:F:S:w:i:h")) != -1) {
+	while ((c = getopt(argc, argv, "ld:p:s:t:n:F:S:w:i:r:h")) != -1) {
 		switch (c) {
 		case 'l':
 			o.listen = true;
@@ -270,6 +283,9 @@ main(int argc, char **argv)
 			break;
 		case 'w':
 			o.wait = strtod(optarg, NULL);
+			break;
+		case 'r':
+			o.pps = strtod(optarg, NULL);
 			break;
 		case 'i':
 			o.idle = strtod(optarg, NULL);
