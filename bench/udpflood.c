@@ -71,11 +71,13 @@ static void __attribute__((noreturn)) udpf_usage(int status)
 {
 	fprintf(
 	    status ? stderr : stdout,
-	    "usage: udpflood -d addr [-p port] [-s bytes] [-t seconds] [-n packets] [-F flows] [-r pps]\n"
+	    "usage: udpflood -d addr [-p port] [-s bytes] [-t seconds] [-n packets] [-F flows] [-r "
+	    "pps]\n"
 	    "                [-S first-source-port]\n"
 	    "       udpflood -l [-d bind-addr] [-p port] [-t seconds] [-w seconds] [-i seconds]\n"
 	    "  -s payload bytes (default 64)   -t seconds (default 5)   -n packets (0: no limit)\n"
-	    "  -F source ports, one flow each (default 1)   -r packets a second (default: as fast as it goes)\n"
+	    "  -F source ports, one flow each (default 1)   -r packets a second (default: as fast "
+	    "as it goes)\n"
 	    "  -l receive and count; -w wait for the first packet (default 10),\n"
 	    "     -i end after this idle time (default 1)\n");
 	exit(status);
@@ -155,8 +157,9 @@ udpf_send(const struct udpf_opts *o)
 		if (o->pps > 0) {
 			double due = start + (double)sent / o->pps;
 			if (due > now) {
-				struct timespec ts = {(time_t)(due - now),
-				                      (long)((due - now - (double)(time_t)(due - now)) * 1e9)};
+				struct timespec ts = {
+				    (time_t)(due - now),
+				    (long)((due - now - (double)(time_t)(due - now)) * 1e9)};
 				nanosleep(&ts, NULL);
 			}
 			if (want > 8)
