@@ -22,6 +22,7 @@
 
 #include "log.h"
 #include "stats.h"
+#include "tcview.h"
 
 #define CTL_MAX_CLIENTS 32
 /* Of CTL_MAX_CLIENTS, kept for root and imqd's own user: others cannot lock them out. */
@@ -70,6 +71,7 @@ enum ctl_format {
 	CTL_JSON,
 	CTL_JSON_PRETTY,
 	CTL_PROMETHEUS,
+	CTL_CLASSES,
 };
 
 struct ctl_request;
@@ -102,6 +104,7 @@ static const struct ctl_request ctl_requests[] = {
     {"rules-json", ctl_req_rules, true, 0, RULES_JSON},
     {"rules-json-pretty", ctl_req_rules, true, 0, RULES_JSON_PRETTY},
     {"rules-nft", ctl_req_rules, true, 0, RULES_NFT},
+    {"classes", ctl_req_snapshot, true, CTL_CLASSES, 0},
 };
 
 static void ctl_accept_cb(evutil_socket_t, short, void *);
@@ -150,6 +153,9 @@ ctl_req_snapshot(struct ctl *ctl, const struct ctl_request *req, const char *dev
 		break;
 	case CTL_PROMETHEUS:
 		stats_print_prometheus(ctl->snap, n, out);
+		break;
+	case CTL_CLASSES:
+		tcview_print_lines(ctl->snap, n, out);
 		break;
 	}
 	return 0;

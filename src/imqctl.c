@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "classes.h"
 #include "conf.h"
 #include "ctl.h"
 #include "log.h"
@@ -37,10 +38,8 @@ static const struct imqctl_command {
 	bool json;       /* -j and -p apply */
 	bool prometheus; /* -o prometheus applies */
 } imqctl_commands[] = {
-    {"show", true, true, false},
-    {"stats", true, true, true},
-    {"reload", false, false, false},
-    {"rules", true, true, false},
+    {"show", true, true, false},  {"stats", true, true, true},    {"reload", false, false, false},
+    {"rules", true, true, false}, {"classes", true, true, false},
 };
 
 /* What the command line asks for. */
@@ -52,13 +51,16 @@ struct imqctl_args {
 	enum imqctl_format format;
 	bool pretty;
 	bool nft; /* rules --nft */
+	struct classes_opts classes;
+	bool classes_opt; /* -i or -w given */
 };
 
 static void
 imqctl_usage(FILE *out, bool full)
 {
 	fputs("usage: imqctl [-jpV] [-o text|json|prometheus] [-s socket] command [device]\n"
-	      "       imqctl [-jp] [--nft] -c file rules [device]\n",
+	      "       imqctl [-jp] [--nft] -c file rules [device]\n"
+	      "       imqctl [-jpw] [-i seconds] [-s socket] classes [device]\n",
 	      out);
 	if (!full)
 		return;
@@ -69,7 +71,8 @@ imqctl_usage(FILE *out, bool full)
 	             "  rules [device]    the iptables rules that send traffic to imqd\n"
 	             "                    (--nft: as an nftables table; -c file: for that\n"
 	             "                    configuration, without asking imqd)\n"
-	             "-j: JSON, -p: indented JSON, for show, stats and rules\n");
+	             "  classes [device]  qdisc and class tree, rates over -i s (-w: refresh)\n"
+	             "-j: JSON, -p: indented JSON, for show, stats, rules and classes\n");
 }
 
 static void __attribute__((noreturn, format(printf, 1, 2))) imqctl_usage_error(const char *fmt, ...)
@@ -340,6 +343,24 @@ imqctl_check_options(const struct imqctl_args *a)
 		imqctl_usage_error("--nft conflicts with -j, -p and -o");
 	if (a->config != NULL && strcmp(cmd->name, "rules") != 0)
 		imqctl_usage_error("-c applies to rules only");
+	if (a->classes_opt && strcmp(cmd->name, "classes") != 0)
+		imqctl_usage_error("-i and -w apply to classes only");
+	if (a->classes.watch && a->classes.interval_ms == 0)
+		imqctl_usage_error("-w needs an interval above 0");
+}
+
+/* -i SECONDS as milliseconds: 0 (one reading) or 0.1 to 3600. */
+static unsigned
+imqctl_interval(const char *s)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || !(v == 0 || (v >= 0.1 && v <= 3600)))
+		imqctl_usage_error("invalid interval %s (seconds: 0, or 0.1 to 3600)", s);
+	return (unsigned)(v * 1000 + 0.5);
 }
 
 /* rules -c FILE: the rules for the configuration in FILE, from imqctl itself; the exit code. */
@@ -394,6 +415,8 @@ imqctl_parse_args(int argc, char **argv, struct imqctl_args *a)
 	    {"pretty", no_argument, NULL, 'p'},
 	    {"output", required_argument, NULL, 'o'},
 	    {"nft", no_argument, NULL, 'N'},
+	    {"interval", required_argument, NULL, 'i'},
+	    {"watch", no_argument, NULL, 'w'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
@@ -404,7 +427,8 @@ imqctl_parse_args(int argc, char **argv, struct imqctl_args *a)
 
 	if ((a->path = getenv("IMQD_SOCKET")) == NULL || *a->path == '\0')
 		a->path = CTL_DEFAULT_PATH;
-	while ((ch = getopt_long(argc, argv, "s:c:jpo:hV", longopts, NULL)) != -1) {
+	a->classes.interval_ms = 1000;
+	while ((ch = getopt_long(argc, argv, "s:c:jpo:i:whV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
 			a->path = optarg;
@@ -424,6 +448,13 @@ imqctl_parse_args(int argc, char **argv, struct imqctl_args *a)
 		case 'N':
 			a->nft = true;
 			break;
+		case 'i':
+			a->classes.interval_ms = imqctl_interval(optarg);
+			a->classes_opt = true;
+			break;
+		case 'w':
+			a->classes.watch = a->classes_opt = true;
+			break;
 		case 'h':
 			imqctl_usage(stdout, true);
 			exit(0);
@@ -440,33 +471,83 @@ imqctl_parse_args(int argc, char **argv, struct imqctl_args *a)
 	imqctl_check_options(a);
 }
 
-int
-main(int argc, char **argv)
+/* Send LINE to imqd at PATH and read the whole answer into *ANS; -1 having said why. */
+static int
+imqctl_exchange(const char *path, const char *line, char **ans, size_t *len)
 {
-	struct imqctl_args args = {0};
-	const char *path;
-	char line[CTL_MAX_REQUEST], *ans;
-	size_t len;
-	int fd, rc;
+	int fd;
 
-	imqctl_parse_args(argc, argv, &args);
-	if (args.config != NULL)
-		return imqctl_rules_local(&args);
-	path = args.path;
-
-	imqctl_request(line, sizeof(line), &args);
 	if ((fd = imqctl_connect(path)) == -1) {
 		const char *hint = errno == EACCES || errno == EPERM
 		                       ? "only root and members of imqd's control-group may use it"
 		                       : "is imqd running?";
 		fprintf(stderr, "imqctl: %s: %s (%s)\n", path, strerror(errno), hint);
-		return 1;
+		return -1;
 	}
-	if (imqctl_send(fd, line, strlen(line)) == -1 || imqctl_receive(fd, &ans, &len) == -1) {
+	if (imqctl_send(fd, line, strlen(line)) == -1 || imqctl_receive(fd, ans, len) == -1) {
 		fprintf(stderr, "imqctl: %s: %s\n", path, strerror(errno));
-		return 1;
+		close(fd);
+		return -1;
 	}
 	close(fd);
+	return 0;
+}
+
+struct imqctl_fetch {
+	const char *path;
+	char line[CTL_MAX_REQUEST];
+};
+
+/* One answer to the classes request, its body after "ok" in *BODY; errors as imqctl_answer. */
+static int
+imqctl_fetch_cb(void *arg, char **body)
+{
+	const struct imqctl_fetch *f = arg;
+	char *ans;
+	size_t len;
+
+	if (imqctl_exchange(f->path, f->line, &ans, &len) == -1)
+		return -1;
+	if (strncmp(ans, "ok\n", 3) != 0) {
+		if (imqctl_answer(ans, len) == 0)
+			fputs("imqctl: malformed answer from imqd\n", stderr);
+		free(ans);
+		return -1;
+	}
+	memmove(ans, ans + 3, len - 2);
+	*body = ans;
+	return 0;
+}
+
+/* classes: imqd answers with counters; the tree, rates and format are imqctl's. */
+static int
+imqctl_classes(struct imqctl_args *a)
+{
+	struct imqctl_fetch f = {.path = a->path};
+
+	snprintf(f.line, sizeof(f.line), "classes%s%s\n", a->dev != NULL ? " " : "",
+	         a->dev != NULL ? a->dev : "");
+	a->classes.json = a->format == IMQCTL_JSON;
+	a->classes.pretty = a->pretty;
+	return classes_run(&a->classes, imqctl_fetch_cb, &f, stdout);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct imqctl_args args = {0};
+	char line[CTL_MAX_REQUEST], *ans;
+	size_t len;
+	int rc;
+
+	imqctl_parse_args(argc, argv, &args);
+	if (args.config != NULL)
+		return imqctl_rules_local(&args);
+	if (strcmp(args.cmd->name, "classes") == 0)
+		return imqctl_classes(&args);
+	imqctl_request(line, sizeof(line), &args);
+	if (imqctl_exchange(args.path, line, &ans, &len) == -1)
+		return 1;
 	rc = imqctl_answer(ans, len);
 	free(ans);
 	return rc;
