@@ -68,6 +68,7 @@ struct conf {
 	char *control_group;  /* NULL: root's group */
 	char *metrics_file;   /* NULL: none */
 	unsigned metrics_interval_ms;
+	unsigned metrics_classes;    /* qdiscs and classes per device in the metrics; 0: none */
 	char *user;                  /* NULL: stay root */
 	struct conf_device *devices; /* in file order */
 	size_t ndevices;

@@ -1,6 +1,7 @@
 /* imqd.conf: parsing, validation and printing of the configuration. */
 #include "conf.h"
 #include "conf_msgs.h"
+#include "tcview.h"
 
 #include <sys/stat.h>
 
@@ -41,6 +42,7 @@
 #define CONF_DEF_LOG_TARGET CONF_LOG_STDERR
 #define CONF_DEF_CONTROL_SOCKET "/run/imqd/imqd.sock"
 #define CONF_DEF_METRICS_INTERVAL_MS 10000
+#define CONF_DEF_METRICS_CLASSES TCVIEW_DEF_METRICS_NODES
 
 enum conf_type {
 	CONF_T_QUEUES,
@@ -100,6 +102,7 @@ static const struct conf_key conf_global_keys[] = {
     {"control-group", CONF_T_GROUP, GLB(control_group), 0, 0, GLB(control_group_line)},
     {"metrics-file", CONF_T_PATH, GLB(metrics_file), 0, CONF_MAX_LINE, GLB(metrics_file_line)},
     {"metrics-interval", CONF_T_DURATION, GLB(metrics_interval_ms), 1000, 3600000, 0},
+    {"metrics-classes", CONF_T_COUNT, GLB(metrics_classes), 0, TCVIEW_MAX_NODES, 0},
     {"user", CONF_T_USER, GLB(user), 0, 0, GLB(user_line)},
 };
 
@@ -865,6 +868,7 @@ conf_new(const char *path)
 	c->log_level = CONF_DEF_LOG_LEVEL;
 	c->log_target = CONF_DEF_LOG_TARGET;
 	c->metrics_interval_ms = CONF_DEF_METRICS_INTERVAL_MS;
+	c->metrics_classes = CONF_DEF_METRICS_CLASSES;
 	c->path = strdup(path);
 	c->control_socket = strdup(CONF_DEF_CONTROL_SOCKET);
 	if (c->path == NULL || c->control_socket == NULL) {

@@ -20,6 +20,7 @@
 #include "privs.h"
 #include "rules.h"
 #include "stats.h"
+#include "tcview.h"
 
 #define MAIN_MAX_DEVICES CTL_MAX_DEVICES
 #define MAIN_MEM_RESERVE (16u << 20) /* memory for all but the held-packet tables */
@@ -397,6 +398,8 @@ main_metrics_start(struct imqd *imqd)
 {
 	struct timeval tv;
 
+	/* Also what imqctl stats -o prometheus shows. */
+	tcview_set_metrics_nodes(imqd->conf->metrics_classes);
 	if (imqd->metrics_ev != NULL)
 		event_free(imqd->metrics_ev);
 	imqd->metrics_ev = NULL;

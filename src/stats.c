@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "json.h"
+#include "tcview.h"
 
 static const char *const stats_failopen_names[STATS_FO_MAX] = {
     [STATS_FO_DEVICE_DOWN] = "device_down", [STATS_FO_TOO_BIG] = "too_big",
@@ -565,6 +566,7 @@ stats_print_prometheus(const struct stats_device *devs, size_t ndevs, FILE *out)
 		prom_family_print(&prom_families[i], devs, ndevs, 0, out);
 	for (size_t i = 0; i < PROM_NFAMILIES; i++)
 		prom_family_print(&prom_families[i], devs, ndevs, 1, out);
+	tcview_prometheus(devs, ndevs, out);
 }
 
 int

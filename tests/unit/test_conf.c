@@ -960,6 +960,7 @@ test_print_format(void **state)
 	                          "# control-group =\n"
 	                          "# metrics-file =\n"
 	                          "metrics-interval = 10s\n"
+	                          "metrics-classes = 1000\n"
 	                          "# user =\n"
 	                          "\n"
 	                          "[imq0]\n"
