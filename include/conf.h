@@ -52,6 +52,7 @@ struct conf_device {
 	uint32_t continue_mask;
 	uint32_t ecn_mark; /* 0/0: a packet whose copy came back CE is dropped */
 	uint32_t ecn_mask;
+	bool bridge;  /* fed from bridge ports: imqctl rules prints physdev matches */
 	bool persist; /* keep imqN across restarts */
 	char **up;    /* NULL or argv, NULL-terminated */
 	char **down;

@@ -43,6 +43,7 @@
 #define CONF_DEF_CONTROL_SOCKET "/run/imqd/imqd.sock"
 #define CONF_DEF_METRICS_INTERVAL_MS 10000
 #define CONF_DEF_METRICS_CLASSES TCVIEW_DEF_METRICS_NODES
+#define CONF_DEF_BRIDGE false
 
 enum conf_type {
 	CONF_T_QUEUES,
@@ -88,6 +89,7 @@ static const struct conf_key conf_device_keys[] = {
     {"copy-bytes", CONF_T_COUNT, DEV(copy_bytes), 40, 65535, 0},
     {"continue-mark", CONF_T_MARK, DEV(continue_mark), 0, 0, 0},
     {"ecn-mark", CONF_T_MARK, DEV(ecn_mark), 0, 0, 0},
+    {"bridge", CONF_T_BOOL, DEV(bridge), 0, 0, 0},
     {"persist", CONF_T_BOOL, DEV(persist), 0, 0, 0},
     {"up", CONF_T_HOOK, DEV(up), 0, 0, DEV(up_line)},
     {"down", CONF_T_HOOK, DEV(down), 0, 0, DEV(down_line)},
@@ -854,6 +856,7 @@ conf_device_new(const char *name)
 	d->copy = CONF_DEF_COPY;
 	d->copy_bytes = CONF_DEF_COPY_BYTES;
 	d->persist = CONF_DEF_PERSIST;
+	d->bridge = CONF_DEF_BRIDGE;
 	d->hook_timeout_ms = CONF_DEF_HOOK_TIMEOUT_MS;
 	return d;
 }

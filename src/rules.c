@@ -8,7 +8,7 @@
 #include "conf.h"
 #include "json.h"
 
-#define RULES_MAX_WORDS 24 /* the longest rule, a queue rule with both marks, has 21 */
+#define RULES_MAX_WORDS 28 /* the longest, an egress queue rule with both marks, has 24 */
 #define RULES_WORD_SIZE 32
 
 /* Where a rule hooks in: IMQ's two places, and the words that tell them apart. */
@@ -20,14 +20,18 @@ static const struct rules_hook {
 	const char *nft_dir; /* nft interface match */
 	const char *comment;
 	const char *nft_comment;
+	const char *physdev; /* the bridge port match, bridge = yes */
+	const char *bridge_comment;
 } rules_hooks[] = {
     {"ingress", "PREROUTING", "-i", "prerouting", "iifname",
      "Ingress: what arrives on IFACE, before DNAT (IMQ's PREROUTING).",
-     "ingress, what arrives on IFACE, before DNAT"},
+     "ingress, what arrives on IFACE, before DNAT", "--physdev-in",
+     "Ingress: what arrives on bridge port IFACE."},
     {"egress", "POSTROUTING", "-o", "postrouting", "oifname",
      "Egress: what leaves on IFACE, before SNAT, locally generated traffic included "
      "(IMQ's POSTROUTING).",
-     "egress, what leaves on IFACE (local traffic too), before SNAT"},
+     "egress, what leaves on IFACE (local traffic too), before SNAT", "--physdev-out",
+     "Egress: what the bridge forwards out of port IFACE."},
 };
 
 static const char *const rules_tools[] = {"iptables", "ip6tables"};
@@ -69,6 +73,28 @@ rules_add_mark(struct rules_words *r, bool negate, uint32_t mark, uint32_t mask)
 	rules_add(r, "--mark");
 	snprintf(num, sizeof(num), "0x%x/0x%x", mark, mask);
 	rules_add(r, num);
+}
+
+/*
+ * The interface: -i or -o IFACE, or with bridge = yes the bridge port, as
+ * br_netfilter hands bridged packets to iptables with -i and -o naming the
+ * bridge. --physdev-out needs --physdev-is-bridged: the port a routed packet
+ * leaves by is not known yet in POSTROUTING, and the kernel refuses the rule.
+ */
+static void
+rules_add_iface(struct rules_words *r, const struct conf_device *cd, const struct rules_hook *hook)
+{
+	if (!cd->bridge) {
+		rules_add(r, hook->ipt_dir);
+		rules_add(r, "IFACE");
+		return;
+	}
+	rules_add(r, "-m");
+	rules_add(r, "physdev");
+	rules_add(r, hook->physdev);
+	rules_add(r, "IFACE");
+	if (strcmp(hook->physdev, "--physdev-out") == 0)
+		rules_add(r, "--physdev-is-bridged");
 }
 
 /* The rules of a device's chain in their order, one by one. */
@@ -124,8 +150,7 @@ rules_next(const struct conf_device *cd, const struct rules_hook *hook, struct r
 	rules_add(r, "mangle");
 	rules_add(r, "-A");
 	rules_add(r, hook->chain);
-	rules_add(r, hook->ipt_dir);
-	rules_add(r, "IFACE");
+	rules_add_iface(r, cd, hook);
 	switch (it->stage) {
 	case RULES_ECN_SET:
 		rules_add_mark(r, false, cd->ecn_mark, cd->ecn_mask);
@@ -200,11 +225,19 @@ rules_device_iptables(const struct conf_device *cd, FILE *out)
 	const char *warning = rules_warning(cd);
 	struct rules_words r;
 
-	fprintf(out, "# %s: replace IFACE with the interface to shape.\n", cd->name);
+	fprintf(out, "# %s: replace IFACE with the %s to shape.\n", cd->name,
+	        cd->bridge ? "bridge port" : "interface");
 	if (warning != NULL)
 		rules_comment("WARNING: ", warning, out);
+	if (cd->bridge)
+		fputs("# Bridged packets reach iptables only through br_netfilter:\n"
+		      "#   modprobe br_netfilter\n"
+		      "#   sysctl -w net.bridge.bridge-nf-call-iptables=1 "
+		      "net.bridge.bridge-nf-call-ip6tables=1\n",
+		      out);
 	for (size_t h = 0; h < 2; h++) {
-		rules_comment("", rules_hooks[h].comment, out);
+		rules_comment(
+		    "", cd->bridge ? rules_hooks[h].bridge_comment : rules_hooks[h].comment, out);
 		for (size_t t = 0; t < 2; t++) {
 			struct rules_iter it = {0};
 
@@ -273,6 +306,14 @@ rules_device_nft(const struct conf_device *cd, const struct rules_hook *hook, FI
 	static const char *const ecn[] = {"ip", "ip6"};
 	uint32_t em = cd->ecn_mask, ev = cd->ecn_mark;
 
+	/* In the inet family, br_netfilter's bridged packets have the bridge as iif and oif. */
+	if (cd->bridge) {
+		fprintf(out,
+		        "\t\t# %s: bridge = yes: nftables cannot match a bridge port here;\n"
+		        "\t\t# use the iptables rules (imqctl rules without --nft)\n",
+		        cd->name);
+		return;
+	}
 	fprintf(out, "\t\t# %s: %s\n", cd->name, hook->nft_comment);
 	for (size_t k = 0; em != 0 && k < 2; k++)
 		fprintf(out, "\t\t%s \"IFACE\" meta mark & 0x%x == 0x%x %s ecn set ce\n",

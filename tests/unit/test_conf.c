@@ -980,6 +980,7 @@ test_print_format(void **state)
 	                          "copy-bytes = 128\n"
 	                          "continue-mark = 0x10/0xff\n"
 	                          "# ecn-mark =\n"
+	                          "bridge = no\n"
 	                          "persist = no\n"
 	                          "up = /bin/true \"a b\"\n"
 	                          "# down =\n"
@@ -1030,6 +1031,12 @@ test_device_changed(void **state)
 	assert_non_null(same);
 	assert_false(conf_device_changed(base->devices, same->devices));
 	conf_free(same);
+	/* bridge changes only what imqctl rules prints: the device stays as it is. */
+	struct conf *bridged = parse("[imq0]\n" BASE "bridge = yes\n");
+	assert_non_null(bridged);
+	assert_true(bridged->devices->bridge);
+	assert_false(conf_device_changed(base->devices, bridged->devices));
+	conf_free(bridged);
 	struct conf *renamed = parse("[imq1]\n" BASE);
 	assert_non_null(renamed);
 	assert_true(conf_device_changed(base->devices, renamed->devices));
