@@ -1,7 +1,8 @@
 # End-to-end tests of shaping trees as IMQ users ran them: a transparent
-# bridge, and the per-class view (imqctl classes, the class series in
-# Prometheus). Root only, like the rest of tests/e2e; helpers in lib.sh.
-foreach(t classes bridge)
+# bridge, link-layer overhead under tc stab, and the per-class view
+# (imqctl classes, the class series in Prometheus). Root only, like the rest
+# of tests/e2e; helpers in lib.sh.
+foreach(t classes bridge stab)
   add_test(NAME e2e_${t}
            COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/${t}.sh)
   set_tests_properties(e2e_${t} PROPERTIES
