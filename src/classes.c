@@ -11,6 +11,7 @@
 
 #include <linux/pkt_sched.h>
 
+#include "json.h"
 #include "tcview.h"
 
 /* Where a node is found by its identity: type, handle, parent, kind. */
@@ -366,74 +367,11 @@ free_all:
 	free(depth);
 }
 
-/* A JSON writer: commas, and with PRETTY newlines and indentation. */
-struct classes_json {
-	FILE *out;
-	bool pretty;
-	bool comma;
-	int depth;
-};
-
-static void
-classes_jitem(struct classes_json *j, const char *key)
-{
-	if (j->comma)
-		fputc(',', j->out);
-	if (j->pretty && j->depth > 0)
-		fprintf(j->out, "\n%*s", j->depth * 2, "");
-	/* Keys are ours; values from imqd are printable ASCII, escaped where JSON needs it. */
-	if (key != NULL)
-		fprintf(j->out, j->pretty ? "\"%s\": " : "\"%s\":", key);
-	j->comma = true;
-}
-
-static void
-classes_jopen(struct classes_json *j, const char *key, char bracket)
-{
-	classes_jitem(j, key);
-	fputc(bracket, j->out);
-	j->depth++;
-	j->comma = false;
-}
-
-static void
-classes_jclose(struct classes_json *j, char bracket)
-{
-	j->depth--;
-	if (j->pretty && j->comma)
-		fprintf(j->out, "\n%*s", j->depth * 2, "");
-	fputc(bracket, j->out);
-	j->comma = true;
-}
-
-static void
-classes_jstr(struct classes_json *j, const char *key, const char *v)
-{
-	classes_jitem(j, key);
-	fputc('"', j->out);
-	for (; *v != '\0'; v++) {
-		if (*v == '"' || *v == '\\')
-			fputc('\\', j->out);
-		if ((unsigned char)*v < 0x20 || *v == 0x7f)
-			fprintf(j->out, "\\u%04x", (unsigned char)*v);
-		else
-			fputc(*v, j->out);
-	}
-	fputc('"', j->out);
-}
-
-static void
-classes_ju64(struct classes_json *j, const char *key, uint64_t v)
-{
-	classes_jitem(j, key);
-	fprintf(j->out, "%" PRIu64, v);
-}
-
 /* A number, or null when unknown; FMT prints it. */
 static void
-classes_jnum(struct classes_json *j, const char *key, bool known, const char *fmt, double v)
+classes_jnum(struct json *j, const char *key, bool known, const char *fmt, double v)
 {
-	classes_jitem(j, key);
+	json_item(j, key);
 	if (known)
 		fprintf(j->out, fmt, v);
 	else
@@ -441,8 +379,8 @@ classes_jnum(struct classes_json *j, const char *key, bool known, const char *fm
 }
 
 static void
-classes_json_node(struct classes_json *j, const struct tcview *tv, const struct tcview *prev,
-                  size_t i, unsigned depth)
+classes_json_node(struct json *j, const struct tcview *tv, const struct tcview *prev, size_t i,
+                  unsigned depth)
 {
 	const struct tcview_node *x = &tv->nodes[i];
 	char handle[24], parent[24];
@@ -451,48 +389,48 @@ classes_json_node(struct classes_json *j, const struct tcview *tv, const struct 
 
 	tcview_handle_str(x->handle, handle, sizeof(handle));
 	tcview_handle_str(x->parent, parent, sizeof(parent));
-	classes_jopen(j, NULL, '{');
-	classes_jstr(j, "type", x->type == TCVIEW_QDISC ? "qdisc" : "class");
-	classes_jstr(j, "kind", x->kind);
-	classes_jstr(j, "handle", handle);
-	classes_jstr(j, "parent", parent);
-	classes_ju64(j, "depth", depth);
+	json_open(j, NULL, '{');
+	json_str(j, "type", x->type == TCVIEW_QDISC ? "qdisc" : "class");
+	json_str(j, "kind", x->kind);
+	json_str(j, "handle", handle);
+	json_str(j, "parent", parent);
+	json_u64(j, "depth", depth);
 	classes_jnum(j, "rate_bps", known, "%.0f", bps);
 	classes_jnum(j, "rate_pps", known, "%.1f", pps);
-	classes_ju64(j, "bytes", x->bytes);
-	classes_ju64(j, "packets", x->packets);
-	classes_ju64(j, "drops", x->drops);
-	classes_ju64(j, "overlimits", x->overlimits);
-	classes_ju64(j, "requeues", x->requeues);
-	classes_ju64(j, "backlog_bytes", x->backlog);
-	classes_ju64(j, "backlog_packets", x->qlen);
-	classes_jclose(j, '}');
+	json_u64(j, "bytes", x->bytes);
+	json_u64(j, "packets", x->packets);
+	json_u64(j, "drops", x->drops);
+	json_u64(j, "overlimits", x->overlimits);
+	json_u64(j, "requeues", x->requeues);
+	json_u64(j, "backlog_bytes", x->backlog);
+	json_u64(j, "backlog_packets", x->qlen);
+	json_close(j, '}');
 }
 
 static void
-classes_json_device(struct classes_json *j, const struct tcview *tv, const struct tcview *prev)
+classes_json_device(struct json *j, const struct tcview *tv, const struct tcview *prev)
 {
 	size_t *order = calloc(tv->n + 1, sizeof(*order));
 	unsigned *depth = calloc(tv->n + 1, sizeof(*depth));
 	bool rates = prev != NULL && tv->time_ns > prev->time_ns;
 
-	classes_jopen(j, NULL, '{');
-	classes_jstr(j, "name", tv->dev);
+	json_open(j, NULL, '{');
+	json_str(j, "name", tv->dev);
 	if (tv->error != 0 || order == NULL || depth == NULL ||
 	    classes_tree(tv, order, depth) != 0) {
-		classes_jstr(j, "error", strerror(tv->error != 0 ? tv->error : ENOMEM));
-		classes_jclose(j, '}');
+		json_str(j, "error", strerror(tv->error != 0 ? tv->error : ENOMEM));
+		json_close(j, '}');
 		goto free_all;
 	}
 	classes_jnum(j, "interval_s", rates, "%.3f",
 	             rates ? (double)(tv->time_ns - prev->time_ns) / 1e9 : 0);
-	classes_ju64(j, "nodes", tv->total);
-	classes_ju64(j, "shown", tv->n);
-	classes_jopen(j, "tree", '[');
+	json_u64(j, "nodes", tv->total);
+	json_u64(j, "shown", tv->n);
+	json_open(j, "tree", '[');
 	for (size_t k = 0; k < tv->n; k++)
 		classes_json_node(j, tv, prev, order[k], depth[k]);
-	classes_jclose(j, ']');
-	classes_jclose(j, '}');
+	json_close(j, ']');
+	json_close(j, '}');
 free_all:
 	free(order);
 	free(depth);
@@ -502,11 +440,12 @@ void
 classes_print(const struct tcview *cur, size_t ncur, const struct tcview *prev, size_t nprev,
               const struct classes_opts *o, FILE *out)
 {
-	struct classes_json j = {.out = out, .pretty = o->pretty};
+	struct json j;
 
+	json_init(&j, out, o->pretty);
 	if (o->json) {
-		classes_jopen(&j, NULL, '{');
-		classes_jopen(&j, "devices", '[');
+		json_open(&j, NULL, '{');
+		json_open(&j, "devices", '[');
 	}
 	for (size_t i = 0; i < ncur; i++) {
 		const struct tcview *p = classes_prev(&cur[i], prev, nprev);
@@ -520,8 +459,8 @@ classes_print(const struct tcview *cur, size_t ncur, const struct tcview *prev, 
 		classes_text(&cur[i], p, out);
 	}
 	if (o->json) {
-		classes_jclose(&j, ']');
-		classes_jclose(&j, '}');
+		json_close(&j, ']');
+		json_close(&j, '}');
 		fputc('\n', out);
 	}
 }
