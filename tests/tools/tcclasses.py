@@ -27,26 +27,23 @@ PROM = re.compile(
     r'^imqd_class_(\w+)_total\{device="([^"]*)",class="([^"]*)",[^}]*\} (\d+)$')
 
 
-def tc_classes(path):
-    """{handle: {field: value}} from tc -s class show."""
+def tc_classes(text):
+    """{handle: {field: value}} from the text of tc -s class show."""
     out, handle = {}, None
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            words = line.split()
-            if len(words) >= 3 and words[0] == "class":
-                handle = words[2]
-                continue
-            m = SENT.search(line)
-            if m and handle is not None:
-                out[handle] = dict(zip(FIELDS, map(int, m.groups())))
-                handle = None
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) >= 3 and words[0] == "class":
+            handle = words[2]
+            continue
+        m = SENT.search(line)
+        if m and handle is not None:
+            out[handle] = dict(zip(FIELDS, map(int, m.groups())))
+            handle = None
     return out
 
 
-def view_classes(path, device="imq0"):
+def view_classes(text, device="imq0"):
     """{handle: {field: value}} from imqctl classes -j or Prometheus text."""
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
     out = {}
     if text.lstrip().startswith("{"):
         for dev in json.loads(text)["devices"]:
@@ -63,51 +60,54 @@ def view_classes(path, device="imq0"):
     return out
 
 
-def compare(before_path, view_path, after_path):
-    before, view, after = (tc_classes(before_path), view_classes(view_path),
-                           tc_classes(after_path))
+def compare(before_text, view_text, after_text):
+    """Lines "HANDLE FIELD BEFORE VIEW AFTER"; ValueError if the readings do not match up."""
+    before, view, after = tc_classes(before_text), view_classes(view_text), tc_classes(after_text)
     if not before or set(before) != set(after):
-        sys.exit("tc showed different classes before (%s) and after (%s)"
-                 % (sorted(before), sorted(after)))
-    for handle in sorted(before):
-        for field in FIELDS:
-            print(handle, field, before[handle][field],
-                  view.get(handle, {}).get(field, -1), after[handle][field])
+        raise ValueError("tc showed different classes before (%s) and after (%s)"
+                         % (sorted(before), sorted(after)))
     extra = set(view) - set(before)
     if extra:
-        sys.exit("%s shows classes tc does not: %s" % (view_path, sorted(extra)))
+        raise ValueError("the view shows classes tc does not: %s" % sorted(extra))
+    return ["%s %s %d %d %d" % (h, f, before[h][f], view.get(h, {}).get(f, -1), after[h][f])
+            for h in sorted(before) for f in FIELDS]
 
 
-def rates(view_path):
-    with open(view_path, encoding="utf-8") as f:
-        doc = json.load(f)
-    for dev in doc["devices"]:
-        for node in dev["tree"]:
-            if node["type"] == "class":
-                print(node["handle"], node["rate_bps"], node["rate_pps"])
+def rates(view_text):
+    """Lines "HANDLE RATE_BPS RATE_PPS" of the classes in imqctl classes -j output."""
+    return ["%s %s %s" % (n["handle"], n["rate_bps"], n["rate_pps"])
+            for dev in json.loads(view_text)["devices"] for n in dev["tree"]
+            if n["type"] == "class"]
 
 
-def lines(path):
+def lines(text):
+    """How many JSON documents, one a line, TEXT holds; ValueError if a line is not one."""
     n = 0
+    for line in text.splitlines():
+        if "devices" not in json.loads(line):
+            raise ValueError("not a classes document: %s" % line.strip())
+        n += 1
+    return n
+
+
+def read(path):
     with open(path, encoding="utf-8") as f:
-        for line in f:
-            doc = json.loads(line)
-            if "devices" not in doc:
-                sys.exit("not a classes document: %s" % line.strip())
-            n += 1
-    print(n)
+        return f.read()
 
 
-def main():
-    if len(sys.argv) == 5 and sys.argv[1] == "compare":
-        compare(*sys.argv[2:])
-    elif len(sys.argv) == 3 and sys.argv[1] == "rates":
-        rates(sys.argv[2])
-    elif len(sys.argv) == 3 and sys.argv[1] == "lines":
-        lines(sys.argv[2])
-    else:
-        sys.exit(__doc__)
+def main(argv):
+    try:
+        if len(argv) == 5 and argv[1] == "compare":
+            print("\n".join(compare(read(argv[2]), read(argv[3]), read(argv[4]))))
+        elif len(argv) == 3 and argv[1] == "rates":
+            print("\n".join(rates(read(argv[2]))))
+        elif len(argv) == 3 and argv[1] == "lines":
+            print(lines(read(argv[2])))
+        else:
+            sys.exit(__doc__)
+    except (ValueError, KeyError) as e:
+        sys.exit("tcclasses.py: %s" % e)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv)
