@@ -37,10 +37,7 @@ start_imqd 0 "bridge = yes"
 "$IMQCTL" -s "$IMQD_SOCK" rules imq0 >"$T_TMP/rules" || fail "imqctl rules imq0 failed"
 dump_file "imqctl rules imq0 (bridge = yes)" "$T_TMP/rules"
 # The migration guide quotes these rules as its bridge recipe.
-awk '$0 == "<!-- test:bridge-rules -->" { want = 1; next }
-	want == 1 && /^```/ { want = 2; next }
-	want == 2 && /^```/ { exit }
-	want == 2 { print }' "$(dirname "$0")/../../docs/migrating-from-imq.md" >"$T_TMP/guide"
+guide_block bridge-rules >"$T_TMP/guide"
 if diff -u "$T_TMP/guide" "$T_TMP/rules" >&2; then
 	pass_msg "the guide's bridge recipe is what imqctl rules prints"
 else

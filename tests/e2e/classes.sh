@@ -12,7 +12,7 @@
 . "$(dirname "$0")/lib.sh"
 e2e_init classes
 
-TOOL=$(dirname "$0")/../tools/tcclasses.py
+TOOL=$TOOLS/tcclasses.py
 SECS=20
 RATES=(4 8 12) # Mbit/s of 1:10, 1:20, 1:30
 PORTS=(5201 5202 5203)
@@ -58,7 +58,7 @@ tc_then_view() {
 # middle. (Integer arithmetic: the counters move while the checks run.)
 check_between() {
 	local out handle field before view after mid n=0 bad=0 _
-	out=$(python3 "$TOOL" compare "$T_TMP/$1.before" "$T_TMP/$1" "$T_TMP/$1.after") ||
+	out=$("$PYTHON" "$TOOL" compare "$T_TMP/$1.before" "$T_TMP/$1" "$T_TMP/$1.after") ||
 		{ dump_file "$1" "$T_TMP/$1"; fail "cannot compare $1 with tc -s class show"; }
 	while read -r handle field before view after; do
 		mid=$(((before + after) / 2))
@@ -95,7 +95,7 @@ declare -A bps
 while read -r handle rate pps; do
 	bps[$handle]=$rate
 	log "class $handle: $rate bit/s, $pps packets/s"
-done < <(python3 "$TOOL" rates "$T_TMP/rates.json")
+done < <("$PYTHON" "$TOOL" rates "$T_TMP/rates.json")
 for i in 0 1 2; do
 	assert_within "rate of class 1:$(((i + 1) * 10)) (bit/s)" "${RATES[$i]}000000" 5 \
 		"${bps[1:$(((i + 1) * 10))]:-0}"
@@ -115,7 +115,7 @@ done
 # -w: a JSON document per interval until stopped.
 timeout 3.5 "$IMQCTL" -s "$IMQD_SOCK" -w -i 1 -j classes imq0 >"$T_TMP/watch.json"
 assert_eq "imqctl classes -w exit status when stopped" 124 "$?"
-docs=$(python3 "$TOOL" lines "$T_TMP/watch.json") || fail "imqctl classes -w -j printed no JSON"
+docs=$("$PYTHON" "$TOOL" lines "$T_TMP/watch.json") || fail "imqctl classes -w -j printed no JSON"
 assert_ge "JSON documents from classes -w -i 1 in 3.5 s" 2 "$docs"
 assert_le "JSON documents from classes -w -i 1 in 3.5 s" 3 "$docs"
 
@@ -125,8 +125,12 @@ done
 
 # The metrics file, 6 nodes a device: the kernel lists the 4 qdiscs first.
 PROM=$T_TMP/imqd.prom
-sed -i "/^\[global\]\$/a metrics-file = $PROM\nmetrics-interval = 1s\nmetrics-classes = 6" \
-	"$T_TMP/imqd.conf"
+imqd_conf "$IMQD_CONF" "$IMQD_SOCK" "metrics-file = $PROM
+metrics-interval = 1s
+metrics-classes = 6" <<EOF
+[imq0]
+queues = 0
+EOF
 "$IMQCTL" -s "$IMQD_SOCK" reload || fail "imqctl reload with metrics-file failed"
 sleep 2.5 # two writes, the last after the traffic stopped
 nsx "$GW" tc -s class show dev imq0 >"$T_TMP/tc.idle"
@@ -142,7 +146,7 @@ while read -r handle field before view after; do
 	[ "$view" = "$after" ] ||
 		mismatch "metrics file: idle class $handle $field $view, tc $after"
 	n=$((n + 1))
-done < <(python3 "$TOOL" compare "$T_TMP/tc.idle" "$PROM" "$T_TMP/tc.idle")
+done < <("$PYTHON" "$TOOL" compare "$T_TMP/tc.idle" "$PROM" "$T_TMP/tc.idle")
 assert_eq "metrics file: counters of the 2 classes it holds" 10 "$n"
 
 check_counters

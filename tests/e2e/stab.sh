@@ -19,7 +19,7 @@ ATM="overhead 40 linklayer atm"
 SEG=1472    # UDP payload of a 1500-byte IPv4 packet
 OFFER=25    # Mbit/s of payload offered
 SECS=6      # of traffic a run
-UDPGSO=$(dirname "$0")/../tools/udpgso.py
+UDPGSO=$TOOLS/udpgso.py
 ETH_WANT=$(awk -v s=$SEG 'BEGIN { printf "%.3f", 20 * s / (1500 + 14 + 40) }')
 ATM_WANT=$(awk -v s=$SEG 'BEGIN { printf "%.3f", 20 * s / (33 * 53) }')
 
@@ -42,11 +42,11 @@ shape() {
 goodput() {
 	local sends port=$3
 	sends=$(awk -v o=$OFFER -v t=$SECS -v s=$SEG -v n="$2" 'BEGIN { printf "%d", o * 1e6 * t / 8 / s / n }')
-	bg "$DST" timeout 30 python3 "$UDPGSO" recv "$port" $((sends * $2)) 20 \
+	bg "$DST" timeout 30 "$PYTHON" "$UDPGSO" recv "$port" $((sends * $2)) 20 \
 		>"$T_TMP/$1.recv.json" 2>"$T_TMP/$1.recv.err"
 	local rpid=$BG_PID
 	for _ in $(seq 50); do grep -q listening "$T_TMP/$1.recv.err" && break; sleep 0.1; done
-	timeout 30 ip netns exec "$SRC" python3 "$UDPGSO" send "$DST_IP" "$port" "$sends" "$2" \
+	timeout 30 ip netns exec "$SRC" "$PYTHON" "$UDPGSO" send "$DST_IP" "$port" "$sends" "$2" \
 		"$SEG" "$OFFER" >"$T_TMP/$1.send.json" || fail "$1: the UDP sender failed"
 	wait_pid "$rpid" 30 || fail "$1: the receiver did not finish"
 	log "$1: sent $(cat "$T_TMP/$1.send.json"), received $(cat "$T_TMP/$1.recv.json")"
