@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # cli.sh IMQCTL IMQD: imqctl's command line without a running imqd: -V,
 # usage errors (exit 2), rules -c FILE in each format against the files
-# beside this script, its errors (exit 1), and show -j reaching for a
-# socket instead of refusing -j.
+# beside this script (bridge = yes too), its errors (exit 1), show -j and
+# classes reaching for a socket instead of refusing their options.
 set -u
 NAME=imqctl_cli
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -72,6 +72,12 @@ if python3 -c 'import json, sys; a, b = (json.load(open(f)) for f in sys.argv[1:
 else
 	mismatch "rules -c -p is not the same JSON as rules -c -j"
 fi
+run 0 "rules -c, bridge = yes" rules -c "$HERE/rules-bridge.conf" &&
+	same "rules -c, bridge = yes" "$HERE/rules-bridge.txt"
+run 0 "rules -c --nft, bridge = yes" rules --nft -c "$HERE/rules-bridge.conf"
+[ "$(grep -c ' queue flags bypass to ' "$TMP/out")" = 2 ] &&
+	grep -q '# imq0: bridge = yes' "$TMP/out" && ok "rules --nft: imq1's two rules, a comment for imq0" ||
+	mismatch "rules --nft printed queue rules for the bridge device, or none for imq1"
 run 0 "rules -c imq1" rules -c "$conf" imq1
 grep -q '^# imq0' "$TMP/out" && mismatch "rules -c FILE imq1 printed imq0's rules"
 grep -q -- '--queue-num 6' "$TMP/out" && ok "rules -c FILE imq1 has imq1's rules" ||
@@ -91,6 +97,16 @@ run 1 "rules -c with a missing file" rules -c "$TMP/missing.conf"
 run 1 "show -j without imqd" -j show
 grep -q "is imqd running" "$TMP/err" || mismatch "show -j: $(head -n 1 "$TMP/err")"
 run 1 "rules -p without imqd" -p rules imq0
+
+# 6. classes takes -i and -w, which no other command does; -w needs an interval.
+run 2 "-i with show" -i 1 show
+run 2 "-w with stats" -w stats
+run 2 "-w with -i 0" -w -i 0 classes
+run 2 "an interval below 0.1 s" -i 0.05 classes
+run 2 "an interval that is not a number" -i 1s classes
+run 2 "-o prometheus with classes" -o prometheus classes
+run 1 "classes -j without imqd" -j -i 0 classes imq0
+grep -q "is imqd running" "$TMP/err" || mismatch "classes -j: $(head -n 1 "$TMP/err")"
 
 if [ "${#FAILS[@]}" -eq 0 ]; then
 	printf 'PASS: %s\n' "$NAME"
