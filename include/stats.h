@@ -16,31 +16,61 @@ enum stats_failopen {
 	STATS_FO_MAX,
 };
 
+/*
+ * The counters of one NFQUEUE queue, in the order every output lists them;
+ * the one list the struct, the sums, JSON and Prometheus are made from.
+ * C(field, metric, type, help): a number of its own, imqd_[queue_]METRIC
+ * in Prometheus. D(reason, help): the drop counter dropped_REASON, one
+ * reason of imqd_[queue_]dropped_packets_total and of the "dropped" total.
+ */
+#define STATS_COUNTERS(C, D)                                                                       \
+	C(received, "received_packets_total", "counter", "Packets the kernel queued to imqd.")     \
+	C(received_bytes, "received_bytes_total", "counter",                                       \
+	  "Bytes of the packets the kernel queued to imqd.")                                       \
+	C(accepted, "accepted_packets_total", "counter",                                           \
+	  "Packets accepted after their copy came back from the qdisc.")                           \
+	C(accepted_bytes, "accepted_bytes_total", "counter",                                       \
+	  "Bytes of the packets accepted after their copy came back from the qdisc.")              \
+	D(enqueue, "the qdisc refused the copy")                                                   \
+	D(order, "a later copy of the flow came back first, and its own not within "               \
+	         "reorder-window")                                                                 \
+	D(timeout, "the copy did not come back within drop-timeout")                               \
+	D(error, "injection failed and on-error = drop")                                           \
+	D(ecn, "the qdisc marked the copy Congestion Experienced and ecn-mark is not set")         \
+	D(overflow, "its queue held queue-maxlen packets and on-overflow = drop")                  \
+	C(marked_ecn, "marked_ecn_packets_total", "counter",                                       \
+	  "Packets accepted marked Congestion Experienced, as the qdisc marked their copy "        \
+	  "(ecn-mark).")                                                                           \
+	C(held, "held_packets", "gauge", "Packets waiting for their copy now.")                    \
+	C(peak_held, "peak_held_packets", "gauge", "Most packets waiting for their copy at once.") \
+	C(partial, "partial_packets_total", "counter",                                             \
+	  "GSO copies the qdisc cut into segments and sent only in part (each then accepted or "   \
+	  "dropped whole).")                                                                       \
+	C(id_gaps, "id_gaps_total", "counter",                                                     \
+	  "Packet ids the kernel skipped (it decided those itself).")                              \
+	C(kernel_passed, "kernel_passed_packets_total", "counter",                                 \
+	  "Packets the kernel passed unshaped without imqd: its receive buffer was full "          \
+	  "(on-overflow = accept).")                                                               \
+	C(kernel_dropped, "kernel_dropped_packets_total", "counter",                               \
+	  "Packets the kernel dropped without imqd: its receive buffer was full "                  \
+	  "(on-overflow = drop).")                                                                 \
+	C(malformed, "malformed_packets_total", "counter",                                         \
+	  "Packets that were not parsable IPv4/IPv6 (still shaped).")                              \
+	C(verdict_errors, "verdict_errors_total", "counter", "Verdicts the kernel refused.")
+
 /* Counters of one NFQUEUE queue or of a whole device (the sum of its queues). */
 struct stats_counters {
-	uint64_t received; /* packets the kernel queued to us */
-	uint64_t received_bytes;
-	uint64_t accepted; /* NF_ACCEPT after the copy came back from the qdisc */
-	uint64_t accepted_bytes;
-	uint64_t dropped_enqueue; /* qdisc refused the copy (ENOBUFS) */
-	uint64_t dropped_order; /* a later copy of its flow came back first, its own not in time */
-	uint64_t dropped_timeout;  /* copy did not come back within drop-timeout */
-	uint64_t dropped_error;    /* injection failed and on-error = drop */
-	uint64_t dropped_ecn;      /* the qdisc marked the copy CE: cannot mark the packet */
-	uint64_t dropped_overflow; /* its queue held queue-maxlen packets (on-overflow = drop) */
+#define STATS_FIELD(field, metric, type, help) uint64_t field;
+#define STATS_DROP_FIELD(reason, help) uint64_t dropped_##reason;
+	STATS_COUNTERS(STATS_FIELD, STATS_DROP_FIELD)
+#undef STATS_FIELD
+#undef STATS_DROP_FIELD
 	uint64_t failopen[STATS_FO_MAX]; /* accepted unshaped, by reason */
-	uint64_t held;                   /* waiting for their copy now */
-	uint64_t peak_held;
-	uint64_t marked_ecn; /* of the accepted, those that left marked CE (ecn-mark) */
-	uint64_t partial;    /* GSO copies the qdisc cut up and sent only in part */
-	uint64_t id_gaps;    /* packet ids the kernel skipped (it decided those itself) */
-	/* Of those, the kernel passed (on-overflow = accept) or dropped them: imqd's receive
-	 * buffer was full. Not in received: imqd never saw them. */
-	uint64_t kernel_passed;
-	uint64_t kernel_dropped;
-	uint64_t malformed;      /* not a parsable IPv4/IPv6 packet; still shaped */
-	uint64_t verdict_errors; /* verdicts the kernel refused */
 };
+
+/* Add every counter of C to T (a device's total is the sum of its queues; peak_held too,
+ * which the caller replaces with the device's own peak where it matters). */
+void stats_add(struct stats_counters *t, const struct stats_counters *c);
 
 /* Hold-time summary of packets released recently, in microseconds. */
 struct stats_hold {

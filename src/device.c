@@ -164,31 +164,6 @@ device_bind(struct device *dev, struct device_queue *q)
 	return 0;
 }
 
-static void
-device_sum(struct stats_counters *t, const struct stats_counters *c)
-{
-	t->received += c->received;
-	t->received_bytes += c->received_bytes;
-	t->accepted += c->accepted;
-	t->accepted_bytes += c->accepted_bytes;
-	t->dropped_enqueue += c->dropped_enqueue;
-	t->dropped_order += c->dropped_order;
-	t->dropped_timeout += c->dropped_timeout;
-	t->dropped_error += c->dropped_error;
-	t->dropped_ecn += c->dropped_ecn;
-	for (int i = 0; i < STATS_FO_MAX; i++)
-		t->failopen[i] += c->failopen[i];
-	t->held += c->held;
-	t->id_gaps += c->id_gaps;
-	t->kernel_passed += c->kernel_passed;
-	t->kernel_dropped += c->kernel_dropped;
-	t->dropped_overflow += c->dropped_overflow;
-	t->marked_ecn += c->marked_ecn;
-	t->malformed += c->malformed;
-	t->partial += c->partial;
-	t->verdict_errors += c->verdict_errors;
-}
-
 int
 device_set_queues(struct device *dev, const struct conf_device *cf)
 {
@@ -214,7 +189,7 @@ device_set_queues(struct device *dev, const struct conf_device *cf)
 		for (size_t j = 0; j < cf->nqueues; j++)
 			kept = kept || cf->queues[j] == dev->queues[i].num;
 		if (!kept)
-			device_sum(&dev->gone, &dev->queues[i].c);
+			stats_add(&dev->gone, &dev->queues[i].c);
 	}
 	free(dev->queues);
 	free(dev->snap);
@@ -507,7 +482,7 @@ device_totals(const struct device *dev, struct stats_counters *out)
 {
 	*out = dev->gone;
 	for (size_t i = 0; i < dev->nqueues; i++)
-		device_sum(out, &dev->queues[i].c);
+		stats_add(out, &dev->queues[i].c);
 }
 
 void
@@ -522,7 +497,7 @@ device_snapshot(struct device *dev, struct stats_device *out)
 	for (size_t i = 0; i < dev->nqueues; i++) {
 		dev->snap[i] = dev->queues[i].c;
 		dev->snap_queues[i] = dev->queues[i].num;
-		device_sum(&out->total, &dev->queues[i].c);
+		stats_add(&out->total, &dev->queues[i].c);
 	}
 	out->total.peak_held = dev->peak_held;
 	out->queues = dev->snap_queues;

@@ -19,17 +19,18 @@ static const char *const stats_failopen_names[STATS_FO_MAX] = {
     [STATS_FO_SHUTDOWN] = "shutdown",       [STATS_FO_OVERFLOW] = "overflow",
 };
 
+/* For STATS_COUNTERS: skip the counters of the other kind. */
+#define STATS_NO_FIELD(field, metric, type, help)
+#define STATS_NO_DROP(reason, help)
+
 /* The drop counters by the reason used in every output. */
 static const struct stats_drop {
 	const char *name;
 	size_t offset;
 } stats_drops[] = {
-    {"enqueue", offsetof(struct stats_counters, dropped_enqueue)},
-    {"order", offsetof(struct stats_counters, dropped_order)},
-    {"timeout", offsetof(struct stats_counters, dropped_timeout)},
-    {"error", offsetof(struct stats_counters, dropped_error)},
-    {"ecn", offsetof(struct stats_counters, dropped_ecn)},
-    {"overflow", offsetof(struct stats_counters, dropped_overflow)},
+#define STATS_DROP(reason, help) {#reason, offsetof(struct stats_counters, dropped_##reason)},
+    STATS_COUNTERS(STATS_NO_FIELD, STATS_DROP)
+#undef STATS_DROP
 };
 #define STATS_NDROPS (sizeof(stats_drops) / sizeof(stats_drops[0]))
 
@@ -85,6 +86,18 @@ stats_hold_observe(struct stats_hold_hist *h, uint64_t us)
 		i++;
 	h->bucket[i]++;
 	h->sum_us += us;
+}
+
+void
+stats_add(struct stats_counters *t, const struct stats_counters *c)
+{
+#define STATS_ADD(field, metric, type, help) t->field += c->field;
+#define STATS_ADD_DROP(reason, help) t->dropped_##reason += c->dropped_##reason;
+	STATS_COUNTERS(STATS_ADD, STATS_ADD_DROP)
+#undef STATS_ADD
+#undef STATS_ADD_DROP
+	for (int i = 0; i < STATS_FO_MAX; i++)
+		t->failopen[i] += c->failopen[i];
 }
 
 uint64_t
@@ -230,31 +243,17 @@ stats_print_text(const struct stats_device *devs, size_t ndevs, FILE *out)
 static void
 json_counters(struct json *j, const struct stats_counters *c)
 {
-	json_u64(j, "received", c->received);
-	json_u64(j, "received_bytes", c->received_bytes);
-	json_u64(j, "accepted", c->accepted);
-	json_u64(j, "accepted_bytes", c->accepted_bytes);
+#define JSON_FIELD(field, metric, type, help) json_u64(j, #field, c->field);
+#define JSON_DROP(reason, help) json_u64(j, "dropped_" #reason, c->dropped_##reason);
+	STATS_COUNTERS(JSON_FIELD, JSON_DROP)
+#undef JSON_FIELD
+#undef JSON_DROP
 	json_u64(j, "dropped", stats_dropped_total(c));
-	json_u64(j, "dropped_enqueue", c->dropped_enqueue);
-	json_u64(j, "dropped_order", c->dropped_order);
-	json_u64(j, "dropped_timeout", c->dropped_timeout);
-	json_u64(j, "dropped_error", c->dropped_error);
-	json_u64(j, "dropped_ecn", c->dropped_ecn);
-	json_u64(j, "dropped_overflow", c->dropped_overflow);
-	json_u64(j, "marked_ecn", c->marked_ecn);
 	json_u64(j, "failopen", stats_failopen_total(c));
 	json_open(j, "failopen_reasons", '{');
 	for (int i = 0; i < STATS_FO_MAX; i++)
 		json_u64(j, stats_failopen_names[i], c->failopen[i]);
 	json_close(j, '}');
-	json_u64(j, "held", c->held);
-	json_u64(j, "peak_held", c->peak_held);
-	json_u64(j, "partial", c->partial);
-	json_u64(j, "id_gaps", c->id_gaps);
-	json_u64(j, "kernel_passed", c->kernel_passed);
-	json_u64(j, "kernel_dropped", c->kernel_dropped);
-	json_u64(j, "malformed", c->malformed);
-	json_u64(j, "verdict_errors", c->verdict_errors);
 }
 
 /* The members that say what a device is: name, state, qdisc, queues. */
@@ -349,52 +348,17 @@ static const struct prom_family {
 	enum prom_kind kind;
 	size_t offset;
 } prom_families[] = {
-    {"received_packets_total", "counter", "Packets the kernel queued to imqd.", PROM_FIELD,
-     offsetof(struct stats_counters, received)},
-    {"received_bytes_total", "counter", "Bytes of the packets the kernel queued to imqd.",
-     PROM_FIELD, offsetof(struct stats_counters, received_bytes)},
-    {"accepted_packets_total", "counter",
-     "Packets accepted after their copy came back from the qdisc.", PROM_FIELD,
-     offsetof(struct stats_counters, accepted)},
-    {"accepted_bytes_total", "counter",
-     "Bytes of the packets accepted after their copy came back from the qdisc.", PROM_FIELD,
-     offsetof(struct stats_counters, accepted_bytes)},
-    {"dropped_packets_total", "counter",
-     "Packets dropped: enqueue (qdisc refused the copy), order (a later copy of the flow came "
-     "back first, and its own not within reorder-window), timeout (copy did not come back "
-     "within drop-timeout), error (injection failed and on-error = drop), ecn (the qdisc "
-     "marked the copy Congestion Experienced), overflow (its queue held queue-maxlen packets "
-     "and on-overflow = drop).",
-     PROM_DROPPED, 0},
+#define PROM_FAMILY(field, metric, type, help)                                                     \
+	{metric, type, help, PROM_FIELD, offsetof(struct stats_counters, field)},
+#define PROM_DROP_HELP(reason, help) " " #reason ": " help "."
+    STATS_COUNTERS(PROM_FAMILY, STATS_NO_DROP){
+        "dropped_packets_total", "counter",
+        "Packets dropped, by reason." STATS_COUNTERS(STATS_NO_FIELD, PROM_DROP_HELP), PROM_DROPPED,
+        0},
     {"failopen_packets_total", "counter",
      "Packets accepted without passing through imqN, by reason.", PROM_FAILOPEN, 0},
-    {"held_packets", "gauge", "Packets waiting for their copy now.", PROM_FIELD,
-     offsetof(struct stats_counters, held)},
-    {"peak_held_packets", "gauge", "Most packets waiting for their copy at once.", PROM_FIELD,
-     offsetof(struct stats_counters, peak_held)},
-    {"marked_ecn_packets_total", "counter",
-     "Packets accepted marked Congestion Experienced, as the qdisc marked their copy "
-     "(ecn-mark).",
-     PROM_FIELD, offsetof(struct stats_counters, marked_ecn)},
-    {"partial_packets_total", "counter",
-     "GSO copies the qdisc cut into segments and sent only in part (each then accepted or "
-     "dropped whole).",
-     PROM_FIELD, offsetof(struct stats_counters, partial)},
-    {"id_gaps_total", "counter", "Packet ids the kernel skipped (it decided those itself).",
-     PROM_FIELD, offsetof(struct stats_counters, id_gaps)},
-    {"kernel_passed_packets_total", "counter",
-     "Packets the kernel passed unshaped without imqd: its receive buffer was full "
-     "(on-overflow = accept).",
-     PROM_FIELD, offsetof(struct stats_counters, kernel_passed)},
-    {"kernel_dropped_packets_total", "counter",
-     "Packets the kernel dropped without imqd: its receive buffer was full "
-     "(on-overflow = drop).",
-     PROM_FIELD, offsetof(struct stats_counters, kernel_dropped)},
-    {"malformed_packets_total", "counter",
-     "Packets that were not parsable IPv4/IPv6 (still shaped).", PROM_FIELD,
-     offsetof(struct stats_counters, malformed)},
-    {"verdict_errors_total", "counter", "Verdicts the kernel refused.", PROM_FIELD,
-     offsetof(struct stats_counters, verdict_errors)},
+#undef PROM_FAMILY
+#undef PROM_DROP_HELP
 };
 #define PROM_NFAMILIES (sizeof(prom_families) / sizeof(prom_families[0]))
 

@@ -352,13 +352,13 @@ test_json_exact(void **state)
 	                         .verdicts_batched = 10};
 	static const char *counters =
 	    "\"received\":1,\"received_bytes\":60,\"accepted\":0,\"accepted_bytes\":0,"
-	    "\"dropped\":0,\"dropped_enqueue\":0,\"dropped_order\":0,\"dropped_timeout\":0,"
+	    "\"dropped_enqueue\":0,\"dropped_order\":0,\"dropped_timeout\":0,"
 	    "\"dropped_error\":0,\"dropped_ecn\":0,\"dropped_overflow\":0,\"marked_ecn\":0,"
-	    "\"failopen\":2,"
-	    "\"failopen_reasons\":{\"device_down\":0,\"too_big\":2,\"no_buffer\":0,"
-	    "\"inject_error\":0,\"shutdown\":0,\"overflow\":0},\"held\":0,\"peak_held\":0,"
+	    "\"held\":0,\"peak_held\":0,"
 	    "\"partial\":0,\"id_gaps\":0,\"kernel_passed\":0,\"kernel_dropped\":0,"
-	    "\"malformed\":0,\"verdict_errors\":0";
+	    "\"malformed\":0,\"verdict_errors\":0,\"dropped\":0,\"failopen\":2,"
+	    "\"failopen_reasons\":{\"device_down\":0,\"too_big\":2,\"no_buffer\":0,"
+	    "\"inject_error\":0,\"shutdown\":0,\"overflow\":0}";
 	char expect[2048];
 	char *text;
 
