@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Shaping that protects, under a flood: htb 20mbit with a priority class
-# (2mbit, prio 0) for 200 pings a second and the bulk class for a flood of
-# 64-byte UDP datagrams at 2.5 times the link (60,000 a second, 8 flows),
+# Shaping that protects, under a flood: htb 10mbit with a priority class
+# (1mbit, prio 0) for 200 pings a second and the bulk class for a flood of
+# 64-byte UDP datagrams at 2.2 times the link (30,000 a second, 8 flows),
 # first on IFB, then on imq0 with on-overflow = accept (the default) and
 # with on-overflow = drop. Each time: the priority flow loses at most 1% of
 # its pings, its p99 round trip stays near IFB's (within 20 ms here, on two
@@ -9,8 +9,10 @@
 # and the flood reaches dst at no more than 1.1 times IFB's rate: nothing of
 # it passes unshaped. dst counts the flood with a rule that drops it, as a
 # router's next hop would take it, without a receiving program to wake per
-# datagram. Counters balance, nothing queued. (bench/flood.sh gives what
-# floods beyond imqd's intake do: the kernel then decides the rest.)
+# datagram. Counters balance, nothing queued. The flood is beyond the link
+# but within what a Debug or ASan build of imqd takes in on two busy cores:
+# this test is about the shaper, not about intake. bench/flood.sh gives what
+# floods beyond imqd's intake do: the kernel then decides the rest.
 . "$(dirname "$0")/lib.sh"
 e2e_init flood_priority 170
 
@@ -18,7 +20,7 @@ e2e_init flood_priority 170
 PORT=9600
 SECS=6
 PINGS=$((SECS * 200 - 100))
-RATE=60000
+RATE=30000
 
 topo_create
 nsx "$DST" iptables -A INPUT -p udp --dport "$PORT" -j DROP || fail "iptables in dst failed"
@@ -27,9 +29,9 @@ nsx "$DST" iptables -A INPUT -p udp --dport "$PORT" -j DROP || fail "iptables in
 htb() {
 	local dev=$1
 	nsx "$GW" tc qdisc replace dev "$dev" root handle 1: htb default 20 || fail "htb on $dev failed"
-	nsx "$GW" tc class add dev "$dev" parent 1: classid 1:1 htb rate 20mbit
-	nsx "$GW" tc class add dev "$dev" parent 1:1 classid 1:10 htb rate 2mbit ceil 20mbit prio 0
-	nsx "$GW" tc class add dev "$dev" parent 1:1 classid 1:20 htb rate 18mbit ceil 20mbit prio 1
+	nsx "$GW" tc class add dev "$dev" parent 1: classid 1:1 htb rate 10mbit
+	nsx "$GW" tc class add dev "$dev" parent 1:1 classid 1:10 htb rate 1mbit ceil 10mbit prio 0
+	nsx "$GW" tc class add dev "$dev" parent 1:1 classid 1:20 htb rate 9mbit ceil 10mbit prio 1
 	nsx "$GW" tc qdisc add dev "$dev" parent 1:10 pfifo limit 100
 	nsx "$GW" tc qdisc add dev "$dev" parent 1:20 pfifo limit 1000
 	nsx "$GW" tc filter add dev "$dev" parent 1: protocol ip prio 1 u32 match ip protocol 1 0xff \
