@@ -1,6 +1,7 @@
 /* Packets held while their copy is in imqN's qdisc: matching, flow order, timeouts. */
 #include "pending.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 
@@ -19,9 +20,13 @@ enum { PENDING_FLOW, PENDING_CONN, PENDING_NINDEX };
 #define PENDING_MIN 16              /* slots of a new table */
 #define PENDING_MAX (INT32_MAX / 4) /* slots of any table, at most */
 
-/* Slots of every table together, and how many there may be (pending_set_budget). */
-static size_t pending_total;
-static size_t pending_budget = PENDING_MAX;
+/*
+ * Slots of every table together, and how many there may be
+ * (pending_set_budget). Tables of several workers grow and shrink at once:
+ * both are atomic, and a table reserves its growth before it takes it.
+ */
+static _Atomic size_t pending_total;
+static _Atomic size_t pending_budget = PENDING_MAX;
 
 struct pending_link {
 	int32_t prev, next;
@@ -127,19 +132,22 @@ pending_grow(struct pending *p, size_t capacity)
 	size_t old = p->capacity, nb = p->nbuckets;
 
 	/* Every table of the process together stays within the budget. */
-	if (capacity > old && pending_total + (capacity - old) > pending_budget)
+	size_t more = capacity > old ? capacity - old : 0;
+	if (more > 0 && atomic_fetch_add(&pending_total, more) + more > pending_budget) {
+		atomic_fetch_sub(&pending_total, more);
 		return -1;
+	}
 
 	while (nb < capacity * 2)
 		nb <<= 1;
 	struct pending_entry *e = realloc(p->entries, capacity * sizeof(*e));
 	if (e == NULL)
-		return -1;
+		goto unreserve;
 	p->entries = e;
 	for (int x = 0; x < PENDING_NINDEX; x++) {
 		struct pending_fifo *f = realloc(p->index[x].fifos, capacity * sizeof(*f));
 		if (f == NULL)
-			return -1;
+			goto unreserve;
 		p->index[x].fifos = f;
 	}
 	if (nb != p->nbuckets) {
@@ -153,7 +161,7 @@ pending_grow(struct pending *p, size_t capacity)
 			free(hb);
 			while (x-- > 0)
 				free(ib[x]);
-			return -1;
+			goto unreserve;
 		}
 		free(p->hbuckets);
 		p->hbuckets = hb;
@@ -177,9 +185,11 @@ pending_grow(struct pending *p, size_t capacity)
 		for (int x = 0; x < PENDING_NINDEX; x++)
 			p->index[x].free = (int32_t)old;
 	}
-	pending_total += capacity - old;
 	p->capacity = capacity;
 	return 0;
+unreserve:
+	atomic_fetch_sub(&pending_total, more);
+	return -1;
 }
 
 struct pending *
@@ -215,7 +225,7 @@ pending_free(struct pending *p)
 {
 	if (p == NULL)
 		return;
-	pending_total -= p->capacity;
+	atomic_fetch_sub(&pending_total, p->capacity);
 	free(p->entries);
 	free(p->hbuckets);
 	for (int x = 0; x < PENDING_NINDEX; x++) {
