@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +15,9 @@
 
 #define LOG_LIMIT_NS (10ULL * 1000000000ULL)
 
-static int log_level = LOG_NOTICE;
-static bool log_syslog;
+/* Set by the main thread (a reload), read by every worker's. */
+static _Atomic int log_level = LOG_NOTICE;
+static _Atomic bool log_syslog;
 static bool log_journal; /* stderr is a journal stream: lines start with <priority> */
 static const char *log_ident = "imqd";
 
@@ -72,7 +74,11 @@ log_vmsg(int pri, const char *fmt, va_list ap)
 		vsyslog(pri, fmt, ap);
 		return;
 	}
-	/* One write per line so lines of concurrent writers do not interleave. */
+	/*
+	 * One write(2) per line: lines of threads that log at once do not
+	 * interleave, and no stdio lock is taken (a hook's child, forked while
+	 * a worker held one, could otherwise never log).
+	 */
 	char line[1024];
 	int pre = log_journal ? snprintf(line, sizeof(line), "<%d>", LOG_PRI(pri)) : 0;
 	int n = vsnprintf(line + pre, sizeof(line) - (size_t)pre - 1, fmt, ap);
@@ -82,8 +88,8 @@ log_vmsg(int pri, const char *fmt, va_list ap)
 	if ((size_t)n > sizeof(line) - 2)
 		n = sizeof(line) - 2;
 	line[n++] = '\n';
-	fwrite(line, 1, (size_t)n, stderr);
-	fflush(stderr);
+	while (write(STDERR_FILENO, line, (size_t)n) < 0 && errno == EINTR)
+		;
 }
 
 void
