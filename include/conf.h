@@ -12,6 +12,7 @@
 #define CONF_MAX_DEVICES 256       /* device sections in one file */
 #define CONF_MAX_HELD 4194304      /* packets one device may hold: queue-maxlen x its queues */
 #define CONF_MAX_HELD_ALL 16777216 /* packets all devices together may hold */
+#define CONF_MAX_WORKERS 1024      /* worker threads, at most */
 /* The user imqd.service runs imqd as (systemd/imqd.sysusers): trusted like root. */
 #define CONF_SERVICE_USER "_imqd"
 
@@ -37,6 +38,7 @@ struct conf_device {
 	int line;         /* line of the section header */
 	uint16_t *queues; /* sorted, unique NFQUEUE numbers */
 	size_t nqueues;
+	bool multiqueue;       /* imqN has a TX queue, and a root qdisc tree, per worker */
 	unsigned mtu;          /* imqN MTU: largest packet that can be shaped */
 	unsigned overhead;     /* bytes added to each copy: link-layer framing, as on Ethernet */
 	unsigned txqueuelen;   /* imqN txqueuelen: TUN read-back ring */
@@ -71,6 +73,7 @@ struct conf {
 	unsigned metrics_interval_ms;
 	unsigned metrics_classes;    /* qdiscs and classes per device in the metrics; 0: none */
 	char *user;                  /* NULL: stay root */
+	unsigned workers;            /* datapath threads; 0: one per CPU, at most one per queue */
 	struct conf_device *devices; /* in file order */
 	size_t ndevices;
 	/* Where the keys checked by conf_verify are set; 0: not in the file. */

@@ -76,6 +76,7 @@ struct conf_key {
 #define CONF_KEY_QUEUES 0
 static const struct conf_key conf_device_keys[] = {
     {"queues", CONF_T_QUEUES, DEV(queues), 0, CONF_NQUEUES - 1, 0},
+    {"multiqueue", CONF_T_BOOL, DEV(multiqueue), 0, 0, 0},
     {"mtu", CONF_T_COUNT, DEV(mtu), 68, 65535, 0},
     {"overhead", CONF_T_COUNT, DEV(overhead), 0, 256, 0},
     {"txqueuelen", CONF_T_COUNT, DEV(txqueuelen), 1, 1000000, 0},
@@ -106,6 +107,7 @@ static const struct conf_key conf_global_keys[] = {
     {"metrics-interval", CONF_T_DURATION, GLB(metrics_interval_ms), 1000, 3600000, 0},
     {"metrics-classes", CONF_T_COUNT, GLB(metrics_classes), 0, TCVIEW_MAX_NODES, 0},
     {"user", CONF_T_USER, GLB(user), 0, 0, GLB(user_line)},
+    {"workers", CONF_T_COUNT, GLB(workers), 1, CONF_MAX_WORKERS, 0},
 };
 
 /* A mark key's field is its mark, and the field after it its mask. */
@@ -1353,6 +1355,9 @@ conf_key_unset(const struct conf_key *k, const void *obj)
 	case CONF_T_GROUP:
 	case CONF_T_USER:
 		return *(const char *const *)f == NULL;
+	case CONF_T_COUNT:
+		/* Only a count left to imqd to choose (workers) can be 0. */
+		return k->min > 0 && *(const unsigned *)f == 0;
 	default:
 		return false;
 	}
@@ -1456,6 +1461,7 @@ conf_device_changed(const struct conf_device *a, const struct conf_device *b)
 	       a->copy != b->copy || a->copy_bytes != b->copy_bytes ||
 	       a->continue_mark != b->continue_mark || a->continue_mask != b->continue_mask ||
 	       a->ecn_mark != b->ecn_mark || a->ecn_mask != b->ecn_mask ||
-	       a->persist != b->persist || conf_argv_differ(a->up, b->up) ||
-	       conf_argv_differ(a->down, b->down) || a->hook_timeout_ms != b->hook_timeout_ms;
+	       a->persist != b->persist || a->multiqueue != b->multiqueue ||
+	       conf_argv_differ(a->up, b->up) || conf_argv_differ(a->down, b->down) ||
+	       a->hook_timeout_ms != b->hook_timeout_ms;
 }

@@ -139,6 +139,7 @@ test_minimal_defaults(void **state)
 	assert_null(conf->metrics_file);
 	assert_int_equal(conf->metrics_interval_ms, 10000);
 	assert_null(conf->user);
+	assert_int_equal(conf->workers, 0);
 	assert_int_equal(conf->ndevices, 1);
 	const struct conf_device *d = conf->devices;
 	assert_string_equal(d->name, "imq0");
@@ -159,6 +160,7 @@ test_minimal_defaults(void **state)
 	assert_int_equal(d->continue_mark, 0);
 	assert_int_equal(d->continue_mask, 0);
 	assert_false(d->persist);
+	assert_false(d->multiqueue);
 	assert_null(d->up);
 	assert_null(d->down);
 	assert_int_equal(d->hook_timeout_ms, 10000);
@@ -175,8 +177,10 @@ static const char all_keys[] = "# every key\n"
                                "metrics-file = /var/lib/imqd/metrics\n"
                                "metrics-interval = 1m\n"
                                "user = root\n"
+                               "workers = 3\n"
                                "[wan-in]\n"
                                "queues = 7, 0-3\n"
+                               "multiqueue = yes\n"
                                "mtu = 9000\n"
                                "overhead = 0\n"
                                "txqueuelen = 2k\n"
@@ -208,9 +212,11 @@ test_all_keys(void **state)
 	assert_string_equal(conf->metrics_file, "/var/lib/imqd/metrics");
 	assert_int_equal(conf->metrics_interval_ms, 60000);
 	assert_string_equal(conf->user, "root");
+	assert_int_equal(conf->workers, 3);
 	const struct conf_device *d = conf->devices;
 	assert_string_equal(d->name, "wan-in");
-	assert_int_equal(d->line, 10);
+	assert_int_equal(d->line, 11);
+	assert_true(d->multiqueue);
 	assert_int_equal(d->nqueues, 5);
 	assert_int_equal(d->queues[0], 0);
 	assert_int_equal(d->queues[3], 3);
@@ -845,6 +851,19 @@ test_global_values(void **state)
 	assert_null(parse_global_key("control-group", ""));
 	assert_string_equal(errors,
 	                    "t.conf:4: bad value \"\" for control-group: expected a group name\n");
+
+	conf = parse_global_key("workers", "1");
+	assert_non_null(conf);
+	assert_int_equal(conf->workers, 1);
+	conf_free(conf);
+	conf = parse_global_key("workers", "1024");
+	assert_non_null(conf);
+	assert_int_equal(conf->workers, 1024);
+	conf_free(conf);
+	assert_null(parse_global_key("workers", "0"));
+	assert_non_null(strstr(errors, "for workers: expected a number from 1 to 1024\n"));
+	assert_null(parse_global_key("workers", "1025"));
+	assert_null(parse_global_key("workers", "auto"));
 }
 
 /*
@@ -913,6 +932,7 @@ round_trip(const struct conf *conf)
 	assert_same_string(again->metrics_file, conf->metrics_file);
 	assert_same_string(again->user, conf->user);
 	assert_int_equal(again->metrics_interval_ms, conf->metrics_interval_ms);
+	assert_int_equal(again->workers, conf->workers);
 	assert_int_equal(again->ndevices, conf->ndevices);
 	const struct conf_device *a = conf->devices, *b = again->devices;
 	for (; a != NULL && b != NULL; a = a->next, b = b->next)
@@ -962,9 +982,11 @@ test_print_format(void **state)
 	                          "metrics-interval = 10s\n"
 	                          "metrics-classes = 1000\n"
 	                          "# user =\n"
+	                          "# workers =\n"
 	                          "\n"
 	                          "[imq0]\n"
 	                          "queues = 0-3,5-7\n"
+	                          "multiqueue = no\n"
 	                          "# mtu: not in effect with gso = yes (the limit and imqN's "
 	                          "MTU are 65535)\n"
 	                          "mtu = 1500\n"
@@ -1016,6 +1038,7 @@ test_device_changed(void **state)
 	    BASE "continue-mark = 2/2",
 	    BASE "ecn-mark = 4/4",
 	    BASE "persist = yes",
+	    BASE "multiqueue = yes",
 	    BASE "down = /bin/true",
 	    BASE "hook-timeout = 1s",
 	};
