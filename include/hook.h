@@ -18,6 +18,7 @@ void hook_init(struct event_base *base);
  * status, or why it failed, is logged with WHAT ("up", "down"). KEEP_FD
  * (-1: none) is closed once it has ended: a down hook keeps the TUN fd, and
  * so the device, until then. 0, or -1 when it cannot be queued (logged).
+ * Any thread may call it: a worker's hook is handed to the main loop.
  */
 int hook_run(char *const argv[], const char *what, const char *dev, const uint16_t *queues,
              size_t nqueues, unsigned timeout_ms, int keep_fd);

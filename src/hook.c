@@ -16,6 +16,7 @@
 
 #include "log.h"
 #include "privs.h"
+#include "worker.h"
 
 extern char **environ;
 
@@ -297,11 +298,26 @@ hook_schedule(void)
 	}
 }
 
+/* Queue J behind the hooks queued before it (on the main thread). */
+static void
+hook_queue_cb(void *arg)
+{
+	struct hook_job *j = arg, **tail;
+
+	for (tail = &hook_jobs; *tail != NULL; tail = &(*tail)->next)
+		;
+	*tail = j;
+	if (hook_base != NULL)
+		hook_schedule();
+	else
+		hook_finish();
+}
+
 int
 hook_run(char *const argv[], const char *what, const char *dev, const uint16_t *queues,
          size_t nqueues, unsigned timeout_ms, int keep_fd)
 {
-	struct hook_job *j, **tail;
+	struct hook_job *j;
 
 	if (argv == NULL || argv[0] == NULL) {
 		if (keep_fd >= 0)
@@ -314,13 +330,12 @@ hook_run(char *const argv[], const char *what, const char *dev, const uint16_t *
 			close(keep_fd);
 		return -1;
 	}
-	for (tail = &hook_jobs; *tail != NULL; tail = &(*tail)->next)
-		;
-	*tail = j;
-	if (hook_base != NULL)
-		hook_schedule();
-	else
-		hook_finish();
+	/* From a worker: the job (a copy of everything) goes to the main loop, which runs hooks. */
+	if (worker_defer(hook_queue_cb, j) < 0) {
+		log_warn("%s: %s hook %s", dev, what, argv[0]);
+		hook_job_free(j); /* closes keep_fd */
+		return -1;
+	}
 	return 0;
 }
 
