@@ -9,8 +9,10 @@
 
 /* Open (creating if needed) TUN device NAME, layer 3, each packet read with a struct
  * virtio_net_hdr in front (TUNDEV_VNET_HDR bytes) and TCP GSO packets kept whole; non-blocking fd
- * or -1. *CREATED tells whether it was new. */
-int tundev_open(const char *name, bool persist, bool *created);
+ * or -1. *CREATED tells whether it was new. With MULTIQUEUE the device has a TX queue per fd
+ * opened so (each open adds the next one, from 0); EINVAL if it exists without, or with it and
+ * MULTIQUEUE is false. */
+int tundev_open(const char *name, bool persist, bool multiqueue, bool *created);
 
 /* Set MTU and TXQUEUELEN, turn IPv6 autoconfiguration off, bring NAME up; 0 or -1. */
 int tundev_setup(const char *name, unsigned mtu, unsigned txqueuelen);

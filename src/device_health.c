@@ -120,14 +120,16 @@ device_attach(struct device *dev)
 	bool created;
 
 	/* Rate-limited: the health check retries every second while the device is gone. */
-	dev->tunfd = tundev_open(dev->name, dev->conf->persist, &created);
+	dev->tunfd = tundev_open(dev->name, dev->conf->persist, dev->conf->multiqueue, &created);
 	if (dev->tunfd < 0) {
 		if (errno == EINVAL && !created)
 			log_limited(
 			    &dev->lim_attach, LOG_ERR,
 			    "%s: cannot open TUN device: an interface of that name exists and "
-			    "is not a TUN device imqd can use",
-			    dev->name);
+			    "is not a TUN device imqd can use (a TUN device %s multi_queue "
+			    "with multiqueue = %s?)",
+			    dev->name, dev->conf->multiqueue ? "without" : "with",
+			    dev->conf->multiqueue ? "yes" : "no");
 		else
 			log_limited(&dev->lim_attach, LOG_ERR, "%s: cannot open TUN device: %s",
 			            dev->name, strerror(errno));

@@ -28,7 +28,7 @@
 #endif
 
 int
-tundev_open(const char *name, bool persist, bool *created)
+tundev_open(const char *name, bool persist, bool multiqueue, bool *created)
 {
 	struct ifreq ifr;
 	int fd;
@@ -39,7 +39,7 @@ tundev_open(const char *name, bool persist, bool *created)
 		return -1;
 	memset(&ifr, 0, sizeof(ifr));
 	/* A virtio-net header in front of each copy says whether it is a GSO packet. */
-	ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_VNET_HDR;
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_VNET_HDR | (multiqueue ? IFF_MULTI_QUEUE : 0);
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0)
 		goto close_fd;
