@@ -38,6 +38,9 @@ void inject_close(struct inject *inj);
  */
 void inject_raise_sndbuf(struct inject *inj, int sndbuf);
 
+/* The socket's cookie (SO_COOKIE), which names it to a BPF program; 0 if unknown. */
+uint64_t inject_cookie(const struct inject *inj);
+
 /* Send to IFINDEX from now on (imqN was recreated). */
 void inject_set_ifindex(struct inject *inj, int ifindex);
 

@@ -113,6 +113,17 @@ inject_set_ifindex(struct inject *inj, int ifindex)
 	inj->addr[1].sll_ifindex = ifindex;
 }
 
+uint64_t
+inject_cookie(const struct inject *inj)
+{
+	uint64_t cookie = 0;
+	socklen_t len = sizeof(cookie);
+
+	if (getsockopt(inj->fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) < 0)
+		return 0;
+	return cookie;
+}
+
 static void
 inject_cmsg(struct msghdr *m, struct inject_slot *s, int type, uint32_t value)
 {
