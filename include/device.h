@@ -8,39 +8,40 @@ struct event_base;
 struct conf_device;
 struct stats_device;
 struct stats_counters;
-struct device;
+struct imqdev;
 
-/* Create or reattach imqN, bind its queues, run its up hook; NULL with the reason logged. CONF must
- * outlive the device or be replaced through device_update/device_set_conf. */
-struct device *device_start(struct event_base *base, const struct conf_device *conf);
+/*
+ * Create or reattach imqN, bind its queues, run its up hook; NULL with the
+ * reason logged. Its shards run on the workers (worker.h), or on BASE's
+ * loop when there are none. CONF must outlive the device or be replaced
+ * through device_update/device_set_conf.
+ */
+struct imqdev *device_start(struct event_base *base, const struct conf_device *conf);
 
 /* Run the down hook, accept everything held, unbind the queues, remove imqN unless it persists. */
-void device_stop(struct device *dev);
+void device_stop(struct imqdev *dev);
 
 /* First half of a reload: unbind the queues CONF no longer lists, so another device may take them.
  */
-void device_release_queues(struct device *dev, const struct conf_device *conf);
+void device_release_queues(struct imqdev *dev, const struct conf_device *conf);
 
 /* Second half: apply CONF in place (bind new queues, new parameters); 0 or -1 (logged). */
-int device_update(struct device *dev, const struct conf_device *conf);
+int device_update(struct imqdev *dev, const struct conf_device *conf);
 
 /* CONF replaces an identical section of the previous configuration (hooks are read from it). */
-void device_set_conf(struct device *dev, const struct conf_device *conf);
+void device_set_conf(struct imqdev *dev, const struct conf_device *conf);
 
 /* Name of the device. */
-const char *device_name(const struct device *dev);
+const char *device_name(const struct imqdev *dev);
 
 /* DEV runs its configuration in full: every queue bound (a reload can leave one that another
  * process has bound) and nothing left undone by an update that ran out of memory. */
-bool device_complete(const struct device *dev);
-
-/* Packets held by the device now. */
-unsigned long device_held(const struct device *dev);
+bool device_complete(struct imqdev *dev);
 
 /* Counters of the device summed over its queues; cheap, for periodic status. */
-void device_totals(const struct device *dev, struct stats_counters *out);
+void device_totals(struct imqdev *dev, struct stats_counters *out);
 
 /* A view of the device's counters, valid until the next call for DEV. */
-void device_snapshot(struct device *dev, struct stats_device *out);
+void device_snapshot(struct imqdev *dev, struct stats_device *out);
 
 #endif

@@ -1,4 +1,4 @@
-/* One imqN device: start, stop, its events and timer, and its counters. */
+/* One shard of an imqN device: start, stop, its events and timer, and its counters. */
 #include "device_int.h"
 
 #include <errno.h>
@@ -297,7 +297,7 @@ device_timer_start(struct device *dev)
 }
 
 struct device *
-device_start(struct event_base *base, const struct conf_device *cf)
+device_shard_open(struct event_base *base, const struct conf_device *cf)
 {
 	struct device *dev = calloc(1, sizeof(*dev));
 
@@ -319,9 +319,20 @@ device_start(struct event_base *base, const struct conf_device *cf)
 	if (device_attach(dev) < 0 || device_open_nfq(dev) < 0 || device_timer_start(dev) < 0)
 		goto fail;
 	dev->up = true;
+	return dev;
+fail:
+	device_shard_stop(dev, NULL);
+	return NULL;
+}
+
+int
+device_shard_bind(struct device *dev)
+{
+	const struct conf_device *cf = dev->conf;
+
 	for (size_t i = 0; i < dev->nqueues; i++)
 		if (device_bind(dev, &dev->queues[i]) < 0)
-			goto fail;
+			return -1;
 	char qs[128] = "";
 	FILE *f = fmemopen(qs, sizeof(qs) - 1, "w");
 	if (f != NULL) {
@@ -335,10 +346,7 @@ device_start(struct event_base *base, const struct conf_device *cf)
 		          dev->name, cf->copy_bytes, DEVICE_GSO_COPY_BYTES);
 	device_hook(dev, cf->up, "up", -1);
 	dev->hooked = true;
-	return dev;
-fail:
-	device_stop(dev);
-	return NULL;
+	return 0;
 }
 
 /* Let the kernel pass new packets itself, then answer everything it gave us. */
@@ -373,7 +381,7 @@ device_recv_queued(struct device *dev)
 }
 
 void
-device_stop(struct device *dev)
+device_shard_stop(struct device *dev, int *keep_fd)
 {
 	if (dev == NULL)
 		return;
@@ -412,6 +420,10 @@ device_stop(struct device *dev)
 	if (dev->hooked && dev->conf != NULL && dev->conf->down != NULL) {
 		keep = dev->tunfd;
 		dev->tunfd = -1;
+	} else if (keep_fd != NULL) {
+		/* The caller runs the down hook, and keeps imqN until it has ended. */
+		*keep_fd = dev->tunfd;
+		dev->tunfd = -1;
 	}
 	device_detach(dev);
 	if (dev->hooked && dev->conf != NULL)
@@ -430,7 +442,7 @@ device_stop(struct device *dev)
 }
 
 bool
-device_complete(const struct device *dev)
+device_shard_complete(const struct device *dev)
 {
 	if (dev->incomplete)
 		return false;
@@ -440,45 +452,8 @@ device_complete(const struct device *dev)
 	return true;
 }
 
-const char *
-device_name(const struct device *dev)
-{
-	return dev->name;
-}
-
-unsigned long
-device_held(const struct device *dev)
-{
-	return (unsigned long)pending_count(dev->held);
-}
-
-static int
-device_cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static void
-device_hold_stats(const struct device *dev, struct stats_hold *out)
-{
-	size_t n = dev->hold_n < DEVICE_HOLD_RING ? dev->hold_n : DEVICE_HOLD_RING;
-	uint32_t *v;
-
-	memset(out, 0, sizeof(*out));
-	if (n == 0 || (v = malloc(n * sizeof(*v))) == NULL)
-		return;
-	memcpy(v, dev->hold_us, n * sizeof(*v));
-	qsort(v, n, sizeof(*v), device_cmp_u32);
-	out->p50_us = v[(n - 1) / 2];
-	out->p99_us = v[(n - 1) * 99 / 100];
-	out->max_us = v[n - 1];
-	free(v);
-}
-
 void
-device_totals(const struct device *dev, struct stats_counters *out)
+device_shard_totals(const struct device *dev, struct stats_counters *out)
 {
 	*out = dev->gone;
 	for (size_t i = 0; i < dev->nqueues; i++)
@@ -486,13 +461,11 @@ device_totals(const struct device *dev, struct stats_counters *out)
 }
 
 void
-device_snapshot(struct device *dev, struct stats_device *out)
+device_shard_view(struct device *dev, struct stats_device *out, uint32_t *hold_us, size_t *nhold)
 {
 	memset(out, 0, sizeof(*out));
 	out->name = dev->name;
 	out->state = dev->up ? "up" : (dev->tunfd < 0 ? "missing" : "down");
-	tundev_qdisc(dev->ifindex, dev->qdisc, sizeof(dev->qdisc));
-	out->qdisc = dev->qdisc;
 	out->total = dev->gone;
 	for (size_t i = 0; i < dev->nqueues; i++) {
 		dev->snap[i] = dev->queues[i].c;
@@ -503,9 +476,10 @@ device_snapshot(struct device *dev, struct stats_device *out)
 	out->queues = dev->snap_queues;
 	out->nqueues = dev->nqueues;
 	out->queue_counters = dev->snap;
-	device_hold_stats(dev, &out->hold);
 	out->hold_hist = dev->hold_hist;
 	out->stray = dev->stray;
 	out->unmatched = dev->unmatched;
 	out->verdicts_batched = dev->nfq != NULL ? nfqueue_batched(dev->nfq) : 0;
+	*nhold = dev->hold_n < DEVICE_HOLD_RING ? dev->hold_n : DEVICE_HOLD_RING;
+	memcpy(hold_us, dev->hold_us, *nhold * sizeof(*hold_us));
 }

@@ -92,6 +92,10 @@ device_health(struct device *dev)
 	/* Gone, replaced, or ours but not attached (an attach that failed half way). */
 	if (state == TUNDEV_MISSING || ifindex != dev->ifindex || dev->tunfd < 0) {
 		device_detach(dev);
+		if (dev->attach_by_set) {
+			device_set_lost(dev);
+			return;
+		}
 		if (device_attach(dev) == 0) {
 			log_notice("%s: recreated, shaping resumed", dev->name);
 			dev->up = true;

@@ -1,4 +1,9 @@
-/* Private to the device_*.c files: struct device and what they share. */
+/*
+ * Private to the device_*.c files: struct device and what they share.
+ * A struct device is one shard of an imqN device: a set of its queues with
+ * their own sockets, tables and timer, run by one event loop
+ * (device_set.c makes a device of shards; include/device.h is its face).
+ */
 #ifndef IMQD_DEVICE_INT_H
 #define IMQD_DEVICE_INT_H
 
@@ -101,6 +106,10 @@ struct device_queue {
 
 struct device {
 	struct event_base *base;
+	/* The device this shard belongs to; shards of a multiqueue device with several of them
+	 * do not attach imqN by themselves (attach_by_set): TX queue k must be shard k's. */
+	struct imqdev *set;
+	bool attach_by_set;
 	/* Its section of the running configuration: main_apply replaces it (device_update,
 	 * device_set_conf) before the old configuration is freed. */
 	const struct conf_device *conf;
@@ -141,7 +150,6 @@ struct device {
 	uint8_t (*rdbufs)[TUNDEV_VNET_HDR + DEVICE_READ_BYTES]; /* DEVICE_URING_READS of them */
 	struct stats_counters *snap; /* per-queue copies for device_snapshot */
 	uint16_t *snap_queues;
-	char qdisc[32];
 	struct plan_conf plan; /* imqN's MTU (the longest copy), overhead, gso */
 	unsigned maxlen;       /* the longest packet that can be shaped */
 	struct {
@@ -160,6 +168,19 @@ struct device {
 };
 
 /* device.c */
+/* A shard running CF on BASE, imqN attached and its queues not bound yet; NULL (logged). */
+struct device *device_shard_open(struct event_base *base, const struct conf_device *cf);
+/* Bind the shard's queues and run its up hook; 0 or -1 (logged). */
+int device_shard_bind(struct device *dev);
+/* Accept what the shard holds, unbind its queues, run its down hook (if its section has one);
+ * with KEEP_FD, the TUN fd is handed there instead of closed (-1: none). */
+void device_shard_stop(struct device *dev, int *keep_fd);
+bool device_shard_complete(const struct device *dev);
+void device_shard_totals(const struct device *dev, struct stats_counters *out);
+/* The shard's counters into OUT (valid until the next call), its recent hold times (up to
+ * DEVICE_HOLD_RING) into HOLD_US. */
+void device_shard_view(struct device *dev, struct stats_device *out, uint32_t *hold_us,
+                       size_t *nhold);
 struct device_queue *device_queue(struct device *dev, uint16_t num);
 struct nfqueue_params device_params(const struct device *dev, const struct device_queue *q);
 int device_bind(struct device *dev, struct device_queue *q);
@@ -205,6 +226,25 @@ void device_expire(struct device *dev, uint64_t now);
 bool device_late_has(struct device *dev, uint64_t key);
 int device_late_size(struct device *dev, size_t capacity);
 void device_late_add(struct device *dev, const struct pending_pkt *pp);
+
+/* device_reload.c */
+void device_shard_release_queues(struct device *dev, const struct conf_device *cf);
+int device_shard_update(struct device *dev, const struct conf_device *cf);
+void device_shard_set_conf(struct device *dev, const struct conf_device *cf);
+
+/* device_set.c: DEV's imqN went away; its set attaches every shard again, in order. */
+void device_set_lost(struct device *dev);
+
+/*
+ * device_split.c: how a device is cut into shards and where they run (pure).
+ */
+/* Shards of a multiqueue device of NQUEUES queues over NWORKERS workers. */
+size_t device_split_count(size_t nqueues, size_t nworkers);
+/* Shard K of NSHARDS takes the N queues from index FIRST of the device's sorted list. */
+void device_split_block(size_t nqueues, size_t nshards, size_t k, size_t *first, size_t *n);
+/* The worker with the fewest queues (LOAD) that TAKEN (NULL: none) does not mark; lowest
+ * number on ties; NWORKERS when every one is taken. */
+size_t device_split_worker(const size_t *load, const bool *taken, size_t nworkers);
 
 /* device_read.c */
 void device_readback(struct device *dev, int max);

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 
 void
-device_release_queues(struct device *dev, const struct conf_device *cf)
+device_shard_release_queues(struct device *dev, const struct conf_device *cf)
 {
 	for (size_t i = 0; i < dev->nqueues; i++) {
 		struct device_queue *q = &dev->queues[i];
@@ -76,7 +76,7 @@ device_requeue_held(struct device *dev, const uint16_t *oldnums)
 }
 
 int
-device_update(struct device *dev, const struct conf_device *cf)
+device_shard_update(struct device *dev, const struct conf_device *cf)
 {
 	size_t oldn = dev->nqueues;
 	uint16_t *oldnums = calloc(oldn, sizeof(*oldnums));
@@ -138,7 +138,7 @@ device_update(struct device *dev, const struct conf_device *cf)
 }
 
 void
-device_set_conf(struct device *dev, const struct conf_device *cf)
+device_shard_set_conf(struct device *dev, const struct conf_device *cf)
 {
 	dev->conf = cf;
 }

@@ -20,7 +20,9 @@
 #include "privs.h"
 #include "rules.h"
 #include "stats.h"
+#include "steer.h"
 #include "tcview.h"
+#include "worker.h"
 
 #define MAIN_MAX_DEVICES CTL_MAX_DEVICES
 #define MAIN_MEM_RESERVE (16u << 20) /* memory for all but the held-packet tables */
@@ -31,7 +33,7 @@ struct imqd {
 	const char *path;
 	struct conf *conf;
 	struct conf *started; /* the one imqd started with: socket, group and user stay its */
-	struct device *devs[MAIN_MAX_DEVICES];
+	struct imqdev *devs[MAIN_MAX_DEVICES];
 	size_t ndevs;
 	struct ctl *ctl;
 	struct event *metrics_ev;
@@ -62,7 +64,7 @@ main_level(const struct imqd *imqd, const struct conf *conf)
 	return level > LOG_DEBUG ? LOG_DEBUG : level;
 }
 
-static struct device *
+static struct imqdev *
 main_find(struct imqd *imqd, const char *name, size_t *idx)
 {
 	for (size_t i = 0; i < imqd->ndevs; i++) {
@@ -170,20 +172,44 @@ main_budget(const struct conf *conf)
 		    (unsigned long long)(limit >> 20), pending_budget_slots(), want);
 }
 
-/* At exit: stop every device, then run the down hooks that queued, and wait for them. */
+/*
+ * At exit: stop every device, then the workers (what they left for the main
+ * loop runs), then run the down hooks that queued, and wait for them.
+ */
 static void
 main_stop_devices(struct imqd *imqd)
 {
 	while (imqd->ndevs > 0) {
 		device_stop(imqd->devs[--imqd->ndevs]);
 	}
+	worker_stop();
 	hook_finish();
+}
+
+/*
+ * Worker threads for CONF: workers, or one per online CPU but at most one
+ * per queue. One runs the datapath on the main loop, as imqd always did.
+ */
+static size_t
+main_workers(const struct conf *conf)
+{
+	size_t n = conf->workers, queues = 0;
+
+	if (n == 0) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		for (const struct conf_device *cd = conf->devices; cd != NULL; cd = cd->next)
+			queues += cd->nqueues;
+		n = cpus > 0 ? (size_t)cpus : 1;
+		if (n > queues)
+			n = queues;
+	}
+	return n > 1 ? n : 0;
 }
 
 static int
 main_start_device(struct imqd *imqd, const struct conf_device *cd)
 {
-	struct device *dev;
+	struct imqdev *dev;
 
 	if (imqd->ndevs == MAIN_MAX_DEVICES) {
 		log_err("%s: too many devices", cd->name);
@@ -198,7 +224,7 @@ main_start_device(struct imqd *imqd, const struct conf_device *cd)
 
 /* A reload to CD changes the running device DEV. */
 static bool
-main_changes(const struct imqd *imqd, const struct device *dev, const struct conf_device *cd)
+main_changes(const struct imqd *imqd, struct imqdev *dev, const struct conf_device *cd)
 {
 	return conf_device_changed(conf_device_find(imqd->conf, cd->name), cd) ||
 	       !device_complete(dev);
@@ -229,7 +255,7 @@ main_apply(struct imqd *imqd, struct conf *next, FILE *errout)
 		device_release_queues(imqd->devs[i],
 		                      conf_device_find(next, device_name(imqd->devs[i])));
 	for (const struct conf_device *cd = next->devices; cd != NULL; cd = cd->next) {
-		struct device *dev = main_find(imqd, cd->name, NULL);
+		struct imqdev *dev = main_find(imqd, cd->name, NULL);
 		if (dev == NULL)
 			continue;
 		if (!main_changes(imqd, dev, cd)) {
@@ -285,6 +311,10 @@ main_reload_globals(const struct imqd *imqd, const struct conf *next)
 	main_restart_key("control-socket", imqd->started->control_socket, next->control_socket);
 	main_restart_key("control-group", imqd->started->control_group, next->control_group);
 	main_restart_key("user", imqd->started->user, next->user);
+	if (next->workers != imqd->started->workers)
+		log_warnx("workers = %u takes effect when imqd restarts; until then it has %zu "
+		          "worker threads",
+		          next->workers, worker_count());
 	if (!main_same(imqd->conf->metrics_file, next->metrics_file))
 		main_metrics_remove(imqd->conf->metrics_file);
 }
@@ -590,6 +620,10 @@ main(int argc, char **argv)
 		fatal("cannot create the event loop");
 	main_signals(&imqd, sigs);
 	hook_init(imqd.base);
+	if (worker_start(imqd.base, main_workers(imqd.conf)) < 0)
+		fatal("cannot start the worker threads");
+	if (worker_count() > 0)
+		log_info("%zu workers", worker_count());
 	/* Hooks run as the user from the first one on, before imqd itself switches. */
 	hook_set_user(imqd.conf->user);
 	for (const struct conf_device *cd = imqd.conf->devices; cd != NULL; cd = cd->next)
@@ -603,6 +637,14 @@ main(int argc, char **argv)
 		log_warnx("%s: control socket not available; imqctl will not work",
 		          imqd.conf->control_socket);
 	if (imqd.conf->user != NULL) {
+		/*
+		 * A reload may give a multiqueue device shards on several workers:
+		 * their steering program needs CAP_BPF to load, so load it now.
+		 */
+		if (worker_count() > 1 && !steer_ready() && steer_init() < 0)
+			log_info("cannot load the steering program of multiqueue devices (%s): a "
+			         "reload that adds shards to one gives it a single worker",
+			         strerror(errno));
 		int rc = privs_drop(imqd.conf->user);
 		if (rc < 0) {
 			main_stop_devices(&imqd);
@@ -628,6 +670,7 @@ main(int argc, char **argv)
 	event_free(imqd.status_ev);
 	for (size_t i = 0; i < 3; i++)
 		event_free(sigs[i]);
+	steer_close();
 	event_base_free(imqd.base);
 	if (imqd.conf != imqd.started)
 		conf_free(imqd.conf);

@@ -1,10 +1,10 @@
-# Unit tests of the device's datapath logic: copy planning and verdict
-# decisions, driven without sockets through src/device_int.h.
+# Unit tests of the device's datapath logic: copy planning, verdict
+# decisions and shard assignment, driven without sockets through src/device_int.h.
 if(NOT TARGET PkgConfig::CMOCKA)
   pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
 endif()
 
-foreach(t plan decide)
+foreach(t plan decide split)
   add_executable(test_device_${t} ${CMAKE_CURRENT_LIST_DIR}/test_device_${t}.c)
   target_include_directories(test_device_${t} PRIVATE ${PROJECT_SOURCE_DIR}/src)
   target_link_libraries(test_device_${t} PRIVATE imqcore PkgConfig::CMOCKA)
