@@ -14,7 +14,9 @@
 # migration guide's recipes); netns.sh is shared with bench/run.sh. The
 # Python they run lives in tests/tools, one module per tool.
 #
-# Environment: IMQD, IMQCTL, UDPSEQ (paths of the binaries, set by CMake).
+# Environment: IMQD, IMQCTL, UDPSEQ (paths of the binaries, set by CMake);
+# IMQD_WORKERS, when set, goes into every imqd.conf's [global] as workers
+# (the CTest variants that run tests with several worker threads).
 # Traffic goes only to addresses inside the namespaces made here.
 
 # shellcheck shell=bash disable=SC2034,SC2154 # variables set here are used by the tests, S_* by eval
@@ -278,6 +280,7 @@ imqd_conf() {
 	local file=$1 sock=$2 glob=${3:-}
 	{
 		printf '[global]\ncontrol-socket = %s\n' "$sock"
+		[ -z "${IMQD_WORKERS:-}" ] || printf 'workers = %s\n' "$IMQD_WORKERS"
 		[ -n "$glob" ] && printf '%s\n' "$glob"
 		printf '\n'
 		cat

@@ -130,13 +130,14 @@ queues = 0
 drop-timeout = banana
 no-such-key = 1
 EOF
-# Lines 1-3 are [global], control-socket and a blank line.
+# The bad lines are the third and fourth after [imq0] ([global] comes first).
+bad=$(($(grep -n '^\[imq0\]$' "$CONF" | cut -d: -f1) + 2))
 out=$("$IMQCTL" -s "$SOCK" reload 2>&1)
 rc=$?
 log "imqctl reload of the invalid file: status $rc, output: $out"
 assert_eq "imqctl reload of an invalid file exits non-zero" 1 "$([ "$rc" != 0 ] && echo 1 || echo 0)"
-grep -qF "$CONF:6:" <<<"$out" || mismatch "imqctl reload output lacks '$CONF:6:' (bad drop-timeout): $out"
-grep -qF "$CONF:7:" <<<"$out" || mismatch "imqctl reload output lacks '$CONF:7:' (unknown key): $out"
+grep -qF "$CONF:$bad:" <<<"$out" || mismatch "imqctl reload output lacks '$CONF:$bad:' (bad drop-timeout): $out"
+grep -qF "$CONF:$((bad + 1)):" <<<"$out" || mismatch "imqctl reload output lacks '$CONF:$((bad + 1)):' (unknown key): $out"
 kill -HUP "$IMQD_PID"
 wait_log "$IMQD_LOG" 'not valid, keeping the running one' 2 5 ||
 	mismatch "SIGHUP with an invalid file: no 'keeping the running one' in the log (twice) within 5 s"
