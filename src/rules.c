@@ -219,6 +219,41 @@ rules_comment(const char *lead, const char *text, FILE *out)
 	}
 }
 
+/*
+ * A multiqueue device's trees, and how to keep a host on one. The example
+ * has two workers: the first ceil(n/2) queues go to the first tree, as
+ * imqd cuts them (device_split.c).
+ */
+static void
+rules_trees(const struct conf_device *cd, const char *lead, FILE *out)
+{
+	char text[768];
+	size_t half = (cd->nqueues + 1) / 2;
+
+	if (!cd->multiqueue)
+		return;
+	if (cd->nqueues < 2) {
+		rules_comment(lead,
+		              "multiqueue: one queue is one shard and one tree; give the device a "
+		              "queue per worker for a tree per worker.",
+		              out);
+		return;
+	}
+	snprintf(text, sizeof(text),
+	         "multiqueue: imqd cuts the queues into one block per worker (at most one per "
+	         "queue), in order and as even as can be; the tree under class :K+1 of %s's mq "
+	         "root qdisc shapes block K (imqd's log names each block's queues at start). "
+	         "--queue-balance picks a queue by the packet's addresses and protocol, so a "
+	         "host's traffic with different peers spreads over every tree: to keep a host "
+	         "or subscriber on one tree, queue its addresses to that tree's queues ahead of "
+	         "the rules below. With two workers, for example, queues %u-%u are the first "
+	         "tree's: -I PREROUTING -i IFACE -s 192.0.2.0/25 -j NFQUEUE --queue-balance "
+	         "%u:%u --queue-bypass.",
+	         cd->name, cd->queues[0], cd->queues[half - 1], cd->queues[0],
+	         cd->queues[half - 1]);
+	rules_comment(lead, text, out);
+}
+
 static void
 rules_device_iptables(const struct conf_device *cd, FILE *out)
 {
@@ -235,6 +270,7 @@ rules_device_iptables(const struct conf_device *cd, FILE *out)
 		      "#   sysctl -w net.bridge.bridge-nf-call-iptables=1 "
 		      "net.bridge.bridge-nf-call-ip6tables=1\n",
 		      out);
+	rules_trees(cd, "", out);
 	for (size_t h = 0; h < 2; h++) {
 		rules_comment(
 		    "", cd->bridge ? rules_hooks[h].bridge_comment : rules_hooks[h].comment, out);
