@@ -42,19 +42,21 @@ class WorkersReportTest(unittest.TestCase):
                                 "0m0.001s 0m0.002s\n0m1.500s 0m2.250s\n")
             open(rx, "w").write('{"packets":900,"pps":180,"bytes":57600,"seconds":5.0}\n'
                                 "0m0.000s 0m0.000s\n1m0.000s 0m0.500s\n")
-            f = workers_report.flood(tx, rx)
+            f = workers_report.flood(rx, tx, tx)
         self.assertEqual(f["delivered"], 900)
-        self.assertAlmostEqual(f["sender_cpu_s"], 3.75)
+        self.assertAlmostEqual(f["sender_cpu_s"], 7.5)  # two senders
+        self.assertEqual(f["sent"], 2000)
         self.assertAlmostEqual(f["receiver_cpu_s"], 60.5)
 
     def test_record(self):
-        r = workers_report.record("2", "tcp8", "3", "100 1000 5", "350 1900 100005",
+        r = workers_report.record("2", "tcp8", "3", "100 1000 5 0 10.0", "350 1900 100005 0 16.5",
                                   '{"bps": 1e9}', "5", "100")
+        self.assertAlmostEqual(r["elapsed"], 6.5)
         self.assertEqual(r["round"], 3)
         self.assertEqual(r["received"], 100000)
         self.assertAlmostEqual(r["imqd_cpu_s"], 2.5)
         self.assertAlmostEqual(r["machine_cpu_s"], 9.0)
-        self.assertEqual(r["workers"], 2)
+        self.assertEqual(r["workers"], "2")
 
 
 if __name__ == "__main__":

@@ -3,8 +3,14 @@
 # multiqueue imq0, a shard and a tree per worker), taking turns on one
 # testbed: a 64-byte UDP flood unshaped and shaped, and 8-stream TCP.
 #
-# usage: sudo bench/workers.sh [--imqd PATH] [--workers "1 2"] [--rounds N] [--time SECONDS]
-#                              [--out FILE.json]
+# usage: sudo bench/workers.sh [--imqd PATH] [--workers "1 2n 2"] [--senders N] [--rounds N]
+#                              [--time SECONDS] [--out FILE.json]
+#
+# --workers lists the configurations: N, N workers with a multiqueue imq0
+# (a shard and a tree per worker; 1: the datapath on the main loop), Nn, N
+# workers and imq0 without multiqueue (one shard, on one worker thread).
+# --senders: flood senders at once (default 1; one sends about 1 Mpps at
+# most, so a machine with many cores needs several).
 #
 # For each run: imqd's intake rate (packets it took from the queues per
 # second), its CPU time per packet (every thread, user and system; per KB
@@ -17,7 +23,7 @@
 # by the CPU that handles them; imq0 has Q queues, Q the largest number of
 # workers measured (at least 2). 1 worker: pfifo (unshaped) or tbf 40mbit
 # (shaped) as root qdisc; W workers: mq with pfifo, or tbf 40/W mbit, under
-# each 7fff:N. Traffic goes only to addresses inside the namespaces made
+# each 7fff:N; Nn as 1. Traffic goes only to addresses inside the namespaces made
 # here; every process, namespace and rule made here is removed on exit.
 set -u
 
@@ -26,13 +32,15 @@ ROOT=$(cd "$BENCH_DIR/.." && pwd)
 IMQD=$ROOT/build/imqd
 ROUNDS=3
 SECS=5
-WORKERS="1 2"
+WORKERS="1 2n 2"
+SENDERS=1
 OUT=$BENCH_DIR/workers.json
 
 while [ $# -gt 0 ]; do
 	case $1 in
 	--imqd) IMQD=$2; shift ;;
 	--workers) WORKERS=$2; shift ;;
+	--senders) SENDERS=$2; shift ;;
 	--rounds) ROUNDS=$2; shift ;;
 	--time) SECS=$2; shift ;;
 	--out) OUT=$2; shift ;;
@@ -41,11 +49,12 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-case $ROUNDS$SECS${WORKERS// /} in *[!0-9]* | 0*) echo "workers.sh: --rounds, --time and --workers want whole numbers" >&2; exit 2 ;; esac
+W=${WORKERS//n/}
+case $ROUNDS$SECS$SENDERS${W// /} in *[!0-9]* | 0*) echo "workers.sh: --rounds, --time, --senders and --workers want whole numbers" >&2; exit 2 ;; esac
 export IMQD IMQCTL=${IMQCTL:-$(dirname "$IMQD")/imqctl}
 export UDPSEQ=${UDPSEQ:-$(dirname "$IMQD")/tests/e2e/udpseq}
 Q=2
-for w in $WORKERS; do [ "$w" -gt "$Q" ] && Q=$w; done
+for w in $W; do [ "$w" -gt "$Q" ] && Q=$w; done
 
 . "$ROOT/tests/e2e/lib.sh"
 e2e_init bench_workers $((ROUNDS * $(wc -w <<<"$WORKERS") * (3 * SECS + 40) + 60))
@@ -64,47 +73,52 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 # All CPUs' busy time (everything but idle and iowait), in ticks.
 busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 # shellcheck disable=SC2154 # S_* are set by imqd_counters
-snap() { imqd_counters; echo "$(cpu_ticks "$IMQD_PID") $(busy) $S_received $S_received_bytes"; }
+snap() { imqd_counters; echo "$(cpu_ticks "$IMQD_PID") $(busy) $S_received $S_received_bytes $(now)"; }
 
-# root_qdisc WORKERS KIND: pfifo, or tbf of 40mbit in all, as one tree or one per worker.
+# root_qdisc CONFIG KIND: pfifo, or tbf of 40mbit in all, as one tree or one per worker.
 root_qdisc() {
 	local q=(pfifo limit 10000) t
-	[ "$2" = shaped ] && q=(tbf rate "$((40 / $1))mbit" burst 64k limit 1mb)
-	if [ "$1" = 1 ]; then
+	if [ "$1" = 1 ] || [ "${1%n}" != "$1" ]; then
+		[ "$2" = shaped ] && q=(tbf rate 40mbit burst 64k limit 1mb)
 		nsx "$GW" tc qdisc replace dev imq0 root "${q[@]}" || fail "tc on imq0 failed"
 		return
 	fi
+	[ "$2" = shaped ] && q=(tbf rate "$((40 / $1))mbit" burst 64k limit 1mb)
 	nsx "$GW" tc qdisc replace dev imq0 root handle 7fff: mq || fail "tc mq on imq0 failed"
 	for ((t = 1; t <= $1; t++)); do
 		nsx "$GW" tc qdisc replace dev imq0 parent "7fff:$t" "${q[@]}" || fail "tc under 7fff:$t failed"
 	done
 }
 
-# rec WORKERS TEST ROUND BEFORE AFTER JSON: one run, with imqd's and the machine's CPU.
+# rec CONFIG TEST ROUND BEFORE AFTER JSON: one run, with imqd's and the machine's CPU.
 rec() {
 	"$PYTHON" "$BENCH_DIR/workers_report.py" record "$1" "$2" "$3" "$4" "$5" "$6" "$SECS" \
 		"$(getconf CLK_TCK)" >>"$RECORDS" || fail "cannot record the run"
 }
 
-# flood WORKERS TEST ROUND: 64-byte UDP from 8 source ports; sender's and receiver's CPU by `times`.
+# flood CONFIG TEST ROUND: 64-byte UDP, 8 source ports per sender; senders' and receiver's CPU
+# by `times`.
 flood() {
-	local a b rx tx
+	local a b rx s tx=()
 	bg "$DST" timeout $((SECS + 20)) bash -c '"$@"; times' _ "$T_TMP/udpflood" -l -p "$PORT" \
 		-t $((SECS + 3)) -w 10 -i 1 >"$T_TMP/rx.out"
 	rx=$BG_PID
 	wait_listen "$DST" udp "$PORT"
 	a=$(snap)
-	bg "$SRC" timeout $((SECS + 10)) bash -c '"$@"; times' _ "$T_TMP/udpflood" -d "$DST_IP" \
-		-p "$PORT" -s 64 -t "$SECS" -F 8 >"$T_TMP/tx.out"
-	tx=$BG_PID
-	wait_pid "$tx" $((SECS + 10)) || fail "udpflood sender failed"
+	for ((s = 0; s < SENDERS; s++)); do
+		bg "$SRC" timeout $((SECS + 10)) bash -c '"$@"; times' _ "$T_TMP/udpflood" -d "$DST_IP" \
+			-p "$PORT" -s 64 -t "$SECS" -F 8 -S $((20000 + 8 * s)) >"$T_TMP/tx$s.out"
+		tx+=("$BG_PID")
+	done
+	for s in "${tx[@]}"; do wait_pid "$s" $((SECS + 10)) || fail "udpflood sender failed"; done
 	# After the receiver's idle second: imqd has taken in what waited in its queues too.
 	wait_pid "$rx" $((SECS + 20)) || fail "udpflood receiver failed"
 	b=$(snap)
-	rec "$1" "$2" "$3" "$a" "$b" "$("$PYTHON" "$BENCH_DIR/workers_report.py" flood "$T_TMP/tx.out" "$T_TMP/rx.out")"
+	rec "$1" "$2" "$3" "$a" "$b" \
+		"$("$PYTHON" "$BENCH_DIR/workers_report.py" flood "$T_TMP/rx.out" "$T_TMP"/tx*.out)"
 }
 
-# tcp8 WORKERS ROUND: 8 TCP streams; iperf3 reports its sender's and receiver's CPU.
+# tcp8 CONFIG ROUND: 8 TCP streams; iperf3 reports its sender's and receiver's CPU.
 tcp8() {
 	local a b
 	iperf_server "$DST" "$IPERF_PORT"
@@ -115,13 +129,14 @@ tcp8() {
 	rec "$1" tcp8 "$2" "$a" "$b" "$("$PYTHON" "$BENCH_DIR/workers_report.py" tcp "$T_TMP/tcp.json")"
 }
 
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 log "imqd $IMQD, $(nproc) CPUs, workers $WORKERS, queues 0-$((Q - 1)), ${SECS}s per run," \
-	"$ROUNDS rounds; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+	"$ROUNDS rounds; load average $LOAD0"
 for ((r = 1; r <= ROUNDS; r++)); do
 	for w in $WORKERS; do
-		mq=no
-		[ "$w" -gt 1 ] && mq=yes
-		IMQD_WORKERS=$w start_imqd "0-$((Q - 1))" "multiqueue = $mq
+		mq=yes
+		[ "$w" = 1 ] || [ "${w%n}" != "$w" ] && mq=no
+		IMQD_WORKERS=${w%n} start_imqd "0-$((Q - 1))" "multiqueue = $mq
 on-overflow = drop"
 		nsx "$GW" iptables -t mangle -A PREROUTING -i "$GW_IN" -j NFQUEUE \
 			--queue-balance "0:$((Q - 1))" --queue-cpu-fanout || fail "NFQUEUE rule failed"
@@ -138,5 +153,5 @@ on-overflow = drop"
 	done
 done
 "$PYTHON" "$BENCH_DIR/workers_report.py" report "$RECORDS" "$OUT" "$(uname -r)" "$(nproc)" "$SECS" \
-	"$ROUNDS" "$(cut -d' ' -f1-3 /proc/loadavg)" || fail "no report"
+	"$ROUNDS" "$LOAD0" || fail "no report"
 finish

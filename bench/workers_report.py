@@ -1,6 +1,6 @@
 """Records and report of bench/workers.sh: imqd with one and two workers.
 
-  workers_report.py flood TX.out RX.out     udpflood's JSON and `times` -> JSON
+  workers_report.py flood RX.out TX.out...  udpflood's JSON and `times` -> JSON
   workers_report.py tcp IPERF.json          iperf3 -J -> JSON
   workers_report.py record W TEST ROUND BEFORE AFTER JSON SECONDS HZ
                                              one run, with imqd's and the machine's CPU
@@ -31,12 +31,18 @@ def first_json(text):
     return {}
 
 
-def flood(tx_path, rx_path):
-    tx, rx = open(tx_path).read(), open(rx_path).read()
-    t, r = first_json(tx), first_json(rx)
-    return {"sent": t.get("sent"), "sent_pps": t.get("pps"), "delivered": r.get("packets"),
-            "delivered_pps": r.get("pps"), "sender_cpu_s": times_children(tx),
-            "receiver_cpu_s": times_children(rx)}
+def flood(rx_path, *tx_paths):
+    """The receiver's count and CPU time, and the senders' together."""
+    rx = open(rx_path).read()
+    r = first_json(rx)
+    sent, cpu = 0, 0.0
+    for p in tx_paths:
+        tx = open(p).read()
+        sent += first_json(tx).get("sent") or 0
+        c = times_children(tx)
+        cpu = None if c is None or cpu is None else cpu + c
+    return {"sent": sent, "senders": len(tx_paths), "delivered": r.get("packets"),
+            "delivered_pps": r.get("pps"), "sender_cpu_s": cpu, "receiver_cpu_s": times_children(rx)}
 
 
 def tcp(path):
@@ -55,13 +61,14 @@ def tcp(path):
 
 
 def record(workers, test, rnd, before, after, data, secs, hz):
-    """One run: BEFORE and AFTER are imqd's CPU ticks, the machine's busy ticks and the
-    packets and bytes imqd received, DATA the traffic's JSON."""
-    a, b = [int(x) for x in before.split()], [int(x) for x in after.split()]
+    """One run: BEFORE and AFTER are imqd's CPU ticks, the machine's busy ticks, the packets
+    and bytes imqd received and the time, DATA the traffic's JSON."""
+    a, b = [float(x) for x in before.split()], [float(x) for x in after.split()]
     d = json.loads(data)
-    d.update(workers=int(workers), test=test, round=int(rnd), seconds=float(secs),
+    d.update(workers=workers, test=test, round=int(rnd), seconds=float(secs),
              imqd_cpu_s=(b[0] - a[0]) / float(hz), machine_cpu_s=(b[1] - a[1]) / float(hz),
-             received=b[2] - a[2], received_bytes=b[3] - a[3] if len(b) > 3 else None)
+             received=int(b[2] - a[2]), received_bytes=int(b[3] - a[3]) if len(b) > 3 else None,
+             elapsed=b[4] - a[4] if len(b) > 4 else float(secs))
     return d
 
 
@@ -85,10 +92,10 @@ def summary(runs):
                          else per(r.get("delivered"), r["seconds"], 1e-3)),
         "imqd_ns_per_pkt": med(lambda r: per(r["imqd_cpu_s"], r["received"], 1e9)),
         "imqd_ns_per_kb": med(lambda r: per(r["imqd_cpu_s"], r.get("received_bytes"), 1e12)),
-        "imqd_cores": med(lambda r: per(r["imqd_cpu_s"], r["seconds"])),
+        "imqd_cores": med(lambda r: per(r["imqd_cpu_s"], r.get("elapsed", r["seconds"]))),
         "sender_cores": med(lambda r: per(r.get("sender_cpu_s"), r["seconds"])),
-        "receiver_cores": med(lambda r: per(r.get("receiver_cpu_s"), r["seconds"])),
-        "machine_cores": med(lambda r: per(r["machine_cpu_s"], r["seconds"])),
+        "receiver_cores": med(lambda r: per(r.get("receiver_cpu_s"), r.get("elapsed", r["seconds"]))),
+        "machine_cores": med(lambda r: per(r["machine_cpu_s"], r.get("elapsed", r["seconds"]))),
         "machine_ns_per_pkt": med(lambda r: per(r["machine_cpu_s"], r["received"], 1e9)),
     }
 
@@ -116,10 +123,10 @@ def report(records, out, kernel, cpus, secs, reps, loadavg, text=None):
     def P(*args):
         print(*args, file=text or sys.stdout)
     P()
-    ws = sorted({r["workers"] for r in runs})
-    P("imqd, 1 worker against %s (multiqueue imq0, a tree per worker): kernel %s, %s CPUs, %ss per "
-      "run, %s rounds taking turns, medians" % (
-          " and ".join(str(w) for w in ws if w > 1) or "none", kernel, cpus, secs, reps))
+    ws = sorted({str(r["workers"]) for r in runs}, key=lambda w: (int(w.rstrip("n")), w[-1] != "n"))
+    P("imqd, configurations taking turns (N: N workers, multiqueue imq0 with a tree per worker;"
+      " Nn: N workers, imq0 one shard): kernel %s, %s CPUs, %ss per run, %s rounds, medians" % (
+          kernel, cpus, secs, reps))
     P("load average at start %s, at end %s" % (loadavg, " ".join(res["meta"]["loadavg_end"])))
     P()
     P("%-16s %7s %9s %10s %9s %8s %8s %8s %8s %9s" % (
@@ -127,13 +134,13 @@ def report(records, out, kernel, cpus, secs, reps, loadavg, text=None):
     P("%-16s %7s %9s %10s %9s %8s %8s %8s %8s %9s" % (
         "test", "", "kpps", "kpps|Gb/s", "ns/pkt|KB", "cores", "cores", "cores", "cores", "ns/pkt"))
     for t in tests:
-        by = {w: [r for r in runs if r["test"] == t and r["workers"] == w] for w in ws}
+        by = {w: [r for r in runs if r["test"] == t and str(r["workers"]) == w] for w in ws}
         for w in ws:
             s = summary(by[w]) if by[w] else None
-            res["summary"]["%s_w%d" % (t, w)] = s
+            res["summary"]["%s_w%s" % (t, w)] = s
             if not s:
                 continue
-            P("%-16s %7d %9s %10s %9s %8s %8s %8s %8s %9s" % (
+            P("%-16s %7s %9s %10s %9s %8s %8s %8s %8s %9s" % (
                 t if w == ws[0] else "", w, fmt(s["intake_kpps"]),
                 fmt(s["delivered"], "%.2f" if t == "tcp8" else "%.0f"),
                 fmt(s["imqd_ns_per_kb"] if t == "tcp8" else s["imqd_ns_per_pkt"]),
@@ -141,21 +148,22 @@ def report(records, out, kernel, cpus, secs, reps, loadavg, text=None):
                 fmt(s["receiver_cores"], "%.2f"), fmt(s["machine_cores"], "%.2f"),
                 fmt(s["machine_ns_per_pkt"])))
         for w in ws:
-            if w == 1 or not by.get(1) or not by[w]:
+            if w == "1" or not by.get("1") or not by[w]:
                 continue
-            ri, li = paired(by[1], by[w], lambda r: per(r["received"], r["seconds"]))
+            ri, li = paired(by["1"], by[w], lambda r: per(r["received"], r["seconds"]))
             unit = "received_bytes" if t == "tcp8" else "received"
-            rc, lc = paired(by[1], by[w], lambda r: per(r["imqd_cpu_s"], r.get(unit)))
-            key = t + "_ratio" + ("" if w == 2 else "_w%d" % w)
+            rc, lc = paired(by["1"], by[w], lambda r: per(r["imqd_cpu_s"], r.get(unit)))
+            key = t + "_ratio" + ("" if w == "2" else "_w%s" % w)
             res["summary"][key] = {"intake": ri, "intake_rounds": li, "imqd_cpu_per_pkt": rc,
                                    "imqd_cpu_per_pkt_rounds": lc}
-            P("%-16s %7s %9s %10s %9s   (%d workers / 1, per round: intake %s; CPU/pkt %s)" % (
-                "", "%d/1" % w, fmt(ri, "%.2f"), "", fmt(rc, "%.2f"), w,
+            P("%-16s %7s %9s %10s %9s   (%s over 1, per round: intake %s; CPU/pkt %s)" % (
+                "", "%s/1" % w, fmt(ri, "%.2f"), "", fmt(rc, "%.2f"), w,
                 " ".join("%.2f" % x for x in li), " ".join("%.2f" % x for x in lc)))
     P()
     P("intake: packets imqd received per second; imqd ns/pkt|KB: its CPU time (every thread, user")
     P("and system) per packet received (TCP: per KB, its GSO packets vary); cores: CPU seconds per")
-    P("second; machine: every CPU's busy time, softirq included. JSON: %s" % out)
+    P("second (imqd, receiver, machine: over the run and the drain after it; senders: over the")
+    P("run); machine: every CPU's busy time, softirq included. JSON: %s" % out)
     with open(out, "w") as f:
         json.dump(res, f, indent=1, sort_keys=True)
         f.write("\n")
