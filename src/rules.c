@@ -239,6 +239,16 @@ rules_trees(const struct conf_device *cd, const char *lead, FILE *out)
 		              out);
 		return;
 	}
+	/* --queue-balance takes a range: where the first block has gaps, one of its queues. */
+	char first[64], which[64];
+	unsigned lo = cd->queues[0], hi = cd->queues[half - 1];
+	if (hi - lo == half - 1) {
+		snprintf(which, sizeof(which), "queues %u-%u are", lo, hi);
+		snprintf(first, sizeof(first), "--queue-balance %u:%u", lo, hi);
+	} else {
+		snprintf(which, sizeof(which), "queue %u is", lo);
+		snprintf(first, sizeof(first), "--queue-num %u", lo);
+	}
 	snprintf(text, sizeof(text),
 	         "multiqueue: imqd cuts the queues into one block per worker (at most one per "
 	         "queue), in order and as even as can be; the tree under class :K+1 of %s's mq "
@@ -246,11 +256,9 @@ rules_trees(const struct conf_device *cd, const char *lead, FILE *out)
 	         "--queue-balance picks a queue by the packet's addresses and protocol, so a "
 	         "host's traffic with different peers spreads over every tree: to keep a host "
 	         "or subscriber on one tree, queue its addresses to that tree's queues ahead of "
-	         "the rules below. With two workers, for example, queues %u-%u are the first "
-	         "tree's: -I PREROUTING -i IFACE -s 192.0.2.0/25 -j NFQUEUE --queue-balance "
-	         "%u:%u --queue-bypass.",
-	         cd->name, cd->queues[0], cd->queues[half - 1], cd->queues[0],
-	         cd->queues[half - 1]);
+	         "the rules below. With two workers, for example, %s the first tree's: -I "
+	         "PREROUTING -i IFACE -s 192.0.2.0/25 -j NFQUEUE %s --queue-bypass.",
+	         cd->name, which, first);
 	rules_comment(lead, text, out);
 }
 

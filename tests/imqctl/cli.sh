@@ -78,6 +78,15 @@ run 0 "rules -c --nft, bridge = yes" rules --nft -c "$HERE/rules-bridge.conf"
 [ "$(grep -c ' queue flags bypass to ' "$TMP/out")" = 2 ] &&
 	grep -q '# imq0: bridge = yes' "$TMP/out" && ok "rules --nft: imq1's two rules, a comment for imq0" ||
 	mismatch "rules --nft printed queue rules for the bridge device, or none for imq1"
+# A multiqueue device's example rule names only the first tree's queues.
+printf '[imq0]\nqueues = 0-3\nmultiqueue = yes\n\n[imq1]\nqueues = 4,6,8,10\nmultiqueue = yes\n' \
+	>"$TMP/mq.conf"
+run 0 "rules -c, multiqueue" rules -c "$TMP/mq.conf"
+tr '\n' ' ' <"$TMP/out" | sed 's/ # / /g' >"$TMP/mq.txt"
+grep -q 'queues 0-1 are the first tree.s: -I PREROUTING -i IFACE -s 192.0.2.0/25 -j NFQUEUE --queue-balance 0:1 ' "$TMP/mq.txt" &&
+	grep -q 'queue 4 is the first tree.s: -I PREROUTING -i IFACE -s 192.0.2.0/25 -j NFQUEUE --queue-num 4 ' "$TMP/mq.txt" &&
+	ok "rules -c, multiqueue: the first tree's queues, as a range only where they are one" ||
+	mismatch "rules -c, multiqueue: the example rule does not name the first tree's queues: $(grep -o 'first tree[^.]*' "$TMP/mq.txt")"
 run 0 "rules -c imq1" rules -c "$conf" imq1
 grep -q '^# imq0' "$TMP/out" && mismatch "rules -c FILE imq1 printed imq0's rules"
 grep -q -- '--queue-num 6' "$TMP/out" && ok "rules -c FILE imq1 has imq1's rules" ||
