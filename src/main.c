@@ -206,6 +206,51 @@ main_workers(const struct conf *conf)
 	return n > 1 ? n : 0;
 }
 
+static void
+main_privs_prepare_cb(void *arg)
+{
+	if (privs_thread_prepare() < 0)
+		*(int *)arg = errno;
+}
+
+static void
+main_privs_finish_cb(void *arg)
+{
+	if (privs_thread_finish() < 0)
+		*(int *)arg = errno;
+}
+
+/*
+ * Switch to USER on every thread. The user's ids change on all threads at
+ * once, but each thread keeps capabilities of its own: a worker left out
+ * would lose them all, and the kernel would refuse its verdicts, its queue
+ * bindings and its packet sockets. Returns what privs_drop returns.
+ */
+static int
+main_privs_drop(const char *user)
+{
+	int err = 0;
+	bool switching = privs_will_switch(user);
+
+	for (size_t i = 0; switching && i < worker_count(); i++)
+		worker_call(worker_get(i), main_privs_prepare_cb, &err);
+	if (err != 0) {
+		log_err("cannot limit the capabilities of the worker threads: %s", strerror(err));
+		return -1;
+	}
+	int rc = privs_drop(user);
+	if (rc != 0)
+		return rc;
+	for (size_t i = 0; i < worker_count(); i++)
+		worker_call(worker_get(i), main_privs_finish_cb, &err);
+	if (err != 0) {
+		log_err("worker threads cannot keep CAP_NET_ADMIN and CAP_NET_RAW: %s",
+		        strerror(err));
+		return -1;
+	}
+	return 0;
+}
+
 static int
 main_start_device(struct imqd *imqd, const struct conf_device *cd)
 {
@@ -645,7 +690,7 @@ main(int argc, char **argv)
 			log_info("cannot load the steering program of multiqueue devices (%s): a "
 			         "reload that adds shards to one gives it a single worker",
 			         strerror(errno));
-		int rc = privs_drop(imqd.conf->user);
+		int rc = main_privs_drop(imqd.conf->user);
 		if (rc < 0) {
 			main_stop_devices(&imqd);
 			ctl_close(imqd.ctl);

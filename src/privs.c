@@ -5,6 +5,7 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <pwd.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/prctl.h>
@@ -121,6 +122,34 @@ privs_access_as(const char *user, const char *const *paths, size_t n, int mode, 
 }
 
 int
+privs_thread_prepare(void)
+{
+	if (privs_bound() < 0 || prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+		return -1;
+	return 0;
+}
+
+int
+privs_thread_finish(void)
+{
+	if (privs_set_caps(PRIVS_KEEP) < 0)
+		return -1;
+	/* Ambient, so hooks (tc, ip) keep the two capabilities across exec. */
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_NET_ADMIN, 0, 0);
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_NET_RAW, 0, 0);
+	prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+	return 0;
+}
+
+bool
+privs_will_switch(const char *user)
+{
+	struct passwd *pw = getpwnam(user);
+
+	return pw != NULL && !(geteuid() != 0 && geteuid() == pw->pw_uid);
+}
+
+int
 privs_drop(const char *user)
 {
 	struct passwd *pw = getpwnam(user);
@@ -131,7 +160,7 @@ privs_drop(const char *user)
 	}
 	if (geteuid() != 0 && geteuid() == pw->pw_uid)
 		return 1;
-	if (privs_bound() < 0 || prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) {
+	if (privs_thread_prepare() < 0) {
 		log_warn("cannot limit capabilities");
 		return -1;
 	}
@@ -139,13 +168,9 @@ privs_drop(const char *user)
 		log_warn("cannot switch to user %s", user);
 		return -1;
 	}
-	if (privs_set_caps(PRIVS_KEEP) < 0) {
+	if (privs_thread_finish() < 0) {
 		log_warn("cannot keep CAP_NET_ADMIN and CAP_NET_RAW");
 		return -1;
 	}
-	/* Ambient, so hooks (tc, ip) keep the two capabilities across exec. */
-	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_NET_ADMIN, 0, 0);
-	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_NET_RAW, 0, 0);
-	prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
 	return 0;
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Least privilege. (a) Started as root with `user =`: imqd runs as that user
-# with exactly CAP_NET_ADMIN and CAP_NET_RAW (effective and bounding set) and
-# still shapes. (b) Started directly as that user with only those two
+# Least privilege. (a) Started as root with `user =` and two workers: imqd
+# runs as that user with exactly CAP_NET_ADMIN and CAP_NET_RAW (effective,
+# permitted and bounding set) on every thread, its workers' too (capabilities
+# are each thread's own: a worker left with none would have its verdicts
+# refused), and still shapes. (b) Started directly as that user with only those two
 # capabilities (setpriv): it creates imq0, binds its queue and shapes.
 # Shaping is checked by TCP through tbf 10mbit on imq0: rate near 10 Mbit/s,
 # packets accepted by imqd, none passed unshaped.
@@ -29,20 +31,26 @@ log "user $USER_NAME: uid $uid, gid $gid ($group)"
 # The user reads the file and reaches its socket directory inside T_TMP.
 chmod 711 "$T_TMP"
 
-# status_field PID FIELD: a line of /proc/PID/status without its label.
-status_field() { awk -v f="$2:" '$1 == f { $1 = ""; sub(/^[ \t]+/, ""); print; exit }' "/proc/$1/status"; }
+# status_field FILE FIELD: a line of a /proc status file without its label.
+status_field() { awk -v f="$2:" '$1 == f { $1 = ""; sub(/^[ \t]+/, ""); print; exit }' "$1"; }
 
-# check_identity WHAT: imqd's uid, gid and capability sets.
+# check_identity WHAT THREADS: the uid, gid and capability sets of each of
+# imqd's threads, and that it has THREADS of them.
 check_identity() {
-	local what=$1
-	assert_eq "$what: Uid (real effective saved fs)" "$uid $uid $uid $uid" "$(status_field "$IMQD_PID" Uid | tr -s ' \t' ' ')"
-	assert_eq "$what: Gid (real effective saved fs)" "$gid $gid $gid $gid" "$(status_field "$IMQD_PID" Gid | tr -s ' \t' ' ')"
-	assert_eq "$what: CapEff" "$CAPS" "$(status_field "$IMQD_PID" CapEff)"
-	assert_eq "$what: CapBnd" "$CAPS" "$(status_field "$IMQD_PID" CapBnd)"
-	local prm
-	prm=$(status_field "$IMQD_PID" CapPrm)
-	assert_eq "$what: CapPrm" "$CAPS" "$prm"
-	log "$what: CapInh $(status_field "$IMQD_PID" CapInh) CapAmb $(status_field "$IMQD_PID" CapAmb) Groups '$(status_field "$IMQD_PID" Groups)'"
+	local what=$1 threads=$2 st tid comm n=0
+	for st in /proc/"$IMQD_PID"/task/*/status; do
+		tid=${st%/status} tid=${tid##*/} comm=$(cat "/proc/$IMQD_PID/task/$tid/comm")
+		# The kernel's io_uring helpers (iou-*) are listed too: not imqd's threads.
+		case $comm in imqd*) n=$((n + 1)) ;; *) log "$what: thread $tid is $comm, not imqd's"; continue ;; esac
+		assert_eq "$what: thread $tid: Uid (real effective saved fs)" "$uid $uid $uid $uid" "$(status_field "$st" Uid | tr -s ' \t' ' ')"
+		assert_eq "$what: thread $tid: Gid (real effective saved fs)" "$gid $gid $gid $gid" "$(status_field "$st" Gid | tr -s ' \t' ' ')"
+		assert_eq "$what: thread $tid: CapEff" "$CAPS" "$(status_field "$st" CapEff)"
+		assert_eq "$what: thread $tid: CapPrm" "$CAPS" "$(status_field "$st" CapPrm)"
+		assert_eq "$what: thread $tid: CapBnd" "$CAPS" "$(status_field "$st" CapBnd)"
+	done
+	assert_eq "$what: imqd's threads (imqd, imqd-wN)" "$threads" "$n"
+	st=/proc/$IMQD_PID/status
+	log "$what: CapInh $(status_field "$st" CapInh) CapAmb $(status_field "$st" CapAmb) Groups '$(status_field "$st" Groups)'"
 }
 
 # check_shaping WHAT PORT: TCP through imq0's tbf, then the counters.
@@ -77,7 +85,7 @@ EOF
 chmod 755 "$HOOK"
 : >"$HOOK_OUT"
 chmod 666 "$HOOK_OUT"
-imqd_conf "$CONF" "$T_TMP/imqd-a.sock" "user = $USER_NAME" <<EOF
+imqd_conf "$CONF" "$T_TMP/imqd-a.sock" "user = $USER_NAME"$'\n'"workers = 2" <<EOF
 [imq0]
 queues = 0
 up = $HOOK up
@@ -85,7 +93,7 @@ down = $HOOK down
 EOF
 start_imqd_conf "$CONF"
 wait_log "$IMQD_LOG" 'started' 1 5 || mismatch "(a) no 'started' in the log within 5 s"
-check_identity "(a) user = $USER_NAME"
+check_identity "(a) user = $USER_NAME" 3 # the main thread and two workers
 check_shaping "(a) user = $USER_NAME" 5401
 stop_imqd
 dump_file "hooks run (event uid CapEff)" "$HOOK_OUT"
@@ -117,7 +125,7 @@ else
 	start_imqd_conf "$CONF" "${SETPRIV[@]}"
 fi
 wait_log "$IMQD_LOG" 'started' 1 5 || mismatch "(b) no 'started' in the log within 5 s"
-check_identity "(b) setpriv as $USER_NAME"
+check_identity "(b) setpriv as $USER_NAME" 1
 [ -S "$T_TMP/run/imqd.sock" ] || mismatch "(b) no control socket at $T_TMP/run/imqd.sock"
 check_shaping "(b) setpriv as $USER_NAME" 5402
 stop_imqd
