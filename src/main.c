@@ -1,6 +1,7 @@
 /* imqd: options, start-up order, event loop, signals, reload. */
 #include <errno.h>
 #include <getopt.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,21 +188,26 @@ main_stop_devices(struct imqd *imqd)
 }
 
 /*
- * Worker threads for CONF: workers, or one per online CPU but at most one
- * per queue. One runs the datapath on the main loop, as imqd always did.
+ * Worker threads for CONF: workers, or one per CPU imqd may run on but no
+ * more than there are shards to run: a device without multiqueue is one
+ * shard, a multiqueue device at most one per queue. One runs the datapath
+ * on the main loop, as imqd always did.
  */
 static size_t
 main_workers(const struct conf *conf)
 {
-	size_t n = conf->workers, queues = 0;
+	size_t n = conf->workers, shards = 0;
 
 	if (n == 0) {
-		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		cpu_set_t set;
+		long cpus = sched_getaffinity(0, sizeof(set), &set) == 0
+		                ? CPU_COUNT(&set)
+		                : sysconf(_SC_NPROCESSORS_ONLN);
 		for (const struct conf_device *cd = conf->devices; cd != NULL; cd = cd->next)
-			queues += cd->nqueues;
+			shards += cd->multiqueue ? cd->nqueues : 1;
 		n = cpus > 0 ? (size_t)cpus : 1;
-		if (n > queues)
-			n = queues;
+		if (n > shards)
+			n = shards;
 	}
 	return n > 1 ? n : 0;
 }
