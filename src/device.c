@@ -321,7 +321,7 @@ device_shard_open(struct event_base *base, const struct conf_device *cf)
 	dev->up = true;
 	return dev;
 fail:
-	device_shard_stop(dev, NULL);
+	device_shard_stop(dev, NULL, NULL);
 	return NULL;
 }
 
@@ -381,8 +381,10 @@ device_recv_queued(struct device *dev)
 }
 
 void
-device_shard_stop(struct device *dev, int *keep_fd)
+device_shard_stop(struct device *dev, int *keep_fd, struct stats_counters *last)
 {
+	if (last != NULL)
+		memset(last, 0, sizeof(*last));
 	if (dev == NULL)
 		return;
 	if (dev->nfq != NULL) {
@@ -428,6 +430,8 @@ device_shard_stop(struct device *dev, int *keep_fd)
 	device_detach(dev);
 	if (dev->hooked && dev->conf != NULL)
 		device_hook(dev, dev->conf->down, "down", keep);
+	if (last != NULL)
+		device_shard_totals(dev, last);
 	inject_close(dev->inj);
 	pending_free(dev->held);
 	free(dev->queues);

@@ -173,8 +173,9 @@ struct device *device_shard_open(struct event_base *base, const struct conf_devi
 /* Bind the shard's queues and run its up hook; 0 or -1 (logged). */
 int device_shard_bind(struct device *dev);
 /* Accept what the shard holds, unbind its queues, run its down hook (if its section has one);
- * with KEEP_FD, the TUN fd is handed there instead of closed (-1: none). */
-void device_shard_stop(struct device *dev, int *keep_fd);
+ * with KEEP_FD, the TUN fd is handed there instead of closed (-1: none); with LAST, its
+ * counters as it ended. */
+void device_shard_stop(struct device *dev, int *keep_fd, struct stats_counters *last);
 bool device_shard_complete(const struct device *dev);
 void device_shard_totals(const struct device *dev, struct stats_counters *out);
 /* The shard's counters into OUT (valid until the next call), its recent hold times (up to

@@ -49,7 +49,8 @@ struct imqdev {
 	struct set_shard *shards; /* shard k holds TX queue k; room for one per worker */
 	size_t nshards;
 	size_t room;
-	size_t nnext; /* shards once the reload under way is done */
+	size_t nnext;               /* shards once the reload under way is done */
+	struct stats_counters gone; /* counters of the shards reloads took away */
 	/* device_snapshot's views */
 	struct stats_counters *snap;
 	uint16_t *snap_queues;
@@ -191,7 +192,7 @@ set_stop_cb(void *arg)
 	struct set_call *c = arg;
 
 	c->keep_fd = -1;
-	device_shard_stop(c->set->shards[c->k].dev, c->want_fd ? &c->keep_fd : NULL);
+	device_shard_stop(c->set->shards[c->k].dev, c->want_fd ? &c->keep_fd : NULL, &c->c);
 }
 
 /* Log where shard K runs, and for a steered set which tree it feeds. */
@@ -257,6 +258,8 @@ set_shard_stop(struct imqdev *set, int *keep_fd)
 	struct set_call c = {.set = set, .k = set->nshards - 1, .want_fd = keep_fd != NULL};
 
 	worker_call(sh->w, set_stop_cb, &c);
+	/* A reload that takes a shard away keeps what its queues did in the device's totals. */
+	stats_add(&set->gone, &c.c);
 	if (keep_fd != NULL)
 		*keep_fd = c.keep_fd;
 	if (sh->cookie != 0)
@@ -511,7 +514,7 @@ set_totals_cb(void *arg)
 void
 device_totals(struct imqdev *set, struct stats_counters *out)
 {
-	memset(out, 0, sizeof(*out));
+	*out = set->gone;
 	for (size_t k = 0; k < set->nshards; k++) {
 		struct set_call c = {.set = set, .k = k};
 		worker_call(set->shards[k].w, set_totals_cb, &c);
@@ -615,6 +618,7 @@ device_snapshot(struct imqdev *set, struct stats_device *out)
 		return;
 	}
 	nq = 0;
+	out->total = set->gone;
 	for (size_t k = 0; k < set->nshards; k++) {
 		set_view_add(set, &c[k].view, nq, out);
 		nq += c[k].view.nqueues;

@@ -9,6 +9,8 @@
 # only its host's packets. Then imq0 is deleted: imqd makes it again,
 # attaches both TX queues in order, steers the copies again and runs the up
 # hook once (not once per shard), and the two uploads are shaped as before.
+# Last, a reload to queues = 0 takes the second shard away, and the
+# device's counters keep what it did.
 # shellcheck disable=SC2154 # S_* are set by imqd_counters
 . "$(dirname "$0")/lib.sh"
 e2e_init multiqueue_trees 170
@@ -95,6 +97,24 @@ round again
 
 check_counters
 assert_eq "copies taken for strays" 0 "$S_stray"
+check_nothing_queued
+
+# A reload to queues = 0 takes the second shard away: the device's totals
+# keep what its queues did.
+received=$S_received accepted=$S_accepted
+sed -i 's/^queues = 0-3$/queues = 0/' "$IMQD_CONF" || fail "cannot edit $IMQD_CONF"
+imqd_conf_read "$IMQD_CONF"
+"$IMQCTL" -s "$IMQD_SOCK" reload || fail "imqctl reload to queues = 0 failed"
+check_counters
+# The TX queue goes with the shard's TUN fd, closed by the reload.
+for i in $(seq 30); do
+	[ "$(G ls /sys/class/net/imq0/queues | grep -c '^tx-')" = 1 ] && break
+	sleep 0.1
+done
+assert_eq "after the reload to one shard: TX queues of imq0" 1 \
+	"$(G ls /sys/class/net/imq0/queues | grep -c '^tx-')"
+assert_eq "after the reload to one shard: received, as before it" "$received" "$S_received"
+assert_eq "after the reload to one shard: accepted, as before it" "$accepted" "$S_accepted"
 check_nothing_queued
 stop_imqd
 finish
