@@ -92,7 +92,10 @@ set_plan(struct imqdev *set, const struct conf_device *cd)
 		         "queues (it needs CAP_BPF); its queues share one worker and one tree",
 		         set->name);
 		n = 1;
-	}
+	} else if (set->mq && n == 1 && cd->nqueues > 1)
+		log_notice("%s: multiqueue: one tree only, as the datapath runs on the main loop "
+		           "(workers = 1 in [global], or one CPU); workers take effect at start",
+		           set->name);
 	return n;
 }
 
