@@ -198,6 +198,13 @@ set_stop_cb(void *arg)
 	device_shard_stop(c->set->shards[c->k].dev, c->want_fd ? &c->keep_fd : NULL, &c->c);
 }
 
+static bool
+set_same_queues(const struct conf_device *a, const struct conf_device *b)
+{
+	return a->nqueues == b->nqueues &&
+	       memcmp(a->queues, b->queues, a->nqueues * sizeof(*a->queues)) == 0;
+}
+
 /* Log where shard K runs, and for a steered set which tree it feeds. */
 static void
 set_placed(const struct imqdev *set, size_t k)
@@ -443,6 +450,9 @@ device_update(struct imqdev *set, const struct conf_device *cd)
 		set_took_next(set, k);
 		if (c.ret < 0)
 			ret = -1;
+		/* Its block of queues changed: say which it takes now, as at start. */
+		if (!set_same_queues(set_cf(set, k), set_next(set, k)))
+			set_placed(set, k);
 	}
 	/* Hooks change hands: a steered set runs them, a single shard itself. */
 	if (set->steered && !was) {
