@@ -109,7 +109,10 @@ int conf_verify(const struct conf *conf, const struct conf *started, FILE *err);
  */
 bool conf_trusted(const struct conf *conf, unsigned uid);
 
-/* Warn on OUT of what imqd works around at run time: a metrics-file it cannot write yet. */
+/*
+ * Warn on OUT of what imqd works around at run time: a metrics-file it
+ * cannot write yet, multiqueue devices that will have one tree only.
+ */
 void conf_verify_warn(const struct conf *conf, FILE *out);
 
 /* Free a configuration from conf_load (NULL is fine). */

@@ -332,6 +332,26 @@ conf_verify_writable(const struct conf *conf, const char *dir)
  * checks a file that sets it, else whoever runs the check (under
  * imqd.service, the service's user in its sandbox).
  */
+/* Multiqueue devices that get one tree only, as configured: a note each, they still shape. */
+static void
+conf_verify_trees(const struct conf *conf, FILE *out)
+{
+	for (const struct conf_device *cd = conf->devices; cd != NULL; cd = cd->next) {
+		if (!cd->multiqueue)
+			continue;
+		if (cd->nqueues < 2)
+			fprintf(out,
+			        "imqd: warning: %s:%d: %s: multiqueue with one queue is one tree "
+			        "on one worker; give it a queue per worker\n",
+			        conf->path, cd->line, cd->name);
+		else if (conf->workers == 1)
+			fprintf(out,
+			        "imqd: warning: %s:%d: %s: multiqueue with workers = 1 is one tree "
+			        "on the main loop\n",
+			        conf->path, cd->line, cd->name);
+	}
+}
+
 void
 conf_verify_warn(const struct conf *conf, FILE *out)
 {
@@ -341,6 +361,7 @@ conf_verify_warn(const struct conf *conf, FILE *out)
 	struct stat st;
 	int err;
 
+	conf_verify_trees(conf, out);
 	if (path == NULL || (slash = strrchr(path, '/')) == NULL)
 		return;
 	if ((dir = strndup(path, slash == path ? 1 : (size_t)(slash - path))) == NULL)

@@ -104,6 +104,19 @@ if [ "$(id -u)" = 0 ]; then
 		"user = nobody"
 fi
 
+# multiqueue devices that get one tree only: -t passes and warns, with file:line.
+printf '[global]\nworkers = 1\n\n[imq0]\nqueues = 0-1\nmultiqueue = yes\n\n[imq1]\nqueues = 2\nmultiqueue = yes\n' \
+	>"$tmp/trees.conf"
+run -t "$tmp/trees.conf"
+expected="imqd: warning: $tmp/trees.conf:4: imq0: multiqueue with workers = 1 is one tree on the main loop
+imqd: warning: $tmp/trees.conf:8: imq1: multiqueue with one queue is one tree on one worker; give it a queue per worker"
+if [ $rc -ne 0 ] || [ "$(cat "$tmp/out")" != "configuration OK" ] || [ "$(notes_out)" != "$expected" ]; then
+	fail "multiqueue with one tree (imqd -t: exit status $rc)"
+	cat "$tmp/out" "$tmp/err"
+else
+	passed=$((passed + 1))
+fi
+
 # user = X where imqd does not run as root: only X itself passes -t (the
 # shipped unit runs the check as the service's user before starting imqd).
 # As root the check runs as nobody; as anyone else, as that user.
