@@ -324,14 +324,6 @@ conf_verify_writable(const struct conf *conf, const char *dir)
 	return access(dir, W_OK | X_OK) == 0 ? 0 : errno;
 }
 
-/*
- * Not an error: imqd keeps trying and writes the file once its directory
- * appears or becomes writable; but the administrator checking the file, or
- * the journal of a service that checks it first, should hear of it.
- * Writability is checked for the user imqd will run as: user, when root
- * checks a file that sets it, else whoever runs the check (under
- * imqd.service, the service's user in its sandbox).
- */
 /* Multiqueue devices that get one tree only, as configured: a note each, they still shape. */
 static void
 conf_verify_trees(const struct conf *conf, FILE *out)
@@ -352,6 +344,34 @@ conf_verify_trees(const struct conf *conf, FILE *out)
 	}
 }
 
+/*
+ * A user imqd switches to that cannot open /dev/net/tun (distributions make
+ * it 0666; some hosts 0600): imqd opens its devices before it switches, but
+ * one deleted later cannot be made again until imqd restarts.
+ */
+static void
+conf_verify_tun(const struct conf *conf, FILE *out)
+{
+	const char *tun = "/dev/net/tun";
+	int err = 0;
+
+	if (conf->user == NULL || geteuid() != 0 || conf->devices == NULL)
+		return;
+	if (privs_access_as(conf->user, &tun, 1, R_OK | W_OK, &err) == 0 && err != 0)
+		fprintf(out,
+		        "imqd: warning: %s:%d: user %s cannot open %s (%s): a device deleted "
+		        "while imqd runs cannot be made again until imqd restarts\n",
+		        conf->path, conf->user_line, conf->user, tun, strerror(err));
+}
+
+/*
+ * Not an error: imqd keeps trying and writes the file once its directory
+ * appears or becomes writable; but the administrator checking the file, or
+ * the journal of a service that checks it first, should hear of it.
+ * Writability is checked for the user imqd will run as: user, when root
+ * checks a file that sets it, else whoever runs the check (under
+ * imqd.service, the service's user in its sandbox).
+ */
 void
 conf_verify_warn(const struct conf *conf, FILE *out)
 {
@@ -362,6 +382,7 @@ conf_verify_warn(const struct conf *conf, FILE *out)
 	int err;
 
 	conf_verify_trees(conf, out);
+	conf_verify_tun(conf, out);
 	if (path == NULL || (slash = strrchr(path, '/')) == NULL)
 		return;
 	if ((dir = strndup(path, slash == path ? 1 : (size_t)(slash - path))) == NULL)
