@@ -524,6 +524,16 @@ assert_balance() {
 
 # check_nothing_queued: queue_total (column 3 of nfnetlink_queue) of every
 # queue in $GW reaches 0 (2 s).
+# check_queue_sums DEV: in the last `imqctl stats -j` ($T_TMP/stats.json),
+# every per-queue counter of DEV sums to the device's.
+check_queue_sums() {
+	if "$PYTHON" "$TOOLS/imqstats.py" sums "$T_TMP/stats.json" "$1" >"$T_TMP/perq.out"; then
+		pass_msg "$1: every per_queue counter sums to the device's"
+	else
+		mismatch "$1: per_queue sums differ from device totals: $(head -n 3 "$T_TMP/perq.out" | tr '\n' ';')"
+	fi
+}
+
 check_nothing_queued() {
 	local i total
 	for ((i = 0; i < 20; i++)); do
