@@ -48,19 +48,36 @@ device_nfq_overrun_cb(void *arg)
 static void
 device_nfq_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct device *dev = arg;
+	struct device_sock *sock = arg;
+	struct device *dev = sock->dev;
 
 	(void)fd;
 	(void)what;
-	/* Drain a bounded number of batches so one busy device cannot starve the loop. */
-	for (int i = 0; i < 16; i++) {
-		int n = nfqueue_recv(dev->nfq);
+	/* A bounded number of batches: the other queues and devices get their turn. */
+	for (int i = 0; i < DEVICE_RECV_PASSES; i++) {
+		int n = nfqueue_recv(sock->nfq);
 		if (n < 0)
 			log_limited(&dev->lim_read, LOG_ERR, "%s: receiving from nfqueue: %s",
 			            dev->name, strerror(errno));
 		if (n < DEVICE_BATCH)
 			break;
 	}
+}
+
+void
+device_flush(struct device *dev)
+{
+	for (size_t i = 0; i < dev->nqueues; i++)
+		if (dev->queues[i].sock != NULL)
+			nfqueue_flush(dev->queues[i].sock->nfq);
+}
+
+void
+device_flush_all(struct device *dev)
+{
+	for (size_t i = 0; i < dev->nqueues; i++)
+		if (dev->queues[i].sock != NULL)
+			nfqueue_flush_all(dev->queues[i].sock->nfq);
 }
 
 void
@@ -71,7 +88,7 @@ device_tun_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	device_readback(dev, DEVICE_READ_MAX);
-	nfqueue_flush(dev->nfq);
+	device_flush(dev);
 }
 
 static void
@@ -117,7 +134,7 @@ device_timer_cb(evutil_socket_t fd, short what, void *arg)
 	if (dev->timer_fast && dev->overtaken == 0)
 		device_timer_start(dev); /* back to the slow tick */
 	/* Drops held back for a batch wait at most a tick. */
-	nfqueue_flush_all(dev->nfq);
+	device_flush_all(dev);
 }
 
 /*
@@ -147,12 +164,16 @@ device_params(const struct device *dev, const struct device_queue *q)
 	return p;
 }
 
+static int device_sock_open(struct device *dev, struct device_queue *q);
+
 int
 device_bind(struct device *dev, struct device_queue *q)
 {
 	struct nfqueue_params params = device_params(dev, q);
 
-	if (nfqueue_bind(dev->nfq, q->num, &params) < 0) {
+	if (q->sock == NULL && device_sock_open(dev, q) < 0)
+		return -1;
+	if (nfqueue_bind(q->sock->nfq, q->num, &params) < 0) {
 		if (errno == EPERM)
 			log_err("%s: cannot bind NFQUEUE queue %u: another process has it",
 			        dev->name, q->num);
@@ -188,8 +209,10 @@ device_set_queues(struct device *dev, const struct conf_device *cf)
 		bool kept = false;
 		for (size_t j = 0; j < cf->nqueues; j++)
 			kept = kept || cf->queues[j] == dev->queues[i].num;
-		if (!kept)
+		if (!kept) {
 			stats_add(&dev->gone, &dev->queues[i].c);
+			device_sock_close(dev, &dev->queues[i]);
+		}
 	}
 	free(dev->queues);
 	free(dev->snap);
@@ -207,12 +230,12 @@ device_capacity(const struct conf_device *cf)
 	return (size_t)cf->queue_maxlen * cf->nqueues;
 }
 
-/* The longest message the queues can send up, and the receive buffer for a full backlog. */
+/* The longest message a queue can send up, and the receive buffer for its full backlog. */
 int
 device_nfq_sizes(struct device *dev, size_t *msgsize)
 {
 	size_t copy = dev->conf->copy == CONF_COPY_HEADERS ? dev->conf->copy_bytes : dev->maxlen;
-	uint64_t rcvbuf = (uint64_t)device_capacity(dev->conf) * (copy + 1024);
+	uint64_t rcvbuf = (uint64_t)dev->conf->queue_maxlen * (copy + 1024);
 
 	if (rcvbuf < (8u << 20))
 		rcvbuf = 8u << 20;
@@ -228,11 +251,22 @@ static void
 device_nfq_verdict_cb(void *arg, uint16_t queue, uint32_t id, uint32_t verdict, bool set_mark,
                       uint32_t mark)
 {
-	nfqueue_verdict(arg, queue, id, verdict, set_mark, mark);
+	struct device *dev = arg;
+	struct device_queue *q = device_queue(dev, queue);
+
+	/* Never: a queue's packets are all decided before its socket closes. */
+	if (q == NULL || q->sock == NULL) {
+		log_limited(&dev->lim_verdict, LOG_ERR,
+		            "%s: a verdict for queue %u, which has no socket: its packet stays "
+		            "queued until the queue is unbound",
+		            dev->name, queue);
+		return;
+	}
+	nfqueue_verdict(q->sock->nfq, queue, id, verdict, set_mark, mark);
 }
 
 static int
-device_open_nfq(struct device *dev)
+device_sock_open(struct device *dev, struct device_queue *q)
 {
 	struct nfqueue_ops ops = {
 	    .packets = device_nfq_packets_cb,
@@ -242,18 +276,39 @@ device_open_nfq(struct device *dev)
 	};
 	size_t msgsize;
 	int rcvbuf = device_nfq_sizes(dev, &msgsize);
+	struct device_sock *sock = calloc(1, sizeof(*sock));
 
-	dev->nfq = nfqueue_open(DEVICE_BATCH, msgsize, rcvbuf, &ops);
-	if (dev->nfq == NULL) {
-		log_warn("%s: cannot open nfqueue socket", dev->name);
+	if (sock == NULL ||
+	    (sock->nfq = nfqueue_open(DEVICE_BATCH, msgsize, rcvbuf, &ops)) == NULL) {
+		log_warn("%s: cannot open an nfqueue socket for queue %u", dev->name, q->num);
+		free(sock);
 		return -1;
 	}
-	dev->sink = (struct verdict_sink){device_nfq_verdict_cb, dev->nfq};
-	dev->nfq_ev =
-	    event_new(dev->base, nfqueue_fd(dev->nfq), EV_READ | EV_PERSIST, device_nfq_cb, dev);
-	if (dev->nfq_ev == NULL || event_add(dev->nfq_ev, NULL) < 0)
+	sock->dev = dev;
+	q->sock = sock;
+	sock->ev =
+	    event_new(dev->base, nfqueue_fd(sock->nfq), EV_READ | EV_PERSIST, device_nfq_cb, sock);
+	if (sock->ev == NULL || event_add(sock->ev, NULL) < 0) {
+		log_warn("%s: cannot watch the nfqueue socket of queue %u", dev->name, q->num);
+		device_sock_close(dev, q);
 		return -1;
+	}
 	return 0;
+}
+
+void
+device_sock_close(struct device *dev, struct device_queue *q)
+{
+	struct device_sock *sock = q->sock;
+
+	if (sock == NULL)
+		return;
+	dev->batched_gone += nfqueue_batched(sock->nfq);
+	if (sock->ev != NULL)
+		event_free(sock->ev);
+	nfqueue_close(sock->nfq);
+	free(sock);
+	q->sock = NULL;
 }
 
 /* CF is the device's section from now on: the parameters the datapath derives from it too. */
@@ -316,7 +371,10 @@ device_shard_open(struct event_base *base, const struct conf_device *cf)
 	if (dev->held == NULL || device_set_queues(dev, cf) < 0 ||
 	    device_late_size(dev, pending_capacity(dev->held)) < 0)
 		goto fail;
-	if (device_attach(dev) < 0 || device_open_nfq(dev) < 0 || device_timer_start(dev) < 0)
+	size_t msgsize;
+	device_nfq_sizes(dev, &msgsize); /* nfq_slack, before any queue is bound */
+	dev->sink = (struct verdict_sink){device_nfq_verdict_cb, dev};
+	if (device_attach(dev) < 0 || device_timer_start(dev) < 0)
 		goto fail;
 	dev->up = true;
 	return dev;
@@ -357,7 +415,8 @@ device_drain(struct device *dev, struct device_queue *q)
 
 	params.maxlen = 0;
 	params.fail_open = true;
-	nfqueue_set_params(dev->nfq, q->num, &params);
+	if (q->sock != NULL)
+		nfqueue_set_params(q->sock->nfq, q->num, &params);
 }
 
 /*
@@ -373,11 +432,13 @@ device_drain(struct device *dev, struct device_queue *q)
 void
 device_recv_queued(struct device *dev)
 {
-	size_t passes = device_capacity(dev->conf) / DEVICE_BATCH + 2;
-
-	while (passes-- > 0 && nfqueue_recv(dev->nfq) > 0)
-		;
-	nfqueue_flush(dev->nfq);
+	for (size_t i = 0; i < dev->nqueues; i++) {
+		struct device_sock *sock = dev->queues[i].sock;
+		size_t passes = device_capacity(dev->conf) / DEVICE_BATCH + 2;
+		while (sock != NULL && passes-- > 0 && nfqueue_recv(sock->nfq) > 0)
+			;
+	}
+	device_flush(dev);
 }
 
 void
@@ -387,31 +448,35 @@ device_shard_stop(struct device *dev, int *keep_fd, struct stats_counters *last)
 		memset(last, 0, sizeof(*last));
 	if (dev == NULL)
 		return;
-	if (dev->nfq != NULL) {
+	bool open = false;
+	for (size_t i = 0; i < dev->nqueues; i++)
+		open = open || dev->queues[i].sock != NULL;
+	if (open) {
 		/*
 		 * Held packets first: they are older than any the kernel passes
 		 * itself once drained, and would otherwise arrive behind them.
 		 */
 		device_release(dev, -1, STATS_FO_SHUTDOWN);
-		nfqueue_flush(dev->nfq);
+		device_flush(dev);
 		dev->stopping = true;
 		device_recv_queued(dev);
 		for (size_t i = 0; i < dev->nqueues; i++)
 			if (dev->queues[i].bound)
 				device_drain(dev, &dev->queues[i]);
-		while (nfqueue_recv(dev->nfq) > 0)
-			;
+		for (size_t i = 0; i < dev->nqueues; i++)
+			while (dev->queues[i].sock != NULL &&
+			       nfqueue_recv(dev->queues[i].sock->nfq) > 0)
+				;
 		device_release(dev, -1, STATS_FO_SHUTDOWN);
-		nfqueue_flush(dev->nfq);
+		device_flush(dev);
 		for (size_t i = 0; i < dev->nqueues; i++)
 			if (dev->queues[i].bound)
-				nfqueue_unbind(dev->nfq, dev->queues[i].num);
+				nfqueue_unbind(dev->queues[i].sock->nfq, dev->queues[i].num);
 	}
-	if (dev->nfq_ev != NULL)
-		event_free(dev->nfq_ev);
+	for (size_t i = 0; i < dev->nqueues; i++)
+		device_sock_close(dev, &dev->queues[i]);
 	if (dev->timer_ev != NULL)
 		event_free(dev->timer_ev);
-	nfqueue_close(dev->nfq);
 	if (dev->tunfd >= 0 && !dev->conf->persist)
 		tundev_persist(dev->tunfd, false);
 	/*
@@ -483,7 +548,10 @@ device_shard_view(struct device *dev, struct stats_device *out, uint32_t *hold_u
 	out->hold_hist = dev->hold_hist;
 	out->stray = dev->stray;
 	out->unmatched = dev->unmatched;
-	out->verdicts_batched = dev->nfq != NULL ? nfqueue_batched(dev->nfq) : 0;
+	out->verdicts_batched = dev->batched_gone;
+	for (size_t i = 0; i < dev->nqueues; i++)
+		if (dev->queues[i].sock != NULL)
+			out->verdicts_batched += nfqueue_batched(dev->queues[i].sock->nfq);
 	*nhold = dev->hold_n < DEVICE_HOLD_RING ? dev->hold_n : DEVICE_HOLD_RING;
 	memcpy(hold_us, dev->hold_us, *nhold * sizeof(*hold_us));
 }

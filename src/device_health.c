@@ -80,7 +80,7 @@ device_health(struct device *dev)
 	}
 	/* Its qdisc was reset with it: no held copy will come back. */
 	device_release(dev, -1, STATS_FO_DEVICE_DOWN);
-	nfqueue_flush(dev->nfq);
+	device_flush(dev);
 	if (state == TUNDEV_DOWN && ifindex == dev->ifindex && dev->tunfd >= 0) {
 		/* The qdisc survives a down/up: bringing the link back is enough. */
 		if (tundev_setup(dev->name, dev->plan.tunmtu, dev->conf->txqueuelen) == 0) {

@@ -25,6 +25,7 @@
 #include "tundev.h"
 
 #define DEVICE_BATCH 64            /* packets per receive pass */
+#define DEVICE_RECV_PASSES 2       /* receive passes per wakeup of a queue's socket */
 #define DEVICE_READ_MAX 1024       /* copies read back per wakeup */
 #define DEVICE_HOLD_RING 4096      /* recent hold times kept for percentiles */
 #define DEVICE_LATE_MIN 4096       /* least slots for copies given up on (late, not stray) */
@@ -95,10 +96,24 @@ struct verdict_sink {
 	void *arg;
 };
 
+/*
+ * A queue's own NFQUEUE socket. Each has its own receive buffer in the
+ * kernel: a flood that fills one queue's cannot make the kernel pass or drop
+ * the packets of another queue of the device, and the loop serves the
+ * sockets in turn, so a queue's packets wait behind at most a few batches
+ * of another's.
+ */
+struct device_sock {
+	struct device *dev;
+	struct nfqueue *nfq;
+	struct event *ev;
+};
+
 struct device_queue {
 	uint16_t num;
-	bool bound;     /* ours in the kernel: drain and unbind it when done */
-	bool releasing; /* being given up: what still comes in passes, not shaped */
+	struct device_sock *sock; /* opened by its first bind; kept across reloads */
+	bool bound;               /* ours in the kernel: drain and unbind it when done */
+	bool releasing;           /* being given up: what still comes in passes, not shaped */
 	bool seen;
 	uint32_t next_id;
 	struct stats_counters c;
@@ -120,12 +135,11 @@ struct device {
 	bool up;
 	bool stopping;
 	struct event *tun_ev;
-	struct event *nfq_ev;
 	struct event *timer_ev;
 	uint64_t next_health_ns;
-	struct nfqueue *nfq;
-	uint64_t nfq_slack;       /* messages its receive buffer can hold, at most */
-	struct verdict_sink sink; /* verdicts go to nfq */
+	uint64_t nfq_slack;       /* messages a queue's receive buffer can hold, at most */
+	uint64_t batched_gone;    /* verdicts_batched of the sockets closed so far */
+	struct verdict_sink sink; /* verdicts go to their queue's socket */
 	struct inject *inj;
 	struct pending *held;
 	bool incomplete; /* an update ran out of memory: the next reload applies it again */
@@ -192,6 +206,11 @@ void device_use_conf(struct device *dev, const struct conf_device *cf);
 int device_timer_start(struct device *dev);
 void device_drain(struct device *dev, struct device_queue *q);
 void device_recv_queued(struct device *dev);
+/* Close Q's socket, if it has one: the kernel drops what is still queued to it. */
+void device_sock_close(struct device *dev, struct device_queue *q);
+/* Send the verdicts every queue can send now (nfqueue_flush); with ALL, held drops too. */
+void device_flush(struct device *dev);
+void device_flush_all(struct device *dev);
 
 /* Hand a verdict to DEV's sink. */
 static inline void

@@ -293,7 +293,7 @@ device_nfq_packets_cb(void *arg, struct nfqueue_packet *pkts, size_t n)
 	 * wakeup. Their verdicts go before the read that finds the device empty.
 	 */
 	device_readback(dev, sent);
-	nfqueue_flush(dev->nfq);
+	device_flush(dev);
 	device_readback(dev, DEVICE_READ_MAX);
-	nfqueue_flush(dev->nfq);
+	device_flush(dev);
 }

@@ -18,12 +18,13 @@ device_shard_release_queues(struct device *dev, const struct conf_device *cf)
 		 * unshaped; unbinding makes the kernel drop whatever is left of it.
 		 */
 		device_release(dev, (int)i, STATS_FO_SHUTDOWN);
-		nfqueue_flush(dev->nfq);
+		device_flush(dev);
 		q->releasing = true;
 		device_recv_queued(dev);
 		device_drain(dev, q);
 		device_recv_queued(dev);
-		nfqueue_unbind(dev->nfq, q->num);
+		nfqueue_unbind(q->sock->nfq, q->num);
+		device_sock_close(dev, q);
 		q->bound = false;
 		q->releasing = false;
 		log_info("%s: queue %u released", dev->name, q->num);
@@ -109,9 +110,13 @@ device_shard_update(struct device *dev, const struct conf_device *cf)
 	/* Buffers for the longer messages a new copy range brings, before the kernel sends any. */
 	size_t msgsize;
 	int rcvbuf = device_nfq_sizes(dev, &msgsize);
-	if (nfqueue_set_msgsize(dev->nfq, msgsize, rcvbuf) < 0) {
-		log_warn("%s: cannot grow the receive buffers", dev->name);
-		ret = -1;
+	for (size_t i = 0; i < dev->nqueues; i++) {
+		struct device_sock *sock = dev->queues[i].sock;
+		if (sock != NULL && nfqueue_set_msgsize(sock->nfq, msgsize, rcvbuf) < 0) {
+			log_warn("%s: cannot grow the receive buffers of queue %u", dev->name,
+			         dev->queues[i].num);
+			ret = -1;
+		}
 	}
 	if (retune && tundev_setup(dev->name, dev->plan.tunmtu, cf->txqueuelen) < 0) {
 		log_warn("%s: cannot reconfigure device", dev->name);
@@ -124,7 +129,7 @@ device_shard_update(struct device *dev, const struct conf_device *cf)
 		struct nfqueue_params params = device_params(dev, q);
 		/* New queues, and any a reload before could not bind. */
 		if (q->bound)
-			nfqueue_set_params(dev->nfq, q->num, &params);
+			nfqueue_set_params(q->sock->nfq, q->num, &params);
 		else if (device_bind(dev, q) < 0)
 			ret = -1;
 		else
@@ -132,7 +137,7 @@ device_shard_update(struct device *dev, const struct conf_device *cf)
 	}
 	free(oldnums);
 	device_timer_start(dev);
-	nfqueue_flush(dev->nfq);
+	device_flush(dev);
 	dev->incomplete = false;
 	return ret;
 }

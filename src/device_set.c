@@ -664,7 +664,7 @@ set_attach_cb(void *arg)
 		log_info("%s: TX queue %zu: device is gone", dev->name, c->k);
 	dev->up = false;
 	device_release(dev, -1, STATS_FO_DEVICE_DOWN);
-	nfqueue_flush(dev->nfq);
+	device_flush(dev);
 	device_detach(dev);
 	if (device_attach(dev) < 0) {
 		c->ret = -1;
