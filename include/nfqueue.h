@@ -56,6 +56,9 @@ int nfqueue_fd(const struct nfqueue *nfq);
  * already queued keep their size), with a receive buffer of RCVBUF bytes; 0 or -1. */
 int nfqueue_set_msgsize(struct nfqueue *nfq, size_t msgsize, int rcvbuf);
 
+/* Ask for a receive buffer of RCVBUF bytes (the kernel doubles it); 0 or -1. */
+int nfqueue_set_rcvbuf(struct nfqueue *nfq, int rcvbuf);
+
 /* Bind QUEUE and set PARAMS, waiting for the kernel's answer (packets arriving meanwhile go to the
  * handler); 0 or -1 with errno. */
 int nfqueue_bind(struct nfqueue *nfq, uint16_t queue, const struct nfqueue_params *params);

@@ -91,6 +91,8 @@ device_tun_cb(evutil_socket_t fd, short what, void *arg)
 	device_flush(dev);
 }
 
+static void device_sock_calm(struct device *dev, uint64_t now);
+
 static void
 device_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -133,6 +135,7 @@ device_timer_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (dev->timer_fast && dev->overtaken == 0)
 		device_timer_start(dev); /* back to the slow tick */
+	device_sock_calm(dev, now);
 	/* Drops held back for a batch wait at most a tick. */
 	device_flush_all(dev);
 }
@@ -294,6 +297,62 @@ device_sock_open(struct device *dev, struct device_queue *q)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * A receive buffer sized for a whole queue absorbs a burst or a stall of
+ * imqd, and nothing is decided without it. Under a flood beyond imqd's
+ * intake it only fills up and stays full: the packets imqd shapes then
+ * wait in it behind tens of thousands of messages (a quarter of a second
+ * at full flood) before they reach the qdisc, and imqd reads messages long
+ * gone from the CPU's caches; the same share passes (or is dropped) by
+ * on-overflow either way. So once the kernel has been skipping ids for
+ * DEVICE_FLOOD_MS, the buffer is cut to DEVICE_RCVBUF_CUT, a few
+ * milliseconds of packets; DEVICE_CALM_MS without a skip gives it back
+ * (device_sock_calm).
+ */
+void
+device_sock_skipped(struct device *dev, struct device_queue *q, uint64_t now)
+{
+	struct device_sock *sock = q->sock;
+
+	if (sock == NULL)
+		return;
+	if (now - sock->skip_last_ns > DEVICE_FLOOD_MS * DEVICE_MS)
+		sock->skip_first_ns = now;
+	sock->skip_last_ns = now;
+	if (sock->cut || now - sock->skip_first_ns < DEVICE_FLOOD_MS * DEVICE_MS)
+		return;
+	if (nfqueue_set_rcvbuf(sock->nfq, DEVICE_RCVBUF_CUT) < 0) {
+		log_warn("%s: queue %u: cannot cut the receive buffer", dev->name, q->num);
+		sock->skip_first_ns = now;
+		return;
+	}
+	sock->cut = true;
+	log_notice("%s: queue %u: more arrives than imqd takes in (the kernel has decided "
+	           "packets itself for %u ms): receive buffer cut to %d KB while it lasts, so "
+	           "that the packets imqd shapes do not wait behind a full one",
+	           dev->name, q->num, DEVICE_FLOOD_MS, DEVICE_RCVBUF_CUT >> 10);
+}
+
+/* Give the queues' buffers cut for a flood their size back once it is over. */
+static void
+device_sock_calm(struct device *dev, uint64_t now)
+{
+	for (size_t i = 0; i < dev->nqueues; i++) {
+		struct device_sock *sock = dev->queues[i].sock;
+		if (sock == NULL || !sock->cut ||
+		    now - sock->skip_last_ns < DEVICE_CALM_MS * DEVICE_MS)
+			continue;
+		size_t msgsize;
+		int rcvbuf = device_nfq_sizes(dev, &msgsize);
+		if (nfqueue_set_rcvbuf(sock->nfq, rcvbuf) < 0)
+			continue; /* the next tick tries again */
+		sock->cut = false;
+		log_notice("%s: queue %u: the kernel has decided no packet for %u ms: receive "
+		           "buffer back to %d KB",
+		           dev->name, dev->queues[i].num, DEVICE_CALM_MS, rcvbuf >> 10);
+	}
 }
 
 void

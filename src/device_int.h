@@ -24,13 +24,16 @@
 #include "stats.h"
 #include "tundev.h"
 
-#define DEVICE_BATCH 64            /* packets per receive pass */
-#define DEVICE_RECV_PASSES 2       /* receive passes per wakeup of a queue's socket */
-#define DEVICE_READ_MAX 1024       /* copies read back per wakeup */
-#define DEVICE_HOLD_RING 4096      /* recent hold times kept for percentiles */
-#define DEVICE_LATE_MIN 4096       /* least slots for copies given up on (late, not stray) */
-#define DEVICE_LATE_WAYS 8         /* entries per bucket of that table */
-#define DEVICE_LATE_MAX (1u << 24) /* most slots of it */
+#define DEVICE_BATCH 64               /* packets per receive pass */
+#define DEVICE_RECV_PASSES 2          /* receive passes per wakeup of a queue's socket */
+#define DEVICE_FLOOD_MS 100           /* the kernel deciding packets this long: a standing flood */
+#define DEVICE_CALM_MS 1000           /* and this long without: the flood is over */
+#define DEVICE_RCVBUF_CUT (512 << 10) /* a queue's receive buffer during a standing flood */
+#define DEVICE_READ_MAX 1024          /* copies read back per wakeup */
+#define DEVICE_HOLD_RING 4096         /* recent hold times kept for percentiles */
+#define DEVICE_LATE_MIN 4096          /* least slots for copies given up on (late, not stray) */
+#define DEVICE_LATE_WAYS 8            /* entries per bucket of that table */
+#define DEVICE_LATE_MAX (1u << 24)    /* most slots of it */
 #define DEVICE_LOG_NS (10ULL * 1000000000ULL)  /* drop-timeout lines: at most one per 10 s */
 #define DEVICE_LATE_CONN 0x9e3779b97f4a7c15ULL /* marks a connection's key in it */
 #define DEVICE_MS 1000000ULL                   /* a millisecond, in nanoseconds */
@@ -107,6 +110,9 @@ struct device_sock {
 	struct device *dev;
 	struct nfqueue *nfq;
 	struct event *ev;
+	uint64_t skip_first_ns; /* the kernel has skipped ids since, without a pause */
+	uint64_t skip_last_ns;
+	bool cut; /* its buffer is DEVICE_RCVBUF_CUT for a standing flood (device_sock_skipped) */
 };
 
 struct device_queue {
@@ -206,6 +212,8 @@ void device_use_conf(struct device *dev, const struct conf_device *cf);
 int device_timer_start(struct device *dev);
 void device_drain(struct device *dev, struct device_queue *q);
 void device_recv_queued(struct device *dev);
+/* The kernel skipped ids of Q at NOW (its buffer was full): a standing flood cuts the buffer. */
+void device_sock_skipped(struct device *dev, struct device_queue *q, uint64_t now);
 /* Close Q's socket, if it has one: the kernel drops what is still queued to it. */
 void device_sock_close(struct device *dev, struct device_queue *q);
 /* Send the verdicts every queue can send now (nfqueue_flush); with ALL, held drops too. */

@@ -26,7 +26,8 @@ device_errno_reason(int err)
 }
 
 static void
-device_count_in(struct device *dev, struct device_queue *q, const struct nfqueue_packet *p)
+device_count_in(struct device *dev, struct device_queue *q, const struct nfqueue_packet *p,
+                uint64_t now)
 {
 	q->c.received++;
 	q->c.received_bytes += p->len;
@@ -47,6 +48,7 @@ device_count_in(struct device *dev, struct device_queue *q, const struct nfqueue
 			            "%s: queue %u: the kernel %s %u packets itself: imqd's receive "
 			            "buffer was full",
 			            dev->name, q->num, pass ? "passed unshaped" : "dropped", gap);
+			device_sock_skipped(dev, q, now);
 		}
 	}
 	q->seen = true;
@@ -274,7 +276,7 @@ device_nfq_packets_cb(void *arg, struct nfqueue_packet *pkts, size_t n)
 			dev->gone.failopen[STATS_FO_SHUTDOWN]++;
 			continue;
 		}
-		device_count_in(dev, q, p);
+		device_count_in(dev, q, p, now);
 		if (p->truncated) {
 			/* Its message was cut short (the copy range grew): it names the packet
 			 * only. */

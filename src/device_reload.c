@@ -117,6 +117,9 @@ device_shard_update(struct device *dev, const struct conf_device *cf)
 			         dev->queues[i].num);
 			ret = -1;
 		}
+		if (sock != NULL)
+			sock->cut =
+			    false; /* its whole size again; a flood still on cuts it again */
 	}
 	if (retune && tundev_setup(dev->name, dev->plan.tunmtu, cf->txqueuelen) < 0) {
 		log_warn("%s: cannot reconfigure device", dev->name);

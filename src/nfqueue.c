@@ -63,6 +63,15 @@ struct nfqueue {
 	int wait_err;             /* its answer (errno, 0 for success), -1 while none yet */
 };
 
+int
+nfqueue_set_rcvbuf(struct nfqueue *nfq, int rcvbuf)
+{
+	if (setsockopt(nfq->fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0 &&
+	    setsockopt(nfq->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)) < 0)
+		return -1;
+	return 0;
+}
+
 static void
 nfqueue_setsockopts(struct nfqueue *nfq, int rcvbuf)
 {
@@ -71,8 +80,7 @@ nfqueue_setsockopts(struct nfqueue *nfq, int rcvbuf)
 	/* Without this an overrun latches the socket congested until it is drained. */
 	if (setsockopt(nfq->fd, SOL_NETLINK, NETLINK_NO_ENOBUFS, &one, sizeof(one)) < 0)
 		log_warn("nfqueue: NETLINK_NO_ENOBUFS");
-	if (setsockopt(nfq->fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0 &&
-	    setsockopt(nfq->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)) < 0)
+	if (nfqueue_set_rcvbuf(nfq, rcvbuf) < 0)
 		log_warn("nfqueue: receive buffer of %d bytes", rcvbuf);
 }
 

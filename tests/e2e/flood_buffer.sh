@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# A standing flood does not leave a full receive buffer in front of the
+# qdisc: a 64-byte UDP flood as fast as src sends (8 flows, many times
+# imqd's intake on two cores) and 200 pings a second, all on queue 0 of
+# imq0 (htb 10mbit, pings in the priority class), on-overflow = drop. The
+# kernel decides the excess itself; once it has done so for 100 ms imqd
+# cuts the queue's receive buffer (logged), so the pings imqd shapes wait
+# there milliseconds, not the quarter of a second and more a buffer sized
+# for the whole queue holds at full flood: their p99 stays under 100 ms.
+# A second after the flood the buffer is whole again (logged). Counters
+# balance, nothing queued.
+. "$(dirname "$0")/lib.sh"
+e2e_init flood_buffer 120
+
+[ -n "${UDPFLOOD:-}" ] && [ -x "$UDPFLOOD" ] || fail "UDPFLOOD=${UDPFLOOD:-} is not an executable file (set by CMake)"
+PORT=9620
+SECS=5
+PINGS=$((SECS * 200 - 100))
+
+topo_create
+nsx "$DST" iptables -A INPUT -p udp --dport "$PORT" -j DROP || fail "iptables in dst failed"
+start_imqd 0 "on-overflow = drop"
+nsx "$GW" tc qdisc replace dev imq0 root handle 1: htb default 20 &&
+	nsx "$GW" tc class add dev imq0 parent 1: classid 1:1 htb rate 10mbit &&
+	nsx "$GW" tc class add dev imq0 parent 1:1 classid 1:10 htb rate 1mbit ceil 10mbit prio 0 &&
+	nsx "$GW" tc class add dev imq0 parent 1:1 classid 1:20 htb rate 9mbit ceil 10mbit prio 1 &&
+	nsx "$GW" tc qdisc add dev imq0 parent 1:10 pfifo limit 100 &&
+	nsx "$GW" tc qdisc add dev imq0 parent 1:20 pfifo limit 1000 &&
+	nsx "$GW" tc filter add dev imq0 parent 1: protocol ip prio 1 u32 match ip protocol 1 0xff \
+		flowid 1:10 || fail "htb on imq0 failed"
+nsx "$GW" iptables -t mangle -A PREROUTING -i "$GW_IN" -j NFQUEUE --queue-num 0 --queue-bypass ||
+	fail "iptables NFQUEUE rule failed"
+
+bg "$SRC" timeout $((SECS + 10)) "$UDPFLOOD" -d "$DST_IP" -p "$PORT" -s 64 -t "$SECS" -F 8 >"$T_TMP/tx.json"
+tx=$BG_PID
+sleep 0.5
+timeout $((SECS + 10)) ip netns exec "$SRC" ping -n -i 0.005 -c "$PINGS" -W 2 "$DST_IP" >"$T_TMP/ping.txt" 2>&1
+wait_pid "$tx" $((SECS + 10))
+sed -n 's/.* time=\([0-9.]*\) ms/\1/p' "$T_TMP/ping.txt" | sort -n >"$T_TMP/rtt"
+got=$(wc -l <"$T_TMP/rtt")
+P99=$(awk -v n="$got" 'NR == int((n - 1) * 0.99) + 1 { print $1 }' "$T_TMP/rtt")
+log "flood sent $(json_field "$T_TMP/tx.json" sent); pings $got of $PINGS, p99 ${P99:-none} ms"
+
+assert_log "the receive buffer was cut for the flood" "imq0: queue 0: more arrives than imqd takes in .*receive buffer cut"
+assert_ge "pings that came back (the rest were dropped with the flood in front of the qdisc)" 100 "$got"
+assert_le "ping p99 (ms) through a cut buffer" 100 "${P99:-1000}"
+wait_log "$IMQD_LOG" "imq0: queue 0: .*receive buffer back to" 1 5 ||
+	mismatch "no log line saying the receive buffer is whole again 5 s after the flood"
+check_counters
+assert_gt "packets the kernel dropped itself (kernel_dropped)" 0 "${S_kernel_dropped:-0}"
+check_nothing_queued
+stop_imqd
+finish
