@@ -233,17 +233,27 @@ device_capacity(const struct conf_device *cf)
 	return (size_t)cf->queue_maxlen * cf->nqueues;
 }
 
-/* The longest message a queue can send up, and the receive buffer for its full backlog. */
+/*
+ * The longest message a queue can send up, and the receive buffer for its
+ * full backlog: within the device's budget of 8 MB to 1 GB, shared by its
+ * queues, and never below DEVICE_RCVBUF_MIN.
+ */
 int
 device_nfq_sizes(struct device *dev, size_t *msgsize)
 {
 	size_t copy = dev->conf->copy == CONF_COPY_HEADERS ? dev->conf->copy_bytes : dev->maxlen;
+	uint64_t n = dev->conf->nqueues > 0 ? dev->conf->nqueues : 1;
+	uint64_t lo = (8u << 20) / n, hi = (1u << 30) / n;
 	uint64_t rcvbuf = (uint64_t)dev->conf->queue_maxlen * (copy + 1024);
 
-	if (rcvbuf < (8u << 20))
-		rcvbuf = 8u << 20;
-	if (rcvbuf > (1u << 30))
-		rcvbuf = 1u << 30;
+	if (lo < DEVICE_RCVBUF_MIN)
+		lo = DEVICE_RCVBUF_MIN;
+	if (hi < lo)
+		hi = lo;
+	if (rcvbuf < lo)
+		rcvbuf = lo;
+	if (rcvbuf > hi)
+		rcvbuf = hi;
 	*msgsize = copy + DEVICE_MSG_OVERHEAD;
 	/* The kernel doubles the buffer asked for, and lets one message past it. */
 	dev->nfq_slack = 2 * rcvbuf / DEVICE_MIN_TRUESIZE + 1;

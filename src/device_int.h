@@ -29,6 +29,7 @@
 #define DEVICE_FLOOD_MS 100           /* the kernel deciding packets this long: a standing flood */
 #define DEVICE_CALM_MS 1000           /* and this long without: the flood is over */
 #define DEVICE_RCVBUF_CUT (512 << 10) /* a queue's receive buffer during a standing flood */
+#define DEVICE_RCVBUF_MIN (1 << 20)   /* a queue's receive buffer otherwise, at least */
 #define DEVICE_READ_MAX 1024          /* copies read back per wakeup */
 #define DEVICE_HOLD_RING 4096         /* recent hold times kept for percentiles */
 #define DEVICE_LATE_MIN 4096          /* least slots for copies given up on (late, not stray) */
