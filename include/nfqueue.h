@@ -53,7 +53,8 @@ void nfqueue_close(struct nfqueue *nfq);
 int nfqueue_fd(const struct nfqueue *nfq);
 
 /* Receive messages of up to MSGSIZE bytes from now on (never less than before: messages
- * already queued keep their size), with a receive buffer of RCVBUF bytes; 0 or -1. */
+ * already queued keep their size), with a receive buffer of RCVBUF bytes; 0 or -1 (then the
+ * buffer may be what it was). */
 int nfqueue_set_msgsize(struct nfqueue *nfq, size_t msgsize, int rcvbuf);
 
 /* Ask for a receive buffer of RCVBUF bytes (the kernel doubles it); 0 or -1. */

@@ -333,16 +333,24 @@ device_sock_skipped(struct device *dev, struct device_queue *q, uint64_t now)
 	sock->skip_last_ns = now;
 	if (sock->cut || now - sock->skip_first_ns < DEVICE_FLOOD_MS * DEVICE_MS)
 		return;
-	if (nfqueue_set_rcvbuf(sock->nfq, DEVICE_RCVBUF_CUT) < 0) {
+	/* DEVICE_RCVBUF_CUT, or room for four batches of the longest messages if that is more. */
+	size_t msgsize;
+	int whole = device_nfq_sizes(dev, &msgsize);
+	uint64_t cut = 4 * DEVICE_BATCH * (uint64_t)(msgsize + DEVICE_MIN_TRUESIZE);
+	if (cut < DEVICE_RCVBUF_CUT)
+		cut = DEVICE_RCVBUF_CUT;
+	if (cut >= (uint64_t)whole)
+		return;
+	if (nfqueue_set_rcvbuf(sock->nfq, (int)cut) < 0) {
 		log_warn("%s: queue %u: cannot cut the receive buffer", dev->name, q->num);
 		sock->skip_first_ns = now;
 		return;
 	}
 	sock->cut = true;
 	log_notice("%s: queue %u: more arrives than imqd takes in (the kernel has decided "
-	           "packets itself for %u ms): receive buffer cut to %d KB while it lasts, so "
+	           "packets itself for %u ms): receive buffer cut to %u KB while it lasts, so "
 	           "that the packets imqd shapes do not wait behind a full one",
-	           dev->name, q->num, DEVICE_FLOOD_MS, DEVICE_RCVBUF_CUT >> 10);
+	           dev->name, q->num, DEVICE_FLOOD_MS, (unsigned)(cut >> 10));
 }
 
 /* Give the queues' buffers cut for a flood their size back once it is over. */

@@ -112,14 +112,15 @@ device_shard_update(struct device *dev, const struct conf_device *cf)
 	int rcvbuf = device_nfq_sizes(dev, &msgsize);
 	for (size_t i = 0; i < dev->nqueues; i++) {
 		struct device_sock *sock = dev->queues[i].sock;
-		if (sock != NULL && nfqueue_set_msgsize(sock->nfq, msgsize, rcvbuf) < 0) {
-			log_warn("%s: cannot grow the receive buffers of queue %u", dev->name,
+		if (sock == NULL)
+			continue;
+		if (nfqueue_set_msgsize(sock->nfq, msgsize, rcvbuf) < 0) {
+			log_warn("%s: cannot size the receive buffers of queue %u", dev->name,
 			         dev->queues[i].num);
 			ret = -1;
+			continue;
 		}
-		if (sock != NULL)
-			sock->cut =
-			    false; /* its whole size again; a flood still on cuts it again */
+		sock->cut = false; /* whole again; a flood still on cuts it again */
 	}
 	if (retune && tundev_setup(dev->name, dev->plan.tunmtu, cf->txqueuelen) < 0) {
 		log_warn("%s: cannot reconfigure device", dev->name);

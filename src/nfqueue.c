@@ -122,8 +122,7 @@ nfqueue_set_msgsize(struct nfqueue *nfq, size_t msgsize, int rcvbuf)
 		nfq->msgsize = msgsize;
 		nfqueue_set_iovs(nfq);
 	}
-	nfqueue_setsockopts(nfq, rcvbuf);
-	return 0;
+	return nfqueue_set_rcvbuf(nfq, rcvbuf);
 }
 
 struct nfqueue *
