@@ -498,20 +498,22 @@ device_drain(struct device *dev, struct device_queue *q)
 
 /*
  * Before a queue is drained (device_drain), pass what the kernel has
- * already queued to the socket: once drained, the kernel passes new packets
- * itself, and those would overtake the older ones still waiting here. After
+ * already queued to its socket: once drained, the kernel passes new packets
+ * itself, and those would overtake the older ones still waiting there. After
  * the drain, read what the drained queue still has in the socket before it
- * is unbound (unbinding drops it). Bounded: with traffic arriving on other
- * queues as fast as it is passed the socket never empties, but it never
- * holds more messages than the queues' limits together, so that many are
- * read.
+ * is unbound (unbinding drops it). Q's socket, or with Q NULL every queue's.
+ * Bounded: with traffic arriving as fast as it is passed a socket never
+ * empties, but it never holds more messages than its buffer can
+ * (nfq_slack), so that many are read.
  */
 void
-device_recv_queued(struct device *dev)
+device_recv_queued(struct device *dev, struct device_queue *q)
 {
 	for (size_t i = 0; i < dev->nqueues; i++) {
 		struct device_sock *sock = dev->queues[i].sock;
-		size_t passes = device_capacity(dev->conf) / DEVICE_BATCH + 2;
+		size_t passes = dev->nfq_slack / DEVICE_BATCH + 2;
+		if (q != NULL && q != &dev->queues[i])
+			continue;
 		while (sock != NULL && passes-- > 0 && nfqueue_recv(sock->nfq) > 0)
 			;
 	}
@@ -536,7 +538,7 @@ device_shard_stop(struct device *dev, int *keep_fd, struct stats_counters *last)
 		device_release(dev, -1, STATS_FO_SHUTDOWN);
 		device_flush(dev);
 		dev->stopping = true;
-		device_recv_queued(dev);
+		device_recv_queued(dev, NULL);
 		for (size_t i = 0; i < dev->nqueues; i++)
 			if (dev->queues[i].bound)
 				device_drain(dev, &dev->queues[i]);

@@ -212,7 +212,7 @@ int device_nfq_sizes(struct device *dev, size_t *msgsize);
 void device_use_conf(struct device *dev, const struct conf_device *cf);
 int device_timer_start(struct device *dev);
 void device_drain(struct device *dev, struct device_queue *q);
-void device_recv_queued(struct device *dev);
+void device_recv_queued(struct device *dev, struct device_queue *q);
 /* The kernel skipped ids of Q at NOW (its buffer was full): a standing flood cuts the buffer. */
 void device_sock_skipped(struct device *dev, struct device_queue *q, uint64_t now);
 /* Close Q's socket, if it has one: the kernel drops what is still queued to it. */

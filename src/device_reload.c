@@ -20,9 +20,9 @@ device_shard_release_queues(struct device *dev, const struct conf_device *cf)
 		device_release(dev, (int)i, STATS_FO_SHUTDOWN);
 		device_flush(dev);
 		q->releasing = true;
-		device_recv_queued(dev);
+		device_recv_queued(dev, q);
 		device_drain(dev, q);
-		device_recv_queued(dev);
+		device_recv_queued(dev, q);
 		nfqueue_unbind(q->sock->nfq, q->num);
 		device_sock_close(dev, q);
 		q->bound = false;
