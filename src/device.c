@@ -67,17 +67,25 @@ device_nfq_cb(evutil_socket_t fd, short what, void *arg)
 void
 device_flush(struct device *dev)
 {
-	for (size_t i = 0; i < dev->nqueues; i++)
-		if (dev->queues[i].sock != NULL)
-			nfqueue_flush(dev->queues[i].sock->nfq);
+	for (size_t i = 0; i < dev->nqueues; i++) {
+		struct device_sock *sock = dev->queues[i].sock;
+		if (sock != NULL && sock->dirty) {
+			sock->dirty = false;
+			nfqueue_flush(sock->nfq);
+		}
+	}
 }
 
 void
 device_flush_all(struct device *dev)
 {
-	for (size_t i = 0; i < dev->nqueues; i++)
-		if (dev->queues[i].sock != NULL)
-			nfqueue_flush_all(dev->queues[i].sock->nfq);
+	for (size_t i = 0; i < dev->nqueues; i++) {
+		struct device_sock *sock = dev->queues[i].sock;
+		if (sock != NULL) {
+			sock->dirty = false;
+			nfqueue_flush_all(sock->nfq);
+		}
+	}
 }
 
 void
@@ -275,6 +283,7 @@ device_nfq_verdict_cb(void *arg, uint16_t queue, uint32_t id, uint32_t verdict, 
 		            dev->name, queue);
 		return;
 	}
+	q->sock->dirty = true;
 	nfqueue_verdict(q->sock->nfq, queue, id, verdict, set_mark, mark);
 }
 

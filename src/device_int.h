@@ -113,7 +113,8 @@ struct device_sock {
 	struct event *ev;
 	uint64_t skip_first_ns; /* the kernel has skipped ids since, without a pause */
 	uint64_t skip_last_ns;
-	bool cut; /* its buffer is DEVICE_RCVBUF_CUT for a standing flood (device_sock_skipped) */
+	bool cut;   /* its buffer is cut for a standing flood (device_sock_skipped) */
+	bool dirty; /* verdicts handed to it since its last flush */
 };
 
 struct device_queue {
@@ -217,7 +218,8 @@ void device_recv_queued(struct device *dev, struct device_queue *q);
 void device_sock_skipped(struct device *dev, struct device_queue *q, uint64_t now);
 /* Close Q's socket, if it has one: the kernel drops what is still queued to it. */
 void device_sock_close(struct device *dev, struct device_queue *q);
-/* Send the verdicts every queue can send now (nfqueue_flush); with ALL, held drops too. */
+/* Send the verdicts the queues given verdicts since can send now (nfqueue_flush); with ALL,
+ * every queue's, held drops and verdicts kept after failed sends too (the timer's tick). */
 void device_flush(struct device *dev);
 void device_flush_all(struct device *dev);
 
