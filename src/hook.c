@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,6 +22,8 @@
 extern char **environ;
 
 static char *hook_user;
+static struct rlimit hook_nofile; /* the limit imqd started with, before main raised it */
+static bool hook_nofile_set;
 
 void
 hook_set_user(const char *user)
@@ -63,6 +66,9 @@ hook_child(char *const argv[], const char *dev, const char *queues)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	for (int s = 1; s < NSIG; s++)
 		signal(s, SIG_DFL);
+	/* Programs that use select(2) expect at most 1024 descriptors: the limit imqd got. */
+	if (hook_nofile_set)
+		setrlimit(RLIMIT_NOFILE, &hook_nofile);
 	/* Once imqd has switched itself, its children are the user already. */
 	if (hook_user != NULL && geteuid() == 0 && privs_drop(hook_user) < 0)
 		_exit(126);
@@ -95,6 +101,7 @@ void
 hook_init(struct event_base *base)
 {
 	hook_base = base;
+	hook_nofile_set = getrlimit(RLIMIT_NOFILE, &hook_nofile) == 0;
 	/* The loop hears of each child that ends; without it, hooks are waited for. */
 	hook_chld_ev = evsignal_new(base, SIGCHLD, hook_chld_cb, NULL);
 	if (hook_chld_ev == NULL || event_add(hook_chld_ev, NULL) < 0) {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -171,6 +172,25 @@ main_budget(const struct conf *conf)
 		    "allows %zu); more are passed unshaped (no_buffer), or dropped with "
 		    "on-error = drop",
 		    (unsigned long long)(limit >> 20), pending_budget_slots(), want);
+}
+
+/*
+ * A socket per queue: many queues take more descriptors than the usual soft
+ * limit of 1024. Take what the hard limit allows (the loop uses epoll, not
+ * select); hooks get back the limit imqd started with (hook_init keeps it).
+ */
+static void
+main_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rlim_t was = rl.rlim_cur;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+		log_debug("open files: limit raised from %llu to %llu", (unsigned long long)was,
+		          (unsigned long long)rl.rlim_max);
 }
 
 /*
@@ -671,6 +691,7 @@ main(int argc, char **argv)
 		fatal("cannot create the event loop");
 	main_signals(&imqd, sigs);
 	hook_init(imqd.base);
+	main_nofile();
 	if (worker_start(imqd.base, main_workers(imqd.conf)) < 0)
 		fatal("cannot start the worker threads");
 	if (worker_count() > 0)
