@@ -126,10 +126,12 @@ hook_runs() { [ -f "$T_TMP/$1.runs" ] && wc -l <"$T_TMP/$1.runs" || echo 0; }
 # rss_kb PID: VmRSS of PID in kB, empty if it is gone.
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 
-# nl_sock PID: inode of PID's NETLINK_NETFILTER socket (its NFQUEUE socket).
+# nl_sock PID [QUEUE]: inode of PID's NFQUEUE socket bound to QUEUE (default 0):
+# the NETLINK_NETFILTER socket whose port id the kernel lists for the queue.
 nl_sock() {
-	local pid=$1 ino
-	for ino in $(awk '$2 == 12 { print $10 }' "/proc/$pid/net/netlink"); do
+	local pid=$1 portid ino
+	portid=$(nfq_col "${2:-0}" 2) && [ -n "$portid" ] || return 1
+	for ino in $(awk -v p="$portid" '$2 == 12 && $3 == p { print $10 }' "/proc/$pid/net/netlink"); do
 		if find "/proc/$pid/fd" -lname "socket:\[$ino\]" 2>/dev/null | grep -q .; then
 			echo "$ino"
 			return 0
