@@ -26,23 +26,35 @@ device_queue(struct device *dev, uint16_t num)
 }
 
 static void
+device_sock_packets_cb(void *arg, struct nfqueue_packet *pkts, size_t n)
+{
+	struct device_sock *sock = arg;
+
+	device_nfq_packets_cb(sock->dev, pkts, n);
+}
+
+/* A refused verdict or setting: counted on the queue whose socket heard of it. */
+static void
 device_nfq_error_cb(void *arg, uint32_t seq, int err)
 {
-	struct device *dev = arg;
+	struct device_sock *sock = arg;
+	struct device *dev = sock->dev;
+	struct device_queue *q = device_queue(dev, sock->num);
 
-	dev->queues[0].c.verdict_errors++;
-	log_limited(&dev->lim_verdict, LOG_ERR, "%s: kernel refused request %u: %s", dev->name, seq,
-	            strerror(err));
+	(q != NULL ? q : &dev->queues[0])->c.verdict_errors++;
+	log_limited(&dev->lim_verdict, LOG_ERR, "%s: queue %u: kernel refused request %u: %s",
+	            dev->name, sock->num, seq, strerror(err));
 }
 
 static void
 device_nfq_overrun_cb(void *arg)
 {
-	struct device *dev = arg;
+	struct device_sock *sock = arg;
 
-	log_limited(&dev->lim_verdict, LOG_WARNING,
-	            "%s: netlink receive buffer overrun: the kernel decided some packets itself",
-	            dev->name);
+	log_limited(&sock->dev->lim_verdict, LOG_WARNING,
+	            "%s: queue %u: netlink receive buffer overrun: the kernel decided some "
+	            "packets itself",
+	            sock->dev->name, sock->num);
 }
 
 static void
@@ -290,23 +302,27 @@ device_nfq_verdict_cb(void *arg, uint16_t queue, uint32_t id, uint32_t verdict, 
 static int
 device_sock_open(struct device *dev, struct device_queue *q)
 {
-	struct nfqueue_ops ops = {
-	    .packets = device_nfq_packets_cb,
-	    .error = device_nfq_error_cb,
-	    .overrun = device_nfq_overrun_cb,
-	    .arg = dev,
-	};
 	size_t msgsize;
 	int rcvbuf = device_nfq_sizes(dev, &msgsize);
 	struct device_sock *sock = calloc(1, sizeof(*sock));
 
-	if (sock == NULL ||
-	    (sock->nfq = nfqueue_open(DEVICE_BATCH, msgsize, rcvbuf, &ops)) == NULL) {
+	if (sock == NULL) {
+		log_warn("%s: queue %u: no memory for its socket", dev->name, q->num);
+		return -1;
+	}
+	sock->dev = dev;
+	sock->num = q->num;
+	struct nfqueue_ops ops = {
+	    .packets = device_sock_packets_cb,
+	    .error = device_nfq_error_cb,
+	    .overrun = device_nfq_overrun_cb,
+	    .arg = sock,
+	};
+	if ((sock->nfq = nfqueue_open(DEVICE_BATCH, msgsize, rcvbuf, &ops)) == NULL) {
 		log_warn("%s: cannot open an nfqueue socket for queue %u", dev->name, q->num);
 		free(sock);
 		return -1;
 	}
-	sock->dev = dev;
 	q->sock = sock;
 	sock->ev =
 	    event_new(dev->base, nfqueue_fd(sock->nfq), EV_READ | EV_PERSIST, device_nfq_cb, sock);

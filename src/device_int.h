@@ -109,6 +109,7 @@ struct verdict_sink {
  */
 struct device_sock {
 	struct device *dev;
+	uint16_t num; /* its queue */
 	struct nfqueue *nfq;
 	struct event *ev;
 	uint64_t skip_first_ns; /* the kernel has skipped ids since, without a pause */

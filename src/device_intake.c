@@ -269,7 +269,11 @@ device_nfq_packets_cb(void *arg, struct nfqueue_packet *pkts, size_t n)
 		struct device_queue *q = device_queue(dev, p->queue);
 
 		if (q == NULL) {
-			/* A queue unbound by a reload can still deliver what was in flight. */
+			/*
+			 * Never since each queue has its own socket: a queue leaves the
+			 * table only after its socket is closed. Should it happen, the
+			 * verdict finds no socket and says so (device_nfq_verdict_cb).
+			 */
 			device_accept(dev, p->queue, p->id, p->mark);
 			dev->gone.received++;
 			dev->gone.received_bytes += p->len;
