@@ -54,6 +54,9 @@ enum stats_failopen {
 	C(kernel_dropped, "kernel_dropped_packets_total", "counter",                               \
 	  "Packets the kernel dropped without imqd: its receive buffer was full "                  \
 	  "(on-overflow = drop).")                                                                 \
+	C(flooded, "flooded_queues", "gauge",                                                      \
+	  "Queues whose receive buffer is cut now: the kernel has been deciding their packets "    \
+	  "(a flood beyond imqd's intake).")                                                       \
 	C(malformed, "malformed_packets_total", "counter",                                         \
 	  "Packets that were not parsable IPv4/IPv6 (still shaped).")                              \
 	C(verdict_errors, "verdict_errors_total", "counter", "Verdicts the kernel refused.")

@@ -233,8 +233,8 @@ device_set_queues(struct device *dev, const struct conf_device *cf)
 		for (size_t j = 0; j < cf->nqueues; j++)
 			kept = kept || cf->queues[j] == dev->queues[i].num;
 		if (!kept) {
-			stats_add(&dev->gone, &dev->queues[i].c);
 			device_sock_close(dev, &dev->queues[i]);
+			stats_add(&dev->gone, &dev->queues[i].c);
 		}
 	}
 	free(dev->queues);
@@ -372,6 +372,7 @@ device_sock_skipped(struct device *dev, struct device_queue *q, uint64_t now)
 		return;
 	}
 	sock->cut = true;
+	q->c.flooded = 1;
 	log_notice("%s: queue %u: more arrives than imqd takes in (the kernel has decided "
 	           "packets itself for %u ms): receive buffer cut to %u KB while it lasts, so "
 	           "that the packets imqd shapes do not wait behind a full one",
@@ -392,6 +393,7 @@ device_sock_calm(struct device *dev, uint64_t now)
 		if (nfqueue_set_rcvbuf(sock->nfq, rcvbuf) < 0)
 			continue; /* the next tick tries again */
 		sock->cut = false;
+		dev->queues[i].c.flooded = 0;
 		log_notice("%s: queue %u: the kernel has decided no packet for %u ms: receive "
 		           "buffer back to %d KB",
 		           dev->name, dev->queues[i].num, DEVICE_CALM_MS, rcvbuf >> 10);
@@ -406,6 +408,7 @@ device_sock_close(struct device *dev, struct device_queue *q)
 	if (sock == NULL)
 		return;
 	dev->batched_gone += nfqueue_batched(sock->nfq);
+	q->c.flooded = 0; /* no buffer left to be cut: nothing for the totals to keep */
 	if (sock->ev != NULL)
 		event_free(sock->ev);
 	nfqueue_close(sock->nfq);

@@ -8,7 +8,8 @@
 # there milliseconds, not the quarter of a second and more a buffer sized
 # for the whole queue holds at full flood: from a second after the cut
 # (what came before it has been read by then), their p99 stays under 100 ms.
-# A second after the flood the buffer is whole again (logged). Counters
+# During the flood `imqctl stats` shows the queue flooded; a second after
+# it the buffer is whole again (logged) and the queue not flooded. Counters
 # balance, nothing queued.
 . "$(dirname "$0")/lib.sh"
 e2e_init flood_buffer 120
@@ -41,6 +42,10 @@ wait_log "$IMQD_LOG" "imq0: queue 0: more arrives than imqd takes in .*receive b
 sleep 1
 bg "$SRC" timeout $((SECS + 10)) ping -n -i 0.005 -c "$PINGS" -W 2 "$DST_IP" >"$T_TMP/ping.txt" 2>&1
 pinger=$BG_PID
+sleep 1
+imqd_counters
+assert_eq "queue 0 flooded during the flood (imqctl stats)" 1 "${S_q0_flooded:-x}"
+assert_eq "device imq0: queues flooded during the flood" 1 "${S_flooded:-x}"
 wait_pid "$tx" $((SECS + 10))
 wait_pid "$pinger" 10
 sed -n 's/.* time=\([0-9.]*\) ms/\1/p' "$T_TMP/ping.txt" | sort -n >"$T_TMP/rtt"
@@ -53,6 +58,7 @@ assert_le "ping p99 (ms) through a cut buffer" 100 "${P99:-1000}"
 wait_log "$IMQD_LOG" "imq0: queue 0: .*receive buffer back to" 1 5 ||
 	mismatch "no log line saying the receive buffer is whole again 5 s after the flood"
 check_counters
+assert_eq "queue 0 flooded after the flood" 0 "${S_q0_flooded:-x}"
 assert_gt "packets the kernel dropped itself (kernel_dropped)" 0 "${S_kernel_dropped:-0}"
 check_nothing_queued
 stop_imqd

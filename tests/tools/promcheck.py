@@ -19,7 +19,7 @@ FIELDS = {"received_packets_total": "received", "received_bytes_total": "receive
           "accepted_packets_total": "accepted", "accepted_bytes_total": "accepted_bytes",
           "held_packets": "held", "peak_held_packets": "peak_held", "id_gaps_total": "id_gaps",
           "kernel_passed_packets_total": "kernel_passed",
-          "kernel_dropped_packets_total": "kernel_dropped",
+          "kernel_dropped_packets_total": "kernel_dropped", "flooded_queues": "flooded",
           "malformed_packets_total": "malformed", "verdict_errors_total": "verdict_errors"}
 DROP_REASONS = ("enqueue", "order", "timeout", "error", "ecn", "overflow")
 
