@@ -22,14 +22,7 @@ PINGS=500 # 2.5 s, from a second after the cut
 topo_create
 nsx "$DST" iptables -A INPUT -p udp --dport "$PORT" -j DROP || fail "iptables in dst failed"
 start_imqd 0 "on-overflow = drop"
-nsx "$GW" tc qdisc replace dev imq0 root handle 1: htb default 20 &&
-	nsx "$GW" tc class add dev imq0 parent 1: classid 1:1 htb rate 10mbit &&
-	nsx "$GW" tc class add dev imq0 parent 1:1 classid 1:10 htb rate 1mbit ceil 10mbit prio 0 &&
-	nsx "$GW" tc class add dev imq0 parent 1:1 classid 1:20 htb rate 9mbit ceil 10mbit prio 1 &&
-	nsx "$GW" tc qdisc add dev imq0 parent 1:10 pfifo limit 100 &&
-	nsx "$GW" tc qdisc add dev imq0 parent 1:20 pfifo limit 1000 &&
-	nsx "$GW" tc filter add dev imq0 parent 1: protocol ip prio 1 u32 match ip protocol 1 0xff \
-		flowid 1:10 || fail "htb on imq0 failed"
+prio_htb imq0
 nsx "$GW" iptables -t mangle -A PREROUTING -i "$GW_IN" -j NFQUEUE --queue-num 0 --queue-bypass ||
 	fail "iptables NFQUEUE rule failed"
 
@@ -48,12 +41,10 @@ assert_eq "queue 0 flooded during the flood (imqctl stats)" 1 "${S_q0_flooded:-x
 assert_eq "device imq0: queues flooded during the flood" 1 "${S_flooded:-x}"
 wait_pid "$tx" $((SECS + 10))
 wait_pid "$pinger" 10
-sed -n 's/.* time=\([0-9.]*\) ms/\1/p' "$T_TMP/ping.txt" | sort -n >"$T_TMP/rtt"
-got=$(wc -l <"$T_TMP/rtt")
-P99=$(awk -v n="$got" 'NR == int((n - 1) * 0.99) + 1 { print $1 }' "$T_TMP/rtt")
-log "flood sent $(json_field "$T_TMP/tx.json" sent); pings $got of $PINGS, p99 ${P99:-none} ms"
+ping_stats "$T_TMP/ping.txt"
+log "flood sent $(json_field "$T_TMP/tx.json" sent); pings $GOT of $PINGS, p99 ${P99:-none} ms"
 
-assert_ge "pings that came back (the rest were dropped with the flood in front of the qdisc)" 20 "$got"
+assert_ge "pings that came back (the rest were dropped with the flood in front of the qdisc)" 20 "$GOT"
 assert_le "ping p99 (ms) through a cut buffer" 100 "${P99:-1000}"
 wait_log "$IMQD_LOG" "imq0: queue 0: .*receive buffer back to" 1 5 ||
 	mismatch "no log line saying the receive buffer is whole again 5 s after the flood"

@@ -23,62 +23,22 @@ P99_MARGIN=${P99_MARGIN:-20}
 topo_create
 nsx "$DST" iptables -A INPUT -p udp --dport "$PORT" -j DROP || fail "iptables in dst failed"
 
-# htb DEV: the tree, pings (ICMP) to 1:10, everything else to 1:20.
-htb() {
-	local dev=$1
-	nsx "$GW" tc qdisc replace dev "$dev" root handle 1: htb default 20 || fail "htb on $dev failed"
-	nsx "$GW" tc class add dev "$dev" parent 1: classid 1:1 htb rate 10mbit
-	nsx "$GW" tc class add dev "$dev" parent 1:1 classid 1:10 htb rate 1mbit ceil 10mbit prio 0
-	nsx "$GW" tc class add dev "$dev" parent 1:1 classid 1:20 htb rate 9mbit ceil 10mbit prio 1
-	nsx "$GW" tc qdisc add dev "$dev" parent 1:10 pfifo limit 100
-	nsx "$GW" tc qdisc add dev "$dev" parent 1:20 pfifo limit 1000
-	nsx "$GW" tc filter add dev "$dev" parent 1: protocol ip prio 1 u32 match ip protocol 1 0xff \
-		flowid 1:10 || fail "tc filter on $dev failed"
-}
-
-# run NAME: the flood and the pings together; sets LOSS (%), P99 (ms), FLOOD (datagrams at dst).
-run() {
-	local name=$1 tx before got
-	before=$(ipt_pkts "$DST" iptables filter INPUT 1)
-	bg "$SRC" timeout $((SECS + 10)) "$UDPFLOOD" -d "$DST_IP" -p "$PORT" -s 64 -t "$SECS" -F 8 \
-		>"$T_TMP/tx-$name.json"
-	tx=$BG_PID
-	sleep 0.3
-	timeout $((SECS + 10)) ip netns exec "$SRC" ping -n -i 0.005 -c "$PINGS" -W 1 "$DST_IP" \
-		>"$T_TMP/ping-$name.txt" 2>&1
-	wait_pid "$tx" $((SECS + 10))
-	sleep 1
-	sed -n 's/.* time=\([0-9.]*\) ms/\1/p' "$T_TMP/ping-$name.txt" | sort -n >"$T_TMP/rtt-$name"
-	got=$(wc -l <"$T_TMP/rtt-$name")
-	LOSS=$(calc %.2f "100 * ($PINGS - $got) / $PINGS")
-	P99=$(awk -v n="$got" 'NR == int((n - 1) * 0.99) + 1 { print $1 }' "$T_TMP/rtt-$name")
-	FLOOD=$(($(ipt_pkts "$DST" iptables filter INPUT 1) - before))
-	log "$name: flood sent $(json_field "$T_TMP/tx-$name.json" sent), received $FLOOD;" \
-		"pings $got of $PINGS (loss $LOSS%), p99 ${P99:-none} ms"
-}
-
 # IFB: gw's ingress from src redirected to ifb0.
-nsx "$GW" ip link add ifb0 type ifb || fail "cannot create ifb0 in $GW"
-nsx "$GW" ip link set ifb0 up
-htb ifb0
-nsx "$GW" tc qdisc add dev "$GW_IN" handle ffff: ingress || fail "tc ingress on $GW_IN failed"
-nsx "$GW" tc filter add dev "$GW_IN" parent ffff: protocol all prio 1 u32 match u32 0 0 \
-	action mirred egress redirect dev ifb0 || fail "tc mirred redirect to ifb0 failed"
-run ifb
+ifb_redirect prio_htb
+flood_pings ifb "$PORT" "$SECS" "$PINGS"
 ifb_flood=$FLOOD ifb_p99=$P99
 assert_le "IFB: priority pings lost (%)" 1 "$LOSS"
-nsx "$GW" tc qdisc del dev "$GW_IN" ingress || fail "cannot remove the IFB redirect"
-nsx "$GW" ip link del ifb0
+ifb_remove
 
 for policy in accept drop; do
 	start_imqd 0-1 "on-overflow = $policy"
-	htb imq0
+	prio_htb imq0
 	nsx "$GW" iptables -t mangle -F PREROUTING
 	nsx "$GW" iptables -t mangle -A PREROUTING -i "$GW_IN" -p icmp -j NFQUEUE --queue-num 1 \
 		--queue-bypass &&
 		nsx "$GW" iptables -t mangle -A PREROUTING -i "$GW_IN" -j NFQUEUE --queue-num 0 \
 			--queue-bypass || fail "iptables NFQUEUE rules failed"
-	run "imqd-$policy"
+	flood_pings "imqd-$policy" "$PORT" "$SECS" "$PINGS"
 	check_counters
 	beyond=$((${S_q0_kernel_passed:-0} + ${S_q0_kernel_dropped:-0}))
 	log "imqd, on-overflow = $policy: queue 0 received $S_q0_received, kernel decided $beyond;" \

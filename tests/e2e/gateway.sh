@@ -148,3 +148,34 @@ nl_drops() { awk -v i="$2" '$10 == i { print $9 }' "/proc/$1/net/netlink"; }
 # INODE from outside (pidfd_getfd, then SO_RCVBUF), as a fault: the buffer
 # imqd sized for its whole queue is no longer there. Prints the new size.
 set_rcvbuf() { "$PYTHON" "$TOOLS/setrcvbuf.py" "$@"; }
+
+# prio_htb DEV: on DEV in $GW an htb of 10mbit whose priority class 1:10
+# (1mbit, ceil 10mbit, prio 0) takes ICMP and whose bulk class 1:20 (9mbit)
+# everything else, each with a pfifo (100 and 1000 packets).
+prio_htb() {
+	local dev=$1
+	nsx "$GW" tc qdisc replace dev "$dev" root handle 1: htb default 20 &&
+		nsx "$GW" tc class add dev "$dev" parent 1: classid 1:1 htb rate 10mbit &&
+		nsx "$GW" tc class add dev "$dev" parent 1:1 classid 1:10 htb rate 1mbit ceil 10mbit prio 0 &&
+		nsx "$GW" tc class add dev "$dev" parent 1:1 classid 1:20 htb rate 9mbit ceil 10mbit prio 1 &&
+		nsx "$GW" tc qdisc add dev "$dev" parent 1:10 pfifo limit 100 &&
+		nsx "$GW" tc qdisc add dev "$dev" parent 1:20 pfifo limit 1000 &&
+		nsx "$GW" tc filter add dev "$dev" parent 1: protocol ip prio 1 u32 match ip protocol 1 0xff \
+			flowid 1:10 || fail "htb on $dev failed"
+}
+
+# ifb_redirect QDISC_FN: ifb0 in $GW, set up by QDISC_FN ifb0, with all of
+# $GW_IN's ingress redirected to it; ifb_remove takes both away.
+ifb_redirect() {
+	nsx "$GW" ip link add ifb0 type ifb && nsx "$GW" ip link set ifb0 up ||
+		fail "cannot create ifb0 in $GW"
+	"$1" ifb0
+	nsx "$GW" tc qdisc add dev "$GW_IN" handle ffff: ingress &&
+		nsx "$GW" tc filter add dev "$GW_IN" parent ffff: protocol all prio 1 u32 match u32 0 0 \
+			action mirred egress redirect dev ifb0 || fail "IFB redirect to ifb0 failed"
+}
+
+ifb_remove() {
+	nsx "$GW" tc qdisc del dev "$GW_IN" ingress || fail "cannot remove the IFB redirect"
+	nsx "$GW" ip link del ifb0
+}

@@ -155,3 +155,33 @@ stamp_gap() {
 		$1 >= a && $1 < b { if ($1 - last > g) g = $1 - last; last = $1 }
 		END { if (b - last > g) g = b - last; printf "%.3f\n", g }' "$T_TMP/$1.ts"
 }
+
+# ping_stats FILE: GOT, the replies in ping's output FILE, and P99, their
+# 99th percentile round trip in ms (empty without replies).
+ping_stats() {
+	sed -n 's/.* time=\([0-9.]*\) ms/\1/p' "$1" | sort -n >"$1.rtt"
+	GOT=$(wc -l <"$1.rtt")
+	P99=$(awk -v n="$GOT" 'NR == int((n - 1) * 0.99) + 1 { print $1 }' "$1.rtt")
+}
+
+# flood_pings NAME PORT SECS PINGS [RATE]: 64-byte UDP in 8 flows from $SRC
+# to $DST_IP:PORT for SECS s, at RATE a second or as fast as src sends, and
+# from half a second in, PINGS pings to $DST_IP at 200 a second. Sets LOSS
+# (% of the pings), P99 (ms) and FLOOD (what rule 1 of dst's INPUT counted).
+flood_pings() {
+	local name=$1 port=$2 secs=$3 pings=$4 rate=${5:-} tx before
+	before=$(ipt_pkts "$DST" iptables filter INPUT 1)
+	bg "$SRC" timeout $((secs + 10)) "$UDPFLOOD" -d "$DST_IP" -p "$port" -s 64 -t "$secs" -F 8 \
+		${rate:+-r "$rate"} >"$T_TMP/tx-$name.json"
+	tx=$BG_PID
+	sleep 0.5
+	timeout $((secs + 10)) ip netns exec "$SRC" ping -n -i 0.005 -c "$pings" -W 1 "$DST_IP" \
+		>"$T_TMP/ping-$name.txt" 2>&1
+	wait_pid "$tx" $((secs + 10))
+	sleep 1
+	ping_stats "$T_TMP/ping-$name.txt"
+	LOSS=$(calc %.2f "100 * ($pings - $GOT) / $pings")
+	FLOOD=$(($(ipt_pkts "$DST" iptables filter INPUT 1) - before))
+	log "$name: flood sent $(json_field "$T_TMP/tx-$name.json" sent), received $FLOOD;" \
+		"pings $GOT of $pings (loss $LOSS%), p99 ${P99:-none} ms"
+}
