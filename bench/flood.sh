@@ -53,24 +53,12 @@ PINGS=$((SECS * 200 - 100))
 topo_create
 nsx "$DST" iptables -A INPUT -p udp --dport "$PORT" -j DROP || fail "iptables in dst failed"
 
-# htb_tree DEV: 20mbit; pings to the priority class 1:10, the rest to 1:20.
-htb_tree() {
-	nsx "$GW" tc qdisc replace dev "$1" root handle 1: htb default 20 &&
-		nsx "$GW" tc class add dev "$1" parent 1: classid 1:1 htb rate 20mbit &&
-		nsx "$GW" tc class add dev "$1" parent 1:1 classid 1:10 htb rate 2mbit ceil 20mbit prio 0 &&
-		nsx "$GW" tc class add dev "$1" parent 1:1 classid 1:20 htb rate 18mbit ceil 20mbit prio 1 &&
-		nsx "$GW" tc qdisc add dev "$1" parent 1:10 pfifo limit 100 &&
-		nsx "$GW" tc qdisc add dev "$1" parent 1:20 pfifo limit 1000 &&
-		nsx "$GW" tc filter add dev "$1" parent 1: protocol ip prio 1 u32 match ip protocol 1 0xff \
-			flowid 1:10 || fail "htb on $1 failed"
-}
-
 # qdisc DEV QDISC
 qdisc() {
 	case $2 in
 	pfifo) nsx "$GW" tc qdisc replace dev "$1" root pfifo limit 10000 ;;
 	tbf) nsx "$GW" tc qdisc replace dev "$1" root tbf rate 20mbit burst 32k limit 64k ;;
-	htb) htb_tree "$1" ;;
+	htb) prio_htb "$1" 20 ;;
 	esac || fail "qdisc $2 on $1 failed"
 }
 

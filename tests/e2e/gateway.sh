@@ -149,15 +149,18 @@ nl_drops() { awk -v i="$2" '$10 == i { print $9 }' "/proc/$1/net/netlink"; }
 # imqd sized for its whole queue is no longer there. Prints the new size.
 set_rcvbuf() { "$PYTHON" "$TOOLS/setrcvbuf.py" "$@"; }
 
-# prio_htb DEV: on DEV in $GW an htb of 10mbit whose priority class 1:10
-# (1mbit, ceil 10mbit, prio 0) takes ICMP and whose bulk class 1:20 (9mbit)
-# everything else, each with a pfifo (100 and 1000 packets).
+# prio_htb DEV [MBIT]: on DEV in $GW an htb of MBIT (default 10) Mbit/s whose
+# priority class 1:10 (a tenth of it, ceil all, prio 0) takes ICMP and whose
+# bulk class 1:20 (the rest) everything else, each with a pfifo (100 and
+# 1000 packets).
 prio_htb() {
-	local dev=$1
+	local dev=$1 mbit=${2:-10}
 	nsx "$GW" tc qdisc replace dev "$dev" root handle 1: htb default 20 &&
-		nsx "$GW" tc class add dev "$dev" parent 1: classid 1:1 htb rate 10mbit &&
-		nsx "$GW" tc class add dev "$dev" parent 1:1 classid 1:10 htb rate 1mbit ceil 10mbit prio 0 &&
-		nsx "$GW" tc class add dev "$dev" parent 1:1 classid 1:20 htb rate 9mbit ceil 10mbit prio 1 &&
+		nsx "$GW" tc class add dev "$dev" parent 1: classid 1:1 htb rate "${mbit}mbit" &&
+		nsx "$GW" tc class add dev "$dev" parent 1:1 classid 1:10 htb rate "$((mbit * 100))kbit" \
+			ceil "${mbit}mbit" prio 0 &&
+		nsx "$GW" tc class add dev "$dev" parent 1:1 classid 1:20 htb rate "$((mbit * 900))kbit" \
+			ceil "${mbit}mbit" prio 1 &&
 		nsx "$GW" tc qdisc add dev "$dev" parent 1:10 pfifo limit 100 &&
 		nsx "$GW" tc qdisc add dev "$dev" parent 1:20 pfifo limit 1000 &&
 		nsx "$GW" tc filter add dev "$dev" parent 1: protocol ip prio 1 u32 match ip protocol 1 0xff \
