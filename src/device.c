@@ -356,7 +356,7 @@ device_sock_skipped(struct device *dev, struct device_queue *q, uint64_t now)
 	if (now - sock->skip_last_ns > DEVICE_FLOOD_MS * DEVICE_MS)
 		sock->skip_first_ns = now;
 	sock->skip_last_ns = now;
-	if (sock->cut || now - sock->skip_first_ns < DEVICE_FLOOD_MS * DEVICE_MS)
+	if (q->c.flooded || now - sock->skip_first_ns < DEVICE_FLOOD_MS * DEVICE_MS)
 		return;
 	/* DEVICE_RCVBUF_CUT, or room for four batches of the longest messages if that is more. */
 	size_t msgsize;
@@ -371,8 +371,7 @@ device_sock_skipped(struct device *dev, struct device_queue *q, uint64_t now)
 		sock->skip_first_ns = now;
 		return;
 	}
-	sock->cut = true;
-	q->c.flooded = 1;
+	q->c.flooded = 1; /* its buffer is cut: device_sock_calm gives it back */
 	log_notice("%s: queue %u: more arrives than imqd takes in (the kernel has decided "
 	           "packets itself for %u ms): receive buffer cut to %u KB while it lasts, so "
 	           "that the packets imqd shapes do not wait behind a full one",
@@ -385,14 +384,13 @@ device_sock_calm(struct device *dev, uint64_t now)
 {
 	for (size_t i = 0; i < dev->nqueues; i++) {
 		struct device_sock *sock = dev->queues[i].sock;
-		if (sock == NULL || !sock->cut ||
+		if (sock == NULL || !dev->queues[i].c.flooded ||
 		    now - sock->skip_last_ns < DEVICE_CALM_MS * DEVICE_MS)
 			continue;
 		size_t msgsize;
 		int rcvbuf = device_nfq_sizes(dev, &msgsize);
 		if (nfqueue_set_rcvbuf(sock->nfq, rcvbuf) < 0)
 			continue; /* the next tick tries again */
-		sock->cut = false;
 		dev->queues[i].c.flooded = 0;
 		log_notice("%s: queue %u: the kernel has decided no packet for %u ms: receive "
 		           "buffer back to %d KB",

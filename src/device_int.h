@@ -114,7 +114,6 @@ struct device_sock {
 	struct event *ev;
 	uint64_t skip_first_ns; /* the kernel has skipped ids since, without a pause */
 	uint64_t skip_last_ns;
-	bool cut;   /* its buffer is cut for a standing flood (device_sock_skipped) */
 	bool dirty; /* verdicts handed to it since its last flush */
 };
 
