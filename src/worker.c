@@ -43,8 +43,10 @@ struct worker {
 	size_t index;
 	pthread_t thread;
 	bool running;
+	bool stopping; /* worker_break_cb ran: its loop may end (the worker's own) */
 	struct event_base *base;
 	struct worker_inbox inbox;
+	struct log_limit lim_loop;
 };
 
 static struct worker *workers;
@@ -156,8 +158,18 @@ worker_main(void *arg)
 	worker_self = w;
 	snprintf(name, sizeof(name), "imqd-w%zu", w->index);
 	pthread_setname_np(pthread_self(), name);
-	if (event_base_dispatch(w->base) < 0)
-		log_err("worker %zu: its event loop failed", w->index);
+	/*
+	 * Only worker_stop ends the loop. A loop that ends otherwise is run
+	 * again: the queues its shards read would hold their packets in the
+	 * kernel for good, and worker_call would wait forever.
+	 */
+	while (!w->stopping) {
+		if (event_base_dispatch(w->base) == 0 && w->stopping)
+			break;
+		log_limited(&w->lim_loop, LOG_ERR,
+		            "worker %zu: its event loop ended: running it again", w->index);
+		usleep(10000);
+	}
 	return NULL;
 }
 
@@ -221,6 +233,7 @@ worker_break_cb(void *arg)
 {
 	struct worker *w = arg;
 
+	w->stopping = true;
 	event_base_loopbreak(w->base);
 }
 

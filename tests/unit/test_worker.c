@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <event2/event.h>
@@ -127,12 +128,41 @@ test_calls_and_defer(void **state)
 	event_base_free(base);
 }
 
+static void
+loop_exit_cb(void *arg)
+{
+	event_base_loopexit(arg, NULL);
+}
+
+/* A worker whose loop ends without worker_stop runs it again: later calls still complete. */
+static void
+test_loop_ends(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct probe p = {0};
+
+	(void)state;
+	assert_int_equal(worker_start(base, 1), 0);
+	alarm(10); /* a call that never completes fails the test instead of hanging it */
+	for (int k = 0; k < 3; k++) {
+		worker_call(worker_get(0), loop_exit_cb, worker_base(worker_get(0)));
+		worker_call(worker_get(0), probe_cb, &p);
+	}
+	alarm(0);
+	assert_int_equal(p.ran, 3);
+	assert_false(p.on_main);
+	worker_stop();
+	assert_int_equal(worker_count(), 0);
+	event_base_free(base);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_no_workers),
 	    cmocka_unit_test(test_calls_and_defer),
+	    cmocka_unit_test(test_loop_ends),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
