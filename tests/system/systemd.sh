@@ -43,7 +43,8 @@ IMQCTL=$SYS_HERE/imqctl-ctr.sh
 IMQD_SOCK=/run/imqd/imqd.sock
 IMQD_QUEUES=(0)
 
-# write_conf [EXTRA]: the test's /etc/imqd.conf, EXTRA lines at the end.
+# write_conf [EXTRA]: the test's /etc/imqd.conf, EXTRA lines at the end. The
+# tbf's burst is above the longest GSO copy, as in caps.sh and for its reason.
 write_conf() {
 	cat >"$SYS_ROOT$CONF" <<EOF
 [global]
@@ -52,7 +53,7 @@ metrics-interval = 1s
 
 [imq0]
 queues = 0
-up = /usr/sbin/tc qdisc replace dev imq0 root tbf rate ${RATE}mbit burst 32k latency 100ms
+up = /usr/sbin/tc qdisc replace dev imq0 root tbf rate ${RATE}mbit burst 80k latency 100ms
 ${1:-}
 EOF
 }
