@@ -3,6 +3,7 @@
 #include "conf_msgs.h"
 #include "privs.h"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -288,12 +289,49 @@ conf_verify_socket_dir(const struct conf *conf, struct conf_check *c)
 	free(dir);
 }
 
+/* Descriptors imqd keeps besides its devices': control clients, workers, hooks, logs. */
+#define CONF_NOFILE_BASE 128
+/* And per TX queue of a device: imqN, its packet socket, io_uring, timer. */
+#define CONF_NOFILE_DEVICE 8
+
+/*
+ * Each queue has a socket of its own: a file with more queues than the
+ * open-files limit allows would leave imqd short of descriptors for the
+ * queues past it, for its control clients and for the file of the next
+ * reload. imqd raises its soft limit to the hard one at start (main), so
+ * the hard limit is the budget; LimitNOFILE= sets it under systemd.
+ */
+static void
+conf_verify_nofile(const struct conf *conf, struct conf_check *c)
+{
+	struct rlimit rl;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	uint64_t shards = conf->workers > 0 ? conf->workers : ncpu > 0 ? (uint64_t)ncpu : 1;
+	uint64_t need = CONF_NOFILE_BASE;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_max == RLIM_INFINITY)
+		return;
+	for (const struct conf_device *d = conf->devices; d != NULL; d = d->next) {
+		need += d->nqueues + CONF_NOFILE_DEVICE * (d->multiqueue ? shards : 1);
+		if (need > rl.rlim_max) {
+			conf_msgs_add(
+			    &c->m, d->line,
+			    "%s: the queues up to here need about %llu open files, more than "
+			    "the limit of %llu (RLIMIT_NOFILE; LimitNOFILE= under systemd): "
+			    "give the devices fewer queues or raise the limit",
+			    d->name, (unsigned long long)need, (unsigned long long)rl.rlim_max);
+			return;
+		}
+	}
+}
+
 int
 conf_verify(const struct conf *conf, const struct conf *started, FILE *err)
 {
 	struct conf_check c = {{0}, 0};
 
 	conf_verify_names(conf, &c);
+	conf_verify_nofile(conf, &c);
 	conf_verify_hooks(conf, started != NULL ? started->user : conf->user, &c);
 	/* A running imqd switched (or not) when it started; the file's user waits for a restart. */
 	if (started == NULL && conf->user != NULL && getpwnam(conf->user) != NULL) {

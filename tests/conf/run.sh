@@ -166,6 +166,28 @@ uid=$(id -u "$me")
 check_user "$me" 0 ""
 check_user root 1 "$tmp/user.conf:2: user = root: only root can switch users, and imqd runs as uid $uid; leave user unset where the service manager starts imqd as its user"
 
+# More queues than the open-files limit allows (a socket each): refused with
+# file:line, so a reload keeps the running configuration instead of leaving
+# imqd without descriptors.
+printf '[imq0]\nqueues = 0-100\n\n[imq1]\nqueues = 101-300\n' >"$tmp/nofile.conf"
+prlimit --nofile=256:256 "$imqd" -t -c "$tmp/nofile.conf" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+expected="$tmp/nofile.conf:4: imq1: the queues up to here need about 445 open files, more than the limit of 256 (RLIMIT_NOFILE; LimitNOFILE= under systemd): give the devices fewer queues or raise the limit"
+if [ $rc -ne 1 ] || [ "$(notes_out)" != "$expected" ]; then
+	fail "more queues than open files (imqd -t: exit status $rc)"
+	cat "$tmp/out" "$tmp/err"
+else
+	passed=$((passed + 1))
+fi
+prlimit --nofile=256:512 "$imqd" -t -c "$tmp/nofile.conf" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc -ne 0 ] || [ "$(cat "$tmp/out")" != "configuration OK" ]; then
+	fail "queues within the hard open-files limit (imqd -t: exit status $rc)"
+	cat "$tmp/out" "$tmp/err"
+else
+	passed=$((passed + 1))
+fi
+
 # -t says what a device without ecn-mark does with CE marks, and only then.
 cd "$here/good" || exit 2
 run -t minimal.conf
