@@ -319,7 +319,10 @@ device_sock_open(struct device *dev, struct device_queue *q)
 	    .arg = sock,
 	};
 	if ((sock->nfq = nfqueue_open(DEVICE_BATCH, msgsize, rcvbuf, &ops)) == NULL) {
-		log_warn("%s: cannot open an nfqueue socket for queue %u", dev->name, q->num);
+		/* One line per 10 s: with no descriptors left, every queue after it fails too. */
+		log_limited(&dev->lim_sock, LOG_WARNING,
+		            "%s: cannot open an nfqueue socket for queue %u: %s", dev->name, q->num,
+		            strerror(errno));
 		free(sock);
 		return -1;
 	}
