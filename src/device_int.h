@@ -179,7 +179,7 @@ struct device {
 		uint32_t mtu;
 	} mtus[DEVICE_MTU_CACHE];
 	struct log_limit lim_failopen, lim_order, lim_stray, lim_read, lim_verdict, lim_attach,
-	    lim_mtu, lim_txqlen, lim_full, lim_ecn, lim_mem, lim_sock;
+	    lim_mtu, lim_txqlen, lim_full, lim_ecn, lim_mem, lim_sock, lim_gone;
 	uint64_t timeouts_ns;       /* when timeouts were last logged */
 	uint64_t timeouts_unlogged; /* packets dropped by drop-timeout since */
 	int64_t partial_excess; /* bytes passed beyond what the qdisc sent, by partial GSO copies */

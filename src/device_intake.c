@@ -189,6 +189,28 @@ device_stage(struct device *dev, struct device_queue *q, struct nfqueue_packet *
 	return k;
 }
 
+/*
+ * A copy of the N in this batch found imqN gone or down, and its qdisc
+ * reset with it: no held copy will come back. The held packets go now, in
+ * the order they came, before this one and the ones after it, which would
+ * otherwise fail open at once and overtake them until the health check
+ * (asked for now) let them go.
+ */
+static void
+device_gone(struct device *dev, size_t n)
+{
+	size_t held = pending_count(dev->held);
+
+	device_release(dev, -1, STATS_FO_DEVICE_DOWN);
+	for (size_t j = 0; j < n; j++)
+		dev->islot[j] = PENDING_NONE;
+	dev->next_health_ns = 0;
+	log_limited(&dev->lim_gone, LOG_WARNING,
+	            "%s: the device is gone or down: %zu held packets %s unshaped: device_down",
+	            dev->name, held,
+	            dev->conf->on_error == CONF_DROP ? "dropped, not passed" : "passed");
+}
+
 static void
 device_inject_result(struct device *dev, size_t k, size_t n)
 {
@@ -212,11 +234,11 @@ device_inject_result(struct device *dev, size_t k, size_t n)
 		/* The qdisc refused the copy: the real packet meets the same fate. */
 		q->c.dropped_enqueue++;
 		device_verdict(dev, q->num, pp->id, NF_DROP, false, 0);
+	} else if (device_errno_reason(err) == STATS_FO_DEVICE_DOWN) {
+		device_gone(dev, n);
+		return;
 	} else {
-		enum stats_failopen why = device_errno_reason(err);
-		if (why == STATS_FO_DEVICE_DOWN)
-			dev->next_health_ns = 0;
-		device_failopen(dev, q, pp->id, pp->mark, pp->len, why);
+		device_failopen(dev, q, pp->id, pp->mark, pp->len, device_errno_reason(err));
 	}
 	q->c.held--;
 	pending_remove(dev->held, slot);

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # imq0 taken away under load (a UDP stream at 4x the tbf rate):
 #  A. `ip link del imq0`: packets fail open (failopen device_down, logged),
-#     imqd recreates imq0 within ~3 s, its up hook reruns and puts the tbf
-#     back, and the stream is shaped again.
+#     those the tbf held first, in order; imqd recreates imq0 within ~3 s,
+#     its up hook reruns and puts the tbf back, and the stream is shaped
+#     again.
 #  B. `ip link set imq0 down`: packets fail open the same way, imq0 is up
 #     again within ~3 s and the stream is shaped again.
 #  C. on-error = drop, `ip link del imq0`: those packets are dropped instead
@@ -62,6 +63,8 @@ assert_eq "A: dropped_error (on-error = accept)" 0 "$S_dropped_error"
 assert_log "A: device loss logged" 'imq0: device is gone'
 assert_log "A: unshaped packets logged" 'passed unshaped: device_down'
 assert_log "A: recreation logged" 'imq0: recreated'
+assert_eq "A: datagrams out of order at dst (the held ones go before newer ones)" 0 \
+	"$(json_field "$T_TMP/del.json" out_of_order)"
 # The deletion is told by the warning above, not by an error about the fd it detached.
 if grep -q 'reading copies' "$IMQD_LOG"; then
 	mismatch "A: an error about reading copies was logged: $(grep -m 1 'reading copies' "$IMQD_LOG")"
@@ -89,6 +92,7 @@ else
 fi
 assert_gt "B: failopen device_down added" "$fo_before" "${S_failopen_device_down:-0}"
 assert_log "B: device down logged" 'imq0: device is down'
+assert_eq "B: datagrams out of order at dst" 0 "$(json_field "$T_TMP/down.json" out_of_order)"
 assert_eq "B: qdisc on imq0 afterwards" tbf "$(qdisc_kind)"
 log "B: up hook ran $(( $(hook_runs up-tbf) - runs_before )) more time(s)"
 check_counters
