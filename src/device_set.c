@@ -217,12 +217,13 @@ set_placed(const struct imqdev *set, size_t k)
 		conf_print_queues(f, &sh->sec[sh->cur]);
 		fclose(f);
 	}
+	const char *what = sh->sec[sh->cur].nqueues == 1 ? "queue" : "queues";
 	if (set->steered)
-		log_notice("%s: TX queue %zu takes queues %s on worker %zu (its tree: the qdisc "
+		log_notice("%s: TX queue %zu takes %s %s on worker %zu (its tree: the qdisc "
 		           "under class :%zx of an mq root qdisc)",
-		           set->name, k, qs, worker_index(sh->w), k + 1);
+		           set->name, k, what, qs, worker_index(sh->w), k + 1);
 	else if (sh->w != NULL)
-		log_info("%s: queues %s on worker %zu", set->name, qs, worker_index(sh->w));
+		log_info("%s: %s %s on worker %zu", set->name, what, qs, worker_index(sh->w));
 }
 
 /* Open shard K of N under CD on the worker with the fewest queues; 0 or -1 (logged). */
