@@ -194,8 +194,18 @@ tundev_state(const char *name, int *ifindex)
 	int fd;
 
 	*ifindex = (int)if_nametoindex(name);
-	if (*ifindex == 0)
-		return errno == ENODEV ? TUNDEV_MISSING : TUNDEV_UNKNOWN;
+	if (*ifindex == 0) {
+		int err = errno;
+		if (err == ENODEV)
+			return TUNDEV_MISSING;
+		/* Out of descriptors, glibc leaves the errno of a fallback (ENOENT): say why. */
+		fd = open("/", O_PATH | O_CLOEXEC);
+		if (fd >= 0) {
+			close(fd);
+			errno = err;
+		}
+		return TUNDEV_UNKNOWN;
+	}
 	/* It exists: without a socket to ask for its flags, take it as up. */
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)

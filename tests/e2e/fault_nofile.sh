@@ -39,7 +39,7 @@ wait_pid "$SEND_PID" $((SECS + 5))
 stamp_wait nofile 10
 got=$(json_field "$T_TMP/nofile.json" received)
 
-assert_log "health check without descriptors logged" 'imq0: cannot check the device'
+assert_log "health check without descriptors logged, with why" 'imq0: cannot check the device: Too many open files'
 assert_eq "imq0 still the device imqd made (ifindex)" "$ifindex" "$(nsx "$GW" cat /sys/class/net/imq0/ifindex 2>/dev/null)"
 assert_eq "qdisc on imq0" tbf "$(qdisc_kind)"
 assert_within "datagrams at dst (shaped: $SHAPED/s for $SECS s)" $((SHAPED * SECS)) 15 "$got"
