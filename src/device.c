@@ -160,6 +160,14 @@ device_timer_cb(evutil_socket_t fd, short what, void *arg)
 	device_flush_all(dev);
 }
 
+void
+device_health_soon(struct device *dev)
+{
+	dev->next_health_ns = 0;
+	if (dev->timer_ev != NULL)
+		event_active(dev->timer_ev, EV_TIMEOUT, 0);
+}
+
 /*
  * How queue Q is bound under DEV's configuration. The kernel passes (or
  * drops) a packet by itself, counted nowhere, when its queue is full; so

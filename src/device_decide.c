@@ -296,6 +296,20 @@ device_release(struct device *dev, int qidx, enum stats_failopen why)
 	}
 }
 
+void
+device_release_gone(struct device *dev)
+{
+	size_t held = dev->held != NULL ? pending_count(dev->held) : 0;
+
+	if (held == 0)
+		return;
+	device_release(dev, -1, STATS_FO_DEVICE_DOWN);
+	log_limited(&dev->lim_gone, LOG_WARNING,
+	            "%s: the device is gone or down: %zu held packets %s unshaped: device_down",
+	            dev->name, held,
+	            dev->conf->on_error == CONF_DROP ? "dropped, not passed" : "passed");
+}
+
 /*
  * Held packets whose fate is known before drop-timeout:
  * - overtaken in their flow for longer than reorder-window (device_drop_older);

@@ -79,7 +79,7 @@ device_health(struct device *dev)
 		dev->up = false;
 	}
 	/* Its qdisc was reset with it: no held copy will come back. */
-	device_release(dev, -1, STATS_FO_DEVICE_DOWN);
+	device_release_gone(dev);
 	device_flush(dev);
 	if (state == TUNDEV_DOWN && ifindex == dev->ifindex && dev->tunfd >= 0) {
 		/* The qdisc survives a down/up: bringing the link back is enough. */

@@ -238,6 +238,8 @@ void device_tun_cb(evutil_socket_t fd, short what, void *arg);
 /* Queue hook ARGV of DEV; KEEP_FD (-1: none) is closed once it ended. */
 void device_hook(struct device *dev, char **argv, const char *what, int keep_fd);
 void device_health(struct device *dev);
+/* Run the health check on the loop's next turn: the device looks gone (not from inside a send). */
+void device_health_soon(struct device *dev);
 int device_sndbuf(const struct conf_device *cf, size_t capacity);
 int device_attach(struct device *dev);
 void device_detach(struct device *dev);
@@ -251,6 +253,8 @@ void device_failopen(struct device *dev, struct device_queue *q, uint32_t id, ui
                      uint32_t len, enum stats_failopen why);
 void device_copy_back(struct device *dev, const uint8_t *copy, size_t n, uint64_t now);
 void device_release(struct device *dev, int qidx, enum stats_failopen why);
+/* imqN is gone or down, its qdisc with it: release every held packet (device_down), logged. */
+void device_release_gone(struct device *dev);
 void device_expire(struct device *dev, uint64_t now);
 
 /* device_late.c */

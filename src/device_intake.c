@@ -194,21 +194,15 @@ device_stage(struct device *dev, struct device_queue *q, struct nfqueue_packet *
  * reset with it: no held copy will come back. The held packets go now, in
  * the order they came, before this one and the ones after it, which would
  * otherwise fail open at once and overtake them until the health check
- * (asked for now) let them go.
+ * (on the loop's next turn now, not at its next tick) let them go.
  */
 static void
 device_gone(struct device *dev, size_t n)
 {
-	size_t held = pending_count(dev->held);
-
-	device_release(dev, -1, STATS_FO_DEVICE_DOWN);
+	device_release_gone(dev);
 	for (size_t j = 0; j < n; j++)
 		dev->islot[j] = PENDING_NONE;
-	dev->next_health_ns = 0;
-	log_limited(&dev->lim_gone, LOG_WARNING,
-	            "%s: the device is gone or down: %zu held packets %s unshaped: device_down",
-	            dev->name, held,
-	            dev->conf->on_error == CONF_DROP ? "dropped, not passed" : "passed");
+	device_health_soon(dev);
 }
 
 static void

@@ -25,7 +25,7 @@ device_read_failed(struct device *dev, int err)
 		            strerror(err));
 	if (dev->tun_ev != NULL)
 		event_del(dev->tun_ev);
-	dev->next_health_ns = 0;
+	device_health_soon(dev);
 }
 
 /*
