@@ -228,11 +228,13 @@ device_inject_result(struct device *dev, size_t k, size_t n)
 		/* The qdisc refused the copy: the real packet meets the same fate. */
 		q->c.dropped_enqueue++;
 		device_verdict(dev, q->num, pp->id, NF_DROP, false, 0);
-	} else if (device_errno_reason(err) == STATS_FO_DEVICE_DOWN) {
-		device_gone(dev, n);
-		return;
 	} else {
-		device_failopen(dev, q, pp->id, pp->mark, pp->len, device_errno_reason(err));
+		enum stats_failopen why = device_errno_reason(err);
+		if (why == STATS_FO_DEVICE_DOWN) {
+			device_gone(dev, n);
+			return;
+		}
+		device_failopen(dev, q, pp->id, pp->mark, pp->len, why);
 	}
 	q->c.held--;
 	pending_remove(dev->held, slot);

@@ -163,8 +163,9 @@ worker_main(void *arg)
 	 * again: the queues its shards read would hold their packets in the
 	 * kernel for good, and worker_call would wait forever.
 	 */
-	while (!w->stopping) {
-		if (event_base_dispatch(w->base) == 0 && w->stopping)
+	for (;;) {
+		event_base_dispatch(w->base);
+		if (w->stopping)
 			break;
 		log_limited(&w->lim_loop, LOG_ERR,
 		            "worker %zu: its event loop ended: running it again", w->index);
