@@ -31,8 +31,11 @@ shape() {
 	# shellcheck disable=SC2086 # the stab options, word by word
 	nsx "$GW" tc qdisc add dev "$1" root handle 1: stab $2 htb default 1 ||
 		fail "tc stab $2 htb on $1 failed"
-	nsx "$GW" tc class add dev "$1" parent 1: classid 1:1 htb rate 20mbit ceil 20mbit ||
-		fail "tc htb class on $1 failed"
+	# A burst of 8 ms at the rate: on a busy machine htb's timer runs a few
+	# milliseconds late at times (2-8 ms gaps at dst), and with the default
+	# burst of about 2 ms the link's time lost to that shows as 1% less rate.
+	nsx "$GW" tc class add dev "$1" parent 1: classid 1:1 htb rate 20mbit ceil 20mbit \
+		burst 20k cburst 20k || fail "tc htb class on $1 failed"
 	# IFB's txqueuelen (32) and imq0's (1000) would be the limit otherwise.
 	nsx "$GW" tc qdisc add dev "$1" parent 1:1 pfifo limit 100 || fail "tc pfifo on $1 failed"
 }

@@ -32,6 +32,13 @@ class TestUdpGso(unittest.TestCase):
         self.assertEqual(udpgso.send("::1", port, 4, 10, 1000, 100), {"sent": 40, "errors": 0})
         t.join()
         self.assertEqual((out[0]["received"], out[0]["duplicates"]), (40, 0))
+        # 40 kB at 100 Mbit/s: 3.2 ms from the first send to the last.
+        self.assertGreater(out[0]["mbit"], 10)
+        self.assertGreater(out[0]["gap_ms"], 0)
+
+    def test_arrival(self):
+        ts = (1234).to_bytes(8, "little") + (500000000).to_bytes(8, "little")
+        self.assertEqual(udpgso.arrival([(socket.SOL_SOCKET, udpgso.SO_TIMESTAMPNS, ts)]), 1234.5)
 
 
 if __name__ == "__main__":

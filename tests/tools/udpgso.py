@@ -7,7 +7,10 @@
   udpgso.py recv PORT COUNT SECONDS
       Says "listening" on stderr once bound, then receives until COUNT
       datagrams or SECONDS (2 s quiet after the first); prints
-      {"received", "duplicates", "mbit"}.
+      {"received", "duplicates", "mbit", "gap_ms"}: mbit is the payload rate
+      from the first datagram's arrival to the last's, gap_ms the longest
+      time between two arrivals. Arrival times are the kernel's receive
+      timestamps, so a receiver slow to read does not change them.
 """
 import json
 import socket
@@ -16,6 +19,7 @@ import sys
 import time
 
 SOL_UDP, UDP_SEGMENT = 17, 103
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux; Python 3.11 lacks the name
 
 
 def batch(i, segs, size):
@@ -44,24 +48,39 @@ def send(addr, port, sends, segs, size, mbit):
 def recv(port, count, secs):
     s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 << 20)
+    s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
     s.bind(("::", port))
     print("listening", file=sys.stderr, flush=True)
-    seen, dups, nbytes, first, last = set(), 0, 0, None, None
+    seen, dups, nbytes, first, last, gap = set(), 0, 0, None, None, 0.0
     end = time.time() + secs
     while len(seen) < count and time.time() < end:
         s.settimeout(max(0.01, min(2.0 if first else secs, end - time.time())))
         try:
-            d = s.recv(65536)
+            d, anc, _, _ = s.recvmsg(65536, socket.CMSG_SPACE(16))
         except socket.timeout:
             break
-        last = time.time()
-        first = first or last
+        at = arrival(anc)
+        if first is None:
+            first = at
+        else:
+            nbytes += len(d)  # the bytes that arrived after the first
+            gap = max(gap, at - last)
+        last = at
         n = struct.unpack("!I", d[:4])[0]
         dups += n in seen
         seen.add(n)
-        nbytes += len(d)
-    dur = last - first if first and last and last > first else 0
-    return {"received": len(seen), "duplicates": dups, "mbit": nbytes * 8 / dur / 1e6 if dur else 0}
+    dur = last - first if first is not None and last > first else 0
+    return {"received": len(seen), "duplicates": dups, "mbit": nbytes * 8 / dur / 1e6 if dur else 0,
+            "gap_ms": round(gap * 1e3, 3)}
+
+
+def arrival(anc):
+    """The kernel's receive time in ANC (SO_TIMESTAMPNS), else now."""
+    for level, kind, data in anc:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= 16:
+            sec, nsec = struct.unpack("qq", data[:16])
+            return sec + nsec / 1e9
+    return time.time()
 
 
 def main(argv):
