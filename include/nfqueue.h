@@ -67,6 +67,23 @@ int nfqueue_bind(struct nfqueue *nfq, uint16_t queue, const struct nfqueue_param
 /* Change PARAMS of a bound QUEUE without waiting for an answer. */
 int nfqueue_set_params(struct nfqueue *nfq, uint16_t queue, const struct nfqueue_params *params);
 
+/*
+ * Switch QUEUE's fail-open on or off (NFQA_CFG_F_FAIL_OPEN: what the kernel
+ * does with a packet it cannot queue), on the netlink socket FD it is bound
+ * on; the kernel takes a queue's configuration from that socket only. No
+ * answer is asked for; an error comes back with SEQ. 0 or -1 with errno.
+ */
+int nfqueue_fd_failopen(int fd, uint16_t queue, bool on, uint32_t seq);
+
+/* The same on NFQ's own socket. */
+int nfqueue_set_failopen(struct nfqueue *nfq, uint16_t queue, bool on);
+
+/* Bytes of messages waiting in NFQ's receive buffer (*USED) and its size (*SIZE); 0 or -1. */
+int nfqueue_backlog(const struct nfqueue *nfq, uint32_t *used, uint32_t *size);
+
+/* The id the kernel gave QUEUE's latest packet (this network namespace's /proc); 0 or -1. */
+int nfqueue_last_id(uint16_t queue, uint32_t *id);
+
 /* Unbind QUEUE: the kernel drops what is still queued to it. */
 int nfqueue_unbind(struct nfqueue *nfq, uint16_t queue);
 

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -12,6 +13,8 @@
 
 #include <libmnl/libmnl.h>
 #include <linux/netfilter.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <libnetfilter_queue/libnetfilter_queue.h>
 
@@ -285,6 +288,64 @@ nfqueue_set_params(struct nfqueue *nfq, uint16_t queue, const struct nfqueue_par
 	char buf[8192] = {0};
 
 	return nfqueue_send(nfq, nfqueue_config_msg(nfq, buf, queue, NFQNL_CFG_CMD_NONE, params));
+}
+
+int
+nfqueue_fd_failopen(int fd, uint16_t queue, bool on, uint32_t seq)
+{
+	union {
+		char buf[128];
+		struct nlmsghdr align;
+	} m = {{0}};
+	struct nlmsghdr *nlh = nfq_nlmsg_put(m.buf, NFQNL_MSG_CONFIG, queue);
+	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+
+	nlh->nlmsg_seq = seq;
+	mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(on ? NFQA_CFG_F_FAIL_OPEN : 0));
+	mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(NFQA_CFG_F_FAIL_OPEN));
+	if (sendto(fd, nlh, nlh->nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
+		return -1;
+	return 0;
+}
+
+int
+nfqueue_backlog(const struct nfqueue *nfq, uint32_t *used, uint32_t *size)
+{
+	uint32_t mem[SK_MEMINFO_VARS];
+	socklen_t len = sizeof(mem);
+
+	if (getsockopt(nfq->fd, SOL_SOCKET, SO_MEMINFO, mem, &len) < 0 ||
+	    len <= SK_MEMINFO_RCVBUF * sizeof(mem[0]))
+		return -1;
+	*used = mem[SK_MEMINFO_RMEM_ALLOC];
+	*size = mem[SK_MEMINFO_RCVBUF];
+	return 0;
+}
+
+int
+nfqueue_last_id(uint16_t queue, uint32_t *id)
+{
+	FILE *f = fopen("/proc/net/netfilter/nfnetlink_queue", "re");
+	unsigned num, portid, total, mode, range, dropped, user_dropped, seq;
+	int ret = -1;
+
+	if (f == NULL)
+		return -1;
+	while (fscanf(f, "%u %u %u %u %u %u %u %u %*d", &num, &portid, &total, &mode, &range,
+	              &dropped, &user_dropped, &seq) == 8)
+		if (num == queue) {
+			*id = seq;
+			ret = 0;
+			break;
+		}
+	fclose(f);
+	return ret;
+}
+
+int
+nfqueue_set_failopen(struct nfqueue *nfq, uint16_t queue, bool on)
+{
+	return nfqueue_fd_failopen(nfq->fd, queue, on, ++nfq->seq);
 }
 
 int
