@@ -45,6 +45,7 @@ struct conf_device {
 	unsigned queue_maxlen; /* kernel NFQUEUE backlog, per queue */
 	enum conf_verdict on_overflow; /* kernel queue full */
 	enum conf_verdict on_error;    /* copy cannot be injected */
+	enum conf_verdict on_flood;    /* while a queue is flooded and on_overflow accepts */
 	unsigned drop_timeout_ms;      /* held longer than this: dropped */
 	unsigned reorder_window_ms;    /* overtaken in its flow longer than this: dropped */
 	bool gso;                      /* NFQA_CFG_F_GSO: queue GSO packets whole */

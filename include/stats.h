@@ -50,13 +50,19 @@ enum stats_failopen {
 	  "Packet ids the kernel skipped (it decided those itself).")                              \
 	C(kernel_passed, "kernel_passed_packets_total", "counter",                                 \
 	  "Packets the kernel passed unshaped without imqd: its receive buffer was full "          \
-	  "(on-overflow = accept).")                                                               \
+	  "(on-overflow = accept, and on-flood = accept or the queue not flooded).")               \
 	C(kernel_dropped, "kernel_dropped_packets_total", "counter",                               \
 	  "Packets the kernel dropped without imqd: its receive buffer was full "                  \
-	  "(on-overflow = drop).")                                                                 \
+	  "(on-overflow = drop, or on-flood = drop while the queue was flooded).")                 \
 	C(flooded, "flooded_queues", "gauge",                                                      \
-	  "Queues whose receive buffer is cut now: the kernel has been deciding their packets "    \
-	  "(a flood beyond imqd's intake).")                                                       \
+	  "Queues flooded now: the kernel has been deciding their packets for 100 ms (a flood "    \
+	  "beyond imqd's intake); their receive buffer is cut while it lasts.")                    \
+	C(flood_dropping, "flood_dropping_queues", "gauge",                                        \
+	  "Flooded queues whose kernel fail-open imqd has switched off (on-flood = drop): the "    \
+	  "kernel drops what imqd cannot take.")                                                   \
+	C(watchdog, "watchdog_failopen_total", "counter",                                          \
+	  "Times the watchdog switched a flooded queue's kernel fail-open back on because imqd "   \
+	  "had not run for 500 ms.")                                                               \
 	C(malformed, "malformed_packets_total", "counter",                                         \
 	  "Packets that were not parsable IPv4/IPv6 (still shaped).")                              \
 	C(verdict_errors, "verdict_errors_total", "counter", "Verdicts the kernel refused.")

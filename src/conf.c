@@ -31,6 +31,7 @@
 #define CONF_DEF_QUEUE_MAXLEN 8192
 #define CONF_DEF_ON_OVERFLOW CONF_ACCEPT
 #define CONF_DEF_ON_ERROR CONF_ACCEPT
+#define CONF_DEF_ON_FLOOD CONF_DROP
 #define CONF_DEF_DROP_TIMEOUT_MS 5000
 #define CONF_DEF_REORDER_WINDOW_MS 50
 #define CONF_DEF_GSO true
@@ -83,6 +84,7 @@ static const struct conf_key conf_device_keys[] = {
     {"queue-maxlen", CONF_T_COUNT, DEV(queue_maxlen), 1, 1048576, 0},
     {"on-overflow", CONF_T_VERDICT, DEV(on_overflow), 0, 0, 0},
     {"on-error", CONF_T_VERDICT, DEV(on_error), 0, 0, 0},
+    {"on-flood", CONF_T_VERDICT, DEV(on_flood), 0, 0, 0},
     {"drop-timeout", CONF_T_DURATION, DEV(drop_timeout_ms), 10, 600000, 0},
     {"reorder-window", CONF_T_DURATION, DEV(reorder_window_ms), 0, 600000, 0},
     {"gso", CONF_T_BOOL, DEV(gso), 0, 0, 0},
@@ -852,6 +854,7 @@ conf_device_new(const char *name)
 	d->queue_maxlen = CONF_DEF_QUEUE_MAXLEN;
 	d->on_overflow = CONF_DEF_ON_OVERFLOW;
 	d->on_error = CONF_DEF_ON_ERROR;
+	d->on_flood = CONF_DEF_ON_FLOOD;
 	d->drop_timeout_ms = CONF_DEF_DROP_TIMEOUT_MS;
 	d->reorder_window_ms = CONF_DEF_REORDER_WINDOW_MS;
 	d->gso = CONF_DEF_GSO;
@@ -1456,7 +1459,8 @@ conf_device_changed(const struct conf_device *a, const struct conf_device *b)
 	        memcmp(a->queues, b->queues, a->nqueues * sizeof(*a->queues)) != 0) ||
 	       a->mtu != b->mtu || a->overhead != b->overhead || a->txqueuelen != b->txqueuelen ||
 	       a->queue_maxlen != b->queue_maxlen || a->on_overflow != b->on_overflow ||
-	       a->on_error != b->on_error || a->drop_timeout_ms != b->drop_timeout_ms ||
+	       a->on_error != b->on_error || a->on_flood != b->on_flood ||
+	       a->drop_timeout_ms != b->drop_timeout_ms ||
 	       a->reorder_window_ms != b->reorder_window_ms || a->gso != b->gso ||
 	       a->copy != b->copy || a->copy_bytes != b->copy_bytes ||
 	       a->continue_mark != b->continue_mark || a->continue_mask != b->continue_mask ||

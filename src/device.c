@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "watchdog.h"
+
 struct device_queue *
 device_queue(struct device *dev, uint16_t num)
 {
@@ -66,14 +68,17 @@ device_nfq_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	/* A bounded number of batches: the other queues and devices get their turn. */
+	int n = 0;
 	for (int i = 0; i < DEVICE_RECV_PASSES; i++) {
-		int n = nfqueue_recv(sock->nfq);
+		n = nfqueue_recv(sock->nfq);
 		if (n < 0)
 			log_limited(&dev->lim_read, LOG_ERR, "%s: receiving from nfqueue: %s",
 			            dev->name, strerror(errno));
 		if (n < DEVICE_BATCH)
 			break;
 	}
+	if (n == DEVICE_BATCH) /* more waiting */
+		device_flood_backlog(dev, sock);
 }
 
 void
@@ -110,8 +115,6 @@ device_tun_cb(evutil_socket_t fd, short what, void *arg)
 	device_readback(dev, DEVICE_READ_MAX);
 	device_flush(dev);
 }
-
-static void device_sock_calm(struct device *dev, uint64_t now);
 
 static void
 device_timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -153,9 +156,10 @@ device_timer_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		device_health(dev);
 	}
-	if (dev->timer_fast && dev->overtaken == 0)
-		device_timer_start(dev); /* back to the slow tick */
-	device_sock_calm(dev, now);
+	if ((dev->timer_fast && dev->overtaken == 0) ||
+	    dev->timer_beat != device_flood_beating(dev))
+		device_timer_start(dev); /* to the tick it needs now */
+	device_flood_tick(dev, now);
 	/* Drops held back for a batch wait at most a tick. */
 	device_flush_all(dev);
 }
@@ -189,7 +193,7 @@ device_params(const struct device *dev, const struct device_queue *q)
 	    .copy_range = cf->copy == CONF_COPY_HEADERS ? cf->copy_bytes
 	                                                : (cf->gso ? DEVICE_GSO_MTU : cf->mtu),
 	    .maxlen = maxlen > UINT32_MAX ? UINT32_MAX : (uint32_t)maxlen,
-	    .fail_open = cf->on_overflow == CONF_ACCEPT,
+	    .fail_open = !device_kernel_drops(dev, q),
 	    .gso = cf->gso,
 	};
 	return p;
@@ -345,70 +349,6 @@ device_sock_open(struct device *dev, struct device_queue *q)
 	return 0;
 }
 
-/*
- * A receive buffer sized for a whole queue absorbs a burst or a stall of
- * imqd, and nothing is decided without it. Under a flood beyond imqd's
- * intake it only fills up and stays full: the packets imqd shapes then
- * wait in it behind tens of thousands of messages (a quarter of a second
- * at full flood) before they reach the qdisc, and imqd reads messages long
- * gone from the CPU's caches; the same share passes (or is dropped) by
- * on-overflow either way. So once the kernel has been skipping ids for
- * DEVICE_FLOOD_MS, the buffer is cut to DEVICE_RCVBUF_CUT, a few
- * milliseconds of packets; DEVICE_CALM_MS without a skip gives it back
- * (device_sock_calm).
- */
-void
-device_sock_skipped(struct device *dev, struct device_queue *q, uint64_t now)
-{
-	struct device_sock *sock = q->sock;
-
-	if (sock == NULL)
-		return;
-	if (now - sock->skip_last_ns > DEVICE_FLOOD_MS * DEVICE_MS)
-		sock->skip_first_ns = now;
-	sock->skip_last_ns = now;
-	if (q->c.flooded || now - sock->skip_first_ns < DEVICE_FLOOD_MS * DEVICE_MS)
-		return;
-	/* DEVICE_RCVBUF_CUT, or room for four batches of the longest messages if that is more. */
-	size_t msgsize;
-	int whole = device_nfq_sizes(dev, &msgsize);
-	uint64_t cut = 4 * DEVICE_BATCH * (uint64_t)(msgsize + DEVICE_MIN_TRUESIZE);
-	if (cut < DEVICE_RCVBUF_CUT)
-		cut = DEVICE_RCVBUF_CUT;
-	if (cut >= (uint64_t)whole)
-		return;
-	if (nfqueue_set_rcvbuf(sock->nfq, (int)cut) < 0) {
-		log_warn("%s: queue %u: cannot cut the receive buffer", dev->name, q->num);
-		sock->skip_first_ns = now;
-		return;
-	}
-	q->c.flooded = 1; /* its buffer is cut: device_sock_calm gives it back */
-	log_notice("%s: queue %u: more arrives than imqd takes in (the kernel has decided "
-	           "packets itself for %u ms): receive buffer cut to %u KB while it lasts, so "
-	           "that the packets imqd shapes do not wait behind a full one",
-	           dev->name, q->num, DEVICE_FLOOD_MS, (unsigned)(cut >> 10));
-}
-
-/* Give the queues' buffers cut for a flood their size back once it is over. */
-static void
-device_sock_calm(struct device *dev, uint64_t now)
-{
-	for (size_t i = 0; i < dev->nqueues; i++) {
-		struct device_sock *sock = dev->queues[i].sock;
-		if (sock == NULL || !dev->queues[i].c.flooded ||
-		    now - sock->skip_last_ns < DEVICE_CALM_MS * DEVICE_MS)
-			continue;
-		size_t msgsize;
-		int rcvbuf = device_nfq_sizes(dev, &msgsize);
-		if (nfqueue_set_rcvbuf(sock->nfq, rcvbuf) < 0)
-			continue; /* the next tick tries again */
-		dev->queues[i].c.flooded = 0;
-		log_notice("%s: queue %u: the kernel has decided no packet for %u ms: receive "
-		           "buffer back to %d KB",
-		           dev->name, dev->queues[i].num, DEVICE_CALM_MS, rcvbuf >> 10);
-	}
-}
-
 void
 device_sock_close(struct device *dev, struct device_queue *q)
 {
@@ -417,7 +357,8 @@ device_sock_close(struct device *dev, struct device_queue *q)
 	if (sock == NULL)
 		return;
 	dev->batched_gone += nfqueue_batched(sock->nfq);
-	q->c.flooded = 0; /* no buffer left to be cut: nothing for the totals to keep */
+	device_flood_open(dev, q); /* and the watchdog lets go of its copy of the socket */
+	q->c.flooded = 0;          /* no buffer left to be cut: nothing for the totals to keep */
 	if (sock->ev != NULL)
 		event_free(sock->ev);
 	nfqueue_close(sock->nfq);
@@ -441,7 +382,8 @@ device_use_conf(struct device *dev, const struct conf_device *cf)
 
 /*
  * (Re)start the timer: every quarter of drop-timeout, between 10 and 250 ms;
- * every half reorder-window while packets are overtaken.
+ * every half reorder-window while packets are overtaken; every
+ * WATCHDOG_BEAT_MS while a queue's fail-open is off.
  */
 int
 device_timer_start(struct device *dev)
@@ -452,6 +394,9 @@ device_timer_start(struct device *dev)
 	dev->timer_fast = dev->overtaken > 0 && dev->conf->reorder_window_ms > 0;
 	if (dev->timer_fast && dev->conf->reorder_window_ms / 2 < ms)
 		ms = dev->conf->reorder_window_ms / 2;
+	dev->timer_beat = device_flood_beating(dev);
+	if (dev->timer_beat && ms > WATCHDOG_BEAT_MS)
+		ms = WATCHDOG_BEAT_MS;
 	if (ms < 10)
 		ms = 10;
 	if (ms > 250)

@@ -28,6 +28,7 @@
 #define DEVICE_RECV_PASSES 2          /* receive passes per wakeup of a queue's socket */
 #define DEVICE_FLOOD_MS 100           /* the kernel deciding packets this long: a standing flood */
 #define DEVICE_CALM_MS 1000           /* and this long without: the flood is over */
+#define DEVICE_DROP_RANGES 4          /* spans of ids a queue's kernel dropped, kept */
 #define DEVICE_RCVBUF_CUT (512 << 10) /* a queue's receive buffer during a standing flood */
 #define DEVICE_RCVBUF_MIN (1 << 20)   /* a queue's receive buffer otherwise, at least */
 #define DEVICE_READ_MAX 1024          /* copies read back per wakeup */
@@ -114,7 +115,18 @@ struct device_sock {
 	struct event *ev;
 	uint64_t skip_first_ns; /* the kernel has skipped ids since, without a pause */
 	uint64_t skip_last_ns;
-	bool dirty; /* verdicts handed to it since its last flush */
+	uint64_t press_last_ns; /* its buffer was more than half full then */
+	uint64_t shut_retry_ns; /* no switching fail-open off before then */
+	bool cut;               /* its buffer is cut for a flood */
+	/* Ids [from, to) the kernel drops rather than passes (its fail-open off for a flood;
+	 * to is not known yet while open), oldest first, until imqd has seen past them. */
+	struct {
+		uint32_t from, to;
+		bool open;
+	} drops[DEVICE_DROP_RANGES];
+	unsigned ndrops;
+	int wd_slot; /* the watchdog's, while its queue's fail-open is off */
+	bool dirty;  /* verdicts handed to it since its last flush */
 };
 
 struct device_queue {
@@ -179,7 +191,7 @@ struct device {
 		uint32_t mtu;
 	} mtus[DEVICE_MTU_CACHE];
 	struct log_limit lim_failopen, lim_order, lim_stray, lim_read, lim_verdict, lim_attach,
-	    lim_mtu, lim_txqlen, lim_full, lim_ecn, lim_mem, lim_sock, lim_gone;
+	    lim_mtu, lim_txqlen, lim_full, lim_ecn, lim_mem, lim_sock, lim_gone, lim_flood;
 	uint64_t timeouts_ns;       /* when timeouts were last logged */
 	uint64_t timeouts_unlogged; /* packets dropped by drop-timeout since */
 	int64_t partial_excess; /* bytes passed beyond what the qdisc sent, by partial GSO copies */
@@ -187,6 +199,7 @@ struct device {
 	size_t segmenting; /* held GSO copies with segments back (at least; see device_overdue) */
 	size_t overtaken;  /* held packets a later one of their flow overtook (at least) */
 	bool timer_fast;   /* the timer ticks every half reorder-window while some are */
+	bool timer_beat;   /* and every WATCHDOG_BEAT_MS while a queue's fail-open is off */
 };
 
 /* device.c */
@@ -218,6 +231,28 @@ void device_recv_queued(struct device *dev, struct device_queue *q);
 void device_sock_skipped(struct device *dev, struct device_queue *q, uint64_t now);
 /* Close Q's socket, if it has one: the kernel drops what is still queued to it. */
 void device_sock_close(struct device *dev, struct device_queue *q);
+
+/* Q's kernel fail-open back on if a flood had it off (on-flood = drop). */
+void device_flood_open(struct device *dev, struct device_queue *q);
+
+/* Q's buffer is whole again (a reload sized it): its flood, if any, starts over. */
+void device_flood_reset(struct device *dev, struct device_queue *q);
+
+/* Whether a queue of DEV has its fail-open off: the watchdog needs beats. */
+bool device_flood_beating(const struct device *dev);
+
+/* SOCK has more waiting than imqd read on this wakeup: a flood may be coming. */
+void device_flood_backlog(struct device *dev, struct device_sock *sock);
+
+/* The timer's part for floods (src/device_flood.c). */
+void device_flood_tick(struct device *dev, uint64_t now);
+
+/* Whether the kernel drops what does not reach Q's socket (else it passes it unshaped). */
+bool device_kernel_drops(const struct device *dev, const struct device_queue *q);
+
+/* How many of the GAP ids from FIRST on, skipped by the kernel, it dropped (the rest passed). */
+uint32_t device_gap_dropped(struct device *dev, struct device_queue *q, uint32_t first,
+                            uint32_t gap);
 /* Send the verdicts the queues given verdicts since can send now (nfqueue_flush); with ALL,
  * every queue's, held drops and verdicts kept after failed sends too (the timer's tick). */
 void device_flush(struct device *dev);

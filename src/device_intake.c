@@ -33,21 +33,24 @@ device_count_in(struct device *dev, struct device_queue *q, const struct nfqueue
 	q->c.received_bytes += p->len;
 	/*
 	 * Ids the kernel skipped were packets it could not send us (the receive
-	 * buffer was full); it decided those itself, as on-overflow says.
+	 * buffer was full); it decided those itself, as on-overflow and on-flood
+	 * say.
 	 */
 	if (q->seen && p->id != q->next_id) {
 		uint32_t gap = p->id - q->next_id;
 		if (gap < 0x80000000u) {
-			bool pass = dev->conf->on_overflow == CONF_ACCEPT;
+			uint32_t dropped = device_gap_dropped(dev, q, q->next_id, gap);
 			q->c.id_gaps += gap;
-			if (pass)
-				q->c.kernel_passed += gap;
-			else
-				q->c.kernel_dropped += gap;
+			q->c.kernel_passed += gap - dropped;
+			q->c.kernel_dropped += dropped;
 			log_limited(&dev->lim_verdict, LOG_WARNING,
 			            "%s: queue %u: the kernel %s %u packets itself: imqd's receive "
 			            "buffer was full",
-			            dev->name, q->num, pass ? "passed unshaped" : "dropped", gap);
+			            dev->name, q->num,
+			            dropped == gap ? "dropped"
+			            : dropped == 0 ? "passed unshaped"
+			                           : "passed unshaped or dropped",
+			            gap);
 			device_sock_skipped(dev, q, now);
 		}
 	}

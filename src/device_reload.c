@@ -120,7 +120,7 @@ device_shard_update(struct device *dev, const struct conf_device *cf)
 			ret = -1;
 			continue;
 		}
-		dev->queues[i].c.flooded = 0; /* whole again; a flood still on cuts it again */
+		device_flood_reset(dev, &dev->queues[i]); /* a flood still on cuts it again */
 	}
 	if (retune && tundev_setup(dev->name, dev->plan.tunmtu, cf->txqueuelen) < 0) {
 		log_warn("%s: cannot reconfigure device", dev->name);

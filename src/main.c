@@ -24,6 +24,7 @@
 #include "stats.h"
 #include "steer.h"
 #include "tcview.h"
+#include "watchdog.h"
 #include "worker.h"
 
 #define MAIN_MAX_DEVICES CTL_MAX_DEVICES
@@ -686,6 +687,8 @@ main(int argc, char **argv)
 		fatal("%s: %s", imqd.path, main_load_failure(errno));
 	log_setup(main_level(&imqd, imqd.conf), imqd.conf->log_target == CONF_LOG_SYSLOG);
 	main_budget(imqd.conf);
+	/* Before any thread: a flooded queue's fail-open goes off only with it running. */
+	watchdog_start(imqd.conf->user);
 	imqd.base = event_base_new();
 	if (imqd.base == NULL)
 		fatal("cannot create the event loop");
@@ -735,6 +738,7 @@ main(int argc, char **argv)
 	event_base_dispatch(imqd.base);
 
 	main_stop_devices(&imqd);
+	watchdog_stop();
 	ctl_close(imqd.ctl);
 	if (imqd.metrics_ev != NULL)
 		event_free(imqd.metrics_ev);

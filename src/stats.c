@@ -191,9 +191,10 @@ stats_text_counters(const struct stats_counters *c, const char *ind, FILE *out)
 	        c->peak_held);
 	fprintf(out,
 	        "%s%-10s %12" PRIu64 " pkts  (passed %" PRIu64 ", dropped %" PRIu64
-	        ": the kernel decided them, imqd's receive buffer full; flooded %" PRIu64 ")\n",
+	        ": the kernel decided them, imqd's receive buffer full; flooded %" PRIu64
+	        ", flood_dropping %" PRIu64 ", watchdog %" PRIu64 ")\n",
 	        ind, "bypassed", c->kernel_passed + c->kernel_dropped, c->kernel_passed,
-	        c->kernel_dropped, c->flooded);
+	        c->kernel_dropped, c->flooded, c->flood_dropping, c->watchdog);
 	fprintf(out, "%s%-10s %12" PRIu64 " pkts  (accepted marked Congestion Experienced)\n", ind,
 	        "marked_ecn", c->marked_ecn);
 	fprintf(out, "%s%-10s %12" PRIu64 " pkts\n", ind, "partial", c->partial);

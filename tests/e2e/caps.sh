@@ -3,8 +3,9 @@
 # runs as that user with exactly CAP_NET_ADMIN and CAP_NET_RAW (effective,
 # permitted and bounding set) on every thread, its workers' too (capabilities
 # are each thread's own: a worker left with none would have its verdicts
-# refused), and still shapes. (b) Started directly as that user with only those two
-# capabilities (setpriv): it creates imq0, binds its queue and shapes.
+# refused), and so does its watchdog process, and it still shapes. (b) Started
+# directly as that user with only those two capabilities (setpriv): it
+# creates imq0, binds its queue and shapes.
 # Shaping is checked by TCP through tbf 10mbit on imq0: rate near 10 Mbit/s,
 # packets accepted by imqd, none passed unshaped.
 # shellcheck source=lib.sh disable=SC2154 # S_* are set by imqd_counters
@@ -53,6 +54,15 @@ check_identity() {
 		assert_eq "$what: thread $tid: CapBnd" "$CAPS" "$(status_field "$st" CapBnd)"
 	done
 	assert_eq "$what: imqd's threads (imqd, imqd-wN)" "$threads" "$n"
+	# Its watchdog, a process of its own, switches queues' fail-open: the same two capabilities.
+	local wd
+	wd=$(pgrep -P "$IMQD_PID" -x imqd-watchdog) || mismatch "$what: no imqd-watchdog process"
+	if [ -n "$wd" ]; then
+		st=/proc/$wd/status
+		assert_eq "$what: watchdog: Uid (real effective saved fs)" "$uid $uid $uid $uid" "$(status_field "$st" Uid | tr -s ' \t' ' ')"
+		assert_eq "$what: watchdog: CapEff" "$CAPS" "$(status_field "$st" CapEff)"
+		assert_eq "$what: watchdog: CapBnd" "$CAPS" "$(status_field "$st" CapBnd)"
+	fi
 	st=/proc/$IMQD_PID/status
 	log "$what: CapInh $(status_field "$st" CapInh) CapAmb $(status_field "$st" CapAmb) Groups '$(status_field "$st" Groups)'"
 }

@@ -4,13 +4,16 @@
 # a second) are queued to 1 and go to the priority class of an htb of
 # 10mbit, and a 64-byte UDP flood as fast as src can send (8 flows, many
 # times imqd's intake on two cores) is queued to 0 and goes to the bulk
-# class. Each queue has its own socket and receive buffer: the kernel passes
-# or drops the flood's excess on queue 0 (on-overflow) and never a ping on
-# queue 1. With on-overflow = accept and with drop: the pings lose at most
-# 1%, their p99 stays near IFB's under the same flood, queue 1's
-# kernel_passed and kernel_dropped stay 0 while queue 0's are not, and with
-# drop the flood reaches dst at no more than 1.1 times IFB's rate. Counters
-# balance, nothing queued.
+# class. Each queue has its own socket and receive buffer: the kernel decides
+# the flood's excess on queue 0 and never a ping on queue 1. With the
+# defaults (on-overflow = accept, on-flood = drop: imqd switches queue 0's
+# kernel fail-open off while it is flooded) and with on-overflow = drop: the
+# pings lose at most 1%, their p99 stays near IFB's under the same flood,
+# queue 1's kernel_passed and kernel_dropped stay 0 while queue 0's are not,
+# and the flood reaches dst at no more than 1.1 times IFB's rate. With
+# on-flood = accept the excess passes unshaped instead: queue 0's
+# kernel_passed is not 0 and its kernel_dropped is. Counters balance,
+# nothing queued.
 . "$(dirname "$0")/lib.sh"
 e2e_init flood_queues 170
 
@@ -30,8 +33,10 @@ ifb_flood=$FLOOD ifb_p99=$P99
 assert_le "IFB: priority pings lost (%)" 1 "$LOSS"
 ifb_remove
 
-for policy in accept drop; do
-	start_imqd 0-1 "on-overflow = $policy"
+for policy in accept drop flood-accept; do
+	what="on-overflow = $policy"
+	[ "$policy" = flood-accept ] && what="on-flood = accept"
+	start_imqd 0-1 "$what"
 	prio_htb imq0
 	nsx "$GW" iptables -t mangle -F PREROUTING
 	nsx "$GW" iptables -t mangle -A PREROUTING -i "$GW_IN" -p icmp -j NFQUEUE --queue-num 1 \
@@ -41,16 +46,21 @@ for policy in accept drop; do
 	flood_pings "imqd-$policy" "$PORT" "$SECS" "$PINGS"
 	check_counters
 	beyond=$((${S_q0_kernel_passed:-0} + ${S_q0_kernel_dropped:-0}))
-	log "imqd, on-overflow = $policy: queue 0 received $S_q0_received, kernel decided $beyond;" \
+	log "imqd, $what: queue 0 received $S_q0_received, kernel decided $beyond;" \
 		"queue 1 received $S_q1_received"
-	assert_ge "imqd, on-overflow = $policy: flood packets the kernel decided on queue 0" 1 "$beyond"
-	assert_eq "imqd, on-overflow = $policy: pings the kernel passed on queue 1" 0 "${S_q1_kernel_passed:-x}"
-	assert_eq "imqd, on-overflow = $policy: pings the kernel dropped on queue 1" 0 "${S_q1_kernel_dropped:-x}"
-	assert_le "imqd, on-overflow = $policy: priority pings lost (%)" 1 "$LOSS"
-	assert_le "imqd, on-overflow = $policy: ping p99 (ms; IFB $ifb_p99)" \
+	assert_ge "imqd, $what: flood packets the kernel decided on queue 0" 1 "$beyond"
+	assert_eq "imqd, $what: pings the kernel passed on queue 1" 0 "${S_q1_kernel_passed:-x}"
+	assert_eq "imqd, $what: pings the kernel dropped on queue 1" 0 "${S_q1_kernel_dropped:-x}"
+	assert_le "imqd, $what: priority pings lost (%)" 1 "$LOSS"
+	assert_le "imqd, $what: ping p99 (ms; IFB $ifb_p99)" \
 		"$(calc %.3f "$ifb_p99 + $P99_MARGIN")" "${P99:-1000}"
-	if [ "$policy" = drop ]; then
-		assert_le "imqd, on-overflow = drop: flood at dst (IFB $ifb_flood)" \
+	if [ "$policy" = flood-accept ]; then
+		assert_gt "imqd, on-flood = accept: flood packets the kernel passed unshaped" 0 \
+			"${S_q0_kernel_passed:-0}"
+		assert_eq "imqd, on-flood = accept: flood packets the kernel dropped" 0 \
+			"${S_q0_kernel_dropped:-x}"
+	else
+		assert_le "imqd, $what: flood at dst (IFB $ifb_flood)" \
 			"$(calc %.0f "int($ifb_flood * 1.1)")" "$FLOOD"
 	fi
 	check_queue_sums imq0

@@ -20,6 +20,7 @@ FIELDS = {"received_packets_total": "received", "received_bytes_total": "receive
           "held_packets": "held", "peak_held_packets": "peak_held", "id_gaps_total": "id_gaps",
           "kernel_passed_packets_total": "kernel_passed",
           "kernel_dropped_packets_total": "kernel_dropped", "flooded_queues": "flooded",
+          "flood_dropping_queues": "flood_dropping", "watchdog_failopen_total": "watchdog",
           "malformed_packets_total": "malformed", "verdict_errors_total": "verdict_errors"}
 DROP_REASONS = ("enqueue", "order", "timeout", "error", "ecn", "overflow")
 

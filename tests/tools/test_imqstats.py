@@ -11,7 +11,7 @@ def counters(received=0, accepted=0, **kw):
          "dropped_ecn": 0, "dropped_overflow": 0, "failopen": 0,
          "failopen_reasons": {"device_down": 0, "no_buffer": 0}, "held": 0, "peak_held": 0,
          "partial": 0, "id_gaps": 0, "kernel_passed": 0, "kernel_dropped": 0, "flooded": 0,
-         "malformed": 0, "verdict_errors": 0}
+         "flood_dropping": 0, "watchdog": 0, "malformed": 0, "verdict_errors": 0}
     c.update(kw)
     c["dropped"] = sum(v for k, v in c.items() if k.startswith("dropped_"))
     return c

@@ -1,10 +1,11 @@
 # Unit tests of the device's datapath logic: copy planning, verdict
-# decisions and shard assignment, driven without sockets through src/device_int.h.
+# decisions, shard assignment and which ids a flood dropped, driven
+# without sockets through src/device_int.h.
 if(NOT TARGET PkgConfig::CMOCKA)
   pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
 endif()
 
-foreach(t plan decide split)
+foreach(t plan decide split flood)
   add_executable(test_device_${t} ${CMAKE_CURRENT_LIST_DIR}/test_device_${t}.c)
   target_include_directories(test_device_${t} PRIVATE ${PROJECT_SOURCE_DIR}/src)
   target_link_libraries(test_device_${t} PRIVATE imqcore PkgConfig::CMOCKA)

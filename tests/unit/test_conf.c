@@ -152,6 +152,7 @@ test_minimal_defaults(void **state)
 	assert_int_equal(d->queue_maxlen, 8192);
 	assert_int_equal(d->on_overflow, CONF_ACCEPT);
 	assert_int_equal(d->on_error, CONF_ACCEPT);
+	assert_int_equal(d->on_flood, CONF_DROP);
 	assert_int_equal(d->drop_timeout_ms, 5000);
 	assert_int_equal(d->reorder_window_ms, 50);
 	assert_true(d->gso);
@@ -417,6 +418,11 @@ test_keywords(void **state)
 	assert_int_equal(conf->devices->on_error, CONF_DROP);
 	conf_free(conf);
 	assert_null(parse_dev_key("on-error", "Drop"));
+	conf = parse_dev_key("on-flood", "accept");
+	assert_non_null(conf);
+	assert_int_equal(conf->devices->on_flood, CONF_ACCEPT);
+	conf_free(conf);
+	assert_null(parse_dev_key("on-flood", "pass"));
 	assert_null(parse_dev_key("copy", "header"));
 	assert_null(parse_global_key("log-target", "file"));
 	assert_null(parse_global_key("log-level", "warn"));
@@ -995,6 +1001,7 @@ test_print_format(void **state)
 	                          "queue-maxlen = 8192\n"
 	                          "on-overflow = accept\n"
 	                          "on-error = accept\n"
+	                          "on-flood = drop\n"
 	                          "drop-timeout = 2m\n"
 	                          "reorder-window = 50ms\n"
 	                          "gso = yes\n"
@@ -1029,6 +1036,7 @@ test_device_changed(void **state)
 	    BASE "queue-maxlen = 1",
 	    BASE "on-overflow = drop",
 	    BASE "on-error = drop",
+	    BASE "on-flood = accept",
 	    BASE "drop-timeout = 1s",
 	    BASE "reorder-window = 1s",
 	    BASE "gso = no",

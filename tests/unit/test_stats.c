@@ -50,6 +50,8 @@ fill(struct stats_counters *c, uint64_t base)
 	c->kernel_dropped = base + 28;
 	c->marked_ecn = base + 29;
 	c->flooded = base + 30;
+	c->flood_dropping = base + 31;
+	c->watchdog = base + 32;
 }
 
 static void
@@ -313,7 +315,8 @@ test_text(void **state)
 	    text, "\n  marked_ecn          358 pkts  (accepted marked Congestion Experienced)\n"));
 	assert_non_null(strstr(text,
 	                       "\n  bypassed            710 pkts  (passed 354, dropped 356: the "
-	                       "kernel decided them, imqd's receive buffer full; flooded 360)\n"));
+	                       "kernel decided them, imqd's receive buffer full; flooded 360, "
+	                       "flood_dropping 362, watchdog 364)\n"));
 	free(text);
 }
 
@@ -357,7 +360,8 @@ test_json_exact(void **state)
 	    "\"dropped_error\":0,\"dropped_ecn\":0,\"dropped_overflow\":0,\"marked_ecn\":0,"
 	    "\"held\":0,\"peak_held\":0,"
 	    "\"partial\":0,\"id_gaps\":0,\"kernel_passed\":0,\"kernel_dropped\":0,\"flooded\":0,"
-	    "\"malformed\":0,\"verdict_errors\":0,\"dropped\":0,\"failopen\":2,"
+	    "\"flood_dropping\":0,\"watchdog\":0,\"malformed\":0,\"verdict_errors\":0,\"dropped\":"
+	    "0,\"failopen\":2,"
 	    "\"failopen_reasons\":{\"device_down\":0,\"too_big\":2,\"no_buffer\":0,"
 	    "\"inject_error\":0,\"shutdown\":0,\"overflow\":0}";
 	char expect[2048];

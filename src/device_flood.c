@@ -1,0 +1,280 @@
+/* A queue under a flood beyond imqd's intake: its receive buffer cut, its kernel fail-open off. */
+#include "device_int.h"
+
+#include <string.h>
+
+#include "watchdog.h"
+
+/*
+ * A receive buffer sized for a whole queue absorbs a burst or a stall of
+ * imqd, and nothing is decided without it. Under a flood beyond imqd's
+ * intake it only fills up and stays full: the packets imqd shapes then
+ * wait in it behind tens of thousands of messages (a quarter of a second
+ * at full flood) before they reach the qdisc, and imqd reads messages long
+ * gone from the CPU's caches; the same share is decided by the kernel
+ * either way. So once the kernel has been skipping ids for
+ * DEVICE_FLOOD_MS, the queue is flooded: its buffer is cut to
+ * DEVICE_RCVBUF_CUT, a few milliseconds of packets, and its fail-open goes
+ * off (device_flood_shut); DEVICE_CALM_MS without a skip ends that
+ * (device_flood_tick).
+ */
+static void
+device_flood_cut(struct device *dev, struct device_queue *q)
+{
+	struct device_sock *sock = q->sock;
+	/* DEVICE_RCVBUF_CUT, or room for four batches of the longest messages if that is more. */
+	size_t msgsize;
+	int whole = device_nfq_sizes(dev, &msgsize);
+	uint64_t cut = 4 * DEVICE_BATCH * (uint64_t)(msgsize + DEVICE_MIN_TRUESIZE);
+
+	if (cut < DEVICE_RCVBUF_CUT)
+		cut = DEVICE_RCVBUF_CUT;
+	if (cut >= (uint64_t)whole)
+		return;
+	if (nfqueue_set_rcvbuf(sock->nfq, (int)cut) < 0) {
+		log_warn("%s: queue %u: cannot cut the receive buffer", dev->name, q->num);
+		return;
+	}
+	sock->cut = true;
+	log_notice("%s: queue %u: more arrives than imqd takes in (the kernel has decided "
+	           "packets itself for %u ms): receive buffer cut to %u KB while it lasts, so "
+	           "that the packets imqd shapes do not wait behind a full one",
+	           dev->name, q->num, DEVICE_FLOOD_MS, (unsigned)(cut >> 10));
+}
+
+/* The id the kernel gives Q's next packet: from its /proc file, else the next imqd expects. */
+static uint32_t
+device_flood_next_id(const struct device_queue *q)
+{
+	uint32_t id;
+
+	return nfqueue_last_id(q->num, &id) == 0 ? id + 1 : q->next_id;
+}
+
+/*
+ * Which ids the kernel dropped is known from its /proc file at each switch
+ * (device_flood_shut, device_flood_open, the watchdog's), to within the
+ * packets of the microseconds between the reading and the switch. imqd sees
+ * a gap only when it reads past it, maybe a switch or two later.
+ */
+uint32_t
+device_gap_dropped(struct device *dev, struct device_queue *q, uint32_t first, uint32_t gap)
+{
+	struct device_sock *sock = q->sock;
+	uint32_t dropped = 0;
+
+	if (dev->conf->on_overflow == CONF_DROP)
+		return gap;
+	if (sock == NULL)
+		return 0;
+	for (unsigned i = 0; i < sock->ndrops; i++) {
+		uint32_t to = sock->drops[i].to, id;
+		bool open = sock->drops[i].open;
+		if (open && q->c.flood_dropping && watchdog_fired(sock->wd_slot)) {
+			/* It did before this tick saw it. */
+			to = watchdog_fired_id(sock->wd_slot, &id) ? id + 1 : first;
+			open = false;
+		}
+		/* Offsets from FIRST, within the gap. */
+		int64_t lo = (int32_t)(sock->drops[i].from - first);
+		int64_t hi = open ? (int64_t)gap : (int64_t)(int32_t)(to - first);
+		if (lo < 0)
+			lo = 0;
+		if (hi > gap)
+			hi = gap;
+		if (hi > lo)
+			dropped += (uint32_t)(hi - lo);
+	}
+	/* Those that end before the ids after this gap are done with. */
+	unsigned kept = 0;
+	for (unsigned i = 0; i < sock->ndrops; i++)
+		if (sock->drops[i].open || (int32_t)(sock->drops[i].to - (first + gap)) > 0)
+			sock->drops[kept++] = sock->drops[i];
+	sock->ndrops = kept;
+	return dropped;
+}
+
+bool
+device_kernel_drops(const struct device *dev, const struct device_queue *q)
+{
+	if (dev->conf->on_overflow == CONF_DROP)
+		return true;
+	/* Fail-open off, unless the watchdog has switched it on since. */
+	return q != NULL && q->c.flood_dropping && !watchdog_fired(q->sock->wd_slot);
+}
+
+/*
+ * With on-overflow = accept, what cannot reach imqd passes unshaped: beyond
+ * imqd's intake a flood would escape the shaper. With on-flood = drop the
+ * kernel drops it instead while the queue is flooded, as the qdisc would
+ * have dropped it: imqd switches the queue's fail-open off, the watchdog
+ * holding a copy of its socket to switch it back on should imqd stop
+ * running meanwhile (src/watchdog.c). Without a watchdog it stays on.
+ */
+static void
+device_flood_shut(struct device *dev, struct device_queue *q, uint64_t now)
+{
+	struct device_sock *sock = q->sock;
+
+	if (q->c.flood_dropping || dev->conf->on_overflow != CONF_ACCEPT ||
+	    dev->conf->on_flood != CONF_DROP || now < sock->shut_retry_ns)
+		return;
+	int slot = watchdog_hold(nfqueue_fd(sock->nfq), q->num);
+	if (slot < 0) {
+		sock->shut_retry_ns = now + DEVICE_CALM_MS * DEVICE_MS;
+		log_limited(&dev->lim_flood, LOG_WARNING,
+		            "%s: queue %u: no watchdog: the kernel's fail-open stays on, and what "
+		            "imqd cannot take of the flood passes unshaped",
+		            dev->name, q->num);
+		return;
+	}
+	uint32_t from = device_flood_next_id(q);
+	if (nfqueue_set_failopen(sock->nfq, q->num, false) < 0) {
+		watchdog_release(slot);
+		sock->shut_retry_ns = now + DEVICE_CALM_MS * DEVICE_MS;
+		log_warn("%s: queue %u: cannot switch the kernel's fail-open off", dev->name,
+		         q->num);
+		return;
+	}
+	sock->wd_slot = slot;
+	if (sock->ndrops == DEVICE_DROP_RANGES) /* the oldest goes: its gaps count as passed */
+		memmove(sock->drops, sock->drops + 1, --sock->ndrops * sizeof(sock->drops[0]));
+	sock->drops[sock->ndrops].from = from;
+	sock->drops[sock->ndrops++].open = true;
+	watchdog_beat(slot, now);
+	q->c.flood_dropping = 1;
+	if (!dev->timer_beat)
+		device_timer_start(dev);
+	log_notice("%s: queue %u: flooded: the kernel drops what imqd cannot take while it "
+	           "lasts (kernel fail-open off, on-flood = drop)",
+	           dev->name, q->num);
+}
+
+void
+device_flood_open(struct device *dev, struct device_queue *q)
+{
+	struct device_sock *sock = q->sock;
+
+	if (!q->c.flood_dropping)
+		return;
+	uint32_t to;
+	if (watchdog_fired(sock->wd_slot)) {
+		if (!watchdog_fired_id(sock->wd_slot, &to))
+			to = q->next_id;
+		else
+			to++;
+	} else {
+		to = device_flood_next_id(q);
+		if (nfqueue_set_failopen(sock->nfq, q->num, true) < 0) {
+			log_warn("%s: queue %u: cannot switch the kernel's fail-open back on",
+			         dev->name, q->num);
+			return; /* the watchdog keeps its copy: the next tick tries again */
+		}
+	}
+	if (sock->ndrops > 0 && sock->drops[sock->ndrops - 1].open) {
+		sock->drops[sock->ndrops - 1].open = false;
+		sock->drops[sock->ndrops - 1].to = to;
+	}
+	watchdog_release(sock->wd_slot);
+	q->c.flood_dropping = 0;
+}
+
+void
+device_sock_skipped(struct device *dev, struct device_queue *q, uint64_t now)
+{
+	struct device_sock *sock = q->sock;
+
+	if (sock == NULL)
+		return;
+	if (now - sock->skip_last_ns > DEVICE_FLOOD_MS * DEVICE_MS)
+		sock->skip_first_ns = now;
+	sock->skip_last_ns = now;
+	device_flood_shut(dev, q, now);
+	if (!q->c.flooded) {
+		if (now - sock->skip_first_ns < DEVICE_FLOOD_MS * DEVICE_MS)
+			return;
+		q->c.flooded = 1; /* device_flood_tick ends it */
+		device_flood_cut(dev, q);
+	}
+}
+
+/*
+ * The kernel decides packets itself only once the receive buffer is full,
+ * and imqd learns it only when it reads past the gap in the ids: through a
+ * buffer sized for the whole queue, thousands of packets later, all passed
+ * unshaped. So a buffer more than half full while imqd runs switches the
+ * fail-open off too: imqd is taking packets as fast as it can, and more come.
+ */
+void
+device_flood_backlog(struct device *dev, struct device_sock *sock)
+{
+	struct device_queue *q = device_queue(dev, sock->num);
+	uint32_t used, size;
+
+	if (q == NULL || q->sock != sock || dev->conf->on_overflow != CONF_ACCEPT ||
+	    dev->conf->on_flood != CONF_DROP || nfqueue_backlog(sock->nfq, &used, &size) < 0 ||
+	    used < size / 2)
+		return;
+	uint64_t now = log_now_ns();
+	sock->press_last_ns = now; /* no calm before DEVICE_CALM_MS without it */
+	device_flood_shut(dev, q, now);
+}
+
+void
+device_flood_reset(struct device *dev, struct device_queue *q)
+{
+	device_flood_open(dev, q);
+	q->c.flooded = 0;
+	if (q->sock != NULL)
+		q->sock->cut = false;
+}
+
+bool
+device_flood_beating(const struct device *dev)
+{
+	for (size_t i = 0; i < dev->nqueues; i++)
+		if (dev->queues[i].c.flood_dropping)
+			return true;
+	return false;
+}
+
+/*
+ * The timer's tick: beat the watchdog for each queue whose fail-open is off,
+ * take back those it switched on, and end the floods that are over.
+ */
+void
+device_flood_tick(struct device *dev, uint64_t now)
+{
+	for (size_t i = 0; i < dev->nqueues; i++) {
+		struct device_queue *q = &dev->queues[i];
+		struct device_sock *sock = q->sock;
+		if (sock == NULL || (!q->c.flooded && !q->c.flood_dropping))
+			continue;
+		if (q->c.flood_dropping && watchdog_fired(sock->wd_slot)) {
+			q->c.watchdog++;
+			device_flood_open(dev, q);
+			log_warnx(
+			    "%s: queue %u: imqd did not run for %u ms or more, and its watchdog "
+			    "switched the kernel's fail-open back on: the flood passed unshaped "
+			    "meanwhile",
+			    dev->name, q->num, WATCHDOG_STALL_MS);
+		} else if (q->c.flood_dropping) {
+			watchdog_beat(sock->wd_slot, now);
+		}
+		if (now - sock->skip_last_ns < DEVICE_CALM_MS * DEVICE_MS ||
+		    now - sock->press_last_ns < DEVICE_CALM_MS * DEVICE_MS)
+			continue;
+		size_t msgsize;
+		int rcvbuf = device_nfq_sizes(dev, &msgsize);
+		if (sock->cut && nfqueue_set_rcvbuf(sock->nfq, rcvbuf) < 0)
+			continue; /* the next tick tries again */
+		device_flood_open(dev, q);
+		if (q->c.flood_dropping)
+			continue;
+		q->c.flooded = 0;
+		log_notice("%s: queue %u: the kernel has decided no packet for %u ms: flood over%s",
+		           dev->name, q->num, DEVICE_CALM_MS,
+		           sock->cut ? ", receive buffer back to its size" : "");
+		sock->cut = false;
+	}
+}

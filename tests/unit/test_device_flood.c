@@ -1,0 +1,141 @@
+/*
+ * Unit tests of how the ids the kernel skipped are split into passed and
+ * dropped (src/device_flood.c, device_gap_dropped): the spans of ids it
+ * dropped while a flood had the queue's fail-open off, seen by imqd only
+ * when it reads past them, maybe after the next switch.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "device_int.h"
+
+struct fixture {
+	struct conf_device cf;
+	struct device dev;
+	struct device_sock sock;
+	struct device_queue q;
+};
+
+static int
+setup(void **state)
+{
+	static struct fixture f;
+
+	memset(&f, 0, sizeof(f));
+	f.cf.on_overflow = CONF_ACCEPT;
+	f.cf.on_flood = CONF_DROP;
+	f.dev.conf = &f.cf;
+	f.q.sock = &f.sock;
+	*state = &f;
+	return 0;
+}
+
+/* A span of dropped ids from FROM to TO (OPEN: not ended yet). */
+static void
+span(struct fixture *f, uint32_t from, uint32_t to, bool open)
+{
+	unsigned i = f->sock.ndrops++;
+
+	f->sock.drops[i].from = from;
+	f->sock.drops[i].to = to;
+	f->sock.drops[i].open = open;
+}
+
+static uint32_t
+dropped(struct fixture *f, uint32_t first, uint32_t gap)
+{
+	return device_gap_dropped(&f->dev, &f->q, first, gap);
+}
+
+static void
+test_no_span(void **state)
+{
+	struct fixture *f = *state;
+
+	/* Fail-open on throughout: every skipped id passed. */
+	assert_int_equal(dropped(f, 100, 50), 0);
+	/* on-overflow = drop: every one dropped, spans or not. */
+	f->cf.on_overflow = CONF_DROP;
+	assert_int_equal(dropped(f, 100, 50), 50);
+}
+
+static void
+test_closed_span(void **state)
+{
+	struct fixture *f = *state;
+
+	span(f, 120, 130, false);
+	/* Ids 100-149: 120-129 dropped, the rest passed. */
+	assert_int_equal(dropped(f, 100, 50), 10);
+	/* Seen past its end: gone. */
+	assert_int_equal(f->sock.ndrops, 0);
+	assert_int_equal(dropped(f, 200, 50), 0);
+}
+
+static void
+test_span_across_gaps(void **state)
+{
+	struct fixture *f = *state;
+
+	span(f, 120, 200, false);
+	assert_int_equal(dropped(f, 100, 40), 20);  /* 120-139 */
+	assert_int_equal(f->sock.ndrops, 1);        /* 140-199 still to come */
+	assert_int_equal(dropped(f, 150, 100), 50); /* 150-199 */
+	assert_int_equal(f->sock.ndrops, 0);
+}
+
+static void
+test_open_span(void **state)
+{
+	struct fixture *f = *state;
+
+	/* Fail-open still off: everything from its start on was dropped. */
+	span(f, 120, 0, true);
+	assert_int_equal(dropped(f, 100, 50), 30);
+	assert_int_equal(dropped(f, 1000, 50), 50);
+	assert_int_equal(f->sock.ndrops, 1);
+}
+
+static void
+test_two_spans_one_gap(void **state)
+{
+	struct fixture *f = *state;
+
+	/* Off, on (the watchdog), off again (imqd continued), before imqd read past them. */
+	span(f, 100, 300, false);
+	span(f, 500, 0, true);
+	assert_int_equal(dropped(f, 50, 500), 200 + 50); /* 100-299 and 500-549 */
+	assert_int_equal(f->sock.ndrops, 1);
+	assert_true(f->sock.drops[0].open);
+}
+
+static void
+test_wrap(void **state)
+{
+	struct fixture *f = *state;
+
+	/* Ids wrap at 2^32. */
+	span(f, UINT32_MAX - 9, 10, false);
+	assert_int_equal(dropped(f, UINT32_MAX - 19, 40), 20);
+	assert_int_equal(f->sock.ndrops, 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup(test_no_span, setup),
+	    cmocka_unit_test_setup(test_closed_span, setup),
+	    cmocka_unit_test_setup(test_span_across_gaps, setup),
+	    cmocka_unit_test_setup(test_open_span, setup),
+	    cmocka_unit_test_setup(test_two_spans_one_gap, setup),
+	    cmocka_unit_test_setup(test_wrap, setup),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
