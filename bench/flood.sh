@@ -9,8 +9,10 @@
 # configuration once, taking turns:
 #   bare            bench/nfq_bare -b: an accept loop, the intake ceiling
 #   ifb-QDISC       gw's ingress redirected to ifb0 with QDISC
-#   imqd-QDISC      gw's ingress queued to imqd, QDISC on imq0
+#   imqd-QDISC      gw's ingress queued to imqd, QDISC on imq0 (the defaults:
+#                   on-overflow = accept, on-flood = drop)
 #   imqd-htb-drop   the same with on-overflow = drop
+#   imqd-htb-floodaccept  with on-flood = accept: the excess passes unshaped
 # QDISC: pfifo (limit 10000), tbf 20mbit, htb 20mbit whose priority class
 # takes 200 pings a second beside the flood in the bulk class. Each run
 # records what src sent, what dst got, imqd's intake (packets it took from
@@ -114,14 +116,18 @@ for ((round = 1; round <= ROUNDS; round++)); do
 		flood "ifb-$q" "$round" ""
 		nsx "$GW" tc qdisc del dev "$GW_IN" ingress
 		nsx "$GW" ip link del ifb0
-		# imqd, and for htb with on-overflow = drop too.
-		for policy in accept drop; do
-			[ "$policy" = drop ] && [ "$q" != htb ] && continue
-			start_imqd 0 "on-overflow = $policy"
+		# imqd, and for htb with on-overflow = drop and on-flood = accept too.
+		for policy in default drop floodaccept; do
+			[ "$policy" != default ] && [ "$q" != htb ] && continue
+			case $policy in
+			default) start_imqd 0 ;;
+			drop) start_imqd 0 "on-overflow = drop" ;;
+			floodaccept) start_imqd 0 "on-flood = accept" ;;
+			esac
 			qdisc imq0 "$q"
 			nsx "$GW" iptables -t mangle -A PREROUTING -i "$GW_IN" -j NFQUEUE --queue-num 0 --queue-bypass
 			mode=imqd-$q
-			[ "$policy" = drop ] && mode=imqd-$q-drop
+			[ "$policy" != default ] && mode=imqd-$q-$policy
 			flood "$mode" "$round" "$IMQD_PID"
 			nsx "$GW" iptables -t mangle -F PREROUTING
 			stop_imqd
