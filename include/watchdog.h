@@ -21,6 +21,9 @@
  */
 int watchdog_start(const char *user);
 
+/* Whether the watchdog runs: it has checked its slots within WATCHDOG_STALL_MS. */
+bool watchdog_alive(uint64_t now_ns);
+
 /*
  * Give the watchdog FD, the netlink socket QUEUE is bound on, before its
  * fail-open goes off. From any thread. A slot >= 0 to beat from now on, or
@@ -31,7 +34,8 @@ int watchdog_hold(int fd, uint16_t queue);
 /* imqd runs the queue of SLOT: at least every WATCHDOG_BEAT_MS while held. */
 void watchdog_beat(int slot, uint64_t now_ns);
 
-/* Whether the watchdog switched SLOT's fail-open back on (imqd did not run). */
+/* Whether the watchdog switched SLOT's fail-open back on (imqd did not run), or could not
+ * hold it. Only while SLOT is held. */
 bool watchdog_fired(int slot);
 
 /* Whether the id the kernel had given SLOT's queue last when the watchdog fired is known: *ID. */

@@ -357,8 +357,8 @@ device_sock_close(struct device *dev, struct device_queue *q)
 	if (sock == NULL)
 		return;
 	dev->batched_gone += nfqueue_batched(sock->nfq);
-	device_flood_open(dev, q); /* and the watchdog lets go of its copy of the socket */
-	q->c.flooded = 0;          /* no buffer left to be cut: nothing for the totals to keep */
+	device_flood_open(dev, q, true); /* and the watchdog lets go of its copy of the socket */
+	q->c.flooded = 0; /* no buffer left to be cut: nothing for the totals to keep */
 	if (sock->ev != NULL)
 		event_free(sock->ev);
 	nfqueue_close(sock->nfq);

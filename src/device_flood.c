@@ -151,25 +151,23 @@ device_flood_shut(struct device *dev, struct device_queue *q, uint64_t now)
 }
 
 void
-device_flood_open(struct device *dev, struct device_queue *q)
+device_flood_open(struct device *dev, struct device_queue *q, bool closing)
 {
 	struct device_sock *sock = q->sock;
 
 	if (!q->c.flood_dropping)
 		return;
 	uint32_t to;
-	if (watchdog_fired(sock->wd_slot)) {
-		if (!watchdog_fired_id(sock->wd_slot, &to))
-			to = q->next_id;
-		else
-			to++;
-	} else {
-		to = device_flood_next_id(q);
-		if (nfqueue_set_failopen(sock->nfq, q->num, true) < 0) {
-			log_warn("%s: queue %u: cannot switch the kernel's fail-open back on",
-			         dev->name, q->num);
-			return; /* the watchdog keeps its copy: the next tick tries again */
-		}
+	bool fired = watchdog_fired(sock->wd_slot);
+	if (!fired || !watchdog_fired_id(sock->wd_slot, &to))
+		to = fired ? q->next_id : device_flood_next_id(q);
+	else
+		to++;
+	/* After the watchdog's too: one message, and no doubt left. */
+	if (nfqueue_set_failopen(sock->nfq, q->num, true) < 0 && !closing) {
+		log_warn("%s: queue %u: cannot switch the kernel's fail-open back on", dev->name,
+		         q->num);
+		return; /* the watchdog keeps its copy: the next tick tries again */
 	}
 	if (sock->ndrops > 0 && sock->drops[sock->ndrops - 1].open) {
 		sock->drops[sock->ndrops - 1].open = false;
@@ -223,10 +221,23 @@ device_flood_backlog(struct device *dev, struct device_sock *sock)
 void
 device_flood_reset(struct device *dev, struct device_queue *q)
 {
-	device_flood_open(dev, q);
+	device_flood_open(dev, q, false);
 	q->c.flooded = 0;
 	if (q->sock != NULL)
 		q->sock->cut = false;
+}
+
+/* Forget Q's spans that end before the id imqd expects next: their gaps are all counted. */
+static void
+device_flood_retire(struct device_queue *q)
+{
+	struct device_sock *sock = q->sock;
+	unsigned kept = 0;
+
+	for (unsigned i = 0; i < sock->ndrops; i++)
+		if (sock->drops[i].open || (int32_t)(sock->drops[i].to - q->next_id) > 0)
+			sock->drops[kept++] = sock->drops[i];
+	sock->ndrops = kept;
 }
 
 bool
@@ -248,16 +259,27 @@ device_flood_tick(struct device *dev, uint64_t now)
 	for (size_t i = 0; i < dev->nqueues; i++) {
 		struct device_queue *q = &dev->queues[i];
 		struct device_sock *sock = q->sock;
-		if (sock == NULL || (!q->c.flooded && !q->c.flood_dropping))
+		if (sock == NULL)
+			continue;
+		device_flood_retire(q);
+		if (!q->c.flooded && !q->c.flood_dropping)
 			continue;
 		if (q->c.flood_dropping && watchdog_fired(sock->wd_slot)) {
 			q->c.watchdog++;
-			device_flood_open(dev, q);
+			device_flood_open(dev, q, false);
 			log_warnx(
 			    "%s: queue %u: imqd did not run for %u ms or more, and its watchdog "
 			    "switched the kernel's fail-open back on: the flood passed unshaped "
 			    "meanwhile",
 			    dev->name, q->num, WATCHDOG_STALL_MS);
+		} else if (q->c.flood_dropping && !watchdog_alive(now)) {
+			/* Nothing would switch it on should imqd stall. */
+			device_flood_open(dev, q, false);
+			log_limited(
+			    &dev->lim_flood, LOG_WARNING,
+			    "%s: queue %u: the watchdog is not running: the kernel's fail-open "
+			    "is back on, and what imqd cannot take of the flood passes unshaped",
+			    dev->name, q->num);
 		} else if (q->c.flood_dropping) {
 			watchdog_beat(sock->wd_slot, now);
 		}
@@ -268,7 +290,7 @@ device_flood_tick(struct device *dev, uint64_t now)
 		int rcvbuf = device_nfq_sizes(dev, &msgsize);
 		if (sock->cut && nfqueue_set_rcvbuf(sock->nfq, rcvbuf) < 0)
 			continue; /* the next tick tries again */
-		device_flood_open(dev, q);
+		device_flood_open(dev, q, false);
 		if (q->c.flood_dropping)
 			continue;
 		q->c.flooded = 0;

@@ -232,8 +232,9 @@ void device_sock_skipped(struct device *dev, struct device_queue *q, uint64_t no
 /* Close Q's socket, if it has one: the kernel drops what is still queued to it. */
 void device_sock_close(struct device *dev, struct device_queue *q);
 
-/* Q's kernel fail-open back on if a flood had it off (on-flood = drop). */
-void device_flood_open(struct device *dev, struct device_queue *q);
+/* Q's kernel fail-open back on if a flood had it off (on-flood = drop); when CLOSING its
+ * socket, the watchdog lets go of it even if the switch failed. */
+void device_flood_open(struct device *dev, struct device_queue *q, bool closing);
 
 /* Q's buffer is whole again (a reload sized it): its flood, if any, starts over. */
 void device_flood_reset(struct device *dev, struct device_queue *q);

@@ -687,14 +687,15 @@ main(int argc, char **argv)
 		fatal("%s: %s", imqd.path, main_load_failure(errno));
 	log_setup(main_level(&imqd, imqd.conf), imqd.conf->log_target == CONF_LOG_SYSLOG);
 	main_budget(imqd.conf);
-	/* Before any thread: a flooded queue's fail-open goes off only with it running. */
-	watchdog_start(imqd.conf->user);
 	imqd.base = event_base_new();
 	if (imqd.base == NULL)
 		fatal("cannot create the event loop");
 	main_signals(&imqd, sigs);
 	hook_init(imqd.base);
 	main_nofile();
+	/* Before any thread, with the open-files limit raised (it holds a socket per flooded
+	 * queue): a queue's fail-open goes off only with it running. */
+	watchdog_start(imqd.conf->user);
 	if (worker_start(imqd.base, main_workers(imqd.conf)) < 0)
 		fatal("cannot start the worker threads");
 	if (worker_count() > 0)

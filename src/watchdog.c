@@ -41,14 +41,18 @@ enum watchdog_op {
 struct watchdog_msg {
 	uint32_t op;
 	uint32_t slot;
+	uint32_t gen; /* of the hold: a slot is used again with the next */
 	uint16_t queue;
 };
 
 /* Shared between imqd and the watchdog. */
 struct watchdog_shared {
-	_Atomic uint64_t beat_ns[WATCHDOG_SLOTS];  /* when imqd last ran the slot's queue */
-	atomic_bool fired[WATCHDOG_SLOTS];         /* the watchdog switched its fail-open on */
-	_Atomic uint32_t fired_id[WATCHDOG_SLOTS]; /* the kernel's latest id of the queue then */
+	_Atomic uint64_t alive_ns;                /* the watchdog's own beat */
+	_Atomic uint64_t beat_ns[WATCHDOG_SLOTS]; /* when imqd last ran the slot's queue */
+	/* The hold whose fail-open the watchdog switched on (0: none), and the kernel's
+	 * latest id of the queue then (if known). */
+	_Atomic uint32_t fired_gen[WATCHDOG_SLOTS];
+	_Atomic uint32_t fired_id[WATCHDOG_SLOTS];
 	atomic_bool fired_id_known[WATCHDOG_SLOTS];
 };
 
@@ -57,12 +61,42 @@ static int wd_sock = -1; /* imqd's end */
 static pid_t wd_pid;
 static pthread_mutex_t wd_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool wd_used[WATCHDOG_SLOTS];
+static uint32_t wd_gen[WATCHDOG_SLOTS]; /* of each slot's hold (its holder's thread reads it) */
 
-/* In the watchdog: each held slot's socket and queue. */
+/* In the watchdog: each held slot's socket, queue and hold. */
 static struct {
 	int fd;
 	uint16_t queue;
+	uint32_t gen;
 } wd_held[WATCHDOG_SLOTS];
+
+/* Switch slot I's fail-open on; keep holding it if that fails (the next poll tries again). */
+static void
+watchdog_fire(size_t i, uint64_t idle_ns)
+{
+	uint32_t id;
+	bool known = false;
+
+	/* Ids up to this one were dropped, later ones pass: imqd counts them so. */
+	if (wd_held[i].fd >= 0) {
+		known = nfqueue_last_id(wd_held[i].queue, &id) == 0;
+		if (nfqueue_fd_failopen(wd_held[i].fd, wd_held[i].queue, true, 0) < 0) {
+			log_warn("watchdog: queue %u: cannot switch the kernel's fail-open back on",
+			         wd_held[i].queue);
+			return;
+		}
+		log_warnx(
+		    "watchdog: queue %u: imqd has not run for %llu ms: the kernel's fail-open "
+		    "is back on (packets pass unshaped while imqd does not run)",
+		    wd_held[i].queue, (unsigned long long)(idle_ns / 1000000));
+		close(wd_held[i].fd);
+	}
+	atomic_store(&wd_shm->fired_id[i], known ? id : 0);
+	atomic_store(&wd_shm->fired_id_known[i], known);
+	atomic_store(&wd_shm->fired_gen[i], wd_held[i].gen);
+	wd_held[i].fd = -1;
+	wd_held[i].gen = 0;
+}
 
 /* Read what imqd sent; -1 once imqd's end is closed. */
 static int
@@ -95,10 +129,25 @@ watchdog_read(int sock)
 		}
 		if (wd_held[m.slot].fd >= 0)
 			close(wd_held[m.slot].fd);
-		wd_held[m.slot].fd = m.op == WATCHDOG_HOLD ? fd : -1;
+		wd_held[m.slot].fd = -1;
+		wd_held[m.slot].gen = 0;
+		if (m.op != WATCHDOG_HOLD) {
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
 		wd_held[m.slot].queue = m.queue;
-		if (m.op != WATCHDOG_HOLD && fd >= 0)
-			close(fd);
+		wd_held[m.slot].gen = m.gen;
+		wd_held[m.slot].fd = fd;
+		/* Without the socket (out of descriptors) it cannot guard the queue: imqd must
+		 * switch its fail-open back on itself, as if it had stalled. */
+		if (fd < 0 || (mh.msg_flags & MSG_CTRUNC) != 0) {
+			log_warnx(
+			    "watchdog: queue %u: no socket received: imqd switches its fail-open "
+			    "back on",
+			    m.queue);
+			watchdog_fire(m.slot, 0);
+		}
 	}
 }
 
@@ -108,56 +157,52 @@ watchdog_check(void)
 {
 	uint64_t now = log_now_ns();
 
+	atomic_store(&wd_shm->alive_ns, now);
 	for (size_t i = 0; i < WATCHDOG_SLOTS; i++) {
-		if (wd_held[i].fd < 0)
+		if (wd_held[i].gen == 0)
 			continue;
 		uint64_t beat = atomic_load(&wd_shm->beat_ns[i]);
 		if (beat >= now || now - beat < WATCHDOG_STALL_MS * 1000000ULL)
 			continue;
-		/* Ids up to this one were dropped, later ones pass: imqd counts them so. */
-		uint32_t id;
-		bool known = nfqueue_last_id(wd_held[i].queue, &id) == 0;
-		atomic_store(&wd_shm->fired_id[i], known ? id : 0);
-		atomic_store(&wd_shm->fired_id_known[i], known);
-		if (nfqueue_fd_failopen(wd_held[i].fd, wd_held[i].queue, true, 0) < 0)
-			log_warn("watchdog: queue %u: cannot switch the kernel's fail-open back on",
-			         wd_held[i].queue);
-		else
-			log_warnx(
-			    "watchdog: queue %u: imqd has not run for %llu ms: the kernel's "
-			    "fail-open is back on (packets pass unshaped while imqd does not run)",
-			    wd_held[i].queue, (unsigned long long)((now - beat) / 1000000));
-		atomic_store(&wd_shm->fired[i], true);
-		close(wd_held[i].fd);
-		wd_held[i].fd = -1;
+		watchdog_fire(i, now - beat);
 	}
 }
 
 static void __attribute__((noreturn)) watchdog_run(int sock, const char *user, pid_t parent)
 {
-	/* Its end closing says imqd is gone; a signal to imqd's group is not for it. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
-		_exit(0);
 	prctl(PR_SET_NAME, "imqd-watchdog");
+	/* Its end closing says imqd is gone; job control and signals to imqd's group are not
+	 * for it. */
+	setsid();
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
 	signal(SIGTERM, SIG_IGN);
-	/* Nothing of imqd's stays open here: a socket kept would keep its queues bound. */
-	if (sock > 3)
-		close_range(3, (unsigned)sock - 1, 0);
-	close_range((unsigned)sock + 1, ~0u, 0);
+	signal(SIGTSTP, SIG_IGN);
+	signal(SIGTTIN, SIG_IGN);
+	signal(SIGTTOU, SIG_IGN);
+	/* Nothing of imqd's stays open here: a socket kept would keep its queues bound. The
+	 * syslog connection goes too; the C library opens it again when needed. */
+	closelog();
+	if ((sock > 3 && close_range(3, (unsigned)sock - 1, 0) < 0) ||
+	    close_range((unsigned)sock + 1, ~0u, 0) < 0)
+		for (int fd = 3; fd < 1024; fd++)
+			if (fd != sock)
+				close(fd);
 	if (user != NULL && privs_drop(user) < 0)
 		_exit(1);
+	/* After the switch of user, which clears it. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(0);
 	for (size_t i = 0; i < WATCHDOG_SLOTS; i++)
 		wd_held[i].fd = -1;
 	for (;;) {
+		watchdog_check();
 		struct pollfd pfd = {.fd = sock, .events = POLLIN};
 		if (poll(&pfd, 1, WATCHDOG_BEAT_MS) < 0 && errno != EINTR)
 			break;
 		if (watchdog_read(sock) < 0)
 			break;
-		watchdog_check();
 	}
 	_exit(0);
 }
@@ -179,6 +224,7 @@ watchdog_start(const char *user)
 		log_warn("cannot start the watchdog: socketpair");
 		return -1;
 	}
+	atomic_store(&wd_shm->alive_ns, log_now_ns());
 	wd_pid = fork();
 	if (wd_pid < 0) {
 		log_warn("cannot start the watchdog: fork");
@@ -193,7 +239,16 @@ watchdog_start(const char *user)
 	return 0;
 }
 
-/* Send M (and FD) to the watchdog; with wd_lock held. 0, or -1: then it is gone for good. */
+bool
+watchdog_alive(uint64_t now_ns)
+{
+	if (wd_sock < 0)
+		return false;
+	uint64_t alive = atomic_load(&wd_shm->alive_ns);
+	return alive >= now_ns || now_ns - alive < WATCHDOG_STALL_MS * 1000000ULL;
+}
+
+/* Send M (and FD) to the watchdog, never waiting; with wd_lock held. 0 or -1. */
 static int
 watchdog_send(const struct watchdog_msg *m, int fd)
 {
@@ -216,12 +271,15 @@ watchdog_send(const struct watchdog_msg *m, int fd)
 		cm->cmsg_len = CMSG_LEN(sizeof(int));
 		memcpy(CMSG_DATA(cm), &fd, sizeof(fd));
 	}
-	while (sendmsg(wd_sock, &mh, MSG_NOSIGNAL) < 0) {
+	while (sendmsg(wd_sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
 		if (errno == EINTR)
 			continue;
-		log_warn("the watchdog is gone: a flooded queue's kernel fail-open now stays on");
-		close(wd_sock);
-		wd_sock = -1;
+		if (errno == EPIPE || errno == ECONNRESET) {
+			log_warnx("the watchdog is gone: a flooded queue's kernel fail-open now "
+			          "stays on");
+			close(wd_sock);
+			wd_sock = -1;
+		}
 		return -1;
 	}
 	return 0;
@@ -233,13 +291,14 @@ watchdog_hold(int fd, uint16_t queue)
 	int slot = -1;
 
 	pthread_mutex_lock(&wd_lock);
-	for (int i = 0; wd_sock >= 0 && i < WATCHDOG_SLOTS; i++) {
+	for (int i = 0; watchdog_alive(log_now_ns()) && i < WATCHDOG_SLOTS; i++) {
 		if (wd_used[i])
 			continue;
+		uint32_t gen = wd_gen[i] + 1 != 0 ? wd_gen[i] + 1 : 1;
 		atomic_store(&wd_shm->beat_ns[i], log_now_ns());
-		atomic_store(&wd_shm->fired[i], false);
-		struct watchdog_msg m = {WATCHDOG_HOLD, (uint32_t)i, queue};
+		struct watchdog_msg m = {WATCHDOG_HOLD, (uint32_t)i, gen, queue};
 		if (watchdog_send(&m, fd) == 0) {
+			wd_gen[i] = gen;
 			wd_used[i] = true;
 			slot = i;
 		}
@@ -258,7 +317,7 @@ watchdog_beat(int slot, uint64_t now_ns)
 bool
 watchdog_fired(int slot)
 {
-	return atomic_load(&wd_shm->fired[slot]);
+	return atomic_load(&wd_shm->fired_gen[slot]) == wd_gen[slot];
 }
 
 bool
@@ -271,10 +330,10 @@ watchdog_fired_id(int slot, uint32_t *id)
 void
 watchdog_release(int slot)
 {
-	struct watchdog_msg m = {WATCHDOG_RELEASE, (uint32_t)slot, 0};
+	struct watchdog_msg m = {WATCHDOG_RELEASE, (uint32_t)slot, 0, 0};
 
 	pthread_mutex_lock(&wd_lock);
-	/* Gone, it holds nothing either. */
+	/* Should this fail, the watchdog lets go of the socket 500 ms on, as after a stall. */
 	watchdog_send(&m, -1);
 	wd_used[slot] = false;
 	pthread_mutex_unlock(&wd_lock);
@@ -287,9 +346,15 @@ watchdog_stop(void)
 		close(wd_sock);
 		wd_sock = -1;
 	}
-	if (wd_pid > 0) {
+	if (wd_pid <= 0)
+		return;
+	/* It ends once it sees imqd's end closed: a second for that, then no more waiting. */
+	for (int i = 0; i < 100 && waitpid(wd_pid, NULL, WNOHANG) == 0; i++)
+		usleep(10000);
+	if (waitpid(wd_pid, NULL, WNOHANG) == 0) {
+		kill(wd_pid, SIGKILL);
 		while (waitpid(wd_pid, NULL, 0) < 0 && errno == EINTR)
 			;
-		wd_pid = 0;
 	}
+	wd_pid = 0;
 }

@@ -13,8 +13,11 @@
 #     kernel_passed + kernel_dropped, kernel_dropped is the kernel's own
 #     count (nfnetlink_queue user_dropped) to within 0.5%, counters balance
 #     and nothing is left queued.
-#  2. The same flood, and imqd killed (SIGKILL) while the fail-open is off:
-#     the watchdog exits with it, the queue is unbound (the rule's
+#  2. The same flood, and the watchdog killed: within 1.5 s imqd switches
+#     the fail-open back on itself (flood_dropping 0 while the flood goes
+#     on) and logs it, as nothing would guard the queue should imqd stall.
+#  3. The same flood under a new imqd, killed (SIGKILL) while the fail-open
+#     is off: the watchdog exits with it, the queue is unbound (the rule's
 #     --queue-bypass lets packets through) and a ping answers within 1 s.
 . "$(dirname "$0")/lib.sh"
 e2e_init flood_watchdog 170
@@ -83,15 +86,32 @@ assert_within "1: kernel_dropped against nfnetlink_queue user_dropped" "$user_dr
 	"$S_kernel_dropped"
 check_nothing_queued
 
-# 2. SIGKILL while the fail-open is off.
+# 2. The watchdog killed while the fail-open is off.
 flood 4
 dropping "2, flooded"
 wd=$(pgrep -P "$IMQD_PID" -x imqd-watchdog) || fail "2: no imqd-watchdog process under imqd"
+kill -KILL "$wd"
+wait_log "$IMQD_LOG" "imq0: queue 0: the watchdog is not running: the kernel's fail-open is back on" 1 2 ||
+	mismatch "2: imqd did not switch the fail-open back on when its watchdog was killed"
+imqd_counters
+assert_eq "2: queue 0 flood_dropping with the watchdog gone" 0 "${S_q0_flood_dropping:-x}"
+kill -0 "$FLOOD_PID" 2>/dev/null && pass_msg "2: checked while the flood went on" ||
+	mismatch "2: the flood ended before the check"
+wait_pid "$FLOOD_PID" 20
+stop_imqd
+
+# 3. SIGKILL while the fail-open is off.
+start_imqd 0
+nsx "$GW" tc qdisc replace dev imq0 root tbf rate 10mbit burst 20k limit 100k ||
+	fail "3: tc tbf on imq0 failed"
+flood 4
+dropping "3, flooded"
+wd=$(pgrep -P "$IMQD_PID" -x imqd-watchdog) || fail "3: no imqd-watchdog process under imqd"
 t_kill=$(now)
 kill_imqd KILL
 # Exited (a zombie until its new parent reaps it, which is no matter).
 wait_until 1 '[ ! -e "/proc/$wd" ] || grep -q "^State:.*Z" "/proc/$wd/status"' ||
-	mismatch "2: imqd-watchdog still running 1 s after imqd was killed"
+	mismatch "3: imqd-watchdog still running 1 s after imqd was killed"
 ping_ms=
 for _ in $(seq 20); do
 	if timeout 2 ip netns exec "$SRC" ping -n -q -c 1 -W 0.2 "$DST_IP" >/dev/null 2>&1; then
@@ -99,9 +119,9 @@ for _ in $(seq 20); do
 		break
 	fi
 done
-[ -z "$(nfq_col 0 1)" ] || mismatch "2: queue 0 still bound after imqd was killed"
-if [ -z "$ping_ms" ]; then mismatch "2: no ping answer after SIGKILL"; else
-	assert_le "2: ping answered after SIGKILL (ms)" 1000 "$ping_ms"
+[ -z "$(nfq_col 0 1)" ] || mismatch "3: queue 0 still bound after imqd was killed"
+if [ -z "$ping_ms" ]; then mismatch "3: no ping answer after SIGKILL"; else
+	assert_le "3: ping answered after SIGKILL (ms)" 1000 "$ping_ms"
 fi
 wait_pid "$FLOOD_PID" 20
 finish
