@@ -173,6 +173,6 @@ device_readback(struct device *dev, int max)
 {
 	device_readback_copies(dev, max, log_now_ns());
 	/* Packets a later one of their flow overtook are decided within reorder-window. */
-	if (dev->overtaken > 0 && !dev->timer_fast)
+	if (dev->overtaken > 0 && !dev->timer_fast && dev->conf->reorder_window_ms > 0)
 		device_timer_start(dev);
 }
