@@ -7,7 +7,8 @@
 #  2. systemctl start with /dev/net/tun 0600 (no udev in the container)
 #     fails; made 0666 as Debian's udev rule does, systemctl start returns
 #     once imqd is ready: active, running as _imqd with only CAP_NET_ADMIN
-#     and CAP_NET_RAW, no new privileges, a seccomp filter.
+#     and CAP_NET_RAW, no new privileges, a seccomp filter; its watchdog
+#     process too.
 #  3. TCP from src to dst, queued on gw, through the tbf (RATE Mbit/s) its up
 #     hook puts on imq0: the rate within 10% of the TCP goodput RATE
 #     carries, counters balance, nothing left queued. imqctl's Prometheus
@@ -117,6 +118,16 @@ assert_eq "imqd's effective capabilities" 0000000000003000 "$(awk '/^CapEff:/ { 
 assert_eq "imqd's bounding set" 0000000000003000 "$(awk '/^CapBnd:/ { print $2 }' "$T_TMP/main.status")"
 assert_eq "imqd's NoNewPrivs" 1 "$(awk '/^NoNewPrivs:/ { print $2 }' "$T_TMP/main.status")"
 assert_eq "imqd's seccomp mode (2: filter)" 2 "$(awk '/^Seccomp:/ { print $2 }' "$T_TMP/main.status")"
+# Its watchdog process (a flooded queue's fail-open back on should imqd
+# stall): the same user and capabilities, under the same filter, and alive.
+if wd=$(pgrep -P "$IMQD_PID" -x imqd-watchdog); then
+	assert_eq "imqd-watchdog's uid (host view) = imqd's" \
+		"$(awk '/^Uid:/ { print $3 }' "/proc/$IMQD_PID/status")" "$(awk '/^Uid:/ { print $3 }' "/proc/$wd/status")"
+	assert_eq "imqd-watchdog's effective capabilities" 0000000000003000 "$(awk '/^CapEff:/ { print $2 }' "/proc/$wd/status")"
+	assert_eq "imqd-watchdog's seccomp mode (2: filter)" 2 "$(awk '/^Seccomp:/ { print $2 }' "/proc/$wd/status")"
+else
+	mismatch "no imqd-watchdog process under imqd.service's main process"
+fi
 
 # ---------------------------------------------------------------- 3. shaping
 assert_eq "qdisc the up hook put on imq0" tbf "$(nsx "$GW" tc qdisc show dev imq0 | awk 'NR == 1 { print $2 }')"
@@ -196,7 +207,7 @@ nsx "$GW" ip link show imq0 >/dev/null 2>&1 && mismatch "imq0 still exists after
 nsx "$GW" awk '$1 == 0 || $1 == 1 { b = 1 } END { exit !b }' /proc/net/netfilter/nfnetlink_queue &&
 	mismatch "queue 0 or 1 still bound after the stop"
 for p in $(ip netns pids "$GW"); do
-	[ "$(cat "/proc/$p/comm" 2>/dev/null)" = imqd ] && mismatch "imqd process $p is left after the stop"
+	case $(cat "/proc/$p/comm" 2>/dev/null) in imqd | imqd-watchdog) mismatch "imqd process $p is left after the stop" ;; esac
 done
 
 # ---------------------------------------------------------------- 7. journal
