@@ -44,6 +44,9 @@ bool watchdog_fired_id(int slot, uint32_t *id);
 /* The watchdog closes its copy of SLOT's socket; SLOT is free again. From any thread. */
 void watchdog_release(int slot);
 
+/* From the main loop, every second or so: log once and reap a watchdog that has exited. */
+void watchdog_reap(void);
+
 /* Stop the watchdog and wait for it (every slot released first). */
 void watchdog_stop(void);
 

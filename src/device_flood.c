@@ -169,6 +169,14 @@ device_flood_open(struct device *dev, struct device_queue *q, bool closing)
 		         q->num);
 		return; /* the watchdog keeps its copy: the next tick tries again */
 	}
+	if (fired) {
+		/* Here, not at the tick: a reload or a stop may take the queue before it. */
+		q->c.watchdog++;
+		log_warnx("%s: queue %u: imqd did not run for %u ms or more, and its watchdog "
+		          "switched the kernel's fail-open back on: the flood passed unshaped "
+		          "meanwhile",
+		          dev->name, q->num, WATCHDOG_STALL_MS);
+	}
 	if (sock->ndrops > 0 && sock->drops[sock->ndrops - 1].open) {
 		sock->drops[sock->ndrops - 1].open = false;
 		sock->drops[sock->ndrops - 1].to = to;
@@ -265,13 +273,7 @@ device_flood_tick(struct device *dev, uint64_t now)
 		if (!q->c.flooded && !q->c.flood_dropping)
 			continue;
 		if (q->c.flood_dropping && watchdog_fired(sock->wd_slot)) {
-			q->c.watchdog++;
-			device_flood_open(dev, q, false);
-			log_warnx(
-			    "%s: queue %u: imqd did not run for %u ms or more, and its watchdog "
-			    "switched the kernel's fail-open back on: the flood passed unshaped "
-			    "meanwhile",
-			    dev->name, q->num, WATCHDOG_STALL_MS);
+			device_flood_open(dev, q, false); /* counts and logs it */
 		} else if (q->c.flood_dropping && !watchdog_alive(now)) {
 			/* Nothing would switch it on should imqd stall. */
 			device_flood_open(dev, q, false);
@@ -283,6 +285,10 @@ device_flood_tick(struct device *dev, uint64_t now)
 		} else if (q->c.flood_dropping) {
 			watchdog_beat(sock->wd_slot, now);
 		}
+		/* After a stall, what waits in the buffer is the flood going on. */
+		uint32_t used, size;
+		if (nfqueue_backlog(sock->nfq, &used, &size) == 0 && used >= size / 2)
+			sock->press_last_ns = now;
 		if (now - sock->skip_last_ns < DEVICE_CALM_MS * DEVICE_MS ||
 		    now - sock->press_last_ns < DEVICE_CALM_MS * DEVICE_MS)
 			continue;

@@ -535,6 +535,7 @@ main_status_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	notify_status(imqd->ndevs, held, drops, failopen);
 	notify_watchdog();
+	watchdog_reap();
 }
 
 static void

@@ -242,7 +242,7 @@ watchdog_start(const char *user)
 bool
 watchdog_alive(uint64_t now_ns)
 {
-	if (wd_sock < 0)
+	if (wd_shm == NULL)
 		return false;
 	uint64_t alive = atomic_load(&wd_shm->alive_ns);
 	return alive >= now_ns || now_ns - alive < WATCHDOG_STALL_MS * 1000000ULL;
@@ -337,6 +337,25 @@ watchdog_release(int slot)
 	watchdog_send(&m, -1);
 	wd_used[slot] = false;
 	pthread_mutex_unlock(&wd_lock);
+}
+
+void
+watchdog_reap(void)
+{
+	int status;
+
+	if (wd_pid <= 0 || waitpid(wd_pid, &status, WNOHANG) != wd_pid)
+		return;
+	wd_pid = 0;
+	pthread_mutex_lock(&wd_lock);
+	if (wd_sock >= 0) {
+		close(wd_sock);
+		wd_sock = -1;
+	}
+	pthread_mutex_unlock(&wd_lock);
+	log_warnx("the watchdog is gone (%s %d): a flooded queue's kernel fail-open now stays on",
+	          WIFSIGNALED(status) ? "signal" : "exit status",
+	          WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 }
 
 void
