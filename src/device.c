@@ -531,8 +531,10 @@ device_shard_stop(struct device *dev, int *keep_fd, struct stats_counters *last)
 		device_release(dev, -1, STATS_FO_SHUTDOWN);
 		device_flush(dev);
 		for (size_t i = 0; i < dev->nqueues; i++)
-			if (dev->queues[i].bound)
+			if (dev->queues[i].bound) {
+				device_count_trailing(dev, &dev->queues[i]);
 				nfqueue_unbind(dev->queues[i].sock->nfq, dev->queues[i].num);
+			}
 	}
 	for (size_t i = 0; i < dev->nqueues; i++)
 		device_sock_close(dev, &dev->queues[i]);

@@ -251,6 +251,10 @@ void device_flood_tick(struct device *dev, uint64_t now);
 /* Whether the kernel drops what does not reach Q's socket (else it passes it unshaped). */
 bool device_kernel_drops(const struct device *dev, const struct device_queue *q);
 
+/* Count the ids the kernel skipped after the last packet imqd read from Q, which is drained
+ * and about to be unbound: its ids start over with the next binding. */
+void device_count_trailing(struct device *dev, struct device_queue *q);
+
 /* How many of the GAP ids from FIRST on, skipped by the kernel, it dropped (the rest passed). */
 uint32_t device_gap_dropped(struct device *dev, struct device_queue *q, uint32_t first,
                             uint32_t gap);

@@ -25,6 +25,41 @@ device_errno_reason(int err)
 	}
 }
 
+/* GAP ids from Q's next on that the kernel skipped, counted as it decided them. */
+static void
+device_count_gap(struct device *dev, struct device_queue *q, uint32_t gap)
+{
+	uint32_t dropped = device_gap_dropped(dev, q, q->next_id, gap);
+
+	q->c.id_gaps += gap;
+	q->c.kernel_passed += gap - dropped;
+	q->c.kernel_dropped += dropped;
+	log_limited(&dev->lim_verdict, LOG_WARNING,
+	            "%s: queue %u: the kernel %s %u packets itself: imqd's receive buffer was full",
+	            dev->name, q->num,
+	            dropped == gap ? "dropped"
+	            : dropped == 0 ? "passed unshaped"
+	                           : "passed unshaped or dropped",
+	            gap);
+}
+
+void
+device_count_trailing(struct device *dev, struct device_queue *q)
+{
+	uint32_t last;
+
+	if (nfqueue_last_id(q->num, &last) < 0)
+		return;
+	if (!q->seen)
+		q->next_id = 1; /* ids start at 1 with each binding */
+	uint32_t gap = last + 1 - q->next_id;
+	if (gap == 0 || gap >= 0x80000000u)
+		return;
+	device_count_gap(dev, q, gap);
+	q->seen = true;
+	q->next_id = last + 1;
+}
+
 static void
 device_count_in(struct device *dev, struct device_queue *q, const struct nfqueue_packet *p,
                 uint64_t now)
@@ -39,18 +74,7 @@ device_count_in(struct device *dev, struct device_queue *q, const struct nfqueue
 	if (q->seen && p->id != q->next_id) {
 		uint32_t gap = p->id - q->next_id;
 		if (gap < 0x80000000u) {
-			uint32_t dropped = device_gap_dropped(dev, q, q->next_id, gap);
-			q->c.id_gaps += gap;
-			q->c.kernel_passed += gap - dropped;
-			q->c.kernel_dropped += dropped;
-			log_limited(&dev->lim_verdict, LOG_WARNING,
-			            "%s: queue %u: the kernel %s %u packets itself: imqd's receive "
-			            "buffer was full",
-			            dev->name, q->num,
-			            dropped == gap ? "dropped"
-			            : dropped == 0 ? "passed unshaped"
-			                           : "passed unshaped or dropped",
-			            gap);
+			device_count_gap(dev, q, gap);
 			device_sock_skipped(dev, q, now);
 		}
 	}

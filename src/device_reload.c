@@ -23,6 +23,7 @@ device_shard_release_queues(struct device *dev, const struct conf_device *cf)
 		device_recv_queued(dev, q);
 		device_drain(dev, q);
 		device_recv_queued(dev, q);
+		device_count_trailing(dev, q);
 		nfqueue_unbind(q->sock->nfq, q->num);
 		device_sock_close(dev, q);
 		q->bound = false;

@@ -15,8 +15,13 @@
 #     and nothing is left queued.
 #  2. The same flood, and the watchdog killed: within 1.5 s imqd switches
 #     the fail-open back on itself (flood_dropping 0 while the flood goes
-#     on) and logs it, as nothing would guard the queue should imqd stall.
-#  3. The same flood under a new imqd, killed (SIGKILL) while the fail-open
+#     on) and logs it, as nothing would guard the queue should imqd stall;
+#     it logs that the watchdog is gone and reaps it.
+#  3. A flood that ends while imqd is stopped, then a reload that moves its
+#     queue to imq1 before imqd read past the last ids the kernel skipped:
+#     they are counted when the queue is released (the rule's counter
+#     equals received + kernel_passed + kernel_dropped of both devices).
+#  4. The same flood under a new imqd, killed (SIGKILL) while the fail-open
 #     is off: the watchdog exits with it, the queue is unbound (the rule's
 #     --queue-bypass lets packets through) and a ping answers within 1 s.
 . "$(dirname "$0")/lib.sh"
@@ -97,21 +102,65 @@ imqd_counters
 assert_eq "2: queue 0 flood_dropping with the watchdog gone" 0 "${S_q0_flood_dropping:-x}"
 kill -0 "$FLOOD_PID" 2>/dev/null && pass_msg "2: checked while the flood went on" ||
 	mismatch "2: the flood ended before the check"
+wait_log "$IMQD_LOG" "the watchdog is gone \(signal 9\)" 1 2 || mismatch "2: imqd did not log that its watchdog is gone"
+wait_until 2 '! pgrep -P "$IMQD_PID" -x imqd-watchdog >/dev/null' ||
+	mismatch "2: the killed watchdog was not reaped"
 wait_pid "$FLOOD_PID" 20
 stop_imqd
 
-# 3. SIGKILL while the fail-open is off.
+# 3. A flood that ends while imqd is stopped, and a reload that moves the
+# queue to imq1 before imqd read past the ids the kernel skipped last.
+MOVE_CONF=$T_TMP/move.conf
+move_conf() {
+	imqd_conf "$MOVE_CONF" "$T_TMP/move.sock" <<EOC
+[imq0]
+queues = $1
+
+[imq1]
+queues = $2
+EOC
+	imqd_conf_read "$MOVE_CONF"
+}
+move_conf 0 1
+nsx "$GW" iptables -t mangle -Z PREROUTING
+start_imqd_conf "$MOVE_CONF"
+for d in imq0 imq1; do
+	nsx "$GW" tc qdisc replace dev "$d" root tbf rate 10mbit burst 20k limit 100k ||
+		fail "3: tc tbf on $d failed"
+done
+flood 4
+sleep 2.5
+kill_imqd STOP
+wait_pid "$FLOOD_PID" 15
+kill_imqd CONT
+sleep 0.5
+move_conf 2 0,1
+"$IMQCTL" -s "$IMQD_SOCK" reload >/dev/null || mismatch "3: imqctl reload failed"
+timeout 10 ip netns exec "$SRC" "$UDPSEQ" send -d "$DST_IP" -p "$PORT" -n 20 -s 64 -r 1000 -t 5 \
+	>/dev/null || fail "3: udpseq send failed"
+sleep 1
+rule=$(ipt_pkts "$GW" iptables mangle PREROUTING 1)
+imqd_counters imq0
+moved=$((S_received + S_kernel_passed + S_kernel_dropped))
+imqd_counters imq1
+log "3: rule matched $rule; imq0 counted $moved, imq1 $((S_received + S_kernel_passed + S_kernel_dropped))"
+assert_eq "3: rule counter = received + kernel_passed + kernel_dropped of imq0 and imq1" "$rule" \
+	"$((moved + S_received + S_kernel_passed + S_kernel_dropped))"
+check_nothing_queued
+stop_imqd
+
+# 4. SIGKILL while the fail-open is off.
 start_imqd 0
 nsx "$GW" tc qdisc replace dev imq0 root tbf rate 10mbit burst 20k limit 100k ||
-	fail "3: tc tbf on imq0 failed"
+	fail "4: tc tbf on imq0 failed"
 flood 4
-dropping "3, flooded"
-wd=$(pgrep -P "$IMQD_PID" -x imqd-watchdog) || fail "3: no imqd-watchdog process under imqd"
+dropping "4, flooded"
+wd=$(pgrep -P "$IMQD_PID" -x imqd-watchdog) || fail "4: no imqd-watchdog process under imqd"
 t_kill=$(now)
 kill_imqd KILL
 # Exited (a zombie until its new parent reaps it, which is no matter).
 wait_until 1 '[ ! -e "/proc/$wd" ] || grep -q "^State:.*Z" "/proc/$wd/status"' ||
-	mismatch "3: imqd-watchdog still running 1 s after imqd was killed"
+	mismatch "4: imqd-watchdog still running 1 s after imqd was killed"
 ping_ms=
 for _ in $(seq 20); do
 	if timeout 2 ip netns exec "$SRC" ping -n -q -c 1 -W 0.2 "$DST_IP" >/dev/null 2>&1; then
@@ -119,9 +168,9 @@ for _ in $(seq 20); do
 		break
 	fi
 done
-[ -z "$(nfq_col 0 1)" ] || mismatch "3: queue 0 still bound after imqd was killed"
-if [ -z "$ping_ms" ]; then mismatch "3: no ping answer after SIGKILL"; else
-	assert_le "3: ping answered after SIGKILL (ms)" 1000 "$ping_ms"
+[ -z "$(nfq_col 0 1)" ] || mismatch "4: queue 0 still bound after imqd was killed"
+if [ -z "$ping_ms" ]; then mismatch "4: no ping answer after SIGKILL"; else
+	assert_le "4: ping answered after SIGKILL (ms)" 1000 "$ping_ms"
 fi
 wait_pid "$FLOOD_PID" 20
 finish
