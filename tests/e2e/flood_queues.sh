@@ -43,11 +43,18 @@ for policy in accept drop flood-accept; do
 		--queue-bypass &&
 		nsx "$GW" iptables -t mangle -A PREROUTING -i "$GW_IN" -j NFQUEUE --queue-num 0 \
 			--queue-bypass || fail "iptables NFQUEUE rules failed"
-	flood_pings "imqd-$policy" "$PORT" "$SECS" "$PINGS"
-	check_counters
-	beyond=$((${S_q0_kernel_passed:-0} + ${S_q0_kernel_dropped:-0}))
-	log "imqd, $what: queue 0 received $S_q0_received, kernel decided $beyond;" \
-		"queue 1 received $S_q1_received"
+	# The test is about a flood beyond imqd's intake: on a busy machine src
+	# sometimes sends too slowly for that (180 kpps in one CI run, which a
+	# Debug imqd took in whole). Then the flood goes again, once.
+	for try in 1 2; do
+		flood_pings "imqd-$policy" "$PORT" "$SECS" "$PINGS"
+		check_counters
+		beyond=$((${S_q0_kernel_passed:-0} + ${S_q0_kernel_dropped:-0}))
+		log "imqd, $what: queue 0 received $S_q0_received, kernel decided $beyond;" \
+			"queue 1 received $S_q1_received"
+		[ "$beyond" -gt 0 ] && break
+		log "imqd, $what: try $try: the flood did not exceed what imqd took in"
+	done
 	assert_ge "imqd, $what: flood packets the kernel decided on queue 0" 1 "$beyond"
 	assert_eq "imqd, $what: pings the kernel passed on queue 1" 0 "${S_q1_kernel_passed:-x}"
 	assert_eq "imqd, $what: pings the kernel dropped on queue 1" 0 "${S_q1_kernel_dropped:-x}"
