@@ -29,13 +29,8 @@ t_kill=$(now)
 kill_imqd KILL
 log "imqd killed with SIGKILL (status $IMQD_RC)"
 # Ping until one answers: the time it took is how long traffic was cut.
-ping_ms=
-for i in $(seq 30); do
-	if timeout 2 ip netns exec "$SRC" ping -n -q -c 1 -W 0.5 "$DST_IP" >/dev/null 2>&1; then
-		ping_ms=$(calc %.0f "($(now) - $t_kill) * 1000")
-		break
-	fi
-done
+ping_answered "$t_kill" 30 0.5
+ping_ms=$PING_MS
 sleep 3
 t_restart=$(now)
 start_imqd 0 "up = $hook"

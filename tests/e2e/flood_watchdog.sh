@@ -161,13 +161,8 @@ kill_imqd KILL
 # Exited (a zombie until its new parent reaps it, which is no matter).
 wait_until 1 '[ ! -e "/proc/$wd" ] || grep -q "^State:.*Z" "/proc/$wd/status"' ||
 	mismatch "4: imqd-watchdog still running 1 s after imqd was killed"
-ping_ms=
-for _ in $(seq 20); do
-	if timeout 2 ip netns exec "$SRC" ping -n -q -c 1 -W 0.2 "$DST_IP" >/dev/null 2>&1; then
-		ping_ms=$(calc %.0f "($(now) - $t_kill) * 1000")
-		break
-	fi
-done
+ping_answered "$t_kill" 20 0.2
+ping_ms=$PING_MS
 [ -z "$(nfq_col 0 1)" ] || mismatch "4: queue 0 still bound after imqd was killed"
 if [ -z "$ping_ms" ]; then mismatch "4: no ping answer after SIGKILL"; else
 	assert_le "4: ping answered after SIGKILL (ms)" 1000 "$ping_ms"

@@ -156,6 +156,20 @@ stamp_gap() {
 		END { if (b - last > g) g = b - last; printf "%.3f\n", g }' "$T_TMP/$1.ts"
 }
 
+# ping_answered T0 TRIES WAIT: ping $DST_IP from $SRC until one answers, at
+# most TRIES pings of WAIT seconds each; PING_MS, how long after T0 (now's
+# format) it answered, or empty.
+ping_answered() {
+	local _
+	PING_MS=
+	for _ in $(seq "$2"); do
+		if timeout 2 ip netns exec "$SRC" ping -n -q -c 1 -W "$3" "$DST_IP" >/dev/null 2>&1; then
+			PING_MS=$(calc %.0f "($(now) - $1) * 1000")
+			return 0
+		fi
+	done
+}
+
 # ping_stats FILE: GOT, the replies in ping's output FILE, and P99, their
 # 99th percentile round trip in ms (empty without replies).
 ping_stats() {
