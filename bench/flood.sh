@@ -9,6 +9,12 @@
 # configuration once, taking turns:
 #   bare            bench/nfq_bare -b: an accept loop, the intake ceiling
 #   ifb-QDISC       gw's ingress redirected to ifb0 with QDISC
+#   floor-QDISC     bench/nfq_bare -b -t tunb0, QDISC on the TUN device tunb0:
+#                   the bare loop that also sends each packet's copy through
+#                   QDISC and reads back what it releases, drops the packets
+#                   whose copies the qdisc refused and accepts the rest at
+#                   once: the ceiling of imqd's design (its intake is what
+#                   the queue gave it, from /proc/net/netfilter/nfnetlink_queue)
 #   imqd-QDISC      gw's ingress queued to imqd, QDISC on imq0 (the defaults:
 #                   on-overflow = accept, on-flood = drop)
 #   imqd-htb-drop   the same with on-overflow = drop
@@ -45,10 +51,10 @@ export IMQD IMQCTL=${IMQCTL:-$(dirname "$IMQD")/imqctl}
 export UDPSEQ=${UDPSEQ:-$(dirname "$IMQD")/tests/e2e/udpseq}
 
 . "$ROOT/tests/e2e/lib.sh"
-e2e_init bench_flood $((ROUNDS * 120 + 120))
+e2e_init bench_flood $((ROUNDS * 150 + 120))
 cc -O2 -std=c11 -Wall -Wextra -o "$T_TMP/udpflood" "$BENCH_DIR/udpflood.c" &&
 	cc -O2 -std=c11 -Wall -Wextra -pthread -o "$T_TMP/nfq_bare" "$BENCH_DIR/nfq_bare.c" \
-		-lmnl -lnetfilter_queue || fail "cannot build udpflood and nfq_bare"
+		-lmnl -lnetfilter_queue -luring || fail "cannot build udpflood and nfq_bare"
 PORT=9700
 PINGS=$((SECS * 200 - 100))
 : >"$OUT" || fail "cannot write $OUT"
@@ -66,11 +72,19 @@ qdisc() {
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
+# The packets queue 0 gave its listener so far: ids handed out, less those the
+# kernel dropped on a full socket (they take an id too).
+queue_given() {
+	nsx "$GW" awk '$1 == 0 { print $8 - $7; found = 1 } END { if (!found) print 0 }' \
+		/proc/net/netfilter/nfnetlink_queue
+}
+
 # flood MODE ROUND PID: one measured run, with PID the consumer (imqd, nfq_bare, or empty).
 flood() {
 	local mode=$1 round=$2 pid=$3 ping_pid="" r0=0 r1=0 c0=0 c1=0 d0
 	d0=$(ipt_pkts "$DST" iptables filter INPUT 1)
 	if [ "${mode#imqd}" != "$mode" ]; then imqd_counters; r0=$S_received; fi
+	[ "${mode#floor}" != "$mode" ] && r0=$(queue_given)
 	[ -n "$pid" ] && c0=$(cpu_ticks "$pid")
 	bg "$SRC" timeout $((SECS + 10)) "$T_TMP/udpflood" -d "$DST_IP" -p "$PORT" -s 64 -t "$SECS" -F 8 \
 		>"$T_TMP/tx.json"
@@ -83,6 +97,7 @@ flood() {
 	wait_pid "$tx" $((SECS + 10))
 	[ -n "$pid" ] && c1=$(cpu_ticks "$pid")
 	if [ "${mode#imqd}" != "$mode" ]; then imqd_counters; r1=$S_received; fi
+	[ "${mode#floor}" != "$mode" ] && r1=$(queue_given)
 	[ -n "$ping_pid" ] && wait_pid "$ping_pid" $((SECS + 10))
 	sleep 1 # what the qdisc still held
 	printf '{"packets":%d}\n' $(($(ipt_pkts "$DST" iptables filter INPUT 1) - d0)) >"$T_TMP/rx.json"
@@ -116,6 +131,20 @@ for ((round = 1; round <= ROUNDS; round++)); do
 		flood "ifb-$q" "$round" ""
 		nsx "$GW" tc qdisc del dev "$GW_IN" ingress
 		nsx "$GW" ip link del ifb0
+		# The design's floor: the qdisc's work on the copies, and nothing of imqd's.
+		nsx "$GW" ip tuntap add dev tunb0 mode tun && nsx "$GW" ip link set tunb0 up ||
+			fail "tunb0 failed"
+		qdisc tunb0 "$q"
+		ip netns exec "$GW" "$T_TMP/nfq_bare" -b -q 0 -t tunb0 >/dev/null 2>&1 &
+		floor=$!
+		T_PIDS+=("$floor")
+		sleep 0.3
+		nsx "$GW" iptables -t mangle -A PREROUTING -i "$GW_IN" -j NFQUEUE --queue-num 0 --queue-bypass
+		flood "floor-$q" "$round" "$floor"
+		nsx "$GW" iptables -t mangle -F PREROUTING
+		kill "$floor"
+		wait "$floor" 2>/dev/null
+		nsx "$GW" ip tuntap del dev tunb0 mode tun
 		# imqd, and for htb with on-overflow = drop and on-flood = accept too.
 		for policy in default drop floodaccept; do
 			[ "$policy" != default ] && [ "$q" != htb ] && continue

@@ -5,8 +5,8 @@
         prints one JSON line for the run (what src sent, what dst got, the
         consumer's intake and CPU time, the pings' loss and round trips)
     flood_report.py report FILE.json
-        prints the table of the medians over the rounds, and the targets of
-        issue #21 read from them
+        prints the table of the medians over the rounds, the targets of
+        issue #21 read from them, and imqd's intake against the design's floor
 """
 
 import argparse
@@ -42,7 +42,8 @@ def record(args):
            "delivered_pps": rx.get("packets", 0) / args.secs,
            "intake": args.intake, "intake_pps": args.intake / args.secs,
            "cpu_s": round(cpu_s, 3)}
-    # imqd counts its intake; the bare loop's is what it passed to dst.
+    # imqd counts its intake, the floor's is read from the queue; the bare loop's is
+    # what it passed to dst.
     if rec["mode"] == "bare":
         rec["intake"], rec["intake_pps"] = rec["delivered"], rec["delivered_pps"]
     if rec["intake"]:
@@ -101,6 +102,16 @@ def targets(m):
     return out
 
 
+def floors(m):
+    """Per qdisc, imqd's intake as a share of the floor's: (qdisc, share)."""
+    out = []
+    for q in ("pfifo", "tbf", "htb"):
+        imqd, floor = m.get("imqd-" + q), m.get("floor-" + q)
+        if imqd and floor:
+            out.append((q, ratio(imqd.get("intake_pps"), floor.get("intake_pps"))))
+    return out
+
+
 def report(path, out=sys.stdout):
     records = [json.loads(line) for line in open(path) if line.strip()]
     m = medians(records)
@@ -121,6 +132,8 @@ def report(path, out=sys.stdout):
     out.write("\n")
     for what, value, met in targets(m):
         out.write("%-55s %12s  %s\n" % (what, value, "met" if met else "NOT MET"))
+    for q, share in floors(m):
+        out.write("%-55s %12s\n" % ("imqd-%s: intake / floor-%s's" % (q, q), fmt(share, ".2f")))
     return m
 
 

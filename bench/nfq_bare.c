@@ -8,18 +8,25 @@
  * With -t DEV it is the floor of imqd's design instead: before its verdict,
  * each packet is also sent into the TUN device DEV through DEV's qdisc and
  * read back, as imqd does with its copies, and nothing else (no event
- * library, no matching: a pass-through qdisc keeps the order). Packets
- * larger than DEV's MTU (whole GSO packets) are accepted without the trip.
+ * library, no matching: a pass-through qdisc keeps the order). A batch's
+ * copies go in one io_uring submission, as imqd sends them: a copy the qdisc
+ * drops fails its send, which would end a sendmmsg call. A packet whose copy
+ * the qdisc refused is dropped, as imqd drops it; every other one is
+ * accepted at once, without waiting for the qdisc to release its copy, so
+ * with a shaping qdisc the packets pass at the rate the qdisc takes copies
+ * in, not the one it lets them out at. Packets larger than DEV's MTU (whole
+ * GSO packets) are accepted without the trip.
  *
  * With -b the verdicts of a batch go as one NFQNL_MSG_VERDICT_BATCH naming
- * the batch's last packet id instead of a message per packet.
+ * the batch's last packet id instead of a message per packet (with -t, one
+ * per run of equal verdicts).
  *
  * With -j N it runs N such loops in N threads, on queues queue..queue+N-1,
  * each with its own netlink socket: what several workers fed by iptables'
  * --queue-balance could gain over one on this machine.
  *
  * usage: nfq_bare [-b] [-g] [-q queue] [-j threads] [-c copy-bytes] [-t tun-device] [-v]
- * build: cc -O2 -std=c11 -Wall -Wextra -pthread nfq_bare.c -lmnl -lnetfilter_queue
+ * build: cc -O2 -std=c11 -Wall -Wextra -pthread nfq_bare.c -lmnl -lnetfilter_queue -luring
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -50,6 +57,7 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_queue.h>
 #include <libnetfilter_queue/libnetfilter_queue.h>
+#include <liburing.h>
 
 #ifndef SOL_NETLINK
 #define SOL_NETLINK 270
@@ -58,6 +66,7 @@
 #define NFQB_BATCH 64
 #define NFQB_MAXLEN 8192
 #define NFQB_RCVBUF (64 * 1024 * 1024)
+#define NFQB_SNDBUF (64 * 1024 * 1024)
 #define NFQB_MSG_EXTRA 1024 /* netlink and NFQA_* headers around the payload */
 #define NFQB_VMSG_SIZE 64   /* one aligned verdict message */
 #define NFQB_POLL_MS 200
@@ -75,14 +84,23 @@ struct nfqb {
 	struct iovec iovs[NFQB_BATCH];
 	char vbuf[NFQB_BATCH * NFQB_VMSG_SIZE];
 	size_t vlen;
+	size_t vlast; /* -b: where the last message starts, and its verdict */
+	int vlast_verdict;
 	size_t nverdicts;
 	uint64_t packets, bytes, batches, sends, send_errors, nl_errors, unparsed;
 	/* -t: the round trip through a TUN device */
 	int tunfd, injfd;
 	struct sockaddr_ll tunaddr[2]; /* IPv4, IPv6 */
+	struct io_uring ring;
 	struct mmsghdr tmsgs[NFQB_BATCH];
 	struct iovec tiovs[NFQB_BATCH];
 	size_t ntrip;
+	int tres[NFQB_BATCH]; /* each copy's send: bytes, or -errno */
+	struct {
+		uint32_t id;
+		int trip;   /* index in tmsgs, or -1: no trip */
+	} pend[NFQB_BATCH]; /* packets whose verdict waits for the trip */
+	size_t npend;
 	uint8_t tbuf[2048];
 	uint64_t trips, trip_errors;
 };
@@ -187,6 +205,19 @@ nfqb_tun_open(struct nfqb *b, const char *dev)
 		perror("nfq_bare: packet socket");
 		return -1;
 	}
+	/*
+	 * Copies a shaping qdisc holds stay charged to the socket: with the
+	 * default buffer a send would wait for the qdisc's rate. As imqd, a
+	 * buffer the qdisc's limit fills first, and sends that never wait.
+	 */
+	int sndbuf = NFQB_SNDBUF;
+	if (setsockopt(b->injfd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) < 0)
+		perror("nfq_bare: SO_SNDBUFFORCE");
+	int err = io_uring_queue_init(NFQB_BATCH, &b->ring, 0);
+	if (err < 0) {
+		fprintf(stderr, "nfq_bare: io_uring: %s\n", strerror(-err));
+		return -1;
+	}
 	for (int i = 0; i < 2; i++) {
 		b->tunaddr[i].sll_family = AF_PACKET;
 		b->tunaddr[i].sll_protocol = htons(i == 0 ? ETH_P_IP : ETH_P_IPV6);
@@ -195,39 +226,46 @@ nfqb_tun_open(struct nfqb *b, const char *dev)
 	return 0;
 }
 
-/* Queue PKT (LEN bytes) for the trip through the TUN device. */
-static void
+/* Queue PKT (LEN bytes) for the trip through the TUN device: its index, or -1. */
+static int
 nfqb_trip_add(struct nfqb *b, void *pkt, size_t len)
 {
 	struct msghdr *m = &b->tmsgs[b->ntrip].msg_hdr;
 
 	if (len == 0 || len > sizeof(b->tbuf) || b->ntrip == NFQB_BATCH)
-		return;
+		return -1;
 	b->tiovs[b->ntrip] = (struct iovec){.iov_base = pkt, .iov_len = len};
 	*m = (struct msghdr){.msg_iov = &b->tiovs[b->ntrip],
 	                     .msg_iovlen = 1,
 	                     .msg_name = &b->tunaddr[(*(uint8_t *)pkt >> 4) == 6],
 	                     .msg_namelen = sizeof(b->tunaddr[0])};
-	b->ntrip++;
+	return (int)b->ntrip++;
 }
 
 /* Send the queued packets into the TUN device and read as many back. */
 static void
 nfqb_trip(struct nfqb *b)
 {
-	size_t sent = 0;
+	struct io_uring_cqe *cqe;
 
-	while (sent < b->ntrip) {
-		int r = sendmmsg(b->injfd, &b->tmsgs[sent], (unsigned)(b->ntrip - sent), 0);
-		if (r <= 0) {
-			if (r < 0 && errno == EINTR)
-				continue;
-			b->trip_errors++; /* refused by the qdisc: skip that one */
-			r = 1;
-		} else {
-			b->trips += (uint64_t)r;
-		}
-		sent += (size_t)r;
+	for (size_t i = 0; i < b->ntrip; i++) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&b->ring);
+		io_uring_prep_sendmsg(sqe, b->injfd, &b->tmsgs[i].msg_hdr, MSG_DONTWAIT);
+		io_uring_sqe_set_data64(sqe, i);
+		b->tres[i] = -EIO;
+	}
+	int r = io_uring_submit_and_wait(&b->ring, (unsigned)b->ntrip);
+	for (size_t i = 0; r >= 0 && i < b->ntrip; i++) {
+		if (io_uring_wait_cqe(&b->ring, &cqe) < 0)
+			break;
+		b->tres[io_uring_cqe_get_data64(cqe)] = cqe->res;
+		io_uring_cqe_seen(&b->ring, cqe);
+	}
+	for (size_t i = 0; i < b->ntrip; i++) {
+		if (b->tres[i] < 0)
+			b->trip_errors++; /* refused by the qdisc, or no room */
+		else
+			b->trips++;
 	}
 	for (size_t i = 0; i < b->ntrip; i++)
 		if (read(b->tunfd, b->tbuf, sizeof(b->tbuf)) < 0)
@@ -269,18 +307,33 @@ nfqb_open(struct nfqb *b, int copy)
 	return 0;
 }
 
-/* Queue an NF_ACCEPT for ID behind the verdicts already in the buffer. */
+/* Queue VERDICT for ID behind the verdicts already in the buffer. */
 static void
-nfqb_accept(struct nfqb *b, uint32_t id)
+nfqb_verdict(struct nfqb *b, uint32_t id, int verdict)
 {
-	/* -b: one message for the whole batch, rewritten with the latest id. */
-	struct nlmsghdr *nlh = nfqb_vbatch
-	                           ? nfq_nlmsg_put(b->vbuf, NFQNL_MSG_VERDICT_BATCH, b->queue)
-	                           : nfq_nlmsg_put(b->vbuf + b->vlen, NFQNL_MSG_VERDICT, b->queue);
-
-	nfq_nlmsg_verdict_put(nlh, (int)id, NF_ACCEPT);
-	b->vlen = (nfqb_vbatch ? 0 : b->vlen) + NLMSG_ALIGN(nlh->nlmsg_len);
+	/* -b: a run of equal verdicts is one message, rewritten with the latest id. */
+	if (nfqb_vbatch && b->nverdicts > 0 && b->vlast_verdict == verdict)
+		b->vlen = b->vlast;
+	b->vlast = b->vlen;
+	b->vlast_verdict = verdict;
+	struct nlmsghdr *nlh = nfq_nlmsg_put(
+	    b->vbuf + b->vlen, nfqb_vbatch ? NFQNL_MSG_VERDICT_BATCH : NFQNL_MSG_VERDICT, b->queue);
+	nfq_nlmsg_verdict_put(nlh, (int)id, verdict);
+	b->vlen += NLMSG_ALIGN(nlh->nlmsg_len);
 	b->nverdicts++;
+}
+
+/* The trip for the packets waiting on it, then their verdicts in id order. */
+static void
+nfqb_pass(struct nfqb *b)
+{
+	if (b->ntrip > 0)
+		nfqb_trip(b);
+	for (size_t i = 0; i < b->npend; i++) {
+		int t = b->pend[i].trip;
+		nfqb_verdict(b, b->pend[i].id, t >= 0 && b->tres[t] < 0 ? NF_DROP : NF_ACCEPT);
+	}
+	b->npend = 0;
 }
 
 /* One sendmsg for every verdict in the buffer. */
@@ -320,10 +373,20 @@ nfqb_message(struct nfqb *b, const struct nlmsghdr *nlh)
 	else if (attr[NFQA_PAYLOAD] != NULL)
 		b->bytes += mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]);
 	b->packets++;
-	if (b->tunfd >= 0 && attr[NFQA_PAYLOAD] != NULL && attr[NFQA_CAP_LEN] == NULL)
-		nfqb_trip_add(b, mnl_attr_get_payload(attr[NFQA_PAYLOAD]),
-		              mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]));
-	nfqb_accept(b, ntohl(ph->packet_id));
+	if (b->tunfd < 0) {
+		nfqb_verdict(b, ntohl(ph->packet_id), NF_ACCEPT);
+		return;
+	}
+	if (b->npend == NFQB_BATCH) {
+		nfqb_pass(b);
+		nfqb_flush(b);
+	}
+	int trip = -1;
+	if (attr[NFQA_PAYLOAD] != NULL && attr[NFQA_CAP_LEN] == NULL)
+		trip = nfqb_trip_add(b, mnl_attr_get_payload(attr[NFQA_PAYLOAD]),
+		                     mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]));
+	b->pend[b->npend].id = ntohl(ph->packet_id);
+	b->pend[b->npend++].trip = trip;
 }
 
 /* Receive one batch without blocking and accept it; the number received, or -1. */
@@ -342,8 +405,7 @@ nfqb_batch(struct nfqb *b)
 		for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len))
 			nfqb_message(b, nlh);
 	}
-	if (b->ntrip > 0)
-		nfqb_trip(b);
+	nfqb_pass(b);
 	nfqb_flush(b);
 	/* Anything the reads above missed: the device must not fill up. */
 	if (b->tunfd >= 0)

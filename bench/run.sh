@@ -138,7 +138,7 @@ RECORDS=$TMP/records.jsonl ANOMALIES=$TMP/anomalies.txt
 : >"$RECORDS"; : >"$ANOMALIES"
 
 log "building nfq_bare and udpflood in $TMP"
-cc -O2 -std=c11 -Wall -Wextra -pthread -o "$TMP/nfq_bare" "$BENCH_DIR/nfq_bare.c" -lmnl -lnetfilter_queue ||
+cc -O2 -std=c11 -Wall -Wextra -pthread -o "$TMP/nfq_bare" "$BENCH_DIR/nfq_bare.c" -lmnl -lnetfilter_queue -luring ||
 	{ echo "run.sh: nfq_bare does not build (libmnl-dev, libnetfilter-queue-dev?)" >&2; exit 1; }
 cc -O2 -std=c11 -Wall -Wextra -o "$TMP/udpflood" "$BENCH_DIR/udpflood.c" ||
 	{ echo "run.sh: udpflood does not build" >&2; exit 1; }

@@ -35,6 +35,9 @@ class FloodReportTest(unittest.TestCase):
         self.assertEqual(got["imqd-htb: flood at dst <= 1.1 x IFB's"], ("1.03", True))
         self.assertIn("imqd-htb", text)
         self.assertIn("NOT MET", text)
+        # imqd-tbf 150 kpps against the floor's 160; no floor runs for pfifo and htb.
+        self.assertEqual(flood_report.floors(m), [("tbf", 0.9375)])
+        self.assertIn("imqd-tbf: intake / floor-tbf's", text)
 
     def test_record_and_ping(self):
         with tempfile.TemporaryDirectory() as d:
@@ -53,6 +56,21 @@ class FloodReportTest(unittest.TestCase):
         self.assertEqual(r["cpu_us_per_pkt"], 500.0)
         self.assertEqual(r["ping_loss_pct"], 1.0)
         self.assertEqual(r["ping_p99_ms"], 98.0)
+
+    def test_floor_intake_is_what_the_queue_gave(self):
+        with tempfile.TemporaryDirectory() as d:
+            tx, rx = os.path.join(d, "tx"), os.path.join(d, "rx")
+            open(tx, "w").write('{"sent":1000,"pps":250,"seconds":4.0,"errors":0}\n')
+            open(rx, "w").write('{"packets":600}\n')
+            args = flood_report.argparse.Namespace(
+                mode="floor-tbf", round=1, secs=4.0, tx=tx, rx=rx, intake=900,
+                cpu_ticks=30, hz=100, ping=None, pings=0)
+            r = flood_report.record(args)
+        # It dropped what the qdisc refused: intake and dst differ.
+        self.assertEqual(r["intake"], 900)
+        self.assertEqual(r["intake_pps"], 225.0)
+        self.assertEqual(r["delivered"], 600)
+        self.assertEqual(r["cpu_us_per_pkt"], 333.333)
 
 
 if __name__ == "__main__":
