@@ -25,8 +25,8 @@ device_errno_reason(int err)
 	}
 }
 
-/* GAP ids from Q's next on that the kernel skipped, counted as it decided them. */
-static void
+/* Count GAP ids from Q's next on as the kernel decided them; how many it dropped. */
+static uint32_t
 device_count_gap(struct device *dev, struct device_queue *q, uint32_t gap)
 {
 	uint32_t dropped = device_gap_dropped(dev, q, q->next_id, gap);
@@ -41,6 +41,7 @@ device_count_gap(struct device *dev, struct device_queue *q, uint32_t gap)
 	            : dropped == 0 ? "passed unshaped"
 	                           : "passed unshaped or dropped",
 	            gap);
+	return dropped;
 }
 
 void
@@ -71,12 +72,15 @@ device_count_in(struct device *dev, struct device_queue *q, const struct nfqueue
 	 * buffer was full); it decided those itself, as on-overflow and on-flood
 	 * say.
 	 */
-	if (q->seen && p->id != q->next_id) {
-		uint32_t gap = p->id - q->next_id;
-		if (gap < 0x80000000u) {
-			device_count_gap(dev, q, gap);
+	uint32_t gap = p->id - q->next_id;
+	if (q->seen && gap != 0 && gap < 0x80000000u) {
+		/*
+		 * A gap dropped whole while the fail-open was off, read once it is on
+		 * again, is the last of a flood that is over, seen only now that more
+		 * came: no new flood begins with it.
+		 */
+		if (device_count_gap(dev, q, gap) < gap || device_kernel_drops(dev, q))
 			device_sock_skipped(dev, q, now);
-		}
 	}
 	q->seen = true;
 	q->next_id = p->id + 1;

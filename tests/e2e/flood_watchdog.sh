@@ -9,7 +9,9 @@
 #     get through once the watchdog has switched the fail-open back on
 #     (0.5 s), at least a third of them where none would; the watchdog logs
 #     it, imqd counts it (watchdog 1) and, continued, switches the fail-open
-#     off again. At the end the rule's packet counter equals received +
+#     off again. Packets sent once the flood is over show the ids the kernel
+#     dropped last: counted, with no new flood logged or begun for them.
+#     At the end the rule's packet counter equals received +
 #     kernel_passed + kernel_dropped, kernel_dropped is the kernel's own
 #     count (nfnetlink_queue user_dropped) to within 0.5%, counters balance
 #     and nothing is left queued.
@@ -73,11 +75,18 @@ wait_log "$IMQD_LOG" "imq0: queue 0: imqd did not run for 500 ms or more, and it
 wait_log "$IMQD_LOG" "imq0: queue 0: flooded: the kernel drops" 2 3 ||
 	mismatch "1: imqd did not switch the fail-open off again once continued"
 wait_pid "$FLOOD_PID" 20 || fail "1: the flood did not end"
-# The ids the kernel skipped last show in the next packet imqd takes.
-timeout 10 ip netns exec "$SRC" "$UDPSEQ" send -d "$DST_IP" -p "$PORT" -n 20 -s 64 -r 1000 -t 5 \
-	>/dev/null || fail "1: udpseq send failed"
 wait_until 5 'imqd_counters && [ "${S_q0_flooded:-1}${S_q0_flood_dropping:-1}" = 00 ]' ||
 	mismatch "1: queue 0 still flooded 5 s after the flood"
+# The ids the kernel skipped last show in the next packet imqd takes: counted,
+# and no new flood for them.
+shut=$(log_count "$IMQD_LOG" "imq0: queue 0: flooded: the kernel drops")
+timeout 10 ip netns exec "$SRC" "$UDPSEQ" send -d "$DST_IP" -p "$PORT" -n 20 -s 64 -r 1000 -t 5 \
+	>/dev/null || fail "1: udpseq send failed"
+sleep 0.3
+imqd_counters
+assert_eq "1: queue 0 flood_dropping after the flood's last gap was read" 0 "${S_q0_flood_dropping:-x}"
+assert_eq "1: 'flooded' lines after the flood's last gap was read" "$shut" \
+	"$(log_count "$IMQD_LOG" "imq0: queue 0: flooded: the kernel drops")"
 check_counters
 rule=$(ipt_pkts "$GW" iptables mangle PREROUTING 1)
 user_dropped=$(nfq_col 0 7)
