@@ -594,7 +594,8 @@ test_slow_reader(void **state)
 			got += (size_t)n;
 		else
 			assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
-		assert_true(now_ms() - start < CTL_CLIENT_TIMEOUT_MS + 1000);
+		/* Never cut off: the bug. Its answer takes a while to make on a busy machine. */
+		assert_true(now_ms() - start < 3 * CTL_CLIENT_TIMEOUT_MS);
 		poll(NULL, 0, 100);
 	}
 	int64_t elapsed = now_ms() - start;
