@@ -115,14 +115,14 @@ def floors(m):
 def report(path, out=sys.stdout):
     records = [json.loads(line) for line in open(path) if line.strip()]
     m = medians(records)
-    out.write("%-15s %6s %10s %7s %11s %7s %8s %8s %8s %9s\n" % (
+    out.write("%-21s %6s %10s %7s %11s %7s %8s %8s %8s %9s\n" % (
         "mode", "rounds", "intake kpps", "/bare", "dst kpps", "/IFB", "ping loss",
         "p50 ms", "p99 ms", "us/packet"))
     bare = m.get("bare", {}).get("intake_pps")
     for mode in sorted(m, key=lambda k: (k != "bare", k.split("-")[1:], k)):
         r = m[mode]
         ifb = m.get("ifb-" + mode.split("-")[1], {}) if mode != "bare" else {}
-        out.write("%-15s %6d %11s %7s %11s %7s %8s %8s %8s %9s\n" % (
+        out.write("%-21s %6d %11s %7s %11s %7s %8s %8s %8s %9s\n" % (
             mode, r["rounds"], fmt(r.get("intake_pps", 0) / 1e3 if mode[:3] != "ifb" else None, ".1f"),
             fmt(ratio(r.get("intake_pps"), bare) if mode[:3] != "ifb" else None, ".2f"),
             fmt(r["delivered_pps"] / 1e3, ".1f"),
