@@ -217,13 +217,14 @@ device_flood_backlog(struct device *dev, struct device_sock *sock)
 	struct device_queue *q = device_queue(dev, sock->num);
 	uint32_t used, size;
 
-	if (q == NULL || q->sock != sock || dev->conf->on_overflow != CONF_ACCEPT ||
-	    dev->conf->on_flood != CONF_DROP || nfqueue_backlog(sock->nfq, &used, &size) < 0 ||
+	if (q == NULL || q->sock != sock || nfqueue_backlog(sock->nfq, &used, &size) < 0 ||
 	    used < size / 2)
 		return;
 	uint64_t now = log_now_ns();
-	sock->press_last_ns = now; /* no calm before DEVICE_CALM_MS without it */
-	device_flood_shut(dev, q, now);
+	/* No calm before DEVICE_CALM_MS without it; the kernel may skip ids soon. */
+	sock->press_last_ns = now;
+	if (dev->conf->on_overflow == CONF_ACCEPT && dev->conf->on_flood == CONF_DROP)
+		device_flood_shut(dev, q, now);
 }
 
 void

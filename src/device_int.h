@@ -40,6 +40,8 @@
 #define DEVICE_LATE_CONN 0x9e3779b97f4a7c15ULL /* marks a connection's key in it */
 #define DEVICE_MS 1000000ULL                   /* a millisecond, in nanoseconds */
 #define DEVICE_HEALTH_MS 1000
+/* A queue whose ids the kernel skipped, or whose buffer filled, is looked at this long after. */
+#define DEVICE_QUIET_MS 10000
 #define DEVICE_MSG_OVERHEAD 512     /* netlink headers and attributes around a payload */
 #define DEVICE_MIN_TRUESIZE 512     /* receive-buffer bytes a packet message takes, at least */
 #define DEVICE_GSO_MTU PLAN_GSO_MTU /* imqN's MTU with gso on */
@@ -127,6 +129,9 @@ struct device_sock {
 	unsigned ndrops;
 	int wd_slot; /* the watchdog's, while its queue's fail-open is off */
 	bool dirty;  /* verdicts handed to it since its last flush */
+	/* Its kernel's last id at the last health check, once there was one. */
+	uint32_t quiet_id;
+	bool quiet_seen;
 };
 
 struct device_queue {
@@ -254,6 +259,9 @@ bool device_kernel_drops(const struct device *dev, const struct device_queue *q)
 /* Count the ids the kernel skipped after the last packet imqd read from Q, which is drained
  * and about to be unbound: its ids start over with the next binding. */
 void device_count_trailing(struct device *dev, struct device_queue *q);
+
+/* Count now the ids the kernel skipped last on DEV's quiet queues (the health check). */
+void device_count_quiet(struct device *dev, uint64_t now);
 
 /* How many of the GAP ids from FIRST on, skipped by the kernel, it dropped (the rest passed). */
 uint32_t device_gap_dropped(struct device *dev, struct device_queue *q, uint32_t first,

@@ -44,13 +44,10 @@ device_count_gap(struct device *dev, struct device_queue *q, uint32_t gap)
 	return dropped;
 }
 
-void
-device_count_trailing(struct device *dev, struct device_queue *q)
+/* Count the ids after the last packet imqd read from Q up to LAST, the kernel's last. */
+static void
+device_count_last(struct device *dev, struct device_queue *q, uint32_t last)
 {
-	uint32_t last;
-
-	if (nfqueue_last_id(q->num, &last) < 0)
-		return;
 	if (!q->seen)
 		q->next_id = 1; /* ids start at 1 with each binding */
 	uint32_t gap = last + 1 - q->next_id;
@@ -59,6 +56,43 @@ device_count_trailing(struct device *dev, struct device_queue *q)
 	device_count_gap(dev, q, gap);
 	q->seen = true;
 	q->next_id = last + 1;
+}
+
+void
+device_count_trailing(struct device *dev, struct device_queue *q)
+{
+	uint32_t last;
+
+	if (nfqueue_last_id(q->num, &last) == 0)
+		device_count_last(dev, q, last);
+}
+
+/*
+ * The ids the kernel skipped last show only with the next packet imqd takes,
+ * and on a quiet queue that may be long after: the counters would lag the
+ * rule's meanwhile. A queue whose last id has not moved for a health period
+ * and whose socket is empty has nothing on its way: what lies past imqd's
+ * last is what the kernel decided, counted now. Only queues the kernel
+ * skipped ids of, or whose buffer filled, lately: each look reads /proc.
+ */
+void
+device_count_quiet(struct device *dev, uint64_t now)
+{
+	for (size_t i = 0; i < dev->nqueues; i++) {
+		struct device_queue *q = &dev->queues[i];
+		struct device_sock *sock = q->sock;
+		uint32_t last, used, size;
+		if (sock == NULL || !q->bound ||
+		    (now - sock->skip_last_ns > DEVICE_QUIET_MS * DEVICE_MS &&
+		     now - sock->press_last_ns > DEVICE_QUIET_MS * DEVICE_MS) ||
+		    nfqueue_last_id(q->num, &last) < 0)
+			continue;
+		bool still = sock->quiet_seen && last == sock->quiet_id;
+		sock->quiet_id = last;
+		sock->quiet_seen = true;
+		if (still && nfqueue_backlog(sock->nfq, &used, &size) == 0 && used == 0)
+			device_count_last(dev, q, last);
+	}
 }
 
 static void

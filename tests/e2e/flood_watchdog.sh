@@ -9,8 +9,9 @@
 #     get through once the watchdog has switched the fail-open back on
 #     (0.5 s), at least a third of them where none would; the watchdog logs
 #     it, imqd counts it (watchdog 1) and, continued, switches the fail-open
-#     off again. Packets sent once the flood is over show the ids the kernel
-#     dropped last: counted, with no new flood logged or begun for them.
+#     off again. The ids the kernel dropped last are counted within 4 s of
+#     the flood's end though no packet follows them, and packets sent then
+#     are counted without a new flood logged or begun for them.
 #     At the end the rule's packet counter equals received +
 #     kernel_passed + kernel_dropped, kernel_dropped is the kernel's own
 #     count (nfnetlink_queue user_dropped) to within 0.5%, counters balance
@@ -77,8 +78,17 @@ wait_log "$IMQD_LOG" "imq0: queue 0: flooded: the kernel drops" 2 3 ||
 wait_pid "$FLOOD_PID" 20 || fail "1: the flood did not end"
 wait_until 5 'imqd_counters && [ "${S_q0_flooded:-1}${S_q0_flood_dropping:-1}" = 00 ]' ||
 	mismatch "1: queue 0 still flooded 5 s after the flood"
-# The ids the kernel skipped last show in the next packet imqd takes: counted,
-# and no new flood for them.
+# The ids the kernel skipped last are counted though no packet follows them.
+# all_counted: the rule's counter equals received + kernel_passed + kernel_dropped.
+all_counted() {
+	imqd_counters && [ "$(ipt_pkts "$GW" iptables mangle PREROUTING 1)" = \
+		"$((S_received + S_kernel_passed + S_kernel_dropped))" ]
+}
+wait_until 4 all_counted ||
+	mismatch "1: 4 s after the flood, with no packet since, the rule matched" \
+		"$(ipt_pkts "$GW" iptables mangle PREROUTING 1), imqd counted" \
+		"$((S_received + S_kernel_passed + S_kernel_dropped))"
+# Packets sent then: counted, and no new flood begins with them.
 shut=$(log_count "$IMQD_LOG" "imq0: queue 0: flooded: the kernel drops")
 timeout 10 ip netns exec "$SRC" "$UDPSEQ" send -d "$DST_IP" -p "$PORT" -n 20 -s 64 -r 1000 -t 5 \
 	>/dev/null || fail "1: udpseq send failed"
