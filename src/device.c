@@ -218,6 +218,7 @@ device_bind(struct device *dev, struct device_queue *q)
 		return -1;
 	}
 	q->bound = true;
+	device_drops_bound(dev, q);
 	return 0;
 }
 

@@ -63,10 +63,8 @@ device_gap_dropped(struct device *dev, struct device_queue *q, uint32_t first, u
 	struct device_sock *sock = q->sock;
 	uint32_t dropped = 0;
 
-	if (dev->conf->on_overflow == CONF_DROP)
-		return gap;
 	if (sock == NULL)
-		return 0;
+		return dev->conf->on_overflow == CONF_DROP ? gap : 0;
 	for (unsigned i = 0; i < sock->ndrops; i++) {
 		uint32_t to = sock->drops[i].to, id;
 		bool open = sock->drops[i].open;
@@ -92,6 +90,53 @@ device_gap_dropped(struct device *dev, struct device_queue *q, uint32_t first, u
 			sock->drops[kept++] = sock->drops[i];
 	sock->ndrops = kept;
 	return dropped;
+}
+
+/* Open a span of dropped ids from FROM on (the oldest goes if there is no room: its gaps
+ * count as passed). */
+static void
+device_drops_open(struct device_sock *sock, uint32_t from)
+{
+	if (sock->ndrops == DEVICE_DROP_RANGES)
+		memmove(sock->drops, sock->drops + 1, --sock->ndrops * sizeof(sock->drops[0]));
+	sock->drops[sock->ndrops].from = from;
+	sock->drops[sock->ndrops++].open = true;
+}
+
+/* Close the open span, if any, before TO. */
+static void
+device_drops_close(struct device_sock *sock, uint32_t to)
+{
+	if (sock->ndrops > 0 && sock->drops[sock->ndrops - 1].open) {
+		sock->drops[sock->ndrops - 1].open = false;
+		sock->drops[sock->ndrops - 1].to = to;
+	}
+}
+
+void
+device_drops_bound(struct device *dev, struct device_queue *q)
+{
+	q->sock->ndrops = 0;
+	if (dev->conf->on_overflow == CONF_DROP)
+		device_drops_open(q->sock, 1); /* ids start at 1 with each binding */
+}
+
+/*
+ * A reload switches Q's fail-open for a new on-overflow (WAS_DROP its old
+ * one): the ids from the kernel's next on are decided the new way, those
+ * before it the old way, however late imqd reads their gaps.
+ */
+void
+device_drops_overflow(struct device *dev, struct device_queue *q, bool was_drop)
+{
+	bool drop = dev->conf->on_overflow == CONF_DROP;
+
+	if (q->sock == NULL || drop == was_drop)
+		return;
+	if (drop)
+		device_drops_open(q->sock, device_flood_next_id(q));
+	else
+		device_drops_close(q->sock, device_flood_next_id(q));
 }
 
 bool
@@ -137,10 +182,7 @@ device_flood_shut(struct device *dev, struct device_queue *q, uint64_t now)
 		return;
 	}
 	sock->wd_slot = slot;
-	if (sock->ndrops == DEVICE_DROP_RANGES) /* the oldest goes: its gaps count as passed */
-		memmove(sock->drops, sock->drops + 1, --sock->ndrops * sizeof(sock->drops[0]));
-	sock->drops[sock->ndrops].from = from;
-	sock->drops[sock->ndrops++].open = true;
+	device_drops_open(sock, from);
 	watchdog_beat(slot, now);
 	q->c.flood_dropping = 1;
 	if (!dev->timer_beat)
@@ -177,10 +219,7 @@ device_flood_open(struct device *dev, struct device_queue *q, bool closing)
 		          "meanwhile",
 		          dev->name, q->num, WATCHDOG_STALL_MS);
 	}
-	if (sock->ndrops > 0 && sock->drops[sock->ndrops - 1].open) {
-		sock->drops[sock->ndrops - 1].open = false;
-		sock->drops[sock->ndrops - 1].to = to;
-	}
+	device_drops_close(sock, to);
 	watchdog_release(sock->wd_slot);
 	q->c.flood_dropping = 0;
 }

@@ -28,7 +28,7 @@
 #define DEVICE_RECV_PASSES 2          /* receive passes per wakeup of a queue's socket */
 #define DEVICE_FLOOD_MS 100           /* the kernel deciding packets this long: a standing flood */
 #define DEVICE_CALM_MS 1000           /* and this long without: the flood is over */
-#define DEVICE_DROP_RANGES 4          /* spans of ids a queue's kernel dropped, kept */
+#define DEVICE_DROP_RANGES 8          /* spans of ids a queue's kernel dropped, kept */
 #define DEVICE_RCVBUF_CUT (512 << 10) /* a queue's receive buffer during a standing flood */
 #define DEVICE_RCVBUF_MIN (1 << 20)   /* a queue's receive buffer otherwise, at least */
 #define DEVICE_READ_MAX 1024          /* copies read back per wakeup */
@@ -120,8 +120,9 @@ struct device_sock {
 	uint64_t press_last_ns; /* its buffer was more than half full then */
 	uint64_t shut_retry_ns; /* no switching fail-open off before then */
 	bool cut;               /* its buffer is cut for a flood */
-	/* Ids [from, to) the kernel drops rather than passes (its fail-open off for a flood;
-	 * to is not known yet while open), oldest first, until imqd has seen past them. */
+	/* Ids [from, to) the kernel drops rather than passes (its fail-open off, for a flood or
+	 * on-overflow = drop; to is not known yet while open), oldest first, until imqd has
+	 * seen past them. */
 	struct {
 		uint32_t from, to;
 		bool open;
@@ -262,6 +263,12 @@ void device_count_trailing(struct device *dev, struct device_queue *q);
 
 /* Count now the ids the kernel skipped last on DEV's quiet queues (the health check). */
 void device_count_quiet(struct device *dev, uint64_t now);
+
+/* Q was bound: its ids start over, and with on-overflow = drop the kernel drops them all. */
+void device_drops_bound(struct device *dev, struct device_queue *q);
+
+/* A reload is about to switch Q's fail-open for a new on-overflow; WAS_DROP: the old one. */
+void device_drops_overflow(struct device *dev, struct device_queue *q, bool was_drop);
 
 /* How many of the GAP ids from FIRST on, skipped by the kernel, it dropped (the rest passed). */
 uint32_t device_gap_dropped(struct device *dev, struct device_queue *q, uint32_t first,

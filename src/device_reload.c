@@ -87,6 +87,7 @@ device_shard_update(struct device *dev, const struct conf_device *cf)
 	const struct conf_device *old = dev->conf;
 	bool retune = cf->mtu != old->mtu || cf->overhead != old->overhead ||
 	              cf->txqueuelen != old->txqueuelen || cf->gso != old->gso;
+	bool was_drop = old->on_overflow == CONF_DROP;
 
 	/* The section of the running configuration from now on, whatever fails below. */
 	device_use_conf(dev, cf);
@@ -133,9 +134,10 @@ device_shard_update(struct device *dev, const struct conf_device *cf)
 		struct device_queue *q = &dev->queues[i];
 		struct nfqueue_params params = device_params(dev, q);
 		/* New queues, and any a reload before could not bind. */
-		if (q->bound)
+		if (q->bound) {
+			device_drops_overflow(dev, q, was_drop);
 			nfqueue_set_params(q->sock->nfq, q->num, &params);
-		else if (device_bind(dev, q) < 0)
+		} else if (device_bind(dev, q) < 0)
 			ret = -1;
 		else
 			log_info("%s: queue %u bound", dev->name, q->num);

@@ -1,8 +1,9 @@
 /*
  * Unit tests of how the ids the kernel skipped are split into passed and
  * dropped (src/device_flood.c, device_gap_dropped): the spans of ids it
- * dropped while a flood had the queue's fail-open off, seen by imqd only
- * when it reads past them, maybe after the next switch.
+ * dropped while a flood or on-overflow = drop had the queue's fail-open
+ * off, seen by imqd only when it reads past them, maybe after the next
+ * switch or reload.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -31,6 +32,8 @@ setup(void **state)
 	f.cf.on_flood = CONF_DROP;
 	f.dev.conf = &f.cf;
 	f.q.sock = &f.sock;
+	/* A queue no kernel has: the switches take the kernel's next id as imqd's. */
+	f.q.num = 65531;
 	*state = &f;
 	return 0;
 }
@@ -58,10 +61,43 @@ test_no_span(void **state)
 	struct fixture *f = *state;
 
 	/* Fail-open on throughout: every skipped id passed. */
+	device_drops_bound(&f->dev, &f->q);
 	assert_int_equal(dropped(f, 100, 50), 0);
-	/* on-overflow = drop: every one dropped, spans or not. */
+}
+
+static void
+test_bound_drop(void **state)
+{
+	struct fixture *f = *state;
+
+	/* on-overflow = drop from the binding on: every one dropped. */
 	f->cf.on_overflow = CONF_DROP;
+	device_drops_bound(&f->dev, &f->q);
 	assert_int_equal(dropped(f, 100, 50), 50);
+	assert_int_equal(dropped(f, 1, 10), 10);
+}
+
+static void
+test_reload_overflow(void **state)
+{
+	struct fixture *f = *state;
+
+	/* accept, then drop from id 500 on, then accept again from 800 on. */
+	device_drops_bound(&f->dev, &f->q);
+	f->q.next_id = 500;
+	f->cf.on_overflow = CONF_DROP;
+	device_drops_overflow(&f->dev, &f->q, false);
+	f->q.next_id = 800;
+	f->cf.on_overflow = CONF_ACCEPT;
+	device_drops_overflow(&f->dev, &f->q, true);
+	/* Gaps read after both reloads: each id as it was decided. */
+	assert_int_equal(dropped(f, 100, 50), 0);
+	assert_int_equal(dropped(f, 480, 100), 80);  /* 500-579 */
+	assert_int_equal(dropped(f, 700, 200), 100); /* 700-799 */
+	assert_int_equal(f->sock.ndrops, 0);
+	/* A reload that keeps on-overflow changes nothing. */
+	device_drops_overflow(&f->dev, &f->q, false);
+	assert_int_equal(f->sock.ndrops, 0);
 }
 
 static void
@@ -130,6 +166,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup(test_no_span, setup),
+	    cmocka_unit_test_setup(test_bound_drop, setup),
+	    cmocka_unit_test_setup(test_reload_overflow, setup),
 	    cmocka_unit_test_setup(test_closed_span, setup),
 	    cmocka_unit_test_setup(test_span_across_gaps, setup),
 	    cmocka_unit_test_setup(test_open_span, setup),
