@@ -485,7 +485,14 @@ imqctl_exchange(const char *path, const char *line, char **ans, size_t *len)
 		return -1;
 	}
 	if (imqctl_send(fd, line, strlen(line)) == -1 || imqctl_receive(fd, ans, len) == -1) {
-		fprintf(stderr, "imqctl: %s: %s\n", path, strerror(errno));
+		if (errno == ETIMEDOUT)
+			/* It may be stopped or busy: what it was asked, it may still do. */
+			fprintf(stderr,
+			        "imqctl: %s: imqd did not answer within %d s (stopped or busy?); "
+			        "it may still carry the request out: see its log\n",
+			        path, IMQCTL_TIMEOUT_S);
+		else
+			fprintf(stderr, "imqctl: %s: %s\n", path, strerror(errno));
 		close(fd);
 		return -1;
 	}
