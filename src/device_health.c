@@ -134,6 +134,11 @@ device_attach(struct device *dev)
 			    "with multiqueue = %s?)",
 			    dev->name, dev->conf->multiqueue ? "without" : "with",
 			    dev->conf->multiqueue ? "yes" : "no");
+		else if (errno == EBUSY)
+			log_limited(&dev->lim_attach, LOG_ERR,
+			            "%s: cannot open TUN device: another holds it (imqd's own, "
+			            "removed by a reload, while its down hook runs?)",
+			            dev->name);
 		else
 			log_limited(&dev->lim_attach, LOG_ERR, "%s: cannot open TUN device: %s",
 			            dev->name, strerror(errno));
