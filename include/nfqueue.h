@@ -81,6 +81,9 @@ int nfqueue_set_failopen(struct nfqueue *nfq, uint16_t queue, bool on);
 /* Bytes of messages waiting in NFQ's receive buffer (*USED) and its size (*SIZE); 0 or -1. */
 int nfqueue_backlog(const struct nfqueue *nfq, uint32_t *used, uint32_t *size);
 
+/* Messages the kernel could not put in NFQ's full receive buffer, so far (wraps); 0 or -1. */
+int nfqueue_drops(const struct nfqueue *nfq, uint32_t *drops);
+
 /* The id the kernel gave QUEUE's latest packet (this network namespace's /proc); 0 or -1. */
 int nfqueue_last_id(uint16_t queue, uint32_t *id);
 

@@ -155,7 +155,7 @@ device_timer_cb(evutil_socket_t fd, short what, void *arg)
 			malloc_trim(0);
 		}
 		device_health(dev);
-		device_count_quiet(dev, now);
+		device_count_quiet(dev);
 	}
 	if ((dev->timer_fast && dev->overtaken == 0) ||
 	    dev->timer_beat != device_flood_beating(dev))

@@ -40,8 +40,6 @@
 #define DEVICE_LATE_CONN 0x9e3779b97f4a7c15ULL /* marks a connection's key in it */
 #define DEVICE_MS 1000000ULL                   /* a millisecond, in nanoseconds */
 #define DEVICE_HEALTH_MS 1000
-/* A queue whose ids the kernel skipped, or whose buffer filled, is looked at this long after. */
-#define DEVICE_QUIET_MS 10000
 #define DEVICE_MSG_OVERHEAD 512     /* netlink headers and attributes around a payload */
 #define DEVICE_MIN_TRUESIZE 512     /* receive-buffer bytes a packet message takes, at least */
 #define DEVICE_GSO_MTU PLAN_GSO_MTU /* imqN's MTU with gso on */
@@ -133,6 +131,9 @@ struct device_sock {
 	/* Its kernel's last id at the last health check, once there was one. */
 	uint32_t quiet_id;
 	bool quiet_seen;
+	/* Of the messages the kernel could not put in it (nfqueue_drops), those imqd knows of:
+	 * the skipped ids it counted, and lost acknowledgements. */
+	uint32_t drops_known;
 };
 
 struct device_queue {
@@ -262,7 +263,7 @@ bool device_kernel_drops(const struct device *dev, const struct device_queue *q)
 void device_count_trailing(struct device *dev, struct device_queue *q);
 
 /* Count now the ids the kernel skipped last on DEV's quiet queues (the health check). */
-void device_count_quiet(struct device *dev, uint64_t now);
+void device_count_quiet(struct device *dev);
 
 /* Q was bound: its ids start over, and with on-overflow = drop the kernel drops them all. */
 void device_drops_bound(struct device *dev, struct device_queue *q);

@@ -32,6 +32,8 @@ device_count_gap(struct device *dev, struct device_queue *q, uint32_t gap)
 	uint32_t dropped = device_gap_dropped(dev, q, q->next_id, gap);
 
 	q->c.id_gaps += gap;
+	if (q->sock != NULL)
+		q->sock->drops_known += gap;
 	q->c.kernel_passed += gap - dropped;
 	q->c.kernel_dropped += dropped;
 	log_limited(&dev->lim_verdict, LOG_WARNING,
@@ -58,12 +60,26 @@ device_count_last(struct device *dev, struct device_queue *q, uint32_t last)
 	q->next_id = last + 1;
 }
 
+/*
+ * Whether the kernel may have skipped ids of Q that imqd has not counted:
+ * Q's socket lost more messages (*DROPS) than imqd knows of. Each skipped
+ * id is a message lost there, so a socket that lost none is done with
+ * without reading /proc, a file as long as there are queues.
+ */
+static bool
+device_drops_unseen(const struct device_queue *q, uint32_t *drops)
+{
+	*drops = 0;
+	return q->sock == NULL || nfqueue_drops(q->sock->nfq, drops) < 0 ||
+	       *drops != q->sock->drops_known;
+}
+
 void
 device_count_trailing(struct device *dev, struct device_queue *q)
 {
-	uint32_t last;
+	uint32_t last, drops;
 
-	if (nfqueue_last_id(q->num, &last) == 0)
+	if (device_drops_unseen(q, &drops) && nfqueue_last_id(q->num, &last) == 0)
 		device_count_last(dev, q, last);
 }
 
@@ -72,26 +88,27 @@ device_count_trailing(struct device *dev, struct device_queue *q)
  * and on a quiet queue that may be long after: the counters would lag the
  * rule's meanwhile. A queue whose last id has not moved for a health period
  * and whose socket is empty has nothing on its way: what lies past imqd's
- * last is what the kernel decided, counted now. Only queues the kernel
- * skipped ids of, or whose buffer filled, lately: each look reads /proc.
+ * last is what the kernel decided, counted now. Only queues whose socket
+ * lost messages imqd does not know of are looked at.
  */
 void
-device_count_quiet(struct device *dev, uint64_t now)
+device_count_quiet(struct device *dev)
 {
 	for (size_t i = 0; i < dev->nqueues; i++) {
 		struct device_queue *q = &dev->queues[i];
 		struct device_sock *sock = q->sock;
-		uint32_t last, used, size;
-		if (sock == NULL || !q->bound ||
-		    (now - sock->skip_last_ns > DEVICE_QUIET_MS * DEVICE_MS &&
-		     now - sock->press_last_ns > DEVICE_QUIET_MS * DEVICE_MS) ||
+		uint32_t drops, last, used, size;
+		if (sock == NULL || !q->bound || !device_drops_unseen(q, &drops) ||
 		    nfqueue_last_id(q->num, &last) < 0)
 			continue;
 		bool still = sock->quiet_seen && last == sock->quiet_id;
 		sock->quiet_id = last;
 		sock->quiet_seen = true;
-		if (still && nfqueue_backlog(sock->nfq, &used, &size) == 0 && used == 0)
-			device_count_last(dev, q, last);
+		if (!still || nfqueue_backlog(sock->nfq, &used, &size) < 0 || used > 0)
+			continue;
+		device_count_last(dev, q, last);
+		/* What else it lost were acknowledgements, not packets. */
+		sock->drops_known = drops;
 	}
 }
 

@@ -323,6 +323,19 @@ nfqueue_backlog(const struct nfqueue *nfq, uint32_t *used, uint32_t *size)
 }
 
 int
+nfqueue_drops(const struct nfqueue *nfq, uint32_t *drops)
+{
+	uint32_t mem[SK_MEMINFO_VARS];
+	socklen_t len = sizeof(mem);
+
+	if (getsockopt(nfq->fd, SOL_SOCKET, SO_MEMINFO, mem, &len) < 0 ||
+	    len <= SK_MEMINFO_DROPS * sizeof(mem[0]))
+		return -1;
+	*drops = mem[SK_MEMINFO_DROPS];
+	return 0;
+}
+
+int
 nfqueue_last_id(uint16_t queue, uint32_t *id)
 {
 	FILE *f = fopen("/proc/net/netfilter/nfnetlink_queue", "re");
