@@ -308,14 +308,24 @@ nfqueue_fd_failopen(int fd, uint16_t queue, bool on, uint32_t seq)
 	return 0;
 }
 
+/* NFQ's socket's memory figures into MEM, up to index LAST at least; 0 or -1. */
+static int
+nfqueue_meminfo(const struct nfqueue *nfq, uint32_t mem[SK_MEMINFO_VARS], unsigned last)
+{
+	socklen_t len = SK_MEMINFO_VARS * sizeof(mem[0]);
+
+	if (getsockopt(nfq->fd, SOL_SOCKET, SO_MEMINFO, mem, &len) < 0 ||
+	    len <= last * sizeof(mem[0]))
+		return -1;
+	return 0;
+}
+
 int
 nfqueue_backlog(const struct nfqueue *nfq, uint32_t *used, uint32_t *size)
 {
 	uint32_t mem[SK_MEMINFO_VARS];
-	socklen_t len = sizeof(mem);
 
-	if (getsockopt(nfq->fd, SOL_SOCKET, SO_MEMINFO, mem, &len) < 0 ||
-	    len <= SK_MEMINFO_RCVBUF * sizeof(mem[0]))
+	if (nfqueue_meminfo(nfq, mem, SK_MEMINFO_RCVBUF) < 0)
 		return -1;
 	*used = mem[SK_MEMINFO_RMEM_ALLOC];
 	*size = mem[SK_MEMINFO_RCVBUF];
@@ -326,10 +336,8 @@ int
 nfqueue_drops(const struct nfqueue *nfq, uint32_t *drops)
 {
 	uint32_t mem[SK_MEMINFO_VARS];
-	socklen_t len = sizeof(mem);
 
-	if (getsockopt(nfq->fd, SOL_SOCKET, SO_MEMINFO, mem, &len) < 0 ||
-	    len <= SK_MEMINFO_DROPS * sizeof(mem[0]))
+	if (nfqueue_meminfo(nfq, mem, SK_MEMINFO_DROPS) < 0)
 		return -1;
 	*drops = mem[SK_MEMINFO_DROPS];
 	return 0;
