@@ -39,18 +39,26 @@ class FloodReportTest(unittest.TestCase):
         self.assertEqual(flood_report.floors(m), [("tbf", 0.9375)])
         self.assertIn("imqd-tbf: intake / floor-tbf's", text)
 
-    def test_record_and_ping(self):
+    @staticmethod
+    def record(mode, rx, intake, cpu_ticks, ping=None, pings=0):
+        """flood_report.record on src's 1000 datagrams in 4 s and dst's RX (its JSON)."""
         with tempfile.TemporaryDirectory() as d:
-            tx, rx, ping = (os.path.join(d, n) for n in ("tx", "rx", "ping"))
+            tx, rxf, pingf = (os.path.join(d, n) for n in ("tx", "rx", "ping"))
             open(tx, "w").write('{"sent":1000,"pps":250,"seconds":4.0,"errors":0}\n')
-            open(rx, "w").write('{"packets":800,"pps":200,"bytes":51200,"seconds":4.0}\n')
-            open(ping, "w").write("".join(
-                "64 bytes from 10.0.0.2: icmp_seq=%d ttl=63 time=%d.0 ms\n" % (i, i)
-                for i in range(1, 100)))
+            open(rxf, "w").write(rx)
+            if ping is not None:
+                open(pingf, "w").write(ping)
             args = flood_report.argparse.Namespace(
-                mode="imqd-htb", round=1, secs=4.0, tx=tx, rx=rx, intake=1000,
-                cpu_ticks=50, hz=100, ping=ping, pings=100)
-            r = flood_report.record(args)
+                mode=mode, round=1, secs=4.0, tx=tx, rx=rxf, intake=intake,
+                cpu_ticks=cpu_ticks, hz=100, ping=pingf if ping is not None else None,
+                pings=pings)
+            return flood_report.record(args)
+
+    def test_record_and_ping(self):
+        r = self.record("imqd-htb", '{"packets":800,"pps":200,"bytes":51200,"seconds":4.0}\n',
+                        1000, 50, "".join(
+                            "64 bytes from 10.0.0.2: icmp_seq=%d ttl=63 time=%d.0 ms\n" % (i, i)
+                            for i in range(1, 100)), 100)
         self.assertEqual(r["delivered"], 800)
         self.assertEqual(r["intake_pps"], 250.0)
         self.assertEqual(r["cpu_us_per_pkt"], 500.0)
@@ -58,14 +66,7 @@ class FloodReportTest(unittest.TestCase):
         self.assertEqual(r["ping_p99_ms"], 98.0)
 
     def test_floor_intake_is_what_the_queue_gave(self):
-        with tempfile.TemporaryDirectory() as d:
-            tx, rx = os.path.join(d, "tx"), os.path.join(d, "rx")
-            open(tx, "w").write('{"sent":1000,"pps":250,"seconds":4.0,"errors":0}\n')
-            open(rx, "w").write('{"packets":600}\n')
-            args = flood_report.argparse.Namespace(
-                mode="floor-tbf", round=1, secs=4.0, tx=tx, rx=rx, intake=900,
-                cpu_ticks=30, hz=100, ping=None, pings=0)
-            r = flood_report.record(args)
+        r = self.record("floor-tbf", '{"packets":600}\n', 900, 30)
         # It dropped what the qdisc refused: intake and dst differ.
         self.assertEqual(r["intake"], 900)
         self.assertEqual(r["intake_pps"], 225.0)
