@@ -92,6 +92,48 @@ device_gap_dropped(struct device *dev, struct device_queue *q, uint32_t first, u
 	return dropped;
 }
 
+uint32_t
+device_count_gap(struct device *dev, struct device_queue *q, uint32_t gap)
+{
+	uint32_t dropped = device_gap_dropped(dev, q, q->next_id, gap);
+
+	q->c.id_gaps += gap;
+	if (q->sock != NULL)
+		q->sock->drops_known += gap;
+	q->c.kernel_passed += gap - dropped;
+	q->c.kernel_dropped += dropped;
+	log_limited(&dev->lim_verdict, LOG_WARNING,
+	            "%s: queue %u: the kernel %s %u packets itself: imqd's receive buffer was full",
+	            dev->name, q->num,
+	            dropped == gap ? "dropped"
+	            : dropped == 0 ? "passed unshaped"
+	                           : "passed unshaped or dropped",
+	            gap);
+	return dropped;
+}
+
+void
+device_id_seen(struct device *dev, struct device_queue *q, uint32_t id, uint64_t now)
+{
+	/*
+	 * Ids the kernel skipped were packets it could not send us (the receive
+	 * buffer was full); it decided those itself, as on-overflow and on-flood
+	 * say.
+	 */
+	uint32_t gap = id - q->next_id;
+	if (q->seen && gap != 0 && gap < 0x80000000u) {
+		/*
+		 * A gap dropped whole while the fail-open was off, read once it is on
+		 * again, is the last of a flood that is over, seen only now that more
+		 * came: no new flood begins with it.
+		 */
+		if (device_count_gap(dev, q, gap) < gap || device_kernel_drops(dev, q))
+			device_sock_skipped(dev, q, now);
+	}
+	q->seen = true;
+	q->next_id = id + 1;
+}
+
 /* Open a span of dropped ids from FROM on (the oldest goes if there is no room: its gaps
  * count as passed). */
 static void

@@ -274,6 +274,11 @@ void device_drops_overflow(struct device *dev, struct device_queue *q, bool was_
 /* How many of the GAP ids from FIRST on, skipped by the kernel, it dropped (the rest passed). */
 uint32_t device_gap_dropped(struct device *dev, struct device_queue *q, uint32_t first,
                             uint32_t gap);
+/* Count GAP ids from Q's next on as the kernel decided them; how many it dropped. */
+uint32_t device_count_gap(struct device *dev, struct device_queue *q, uint32_t gap);
+/* A packet of Q with id ID was read at NOW: count the ids the kernel skipped before it, and
+ * take them as part of a flood unless they are the last of one that is over. */
+void device_id_seen(struct device *dev, struct device_queue *q, uint32_t id, uint64_t now);
 /* Send the verdicts the queues given verdicts since can send now (nfqueue_flush); with ALL,
  * every queue's, held drops and verdicts kept after failed sends too (the timer's tick). */
 void device_flush(struct device *dev);

@@ -88,7 +88,9 @@ wait_until 4 all_counted ||
 	mismatch "1: 4 s after the flood, with no packet since, the rule matched" \
 		"$(ipt_pkts "$GW" iptables mangle PREROUTING 1), imqd counted" \
 		"$((S_received + S_kernel_passed + S_kernel_dropped))"
-# Packets sent then: counted, and no new flood begins with them.
+# Packets sent then: counted, and no new flood begins with them. (By now the
+# health check has counted the flood's last ids, so these find no gap; that a
+# gap read after a flood starts no new one is unit_device_flood's to check.)
 shut=$(log_count "$IMQD_LOG" "imq0: queue 0: flooded: the kernel drops")
 timeout 10 ip netns exec "$SRC" "$UDPSEQ" send -d "$DST_IP" -p "$PORT" -n 20 -s 64 -r 1000 -t 5 \
 	>/dev/null || fail "1: udpseq send failed"

@@ -3,7 +3,7 @@
  * dropped (src/device_flood.c, device_gap_dropped): the spans of ids it
  * dropped while a flood or on-overflow = drop had the queue's fail-open
  * off, seen by imqd only when it reads past them, maybe after the next
- * switch or reload.
+ * switch or reload; and which gaps are taken as a flood (device_id_seen).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -161,6 +161,88 @@ test_wrap(void **state)
 	assert_int_equal(f->sock.ndrops, 0);
 }
 
+#define SEC 1000000000ULL
+
+/* Q has read up to id 99, and is not flooded. */
+static void
+seen_up_to_99(struct fixture *f)
+{
+	f->q.seen = true;
+	f->q.next_id = 100;
+	/* No switching of the fail-open: the fixture has no socket to switch it on. */
+	f->sock.shut_retry_ns = UINT64_MAX;
+}
+
+static void
+test_last_gap_of_flood(void **state)
+{
+	struct fixture *f = *state;
+
+	/*
+	 * The flood dropped ids 100-149 with the fail-open off, then ended and the
+	 * fail-open came back on: read now, those ids are its last, not a new one.
+	 */
+	seen_up_to_99(f);
+	span(f, 100, 150, false);
+	device_id_seen(&f->dev, &f->q, 150, 10 * SEC);
+	assert_int_equal(f->q.c.kernel_dropped, 50);
+	assert_int_equal(f->q.c.kernel_passed, 0);
+	assert_int_equal(f->q.c.id_gaps, 50);
+	assert_int_equal(f->sock.skip_last_ns, 0);
+	assert_int_equal(f->q.next_id, 151);
+	/* The next packet right after it: no gap, nothing new either. */
+	device_id_seen(&f->dev, &f->q, 151, 10 * SEC + 1);
+	assert_int_equal(f->q.c.id_gaps, 50);
+	assert_int_equal(f->sock.skip_last_ns, 0);
+}
+
+static void
+test_passed_gap_floods(void **state)
+{
+	struct fixture *f = *state;
+
+	/* Ids the kernel passed because the buffer was full: a flood begins. */
+	seen_up_to_99(f);
+	device_id_seen(&f->dev, &f->q, 150, 10 * SEC);
+	assert_int_equal(f->q.c.kernel_passed, 50);
+	assert_int_equal(f->q.c.kernel_dropped, 0);
+	assert_int_equal(f->sock.skip_first_ns, 10 * SEC);
+	assert_int_equal(f->sock.skip_last_ns, 10 * SEC);
+	/* Another within 100 ms: the same flood goes on (DEVICE_FLOOD_MS of them make it stand). */
+	device_id_seen(&f->dev, &f->q, 300, 10 * SEC + 50000000ULL);
+	assert_int_equal(f->q.c.kernel_passed, 50 + 149);
+	assert_int_equal(f->sock.skip_first_ns, 10 * SEC);
+	assert_int_equal(f->sock.skip_last_ns, 10 * SEC + 50000000ULL);
+}
+
+static void
+test_dropped_gap_while_dropping(void **state)
+{
+	struct fixture *f = *state;
+
+	/* With on-overflow = drop the kernel still drops: its gaps are part of a flood. */
+	f->cf.on_overflow = CONF_DROP;
+	device_drops_bound(&f->dev, &f->q);
+	seen_up_to_99(f);
+	device_id_seen(&f->dev, &f->q, 150, 10 * SEC);
+	assert_int_equal(f->q.c.kernel_dropped, 50);
+	assert_int_equal(f->sock.skip_last_ns, 10 * SEC);
+}
+
+static void
+test_first_packet_no_gap(void **state)
+{
+	struct fixture *f = *state;
+
+	/* The first packet of a binding sets where ids go on from; ids going back are no gap. */
+	device_id_seen(&f->dev, &f->q, 1000, SEC);
+	assert_int_equal(f->q.c.id_gaps, 0);
+	assert_int_equal(f->q.next_id, 1001);
+	device_id_seen(&f->dev, &f->q, 10, SEC);
+	assert_int_equal(f->q.c.id_gaps, 0);
+	assert_int_equal(f->q.next_id, 11);
+}
+
 int
 main(void)
 {
@@ -173,6 +255,10 @@ main(void)
 	    cmocka_unit_test_setup(test_open_span, setup),
 	    cmocka_unit_test_setup(test_two_spans_one_gap, setup),
 	    cmocka_unit_test_setup(test_wrap, setup),
+	    cmocka_unit_test_setup(test_last_gap_of_flood, setup),
+	    cmocka_unit_test_setup(test_passed_gap_floods, setup),
+	    cmocka_unit_test_setup(test_dropped_gap_while_dropping, setup),
+	    cmocka_unit_test_setup(test_first_packet_no_gap, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
