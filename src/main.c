@@ -30,6 +30,8 @@
 #define MAIN_MAX_DEVICES CTL_MAX_DEVICES
 #define MAIN_MEM_RESERVE (16u << 20) /* memory for all but the held-packet tables */
 #define MAIN_MEM_MIN (1u << 20)      /* the tables' budget, at least */
+#define MAIN_RETRY_FIRST_S 1         /* what a reload could not apply: tried again after */
+#define MAIN_RETRY_MAX_S 60          /* doubling up to this */
 
 struct imqd {
 	struct event_base *base;
@@ -42,6 +44,8 @@ struct imqd {
 	struct event *metrics_ev;
 	bool metrics_failing; /* the last write failed: said once, until one succeeds */
 	struct event *status_ev;
+	struct event *retry_ev;
+	unsigned retry_s; /* the wait before the next retry */
 	int verbose;
 };
 
@@ -342,13 +346,90 @@ main_apply(struct imqd *imqd, struct conf *next, FILE *errout)
 	for (const struct conf_device *cd = next->devices; cd != NULL; cd = cd->next) {
 		if (main_find(imqd, cd->name, NULL) != NULL || main_start_device(imqd, cd) == 0)
 			continue;
-		log_err("%s: not started; its queues stay unbound until a reload starts it",
+		log_err("%s: not started; its queues stay unbound until it starts (imqd tries "
+		        "again)",
 		        cd->name);
 		if (errout != NULL)
 			fprintf(errout, "%s: could not be started (not running)\n", cd->name);
 		ret = -1;
 	}
 	return ret;
+}
+
+/*
+ * Try again what the running configuration could not do in full: start the
+ * devices that did not start, bind the queues a running device could not.
+ * Returns how many devices still fall short.
+ */
+static size_t
+main_retry_apply(struct imqd *imqd)
+{
+	size_t short_of = 0;
+
+	for (const struct conf_device *cd = imqd->conf->devices; cd != NULL; cd = cd->next) {
+		struct imqdev *dev = main_find(imqd, cd->name, NULL);
+		if (dev == NULL) {
+			if (main_start_device(imqd, cd) < 0)
+				short_of++;
+			else
+				log_notice("%s: started on a retry", cd->name);
+		} else if (!device_complete(dev)) {
+			device_release_queues(dev, cd);
+			if (device_update(dev, cd) < 0)
+				short_of++;
+			else
+				log_notice("%s: configuration applied in full on a retry",
+				           cd->name);
+		}
+	}
+	return short_of;
+}
+
+/*
+ * What stood in a reload's way is often gone soon: a device removed and
+ * added back is held by its down hook for as long as that runs, another
+ * program lets go of a queue. So what failed is tried again on its own,
+ * after a second, then twice as long each time up to a minute, until a
+ * retry or a reload applies it all.
+ */
+static void
+main_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct imqd *imqd = arg;
+
+	(void)fd;
+	(void)what;
+	size_t short_of = main_retry_apply(imqd);
+	notify_ready(imqd->ndevs);
+	if (short_of == 0) {
+		log_notice("configuration applied in full: %zu device%s", imqd->ndevs,
+		           imqd->ndevs == 1 ? "" : "s");
+		return;
+	}
+	imqd->retry_s = imqd->retry_s * 2 > MAIN_RETRY_MAX_S ? MAIN_RETRY_MAX_S : imqd->retry_s * 2;
+	struct timeval tv = {(time_t)imqd->retry_s, 0};
+	log_warnx("%zu device%s not applied in full yet; next try in %u s", short_of,
+	          short_of == 1 ? "" : "s", imqd->retry_s);
+	event_add(imqd->retry_ev, &tv);
+}
+
+/* After a reload: retries from the first wait on if it fell short (SHORT), else none. */
+static void
+main_retry_arm(struct imqd *imqd, bool short_of)
+{
+	if (imqd->retry_ev == NULL) {
+		imqd->retry_ev = evtimer_new(imqd->base, main_retry_cb, imqd);
+		if (imqd->retry_ev == NULL) {
+			log_warnx("no retries of what a reload could not apply: out of memory");
+			return;
+		}
+	}
+	event_del(imqd->retry_ev);
+	if (!short_of)
+		return;
+	imqd->retry_s = MAIN_RETRY_FIRST_S;
+	struct timeval tv = {MAIN_RETRY_FIRST_S, 0};
+	event_add(imqd->retry_ev, &tv);
 }
 
 static void main_metrics_start(struct imqd *imqd);
@@ -414,12 +495,15 @@ main_reload(struct imqd *imqd, FILE *errout)
 	imqd->conf = next;
 	main_metrics_start(imqd);
 	notify_ready(imqd->ndevs);
+	main_retry_arm(imqd, ret != 0);
 	if (ret != 0) {
 		log_warnx(
 		    "configuration reloaded in part: %zu device%s running; see the errors above",
 		    imqd->ndevs, imqd->ndevs == 1 ? "" : "s");
 		if (errout != NULL)
-			fprintf(errout, "the rest of the file is in effect; see imqd's log\n");
+			fprintf(errout,
+			        "the rest of the file is in effect, and imqd tries again what "
+			        "failed; see its log\n");
 		return -2;
 	}
 	log_notice("configuration reloaded: %zu device%s", imqd->ndevs,
@@ -746,6 +830,8 @@ main(int argc, char **argv)
 		event_free(imqd.metrics_ev);
 	main_metrics_remove(imqd.conf->metrics_file);
 	event_free(imqd.status_ev);
+	if (imqd.retry_ev != NULL)
+		event_free(imqd.retry_ev);
 	for (size_t i = 0; i < 3; i++)
 		event_free(sigs[i]);
 	steer_close();

@@ -5,8 +5,9 @@
 #     `imqctl reload` exits 1 with "reload applied in part" and names imq1,
 #     the log says "reloaded in part", imqctl shows imq1 as failed on queue
 #     9 (show, JSON, Prometheus), imq0's change is in effect and imq0 still
-#     shapes. Once the other process is gone, a reload of the same file
-#     starts imq1, with gso = no and an MTU under IPv6's 1280.
+#     shapes. imqd retries on its own: while queue 9 is taken the retries
+#     fail and say so; once the other process is gone one starts imq1 with
+#     no reload, with gso = no and an MTU under IPv6's 1280.
 #  B. A queue moved to another device while imq0 holds ~250 packets behind a
 #     slow tbf: every datagram arrives, and imq0's counters keep what queue 0
 #     did there: received stays 300, the released packets count as
@@ -23,6 +24,9 @@
 #  F. The same on queue 0 of two, then traffic on the idle queue 1: it is
 #     held and shaped up to its own 256, none passes unshaped for want of
 #     room in imqd's table.
+#  G. A device removed by a reload and added back by the next while its down
+#     hook (2 s) still holds its TUN device: that reload names it as not
+#     started, and a retry starts it once the hook has ended, with no reload.
 # shellcheck source=lib.sh disable=SC2154 # S_* are set by imqd_counters
 . "$(dirname "$0")/lib.sh"
 e2e_init reload_partial
@@ -111,14 +115,24 @@ nsx "$GW" awk '{print $1}' /proc/net/netfilter/nfnetlink_queue | grep -qx 9 ||
 udp_recv a "$PORT" 500 15
 udp_send a "$PORT" 500 10 -s 500 -r 2000 -f 2 || mismatch "udpseq send (A) failed"
 udp_check a 500
+# While queue 9 is taken, imqd's own retries fail and say when the next is.
+wait_log "$IMQD_LOG" '1 device not applied in full yet; next try in [0-9]+ s' 1 5 ||
+	mismatch "the log lacks a failed retry's '1 device not applied in full yet; next try in'"
+show=$("$IMQCTL" -s "$SOCK" show)
+grep -qx 'imq1 failed - queues 9' <<<"$show" || mismatch "imqctl show after a failed retry: $show"
+# Once it is free, a retry starts imq1 without a reload (within 1 + 2 + 4 s of it).
 stop_other
+wait_log "$IMQD_LOG" 'imq1: started on a retry' 1 10 ||
+	mismatch "imq1 was not started by a retry once queue 9 was free"
+wait_log "$IMQD_LOG" 'configuration applied in full: 2 devices' 1 2 ||
+	mismatch "the log lacks 'configuration applied in full: 2 devices'"
+dev_exists imq1 || mismatch "imq1 does not exist after the retry"
+"$IMQCTL" -s "$SOCK" show imq1 | grep -q '^imq1 up .* queues 9$' ||
+	mismatch "imqctl show imq1 after the retry: $("$IMQCTL" -s "$SOCK" show imq1)"
 out=$("$IMQCTL" -s "$SOCK" reload 2>&1)
 rc=$?
 log "imqctl reload of the same file, queue 9 free: status $rc: $out"
 assert_eq "imqctl reload once queue 9 is free: exit status" 0 "$rc"
-dev_exists imq1 || mismatch "imq1 was not started by the second reload"
-"$IMQCTL" -s "$SOCK" show imq1 | grep -q '^imq1 up .* queues 9$' ||
-	mismatch "imqctl show imq1 after the second reload: $("$IMQCTL" -s "$SOCK" show imq1)"
 assert_eq "imq1 MTU (mtu 1000 + overhead 0, under IPv6's minimum)" 1000 \
 	"$(nsx "$GW" cat /sys/class/net/imq1/mtu 2>/dev/null)"
 nsx "$GW" awk '{print $1}' /proc/net/netfilter/nfnetlink_queue | grep -qx 9 ||
@@ -290,6 +304,38 @@ RECV_PID=$recv_f0
 udp_check f0 500
 check_counters
 check_nothing_queued
+
+# ---- G: a device removed by a reload and added back while its down hook runs
+# The hook holds the old imq3 for 2 s: the reload that adds it back cannot
+# start it (EBUSY), and a retry does once the hook has ended, with no reload.
+conf_g() {
+	imqd_conf "$CONF" "$SOCK" <<EOF
+[imq0]
+queues = 0-1
+queue-maxlen = 256
+drop-timeout = 20s
+$1
+EOF
+}
+imq3="[imq3]
+queues = 12
+down = /bin/sleep 2"
+conf_g "$imq3"
+out=$("$IMQCTL" -s "$SOCK" reload 2>&1) || mismatch "imqctl reload (imq3 added, G) failed: $out"
+conf_g ""
+out=$("$IMQCTL" -s "$SOCK" reload 2>&1) || mismatch "imqctl reload (imq3 removed, G) failed: $out"
+conf_g "$imq3"
+out=$("$IMQCTL" -s "$SOCK" reload 2>&1)
+rc=$?
+log "G: imqctl reload adding imq3 back while its down hook runs: status $rc: $out"
+assert_eq "G: imqctl reload adding imq3 back during its down hook: exit status" 1 "$rc"
+grep -q '^imq3: could not be started' <<<"$out" || mismatch "G: imqctl reload does not name imq3: $out"
+wait_log "$IMQD_LOG" 'imq3: started on a retry' 1 8 ||
+	mismatch "G: imq3 was not started by a retry once its down hook had ended"
+"$IMQCTL" -s "$SOCK" show imq3 | grep -q '^imq3 up .* queues 12$' ||
+	mismatch "G: imqctl show imq3 after the retry: $("$IMQCTL" -s "$SOCK" show imq3)"
+nsx "$GW" awk '{print $1}' /proc/net/netfilter/nfnetlink_queue | grep -qx 12 ||
+	mismatch "G: queue 12 not bound after the retry"
 
 stop_imqd
 finish
