@@ -38,6 +38,10 @@ const char *device_name(const struct imqdev *dev);
  * process has bound) and nothing left undone by an update that ran out of memory. */
 bool device_complete(struct imqdev *dev);
 
+/* Log the copies imqN dropped for want of room in its ring since the last call (at most a
+ * line per 10 s, and a reading per second). */
+void device_check_ring(struct imqdev *dev);
+
 /* Counters of the device summed over its queues; cheap, for periodic status. */
 void device_totals(struct imqdev *dev, struct stats_counters *out);
 

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define TUNDEV_VNET_HDR 10 /* sizeof(struct virtio_net_hdr) */
 
@@ -36,6 +37,10 @@ int tundev_params(const char *name, unsigned *mtu, unsigned *txqueuelen);
 
 /* MTU of interface NAME, or -1. */
 int tundev_mtu(const char *name);
+
+/* NAME's TX dropped counter: copies its qdisc released that the device dropped, for want of
+ * room in the ring imqd reads them from (txqueuelen copies) but for rare cases; 0 or -1. */
+int tundev_tx_dropped(const char *name, uint64_t *dropped);
 
 /* Kind of NAME's root qdisc ("tbf", "htb", ...) into BUF; "" when unknown. */
 void tundev_qdisc(int ifindex, char *buf, size_t size);

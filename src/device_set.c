@@ -15,6 +15,7 @@
  */
 #include "device_int.h"
 
+#include <inttypes.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,12 @@ struct imqdev {
 	uint32_t *hold;
 	char qdisc[32];
 	struct imqdev *next_live;
+	/* The device's TX dropped: copies lost in its ring (device_check_ring). */
+	uint64_t ring_dropped;
+	bool ring_known;
+	uint64_t ring_check_ns; /* when it was last read */
+	uint64_t ring_log_ns;   /* when the last line about it went out */
+	uint64_t ring_unlogged; /* copies lost since */
 };
 
 static struct imqdev *set_live; /* every device that runs, for calls deferred by workers */
@@ -350,6 +357,8 @@ device_start(struct event_base *base, const struct conf_device *cd)
 		free(set);
 		return NULL;
 	}
+	/* Its ring's losses count from here on: a device reattached may have some from before. */
+	set->ring_known = tundev_tx_dropped(set->name, &set->ring_dropped) == 0;
 	set->next_live = set_live;
 	set_live = set;
 	return set;
@@ -708,4 +717,32 @@ device_set_lost(struct device *dev)
 {
 	if (worker_defer(set_reattach_cb, dev->set) < 0)
 		log_warn("%s: cannot ask for the device to be attached again", dev->name);
+}
+
+void
+device_check_ring(struct imqdev *set)
+{
+	uint64_t now = log_now_ns(), dropped;
+
+	if (set->ring_check_ns != 0 && now - set->ring_check_ns < DEVICE_HEALTH_MS * DEVICE_MS)
+		return;
+	set->ring_check_ns = now;
+	if (tundev_tx_dropped(set->name, &dropped) < 0) {
+		set->ring_known = false; /* gone: a new device's count starts over */
+		return;
+	}
+	if (set->ring_known && dropped > set->ring_dropped)
+		set->ring_unlogged += dropped - set->ring_dropped;
+	set->ring_dropped = dropped;
+	set->ring_known = true;
+	/* The first loss at once, then at most a line per DEVICE_LOG_NS with their sum. */
+	if (set->ring_unlogged == 0 ||
+	    (set->ring_log_ns != 0 && now - set->ring_log_ns < DEVICE_LOG_NS))
+		return;
+	log_warnx("%s: %" PRIu64 " copies the qdisc released found no room in the device's ring "
+	          "(txqueuelen %u) before imqd read them; their packets count as dropped_order "
+	          "(a larger txqueuelen holds more)",
+	          set->name, set->ring_unlogged, set->conf->txqueuelen);
+	set->ring_log_ns = now;
+	set->ring_unlogged = 0;
 }

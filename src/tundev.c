@@ -228,6 +228,67 @@ tundev_mtu(const char *name)
 	return tundev_params(name, &mtu, &txqueuelen) == 0 ? (int)mtu : -1;
 }
 
+static int
+tundev_link_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *attr;
+
+	if (nlh->nlmsg_type != RTM_NEWLINK)
+		return MNL_CB_OK;
+	mnl_attr_for_each(attr, nlh, sizeof(struct ifinfomsg))
+	{
+		if (mnl_attr_get_type(attr) == IFLA_STATS64 &&
+		    mnl_attr_get_payload_len(attr) >= sizeof(struct rtnl_link_stats64)) {
+			struct rtnl_link_stats64 st;
+			memcpy(&st, mnl_attr_get_payload(attr), sizeof(st));
+			*(uint64_t *)data = st.tx_dropped;
+			return MNL_CB_STOP;
+		}
+	}
+	return MNL_CB_OK;
+}
+
+int
+tundev_tx_dropped(const char *name, uint64_t *dropped)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct mnl_socket *nl;
+	struct nlmsghdr *nlh;
+	struct ifinfomsg *ifi;
+	uint64_t got = UINT64_MAX;
+	ssize_t n;
+	int ret = -1;
+
+	nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	if (nl == NULL)
+		return -1;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0)
+		goto close_sock;
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_GETLINK;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	nlh->nlmsg_seq = (uint32_t)time(NULL);
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	/* No VF and other extras: the counters only. */
+	mnl_attr_put_u32(nlh, IFLA_EXT_MASK, 0);
+	uint32_t seq = nlh->nlmsg_seq;
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		goto close_sock;
+	n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+	if (n > 0)
+		(void)mnl_cb_run(buf, (size_t)n, seq, mnl_socket_get_portid(nl), tundev_link_cb,
+		                 &got);
+	if (got != UINT64_MAX) {
+		*dropped = got;
+		ret = 0;
+	}
+close_sock:
+	mnl_socket_close(nl);
+	return ret;
+}
+
 struct tundev_qdisc_req {
 	int ifindex;
 	char *buf;

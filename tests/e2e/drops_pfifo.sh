@@ -2,6 +2,11 @@
 # A fast burst of 5000 UDP datagrams into a tbf 5mbit with a 3000-byte queue
 # on imq0: the qdisc refuses most copies, imqd drops those packets, and what
 # arrives at dst is exactly what imqd let through.
+# Then the same burst through a pfifo on an imq0 whose ring holds 4 copies
+# (txqueuelen = 4): copies the qdisc releases are lost there (imq0's TX
+# dropped), and imqd's log says how many, counted as dropped_order (or
+# dropped_timeout, for a flow's last); what arrives is again exactly what
+# imqd let through.
 . "$(dirname "$0")/lib.sh"
 e2e_init drops_pfifo
 
@@ -15,25 +20,49 @@ nsx "$GW" tc qdisc replace dev imq0 root handle 1: tbf rate 5mbit burst 5k limit
 nsx "$GW" iptables -t mangle -A PREROUTING -i "$GW_IN" -p udp --dport "$PORT" \
 	-j NFQUEUE --queue-num 0 --queue-bypass || fail "iptables NFQUEUE rule failed"
 
-bg "$DST" timeout 30 "$UDPSEQ" recv -p "$PORT" -n "$N" -t 20 -i >"$T_TMP/recv.json"
-recv_pid=$BG_PID
-wait_listen "$DST" udp "$PORT"
-# No rate limit: as fast as the sender goes.
-timeout 20 ip netns exec "$SRC" "$UDPSEQ" send -d "$DST_IP" -p "$PORT" -n "$N" -f 4 -s 200 -t 10 \
-	>"$T_TMP/send.json" || { cat "$T_TMP/send.json" >&2; fail "udpseq send did not send $N datagrams"; }
-wait_pid "$recv_pid" 25 || fail "udpseq recv did not finish"
-log "sender: $(cat "$T_TMP/send.json")"
-log "receiver: $(cat "$T_TMP/recv.json")"
-nsx "$GW" tc -s qdisc show dev imq0 >&2
+# burst NAME: N datagrams as fast as the sender goes; what arrives in NAME-recv.json.
+burst() {
+	bg "$DST" timeout 30 "$UDPSEQ" recv -p "$PORT" -n "$N" -t 20 -i >"$T_TMP/$1-recv.json"
+	local recv_pid=$BG_PID
+	wait_listen "$DST" udp "$PORT"
+	timeout 20 ip netns exec "$SRC" "$UDPSEQ" send -d "$DST_IP" -p "$PORT" -n "$N" -f 4 -s 200 \
+		-t 10 >"$T_TMP/$1-send.json" ||
+		{ cat "$T_TMP/$1-send.json" >&2; fail "$1: udpseq send did not send $N datagrams"; }
+	wait_pid "$recv_pid" 25 || fail "$1: udpseq recv did not finish"
+	log "$1: sender: $(cat "$T_TMP/$1-send.json")"
+	log "$1: receiver: $(cat "$T_TMP/$1-recv.json")"
+	nsx "$GW" tc -s qdisc show dev imq0 >&2
+	got=$(json_field "$T_TMP/$1-recv.json" received)
+	check_counters
+	assert_gt "$1: imqd received" 0 "$S_received"
+	# Accepted and failed-open packets both get NF_ACCEPT: those are what arrive.
+	assert_eq "$1: datagrams at dst = imqd accepted + failopen" "$((S_accepted + S_failopen))" \
+		"$got"
+	assert_eq "$1: duplicate datagrams" 0 "$(json_field "$T_TMP/$1-recv.json" duplicates)"
+	assert_eq "$1: datagrams out of order" 0 "$(json_field "$T_TMP/$1-recv.json" out_of_order)"
+	check_nothing_queued
+}
 
-got=$(json_field "$T_TMP/recv.json" received)
-check_counters
-assert_gt "imqd received" 0 "$S_received"
-assert_gt "imqd dropped_enqueue" 0 "$S_dropped_enqueue"
-# Accepted and failed-open packets both get NF_ACCEPT: those are what arrive.
-assert_eq "datagrams at dst = imqd accepted + failopen" "$((S_accepted + S_failopen))" "$got"
-assert_eq "duplicate datagrams" 0 "$(json_field "$T_TMP/recv.json" duplicates)"
-assert_eq "datagrams out of order" 0 "$(json_field "$T_TMP/recv.json" out_of_order)"
-check_nothing_queued
+burst tbf
+assert_gt "tbf: imqd dropped_enqueue" 0 "$S_dropped_enqueue"
+stop_imqd
+
+# A flow's last copy lost there waits for drop-timeout: 200 ms, within check_counters' 2 s.
+start_imqd 0 "txqueuelen = 4
+drop-timeout = 200ms"
+nsx "$GW" tc qdisc replace dev imq0 root pfifo limit 10000 || fail "tc pfifo on imq0 failed"
+burst ring
+tx_dropped=$(nsx "$GW" cat /sys/class/net/imq0/statistics/tx_dropped)
+log "ring: imq0 TX dropped $tx_dropped, dropped_order $S_dropped_order," \
+	"dropped_timeout $S_dropped_timeout"
+assert_gt "ring: copies lost in imq0's ring (TX dropped)" 0 "$tx_dropped"
+assert_ge "ring: dropped_order + dropped_timeout (each lost copy's packet)" "$tx_dropped" \
+	"$((S_dropped_order + S_dropped_timeout))"
+# The first loss is logged within a status tick, with the copies lost by then.
+pat="imq0: [0-9]+ copies the qdisc released found no room in the device's ring \(txqueuelen 4\)"
+wait_log "$IMQD_LOG" "$pat" 1 3 || mismatch "ring: the log does not say that copies were lost"
+logged=$(grep -oE "$pat" "$IMQD_LOG" | head -n 1 | awk '{print $2}')
+assert_gt "ring: copies the first log line names" 0 "${logged:-0}"
+assert_ge "ring: TX dropped (at least what the log named)" "${logged:-0}" "$tx_dropped"
 stop_imqd
 finish
