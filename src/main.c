@@ -399,8 +399,10 @@ main_retry_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	size_t ndevs = imqd->ndevs;
 	size_t short_of = main_retry_apply(imqd);
-	notify_ready(imqd->ndevs);
+	if (imqd->ndevs != ndevs)
+		notify_ready(imqd->ndevs); /* the STATUS line's count of devices */
 	if (short_of == 0) {
 		log_notice("configuration applied in full: %zu device%s", imqd->ndevs,
 		           imqd->ndevs == 1 ? "" : "s");
