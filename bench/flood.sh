@@ -19,6 +19,9 @@
 #                   on-overflow = accept, on-flood = drop)
 #   imqd-htb-drop   the same with on-overflow = drop
 #   imqd-htb-floodaccept  with on-flood = accept: the excess passes unshaped
+#   imqd-htb-queue  the pings in a queue of their own (queue 1 of imq0)
+#   imqd-htb-queue-mq  the same with multiqueue = yes: each queue a shard of
+#                   its own, on a worker thread of its own
 # QDISC: pfifo (limit 10000), tbf 20mbit, htb 20mbit whose priority class
 # takes 200 pings a second beside the flood in the bulk class. Each run
 # records what src sent, what dst got, imqd's intake (packets it took from
@@ -145,15 +148,21 @@ for ((round = 1; round <= ROUNDS; round++)); do
 		kill "$floor"
 		wait "$floor" 2>/dev/null
 		nsx "$GW" ip tuntap del dev tunb0 mode tun
-		# imqd, and for htb with on-overflow = drop and on-flood = accept too.
-		for policy in default drop floodaccept; do
+		# imqd, and for htb with on-overflow = drop, on-flood = accept, and the
+		# pings in a queue of their own (one shard, and a shard each).
+		for policy in default drop floodaccept queue queue-mq; do
 			[ "$policy" != default ] && [ "$q" != htb ] && continue
 			case $policy in
 			default) start_imqd 0 ;;
 			drop) start_imqd 0 "on-overflow = drop" ;;
 			floodaccept) start_imqd 0 "on-flood = accept" ;;
+			queue) start_imqd 0-1 ;;
+			queue-mq) start_imqd 0-1 "multiqueue = yes" ;;
 			esac
 			qdisc imq0 "$q"
+			[ "${policy#queue}" != "$policy" ] &&
+				nsx "$GW" iptables -t mangle -A PREROUTING -i "$GW_IN" -p icmp \
+					-j NFQUEUE --queue-num 1 --queue-bypass
 			nsx "$GW" iptables -t mangle -A PREROUTING -i "$GW_IN" -j NFQUEUE --queue-num 0 --queue-bypass
 			mode=imqd-$q
 			[ "$policy" != default ] && mode=imqd-$q-$policy

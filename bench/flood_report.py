@@ -86,7 +86,7 @@ def targets(m):
     if "bare" in m and imq:
         low = min(imq) / m["bare"]["intake_pps"]
         out.append(("intake >= 0.9 of the bare loop's", "%.2f" % low, low >= 0.9))
-    for mode in ("imqd-htb", "imqd-htb-drop"):
+    for mode in ("imqd-htb", "imqd-htb-drop", "imqd-htb-queue", "imqd-htb-queue-mq"):
         if mode not in m or "ifb-htb" not in m:
             continue
         r, i = m[mode], m["ifb-htb"]
