@@ -256,9 +256,9 @@ device_flood_open(struct device *dev, struct device_queue *q, bool closing)
 	if (fired) {
 		/* Here, not at the tick: a reload or a stop may take the queue before it. */
 		q->c.watchdog++;
-		log_warnx("%s: queue %u: imqd did not run for %u ms or more, and its watchdog "
-		          "switched the kernel's fail-open back on: the flood passed unshaped "
-		          "meanwhile",
+		log_warnx("%s: queue %u: imqd did not tend the queue for %u ms or more (stopped, "
+		          "stalled, or busy with a reload), and its watchdog switched the kernel's "
+		          "fail-open back on: the flood passed unshaped meanwhile",
 		          dev->name, q->num, WATCHDOG_STALL_MS);
 	}
 	device_drops_close(sock, to);
