@@ -61,7 +61,7 @@ struct imqdev {
 	struct imqdev *next_live;
 	/* The device's TX dropped: copies lost in its ring (device_check_ring). */
 	uint64_t ring_dropped;
-	bool ring_known;
+	uint64_t ring_total;    /* logged so far */
 	uint64_t ring_check_ns; /* when it was last read */
 	uint64_t ring_log_ns;   /* when the last line about it went out */
 	uint64_t ring_unlogged; /* copies lost since */
@@ -358,10 +358,60 @@ device_start(struct event_base *base, const struct conf_device *cd)
 		return NULL;
 	}
 	/* Its ring's losses count from here on: a device reattached may have some from before. */
-	set->ring_known = tundev_tx_dropped(set->name, &set->ring_dropped) == 0;
+	if (tundev_tx_dropped(set->name, &set->ring_dropped) < 0)
+		set->ring_dropped = 0;
 	set->next_live = set_live;
 	set_live = set;
 	return set;
+}
+
+/*
+ * Add the copies imqN dropped since the last reading to those not logged
+ * yet. A device that went away and came back is a new one (imqd makes it):
+ * its count starts at 0, and what the old one lost after the last reading
+ * is not known.
+ */
+static void
+set_ring_read(struct imqdev *set)
+{
+	uint64_t dropped;
+
+	if (tundev_tx_dropped(set->name, &dropped) < 0) {
+		set->ring_dropped = 0;
+		return;
+	}
+	set->ring_unlogged += dropped >= set->ring_dropped ? dropped - set->ring_dropped : dropped;
+	set->ring_dropped = dropped;
+}
+
+/* Log the copies not logged yet: at once (NOW 0), or if the last line is DEVICE_LOG_NS old. */
+static void
+set_ring_log(struct imqdev *set, uint64_t now)
+{
+	if (set->ring_unlogged == 0 ||
+	    (now != 0 && set->ring_log_ns != 0 && now - set->ring_log_ns < DEVICE_LOG_NS))
+		return;
+	set->ring_total += set->ring_unlogged;
+	log_warnx("%s: %" PRIu64 " copies the qdisc released found no room in the device's ring "
+	          "(txqueuelen %u) before imqd read them (%" PRIu64 " in all); their packets "
+	          "count as dropped_order, or dropped_timeout for a flow's last (a larger "
+	          "txqueuelen holds more)",
+	          set->name, set->ring_unlogged, set->conf->txqueuelen, set->ring_total);
+	set->ring_log_ns = now != 0 ? now : log_now_ns();
+	set->ring_unlogged = 0;
+}
+
+void
+device_check_ring(struct imqdev *set)
+{
+	uint64_t now = log_now_ns();
+
+	if (set->ring_check_ns != 0 && now - set->ring_check_ns < DEVICE_HEALTH_MS * DEVICE_MS)
+		return;
+	set->ring_check_ns = now;
+	set_ring_read(set);
+	/* The first loss at once, then at most a line per DEVICE_LOG_NS with their sum. */
+	set_ring_log(set, now);
 }
 
 void
@@ -374,6 +424,9 @@ device_stop(struct imqdev *set)
 			*p = set->next_live;
 			break;
 		}
+	/* What its ring lost since the last line, while the device is still there to ask. */
+	set_ring_read(set);
+	set_ring_log(set, 0);
 	set_stop_shards(set);
 	free(set->snap);
 	free(set->snap_queues);
@@ -717,32 +770,4 @@ device_set_lost(struct device *dev)
 {
 	if (worker_defer(set_reattach_cb, dev->set) < 0)
 		log_warn("%s: cannot ask for the device to be attached again", dev->name);
-}
-
-void
-device_check_ring(struct imqdev *set)
-{
-	uint64_t now = log_now_ns(), dropped;
-
-	if (set->ring_check_ns != 0 && now - set->ring_check_ns < DEVICE_HEALTH_MS * DEVICE_MS)
-		return;
-	set->ring_check_ns = now;
-	if (tundev_tx_dropped(set->name, &dropped) < 0) {
-		set->ring_known = false; /* gone: a new device's count starts over */
-		return;
-	}
-	if (set->ring_known && dropped > set->ring_dropped)
-		set->ring_unlogged += dropped - set->ring_dropped;
-	set->ring_dropped = dropped;
-	set->ring_known = true;
-	/* The first loss at once, then at most a line per DEVICE_LOG_NS with their sum. */
-	if (set->ring_unlogged == 0 ||
-	    (set->ring_log_ns != 0 && now - set->ring_log_ns < DEVICE_LOG_NS))
-		return;
-	log_warnx("%s: %" PRIu64 " copies the qdisc released found no room in the device's ring "
-	          "(txqueuelen %u) before imqd read them; their packets count as dropped_order "
-	          "(a larger txqueuelen holds more)",
-	          set->name, set->ring_unlogged, set->conf->txqueuelen);
-	set->ring_log_ns = now;
-	set->ring_unlogged = 0;
 }

@@ -5,8 +5,8 @@
 # Then the same burst through a pfifo on an imq0 whose ring holds 4 copies
 # (txqueuelen = 4): copies the qdisc releases are lost there (imq0's TX
 # dropped), and imqd's log says how many, counted as dropped_order (or
-# dropped_timeout, for a flow's last); what arrives is again exactly what
-# imqd let through.
+# dropped_timeout, for a flow's last), the last of them when it stops; what
+# arrives is again exactly what imqd let through.
 . "$(dirname "$0")/lib.sh"
 e2e_init drops_pfifo
 
@@ -20,8 +20,12 @@ nsx "$GW" tc qdisc replace dev imq0 root handle 1: tbf rate 5mbit burst 5k limit
 nsx "$GW" iptables -t mangle -A PREROUTING -i "$GW_IN" -p udp --dport "$PORT" \
 	-j NFQUEUE --queue-num 0 --queue-bypass || fail "iptables NFQUEUE rule failed"
 
-# burst NAME: N datagrams as fast as the sender goes; what arrives in NAME-recv.json.
+# burst NAME: N datagrams as fast as the sender goes; what arrives in NAME-recv.json is
+# what imqd passed meanwhile.
 burst() {
+	local passed0
+	imqd_counters
+	passed0=$((S_accepted + S_failopen))
 	bg "$DST" timeout 30 "$UDPSEQ" recv -p "$PORT" -n "$N" -t 20 -i >"$T_TMP/$1-recv.json"
 	local recv_pid=$BG_PID
 	wait_listen "$DST" udp "$PORT"
@@ -36,8 +40,8 @@ burst() {
 	check_counters
 	assert_gt "$1: imqd received" 0 "$S_received"
 	# Accepted and failed-open packets both get NF_ACCEPT: those are what arrive.
-	assert_eq "$1: datagrams at dst = imqd accepted + failopen" "$((S_accepted + S_failopen))" \
-		"$got"
+	assert_eq "$1: datagrams at dst = what imqd accepted + failopen meanwhile" \
+		"$((S_accepted + S_failopen - passed0))" "$got"
 	assert_eq "$1: duplicate datagrams" 0 "$(json_field "$T_TMP/$1-recv.json" duplicates)"
 	assert_eq "$1: datagrams out of order" 0 "$(json_field "$T_TMP/$1-recv.json" out_of_order)"
 	check_nothing_queued
@@ -64,5 +68,14 @@ wait_log "$IMQD_LOG" "$pat" 1 3 || mismatch "ring: the log does not say that cop
 logged=$(grep -oE "$pat" "$IMQD_LOG" | head -n 1 | awk '{print $2}')
 assert_gt "ring: copies the first log line names" 0 "${logged:-0}"
 assert_ge "ring: TX dropped (at least what the log named)" "${logged:-0}" "$tx_dropped"
+# A second burst within 10 s of that line: its losses wait for the next
+# line, which the stop writes.
+burst ring2
+tx_dropped=$(nsx "$GW" cat /sys/class/net/imq0/statistics/tx_dropped)
+log "ring2: imq0 TX dropped $tx_dropped in all"
+assert_eq "ring2: log lines before the stop" 1 "$(grep -cE "$pat" "$IMQD_LOG")"
 stop_imqd
+# Whatever was not logged yet is logged at the stop: the lines add up to all of it.
+assert_eq "ring: copies lost, the sum of the log lines after the stop" "$tx_dropped" \
+	"$(grep -oE "$pat" "$IMQD_LOG" | awk '{ n += $2 } END { print n + 0 }')"
 finish
