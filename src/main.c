@@ -356,30 +356,38 @@ main_apply(struct imqd *imqd, struct conf *next, FILE *errout)
 	return ret;
 }
 
+static void main_metrics_start(struct imqd *imqd);
+
 /*
  * Try again what the running configuration could not do in full: start the
  * devices that did not start, bind the queues a running device could not.
- * Returns how many devices still fall short.
+ * Returns how many devices still fall short; *DONE, how many it completed.
  */
 static size_t
-main_retry_apply(struct imqd *imqd)
+main_retry_apply(struct imqd *imqd, size_t *done)
 {
 	size_t short_of = 0;
+
+	*done = 0;
 
 	for (const struct conf_device *cd = imqd->conf->devices; cd != NULL; cd = cd->next) {
 		struct imqdev *dev = main_find(imqd, cd->name, NULL);
 		if (dev == NULL) {
-			if (main_start_device(imqd, cd) < 0)
+			if (main_start_device(imqd, cd) < 0) {
 				short_of++;
-			else
+			} else {
 				log_notice("%s: started on a retry", cd->name);
+				(*done)++;
+			}
 		} else if (!device_complete(dev)) {
 			device_release_queues(dev, cd);
-			if (device_update(dev, cd) < 0)
+			if (device_update(dev, cd) < 0) {
 				short_of++;
-			else
+			} else {
 				log_notice("%s: configuration applied in full on a retry",
 				           cd->name);
+				(*done)++;
+			}
 		}
 	}
 	return short_of;
@@ -399,10 +407,13 @@ main_retry_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	size_t ndevs = imqd->ndevs;
-	size_t short_of = main_retry_apply(imqd);
+	size_t ndevs = imqd->ndevs, done;
+	size_t short_of = main_retry_apply(imqd, &done);
 	if (imqd->ndevs != ndevs)
 		notify_ready(imqd->ndevs); /* the STATUS line's count of devices */
+	/* The metrics file says so now, not at its next interval. */
+	if (done > 0)
+		main_metrics_start(imqd);
 	if (short_of == 0) {
 		log_notice("configuration applied in full: %zu device%s", imqd->ndevs,
 		           imqd->ndevs == 1 ? "" : "s");
@@ -433,8 +444,6 @@ main_retry_arm(struct imqd *imqd, bool short_of)
 	struct timeval tv = {MAIN_RETRY_FIRST_S, 0};
 	event_add(imqd->retry_ev, &tv);
 }
-
-static void main_metrics_start(struct imqd *imqd);
 
 static bool
 main_same(const char *a, const char *b)

@@ -71,7 +71,11 @@ done
 nsx "$GW" awk '{print $1}' /proc/net/netfilter/nfnetlink_queue | grep -qx 9 ||
 	fail "the second imqd did not bind queue 9: $(cat "$T_TMP/other.log")"
 
-imqd_conf "$CONF" "$SOCK" <<EOF
+# The metrics file, written at each reload and only hourly otherwise: a
+# retry that starts a device rewrites it too.
+METRICS=$T_TMP/metrics.prom
+imqd_conf "$CONF" "$SOCK" "metrics-file = $METRICS
+metrics-interval = 1h" <<EOF
 [imq0]
 queues = 0
 drop-timeout = 3s
@@ -105,6 +109,8 @@ assert_eq "imqctl stats -j: imq1's state" failed "$S_state"
 assert_eq "imqctl stats -j: imq1's queues" 9 "$S_queues"
 assert_eq "imqctl stats -j: imq1's packets" 0 "$S_received"
 assert_eq "imqctl stats -j: imq1's per-queue counters (it never started)" "" "$S_per_queue"
+grep -q '^imqd_device_info{device="imq1",state="failed"' "$METRICS" ||
+	mismatch "the metrics file does not show imq1 failed after the reload"
 "$IMQCTL" -s "$SOCK" -o prometheus stats | grep -q '^imqd_device_info{device="imq1",state="failed"' ||
 	mismatch "the Prometheus text lacks imqd_device_info for the failed imq1"
 "$IMQD" -T -c "$CONF" >/dev/null || mismatch "imqd -T rejects the file"
@@ -127,6 +133,8 @@ wait_log "$IMQD_LOG" 'imq1: started on a retry' 1 10 ||
 wait_log "$IMQD_LOG" 'configuration applied in full: 2 devices' 1 2 ||
 	mismatch "the log lacks 'configuration applied in full: 2 devices'"
 dev_exists imq1 || mismatch "imq1 does not exist after the retry"
+grep -q '^imqd_device_info{device="imq1",state="up"' "$METRICS" ||
+	mismatch "the metrics file does not show imq1 up after the retry: $(grep imq1 "$METRICS" | head -3)"
 "$IMQCTL" -s "$SOCK" show imq1 | grep -q '^imq1 up .* queues 9$' ||
 	mismatch "imqctl show imq1 after the retry: $("$IMQCTL" -s "$SOCK" show imq1)"
 out=$("$IMQCTL" -s "$SOCK" reload 2>&1)
