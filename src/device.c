@@ -599,7 +599,10 @@ device_shard_view(struct device *dev, struct stats_device *out, uint32_t *hold_u
 {
 	memset(out, 0, sizeof(*out));
 	out->name = dev->name;
-	out->state = dev->up ? "up" : (dev->tunfd < 0 ? "missing" : "down");
+	/* partial: running short of its section (a queue not bound), until a retry or reload. */
+	out->state = !dev->up                     ? (dev->tunfd < 0 ? "missing" : "down")
+	             : device_shard_complete(dev) ? "up"
+	                                          : "partial";
 	out->total = dev->gone;
 	for (size_t i = 0; i < dev->nqueues; i++) {
 		dev->snap[i] = dev->queues[i].c;

@@ -660,7 +660,9 @@ set_view_add(struct imqdev *set, const struct stats_device *v, size_t at, struct
 	out->stray += v->stray;
 	out->unmatched += v->unmatched;
 	out->verdicts_batched += v->verdicts_batched;
-	if (strcmp(out->state, "up") == 0)
+	/* A shard down or missing says more than one short of a queue. */
+	if (strcmp(v->state, "up") != 0 && strcmp(out->state, "down") != 0 &&
+	    strcmp(out->state, "missing") != 0)
 		out->state = v->state;
 }
 
@@ -695,6 +697,9 @@ device_snapshot(struct imqdev *set, struct stats_device *out)
 	}
 	nq = 0;
 	out->total = set->gone;
+	/* A shard a reload could not start leaves the device short of its section. */
+	if (set->nshards < set->nnext)
+		out->state = "partial";
 	for (size_t k = 0; k < set->nshards; k++) {
 		set_view_add(set, &c[k].view, nq, out);
 		nq += c[k].view.nqueues;

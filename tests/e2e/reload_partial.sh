@@ -27,6 +27,9 @@
 #  G. A device removed by a reload and added back by the next while its down
 #     hook (2 s) still holds its TUN device: that reload names it as not
 #     started, and a retry starts it once the hook has ended, with no reload.
+#  H. A reload adds to imq0 a queue another process holds: imq0 runs on,
+#     "partial" in show, JSON and Prometheus, and a retry binds the queue
+#     once it is free ("up" again).
 # shellcheck source=lib.sh disable=SC2154 # S_* are set by imqd_counters
 . "$(dirname "$0")/lib.sh"
 e2e_init reload_partial
@@ -35,6 +38,20 @@ CONF=$T_TMP/imqd.conf
 SOCK=$T_TMP/imqd.sock
 PORT=9200
 OTHER_PID=
+
+# start_other QUEUES: a second imqd (imq7) that binds QUEUES, the first of them checked.
+start_other() {
+	printf '[global]\ncontrol-socket = %s\n[imq7]\nqueues = %s\n' "$T_TMP/other.sock" "$1" \
+		>"$T_TMP/other.conf"
+	ip netns exec "$GW" "$IMQD" -c "$T_TMP/other.conf" 2>"$T_TMP/other.log" &
+	OTHER_PID=$!
+	for _ in $(seq 50); do
+		nsx "$GW" awk '{print $1}' /proc/net/netfilter/nfnetlink_queue | grep -qx "${1%%[-,]*}" &&
+			return 0
+		sleep 0.1
+	done
+	fail "the second imqd did not bind queue ${1%%[-,]*}: $(cat "$T_TMP/other.log")"
+}
 
 stop_other() {
 	[ -n "$OTHER_PID" ] || return 0
@@ -61,15 +78,7 @@ imqd_conf "$CONF" "$SOCK" <<EOF
 queues = 0
 EOF
 start_imqd_conf "$CONF"
-printf '[global]\ncontrol-socket = %s\n[imq7]\nqueues = 9\n' "$T_TMP/other.sock" >"$T_TMP/other.conf"
-ip netns exec "$GW" "$IMQD" -c "$T_TMP/other.conf" 2>"$T_TMP/other.log" &
-OTHER_PID=$!
-for _ in $(seq 50); do
-	nsx "$GW" awk '{print $1}' /proc/net/netfilter/nfnetlink_queue | grep -qx 9 && break
-	sleep 0.1
-done
-nsx "$GW" awk '{print $1}' /proc/net/netfilter/nfnetlink_queue | grep -qx 9 ||
-	fail "the second imqd did not bind queue 9: $(cat "$T_TMP/other.log")"
+start_other 9
 
 # The metrics file, written at each reload and only hourly otherwise: a
 # retry that starts a device rewrites it too.
@@ -344,6 +353,31 @@ wait_log "$IMQD_LOG" 'imq3: started on a retry' 1 8 ||
 	mismatch "G: imqctl show imq3 after the retry: $("$IMQCTL" -s "$SOCK" show imq3)"
 nsx "$GW" awk '{print $1}' /proc/net/netfilter/nfnetlink_queue | grep -qx 12 ||
 	mismatch "G: queue 12 not bound after the retry"
+
+# ---- H: a running device that cannot bind one of its new queues
+# The second imqd holds queue 13; a reload adds it to imq0, which runs on
+# short of it: "partial" in show, JSON and Prometheus until a retry binds it.
+start_other 13
+conf_g "$imq3"
+sed -i 's/^queues = 0-1$/queues = 0-1,13/' "$CONF"
+out=$("$IMQCTL" -s "$SOCK" reload 2>&1)
+rc=$?
+log "H: imqctl reload adding queue 13 (taken) to imq0: status $rc: $out"
+assert_eq "H: imqctl reload adding a taken queue: exit status" 1 "$rc"
+grep -q '^imq0: could not be changed in full' <<<"$out" || mismatch "H: imqctl reload does not name imq0: $out"
+show=$("$IMQCTL" -s "$SOCK" show imq0)
+grep -q '^imq0 partial .* queues 0-1,13$' <<<"$show" || mismatch "H: imqctl show imq0: $show"
+stats_json h0
+assert_eq "H: imqctl stats -j: imq0's state" partial "$S_state"
+"$IMQCTL" -s "$SOCK" -o prometheus stats | grep -q '^imqd_device_info{device="imq0",state="partial"' ||
+	mismatch "H: the Prometheus text does not show imq0 partial"
+stop_other
+wait_log "$IMQD_LOG" 'imq0: configuration applied in full on a retry' 1 8 ||
+	mismatch "H: no retry bound queue 13 once it was free"
+show=$("$IMQCTL" -s "$SOCK" show imq0)
+grep -q '^imq0 up .* queues 0-1,13$' <<<"$show" || mismatch "H: imqctl show imq0 after the retry: $show"
+nsx "$GW" awk '{print $1}' /proc/net/netfilter/nfnetlink_queue | grep -qx 13 ||
+	mismatch "H: queue 13 not bound after the retry"
 
 stop_imqd
 finish
