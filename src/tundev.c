@@ -264,6 +264,8 @@ tundev_tx_dropped(const char *name, uint64_t *dropped)
 		return -1;
 	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0)
 		goto close_sock;
+	/* libmnl leaves an attribute's padding as it finds it: the kernel must get zeros. */
+	memset(buf, 0, sizeof(buf));
 	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = RTM_GETLINK;
 	nlh->nlmsg_flags = NLM_F_REQUEST;
