@@ -39,7 +39,8 @@ int tundev_params(const char *name, unsigned *mtu, unsigned *txqueuelen);
 int tundev_mtu(const char *name);
 
 /* NAME's TX dropped counter: copies its qdisc released that the device dropped, for want of
- * room in the ring imqd reads them from (txqueuelen copies) but for rare cases; 0 or -1. */
+ * room in the ring imqd reads them from (txqueuelen copies) but for rare cases; 0, or -1
+ * with errno (ENODEV: there is no such device). */
 int tundev_tx_dropped(const char *name, uint64_t *dropped);
 
 /* Kind of NAME's root qdisc ("tbf", "htb", ...) into BUF; "" when unknown. */

@@ -15,6 +15,7 @@
  */
 #include "device_int.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -377,7 +378,10 @@ set_ring_read(struct imqdev *set)
 	uint64_t dropped;
 
 	if (tundev_tx_dropped(set->name, &dropped) < 0) {
-		set->ring_dropped = 0;
+		/* Only a device that is gone starts over: a reading that failed otherwise (no
+		 * descriptor, say) must not count the whole of it again next time. */
+		if (errno == ENODEV)
+			set->ring_dropped = 0;
 		return;
 	}
 	set->ring_unlogged += dropped >= set->ring_dropped ? dropped - set->ring_dropped : dropped;

@@ -279,15 +279,21 @@ tundev_tx_dropped(const char *name, uint64_t *dropped)
 	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
 		goto close_sock;
 	n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-	if (n > 0)
-		(void)mnl_cb_run(buf, (size_t)n, seq, mnl_socket_get_portid(nl), tundev_link_cb,
-		                 &got);
+	if (n > 0) {
+		/* An error message sets errno: ENODEV for a device that is gone. */
+		int r = mnl_cb_run(buf, (size_t)n, seq, mnl_socket_get_portid(nl), tundev_link_cb,
+		                   &got);
+		if (r >= 0 && got == UINT64_MAX)
+			errno = ENODATA; /* an answer without the counters */
+	}
 	if (got != UINT64_MAX) {
 		*dropped = got;
 		ret = 0;
 	}
-close_sock:
+close_sock:;
+	int err = errno;
 	mnl_socket_close(nl);
+	errno = err;
 	return ret;
 }
 
