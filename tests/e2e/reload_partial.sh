@@ -300,12 +300,17 @@ stats_json f0
 held=$S_q0_held
 assert_ge "F: packets queue 0 holds before queue-maxlen shrinks to 256" 400 "$held"
 fo0=$S_failopen
-imqd_conf "$CONF" "$SOCK" <<EOF
+# conf_f [QUEUES [SECTION]]: imq0 on QUEUES (0-1) with queue-maxlen 256, and SECTION.
+conf_f() {
+	imqd_conf "$CONF" "$SOCK" <<EOF
 [imq0]
-queues = 0-1
+queues = ${1:-0-1}
 queue-maxlen = 256
 drop-timeout = 20s
+${2:-}
 EOF
+}
+conf_f
 out=$("$IMQCTL" -s "$SOCK" reload 2>&1) || mismatch "imqctl reload (queue-maxlen 256, F) failed: $out"
 udp_recv f1 "$((PORT + 1))" 250 25
 udp_send f1 "$((PORT + 1))" 250 5 -s 200 -r 5000 -f 2 || mismatch "udpseq send (F, queue 1) failed"
@@ -325,23 +330,14 @@ check_nothing_queued
 # ---- G: a device removed by a reload and added back while its down hook runs
 # The hook holds the old imq3 for 2 s: the reload that adds it back cannot
 # start it (EBUSY), and a retry does once the hook has ended, with no reload.
-conf_g() {
-	imqd_conf "$CONF" "$SOCK" <<EOF
-[imq0]
-queues = 0-1
-queue-maxlen = 256
-drop-timeout = 20s
-$1
-EOF
-}
 imq3="[imq3]
 queues = 12
 down = /bin/sleep 2"
-conf_g "$imq3"
+conf_f 0-1 "$imq3"
 out=$("$IMQCTL" -s "$SOCK" reload 2>&1) || mismatch "imqctl reload (imq3 added, G) failed: $out"
-conf_g ""
+conf_f
 out=$("$IMQCTL" -s "$SOCK" reload 2>&1) || mismatch "imqctl reload (imq3 removed, G) failed: $out"
-conf_g "$imq3"
+conf_f 0-1 "$imq3"
 out=$("$IMQCTL" -s "$SOCK" reload 2>&1)
 rc=$?
 log "G: imqctl reload adding imq3 back while its down hook runs: status $rc: $out"
@@ -358,8 +354,7 @@ nsx "$GW" awk '{print $1}' /proc/net/netfilter/nfnetlink_queue | grep -qx 12 ||
 # The second imqd holds queue 13; a reload adds it to imq0, which runs on
 # short of it: "partial" in show, JSON and Prometheus until a retry binds it.
 start_other 13
-conf_g "$imq3"
-sed -i 's/^queues = 0-1$/queues = 0-1,13/' "$CONF"
+conf_f 0-1,13 "$imq3"
 out=$("$IMQCTL" -s "$SOCK" reload 2>&1)
 rc=$?
 log "H: imqctl reload adding queue 13 (taken) to imq0: status $rc: $out"
