@@ -369,7 +369,6 @@ main_retry_apply(struct imqd *imqd, size_t *done)
 	size_t short_of = 0;
 
 	*done = 0;
-
 	for (const struct conf_device *cd = imqd->conf->devices; cd != NULL; cd = cd->next) {
 		struct imqdev *dev = main_find(imqd, cd->name, NULL);
 		if (dev == NULL) {
